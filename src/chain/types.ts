@@ -1,0 +1,64 @@
+import type { Block } from '../core/block.ts'
+import type { CID } from '../core/cbor.ts'
+import type { NetworkParams } from '../core/params.ts'
+import type { Coin } from '../core/rules.ts'
+import type { Tx } from '../core/tx.ts'
+
+/** A block in the block index (a tree of every valid header we hold). */
+export interface BlockEntry {
+  id: CID
+  idString: string
+  /** null for genesis. */
+  prev: string | null
+  height: number
+  time: number
+  bits: number
+  /** Cumulative work of the chain ending here. */
+  chainwork: bigint
+}
+
+/** What became of a block handed to the chain. */
+export type ProcessStatus =
+  | 'connected' // now part of the best chain (maybe after a reorganisation)
+  | 'side' // valid so far, stored on a branch with less work
+  | 'orphan' // parent unknown: held in the orphan pool, parent wanted
+  | 'known' // already had it
+
+export interface ProcessResult {
+  status: ProcessStatus
+  /** For 'orphan': the id of the missing parent to fetch. */
+  missing?: string
+}
+
+export interface TipChange {
+  tip: BlockEntry
+  /** Blocks disconnected from the old best chain (newest first); empty unless a reorganisation. */
+  disconnected: BlockEntry[]
+  /** Blocks connected (oldest first). */
+  connected: BlockEntry[]
+}
+
+export interface MempoolEntry {
+  tx: Tx
+  fee: bigint
+  size: number
+  /** Fee per byte, in base units. */
+  feeRate: number
+  time: number
+}
+
+/** The events the chain service emits (Node EventEmitter names). */
+export interface ChainEvents {
+  /** The best chain changed. */
+  tip: [TipChange]
+  /** A block joined the best chain (in order; also during reorganisations). */
+  'block:connected': [Block, BlockEntry]
+  /** A block left the best chain (newest first). */
+  'block:disconnected': [Block, BlockEntry]
+  /** A transaction entered the mempool (from RPC, peers or a disconnected block). */
+  'tx:accepted': [MempoolEntry]
+  /** Transactions left the mempool (mined, conflicted or evicted). */
+  'tx:removed': [Tx[]]
+}
+
+export type { Block, Coin, NetworkParams, Tx }

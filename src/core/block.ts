@@ -1,0 +1,111 @@
+import { encodeCbor, cidOf, decodeCanonical, read, type CID } from './cbor.ts'
+import { DecodeError } from './errors.ts'
+import { bytesToBigInt } from './hash.ts'
+import { Tx } from './tx.ts'
+
+export const BLOCK_VERSION = 1
+export const NONCE_BYTES = 8
+/** Hard cap on any block message before decoding; the consensus limit is the network's maxBlockBytes. */
+export const MAX_BLOCK_WIRE_BYTES = 4_000_000
+const MAX_BLOCK_TXS = 50_000
+
+export interface HeaderData {
+  version: number
+  height: number
+  /** Parent header's CID; null only for genesis. */
+  prev: CID | null
+  /** CID of the DAG-CBOR list of this block's transaction CIDs. */
+  txs: CID
+  /** Seconds since the Unix epoch. */
+  time: number
+  /** Compact target. */
+  bits: number
+  /** Fixed-width, so the miner patches it in place in the encoded header. */
+  nonce: Uint8Array
+}
+
+function headerFromIpld (value: unknown): HeaderData {
+  const o = read.object(value, 'header')
+  read.keys(o, ['version', 'height', 'prev', 'txs', 'time', 'bits', 'nonce'], 'header')
+  return {
+    version: read.uint(o.version, 'header.version', 0xffff_ffff),
+    height: read.uint(o.height, 'header.height', 0xffff_ffff),
+    prev: o.prev === null ? null : read.cid(o.prev, 'header.prev'),
+    txs: read.cid(o.txs, 'header.txs'),
+    time: read.uint(o.time, 'header.time', 0xffff_ffff),
+    bits: read.uint(o.bits, 'header.bits', 0xffff_ffff),
+    nonce: read.bytes(o.nonce, 'header.nonce', NONCE_BYTES)
+  }
+}
+
+export function encodeHeaderData (data: HeaderData): Uint8Array {
+  return encodeCbor({ ...data })
+}
+
+/** A header with its bytes, CID and proof-of-work hash. Its id's SHA-256 digest is the PoW hash. */
+export class Header {
+  readonly data: HeaderData
+  readonly bytes: Uint8Array
+  readonly id: CID
+  readonly idString: string
+
+  private constructor (data: HeaderData, bytes: Uint8Array) {
+    this.data = data
+    this.bytes = bytes
+    this.id = cidOf(bytes)
+    this.idString = this.id.toString()
+  }
+
+  static create (data: HeaderData): Header {
+    return new Header(data, encodeHeaderData(data))
+  }
+
+  static fromBytes (bytes: Uint8Array): Header {
+    if (bytes.length > 1024) throw new DecodeError('TOO_LARGE', 'header')
+    return new Header(headerFromIpld(decodeCanonical(bytes, 'header')), bytes)
+  }
+
+  get powHash (): bigint {
+    return bytesToBigInt(this.id.multihash.digest)
+  }
+}
+
+/** The DAG-CBOR list of transaction CIDs that a header links to. */
+export function encodeTxList (txs: readonly Tx[]): Uint8Array {
+  return encodeCbor(txs.map(t => t.id))
+}
+
+export class Block {
+  readonly header: Header
+  readonly txs: readonly Tx[]
+
+  constructor (header: Header, txs: readonly Tx[]) {
+    this.header = header
+    this.txs = txs
+  }
+
+  get id (): CID { return this.header.id }
+  get idString (): string { return this.header.idString }
+  get height (): number { return this.header.data.height }
+
+  /** Consensus size: header plus transactions. */
+  get size (): number {
+    let size = this.header.bytes.length
+    for (const tx of this.txs) size += tx.bytes.length
+    return size
+  }
+
+  /** The wire form: a DAG-CBOR map of the header's bytes and each transaction's bytes. */
+  encode (): Uint8Array {
+    return encodeCbor({ header: this.header.bytes, txs: this.txs.map(t => t.bytes) })
+  }
+
+  static decode (bytes: Uint8Array): Block {
+    if (bytes.length > MAX_BLOCK_WIRE_BYTES) throw new DecodeError('TOO_LARGE', `block message of ${bytes.length} bytes`)
+    const o = read.object(decodeCanonical(bytes, 'block'), 'block')
+    read.keys(o, ['header', 'txs'], 'block')
+    const header = Header.fromBytes(read.bytes(o.header, 'block.header'))
+    const txs = read.array(o.txs, 'block.txs', MAX_BLOCK_TXS).map((t, n) => Tx.fromBytes(read.bytes(t, `block.txs[${n}]`)))
+    return new Block(header, txs)
+  }
+}

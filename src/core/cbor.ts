@@ -1,0 +1,97 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { DecodeError } from './errors.ts'
+import { equalBytes, sha256 } from './hash.ts'
+
+const SHA2_256 = 0x12
+
+/** CIDv1 of DAG-CBOR bytes hashed with SHA-256: how every block, header and transaction is named. */
+export function cidOf (bytes: Uint8Array): CID {
+  return CID.createV1(dagCbor.code, createDigest(SHA2_256, sha256(bytes)))
+}
+
+/** The CID of bytes whose SHA-256 is already known (the miner's proof-of-work hash). */
+export function cidOfDigest (digest: Uint8Array): CID {
+  return CID.createV1(dagCbor.code, createDigest(SHA2_256, digest))
+}
+
+export function encodeCbor (value: unknown): Uint8Array {
+  return dagCbor.encode(value)
+}
+
+/**
+ * Decode DAG-CBOR and insist the bytes are the canonical encoding of what they
+ * hold, so one object has exactly one id: a peer cannot make a second id for a
+ * known transaction by re-encoding it.
+ */
+export function decodeCanonical (bytes: Uint8Array, what: string): unknown {
+  let value: unknown
+  try {
+    value = dagCbor.decode(bytes)
+  } catch (err) {
+    throw new DecodeError('MALFORMED_CBOR', `${what}: ${(err as Error).message}`)
+  }
+  if (!equalBytes(dagCbor.encode(value), bytes)) throw new DecodeError('NON_CANONICAL', what)
+  return value
+}
+
+/** Parse a CID string as users and peers send it; only DAG-CBOR SHA-256 CIDv1 names our objects. */
+export function parseCid (text: string): CID {
+  let cid: CID
+  try {
+    cid = CID.parse(text)
+  } catch {
+    throw new DecodeError('BAD_CID', `not a CID: ${text.slice(0, 80)}`)
+  }
+  if (cid.version !== 1 || cid.code !== dagCbor.code || cid.multihash.code !== SHA2_256) {
+    throw new DecodeError('BAD_CID', `not a CIDv1 dag-cbor sha2-256 id: ${text.slice(0, 80)}`)
+  }
+  return cid
+}
+
+/** Field readers for decoding untrusted objects: each throws DecodeError naming the field. */
+export const read = {
+  object (v: unknown, field: string): Record<string, unknown> {
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array || CID.asCID(v) !== null) {
+      throw new DecodeError('BAD_FIELD', `${field} must be a map`)
+    }
+    return v as Record<string, unknown>
+  },
+  keys (o: Record<string, unknown>, allowed: readonly string[], field: string): void {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) throw new DecodeError('BAD_FIELD', `${field} has unknown key ${k}`)
+    }
+  },
+  array (v: unknown, field: string, max: number): unknown[] {
+    if (!Array.isArray(v)) throw new DecodeError('BAD_FIELD', `${field} must be a list`)
+    if (v.length > max) throw new DecodeError('TOO_LARGE', `${field} has ${v.length} items, at most ${max}`)
+    return v
+  },
+  uint (v: unknown, field: string, max = Number.MAX_SAFE_INTEGER): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
+      throw new DecodeError('BAD_FIELD', `${field} must be an integer in 0..${max}`)
+    }
+    return v
+  },
+  /** Integers of any size: DAG-CBOR hands back a number when it is safe, a bigint otherwise. */
+  bigint (v: unknown, field: string): bigint {
+    if (typeof v === 'bigint') return v
+    if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v)
+    throw new DecodeError('BAD_FIELD', `${field} must be an integer`)
+  },
+  bytes (v: unknown, field: string, length?: number): Uint8Array {
+    if (!(v instanceof Uint8Array)) throw new DecodeError('BAD_FIELD', `${field} must be bytes`)
+    if (length !== undefined && v.length !== length) throw new DecodeError('BAD_FIELD', `${field} must be ${length} bytes`)
+    return v
+  },
+  cid (v: unknown, field: string): CID {
+    const cid = CID.asCID(v)
+    if (cid === null || cid.version !== 1 || cid.code !== dagCbor.code || cid.multihash.code !== SHA2_256) {
+      throw new DecodeError('BAD_FIELD', `${field} must be a dag-cbor sha2-256 CID link`)
+    }
+    return cid
+  }
+}
+
+export { CID }

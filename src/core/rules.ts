@@ -1,0 +1,180 @@
+/**
+ * Consensus rules in btcd's stages: sanity (the object alone), context (its place
+ * in the chain) and connect (against the UTXO set). Pure functions, no I/O:
+ * the chain layer fetches what they need and applies what they return.
+ */
+import { isMoneyRange } from './amount.ts'
+import { type Block, BLOCK_VERSION, encodeTxList } from './block.ts'
+import { cidOf } from './cbor.ts'
+import { BlockError, TxError } from './errors.ts'
+import { equalBytes, hash160 } from './hash.ts'
+import { type NetworkParams, subsidyAt } from './params.ts'
+import { bitsToTarget } from './pow.ts'
+import { MAX_TX_BYTES, outpointKey, type Tx, TX_VERSION } from './tx.ts'
+
+/** An unspent output as the UTXO set holds it. */
+export interface Coin {
+  amount: bigint
+  address: Uint8Array
+  /** Height of the block that created it (for an unconfirmed one: the next block's). */
+  height: number
+  coinbase: boolean
+}
+
+/** One signature to verify; a transaction's inputs share its sighash. */
+export interface SigCheck {
+  msg: Uint8Array
+  pubkey: Uint8Array
+  sig: Uint8Array
+}
+
+export function checkTxSanity (tx: Tx): void {
+  const { data } = tx
+  if (data.version !== TX_VERSION) throw new TxError('BAD_VERSION', `transaction version ${data.version}`)
+  if (tx.bytes.length > MAX_TX_BYTES) throw new TxError('TOO_LARGE', `${tx.bytes.length} bytes`)
+  if (tx.isCoinbase) {
+    if (data.inputs.length !== 0) throw new TxError('NO_INPUTS', 'a coinbase has no inputs')
+  } else if (data.inputs.length === 0) {
+    throw new TxError('NO_INPUTS', 'transaction has no inputs')
+  }
+  if (data.outputs.length === 0) throw new TxError('NO_OUTPUTS', 'transaction has no outputs')
+  let total = 0n
+  for (const out of data.outputs) {
+    if (out.amount <= 0n || !isMoneyRange(out.amount)) throw new TxError('BAD_AMOUNT', `output amount ${out.amount}`)
+    total += out.amount
+    if (!isMoneyRange(total)) throw new TxError('BAD_AMOUNT', 'outputs exceed the money supply')
+  }
+  const seen = new Set<string>()
+  for (const input of data.inputs) {
+    const key = outpointKey(input.prev.txid.toString(), input.prev.index)
+    if (seen.has(key)) throw new TxError('DUPLICATE_INPUT', key)
+    seen.add(key)
+  }
+}
+
+/**
+ * Checks a transaction's inputs against the coins it spends (found by `coinOf`).
+ * Returns the fee and the signatures to verify: verification is left to the
+ * caller, which caches and batches it off the event loop.
+ */
+export function checkTxInputs (tx: Tx, coinOf: (key: string) => Coin | undefined, spendHeight: number, params: NetworkParams, chainTag: Uint8Array): { fee: bigint, sigChecks: SigCheck[], spent: Array<[string, Coin]> } {
+  let total = 0n
+  const sigChecks: SigCheck[] = []
+  const spent: Array<[string, Coin]> = []
+  const msg = tx.sighash(chainTag)
+  for (const input of tx.data.inputs) {
+    const key = outpointKey(input.prev.txid.toString(), input.prev.index)
+    const coin = coinOf(key)
+    if (coin === undefined) throw new TxError('MISSING_INPUT', key)
+    if (coin.coinbase && spendHeight - coin.height < params.coinbaseMaturity) {
+      throw new TxError('IMMATURE_SPEND', `${key} matures at height ${coin.height + params.coinbaseMaturity}`)
+    }
+    if (!equalBytes(hash160(input.pubkey), coin.address)) throw new TxError('WRONG_KEY', `${key} belongs to another key`)
+    total += coin.amount
+    if (!isMoneyRange(total)) throw new TxError('BAD_AMOUNT', 'inputs exceed the money supply')
+    sigChecks.push({ msg, pubkey: input.pubkey, sig: input.sig })
+    spent.push([key, coin])
+  }
+  let out = 0n
+  for (const o of tx.data.outputs) out += o.amount
+  if (total < out) throw new TxError('INSUFFICIENT_INPUTS', `inputs ${total} < outputs ${out}`)
+  return { fee: total - out, sigChecks, spent }
+}
+
+export function checkBlockSanity (block: Block, params: NetworkParams, now: number): void {
+  const h = block.header.data
+  if (h.version !== BLOCK_VERSION) throw new BlockError('BAD_VERSION', `block version ${h.version}`)
+  const target = bitsToTarget(h.bits)
+  if (target > bitsToTarget(params.powLimitBits) || target <= 0n) throw new BlockError('TARGET_ABOVE_LIMIT', `bits ${h.bits.toString(16)}`)
+  if (block.header.powHash > target) throw new BlockError('BAD_POW', 'hash above target')
+  if (h.time > now + params.maxFutureBlockTime) throw new BlockError('TIME_TOO_NEW', `time ${h.time} is more than ${params.maxFutureBlockTime}s ahead`)
+  if (block.size > params.maxBlockBytes) throw new BlockError('TOO_LARGE', `${block.size} bytes`)
+  const [coinbase, ...rest] = block.txs
+  if (coinbase === undefined || !coinbase.isCoinbase) throw new BlockError('NO_COINBASE')
+  if (coinbase.data.height !== h.height) throw new BlockError('BAD_COINBASE_HEIGHT', `coinbase says ${coinbase.data.height}, header ${h.height}`)
+  if (rest.some(tx => tx.isCoinbase)) throw new BlockError('EXTRA_COINBASE')
+  if (!cidOf(encodeTxList(block.txs)).equals(h.txs)) throw new BlockError('BAD_TX_ROOT')
+  const ids = new Set<string>()
+  for (const tx of block.txs) {
+    if (ids.has(tx.idString)) throw new BlockError('DUPLICATE_TX', tx.idString)
+    ids.add(tx.idString)
+    try {
+      checkTxSanity(tx)
+    } catch (err) {
+      if (err instanceof TxError) throw new BlockError('BAD_TX', `${tx.idString}: ${err.message}`, err)
+      throw err
+    }
+  }
+}
+
+/** What a block's place in the chain fixes: its height, its target and the least time it may claim. */
+export interface BlockContext {
+  parentHeight: number
+  expectedBits: number
+  medianTimePast: number
+}
+
+export function checkBlockContext (block: Block, ctx: BlockContext): void {
+  const h = block.header.data
+  if (h.height !== ctx.parentHeight + 1) throw new BlockError('BAD_HEIGHT', `height ${h.height} after ${ctx.parentHeight}`)
+  if (h.bits !== ctx.expectedBits) throw new BlockError('BAD_DIFFICULTY', `bits ${h.bits.toString(16)}, expected ${ctx.expectedBits.toString(16)}`)
+  if (h.time <= ctx.medianTimePast) throw new BlockError('TIME_TOO_OLD', `time ${h.time} not above median time past ${ctx.medianTimePast}`)
+}
+
+/** Median of the given timestamps (the last medianTimeSpan blocks'). */
+export function medianTime (times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+export interface ConnectResult {
+  fees: bigint
+  /** Coins this block spent, in order: the undo data that restores them on disconnect. */
+  spent: Array<[string, Coin]>
+  created: Array<[string, Coin]>
+  sigChecks: SigCheck[]
+}
+
+/**
+ * Applies a block's transactions to `coins` (a map holding at least every coin the
+ * block spends that exists), in order, so a transaction may spend an output of an
+ * earlier one in the same block. Mutates `coins`; throws BlockError on any rule broken.
+ */
+export function connectBlockTxs (block: Block, coins: Map<string, Coin>, params: NetworkParams, chainTag: Uint8Array): ConnectResult {
+  const height = block.height
+  const result: ConnectResult = { fees: 0n, spent: [], created: [], sigChecks: [] }
+  const spentHere = new Set<string>()
+  for (const tx of block.txs) {
+    if (!tx.isCoinbase) {
+      let checked
+      try {
+        checked = checkTxInputs(tx, key => coins.get(key), height, params, chainTag)
+      } catch (err) {
+        if (err instanceof TxError) {
+          const doubleSpend = err.code === 'MISSING_INPUT' && tx.data.inputs.some(i => spentHere.has(outpointKey(i.prev.txid.toString(), i.prev.index)))
+          if (doubleSpend) throw new BlockError('DOUBLE_SPEND', `${tx.idString} spends an output spent earlier in the block`, err)
+          throw new BlockError('BAD_TX', `${tx.idString}: ${err.message}`, err)
+        }
+        throw err
+      }
+      for (const [key, coin] of checked.spent) {
+        coins.delete(key)
+        spentHere.add(key)
+        result.spent.push([key, coin])
+      }
+      result.fees += checked.fee
+      for (const check of checked.sigChecks) result.sigChecks.push(check)
+    }
+    tx.data.outputs.forEach((out, index) => {
+      const coin: Coin = { amount: out.amount, address: out.address, height, coinbase: tx.isCoinbase }
+      const key = outpointKey(tx.idString, index)
+      coins.set(key, coin)
+      result.created.push([key, coin])
+    })
+  }
+  let coinbaseValue = 0n
+  for (const out of block.txs[0].data.outputs) coinbaseValue += out.amount
+  const allowed = subsidyAt(params, height) + result.fees
+  if (coinbaseValue > allowed) throw new BlockError('BAD_COINBASE_VALUE', `coinbase pays ${coinbaseValue}, allowed ${allowed}`)
+  return result
+}

@@ -1,0 +1,127 @@
+import { encodeCbor, cidOf, decodeCanonical, read, type CID } from './cbor.ts'
+import { DecodeError } from './errors.ts'
+import { sha256 } from './hash.ts'
+import { PUBKEY_BYTES, SIGNATURE_BYTES, sign } from './keys.ts'
+import { ADDRESS_HASH_BYTES } from './address.ts'
+
+export const TX_VERSION = 1
+/** Larger transactions are not decoded at all. */
+export const MAX_TX_BYTES = 100_000
+const MAX_TX_ITEMS = 5_000
+
+/** A previous output, named by its transaction's id and position (coinpy named it by (amount, address), so equal outputs collided). */
+export interface OutPoint { txid: CID, index: number }
+
+export interface TxInput {
+  prev: OutPoint
+  /** Each input carries its own key, so one transaction can spend coins of several addresses. */
+  pubkey: Uint8Array
+  sig: Uint8Array
+}
+
+export interface TxOutput {
+  amount: bigint
+  /** hash160 of the public key allowed to spend it. */
+  address: Uint8Array
+}
+
+export interface TransactionData {
+  version: number
+  /** Present on coinbase transactions only: the block height, so coinbase ids never repeat. */
+  height?: number
+  inputs: TxInput[]
+  outputs: TxOutput[]
+}
+
+/** "txid:index", the key of an outpoint in every map and in the UTXO set's index. */
+export function outpointKey (txid: string, index: number): string {
+  return `${txid}:${index}`
+}
+
+function toIpld (data: TransactionData, withSignatures: boolean): Record<string, unknown> {
+  const node: Record<string, unknown> = {
+    version: data.version,
+    inputs: data.inputs.map(i => ({
+      txid: i.prev.txid,
+      index: i.prev.index,
+      pubkey: i.pubkey,
+      sig: withSignatures ? i.sig : new Uint8Array(0)
+    })),
+    outputs: data.outputs.map(o => ({ amount: o.amount, address: o.address }))
+  }
+  if (data.height !== undefined) node.height = data.height
+  return node
+}
+
+function fromIpld (value: unknown): TransactionData {
+  const o = read.object(value, 'tx')
+  read.keys(o, ['version', 'height', 'inputs', 'outputs'], 'tx')
+  const data: TransactionData = {
+    version: read.uint(o.version, 'tx.version', 0xffff_ffff),
+    inputs: read.array(o.inputs, 'tx.inputs', MAX_TX_ITEMS).map((v, n) => {
+      const i = read.object(v, `tx.inputs[${n}]`)
+      read.keys(i, ['txid', 'index', 'pubkey', 'sig'], `tx.inputs[${n}]`)
+      return {
+        prev: { txid: read.cid(i.txid, `tx.inputs[${n}].txid`), index: read.uint(i.index, `tx.inputs[${n}].index`, 0xffff_ffff) },
+        pubkey: read.bytes(i.pubkey, `tx.inputs[${n}].pubkey`, PUBKEY_BYTES),
+        sig: read.bytes(i.sig, `tx.inputs[${n}].sig`, SIGNATURE_BYTES)
+      }
+    }),
+    outputs: read.array(o.outputs, 'tx.outputs', MAX_TX_ITEMS).map((v, n) => {
+      const out = read.object(v, `tx.outputs[${n}]`)
+      read.keys(out, ['amount', 'address'], `tx.outputs[${n}]`)
+      return {
+        amount: read.bigint(out.amount, `tx.outputs[${n}].amount`),
+        address: read.bytes(out.address, `tx.outputs[${n}].address`, ADDRESS_HASH_BYTES)
+      }
+    })
+  }
+  if (o.height !== undefined) data.height = read.uint(o.height, 'tx.height', 0xffff_ffff)
+  return data
+}
+
+/** A transaction with its canonical DAG-CBOR bytes and CID, computed once. */
+export class Tx {
+  readonly data: TransactionData
+  readonly bytes: Uint8Array
+  readonly id: CID
+  readonly idString: string
+  #sighash?: Uint8Array
+
+  private constructor (data: TransactionData, bytes: Uint8Array) {
+    this.data = data
+    this.bytes = bytes
+    this.id = cidOf(bytes)
+    this.idString = this.id.toString()
+  }
+
+  static create (data: TransactionData): Tx {
+    return new Tx(data, encodeCbor(toIpld(data, true)))
+  }
+
+  /** Decode untrusted bytes; throws DecodeError on anything but a canonical, well-typed transaction. */
+  static fromBytes (bytes: Uint8Array): Tx {
+    if (bytes.length > MAX_TX_BYTES) throw new DecodeError('TOO_LARGE', `transaction of ${bytes.length} bytes`)
+    return new Tx(fromIpld(decodeCanonical(bytes, 'transaction')), bytes)
+  }
+
+  get isCoinbase (): boolean {
+    return this.data.height !== undefined
+  }
+
+  /**
+   * What every input signs (SIGHASH_ALL): the transaction with empty signatures,
+   * bound to the network's genesis id so a transaction cannot be replayed on another network.
+   */
+  sighash (chainTag: Uint8Array): Uint8Array {
+    this.#sighash ??= sha256(encodeCbor({ chain: chainTag, tx: toIpld(this.data, false) }))
+    return this.#sighash
+  }
+}
+
+/** Sign every input with the key for it (keys[i] signs inputs[i]); the pubkeys must already be set. */
+export function signTransaction (data: TransactionData, privateKeys: Uint8Array[], chainTag: Uint8Array): Tx {
+  const unsigned = Tx.create({ ...data, inputs: data.inputs.map(i => ({ ...i, sig: new Uint8Array(SIGNATURE_BYTES) })) })
+  const msg = unsigned.sighash(chainTag)
+  return Tx.create({ ...data, inputs: data.inputs.map((i, n) => ({ ...i, sig: sign(msg, privateKeys[n]) })) })
+}
