@@ -1,0 +1,168 @@
+import { workOf } from '../core/pow.ts'
+import { medianTime } from '../core/rules.ts'
+import type { NetworkParams } from '../core/params.ts'
+import { cidFromDigest, BlockStatus, type IndexRecord } from './records.ts'
+import type { BlockEntry } from './types.ts'
+
+export interface IndexEntry extends BlockEntry {
+  digest: Uint8Array
+  status: BlockStatus
+}
+
+/**
+ * Every block we hold, as a tree with cumulative work, plus the best chain as
+ * an array by height. Lives in memory; rebuilt from the store's index records.
+ */
+export class BlockIndex {
+  readonly #entries = new Map<string, IndexEntry>()
+  #best: IndexEntry[] = []
+  readonly #params: NetworkParams
+
+  constructor (params: NetworkParams) {
+    this.#params = params
+  }
+
+  get size (): number { return this.#entries.size }
+
+  get tip (): IndexEntry {
+    return this.#best[this.#best.length - 1]
+  }
+
+  get (id: string): IndexEntry | undefined {
+    return this.#entries.get(id)
+  }
+
+  /** Adds a record whose parent is already indexed (or genesis). */
+  add (record: IndexRecord): IndexEntry {
+    const id = cidFromDigest(record.digest)
+    const prev = record.prevDigest === null ? null : cidFromDigest(record.prevDigest).toString()
+    const parent = prev === null ? undefined : this.#entries.get(prev)
+    if (prev !== null && parent === undefined) throw new Error(`index record at height ${record.height} has no parent in the index`)
+    const entry: IndexEntry = {
+      id,
+      idString: id.toString(),
+      prev,
+      height: record.height,
+      time: record.time,
+      bits: record.bits,
+      chainwork: (parent?.chainwork ?? 0n) + workOf(record.bits),
+      digest: record.digest,
+      status: parent?.status === BlockStatus.INVALID ? BlockStatus.INVALID : record.status
+    }
+    this.#entries.set(entry.idString, entry)
+    return entry
+  }
+
+  toRecord (entry: IndexEntry): IndexRecord {
+    const parent = entry.prev === null ? undefined : this.#entries.get(entry.prev)
+    return { digest: entry.digest, prevDigest: parent?.digest ?? null, height: entry.height, time: entry.time, bits: entry.bits, status: entry.status }
+  }
+
+  /** The entry at a height on the best chain. */
+  atHeight (height: number): IndexEntry | undefined {
+    return this.#best[height]
+  }
+
+  isOnBestChain (entry: IndexEntry): boolean {
+    return this.#best[entry.height] === entry
+  }
+
+  /** Moves the best chain's tip one block forward or back (after the store has). */
+  pushBest (entry: IndexEntry): void {
+    if (entry.height !== this.#best.length) throw new Error('best chain must grow by its next height')
+    this.#best.push(entry)
+  }
+
+  popBest (): IndexEntry {
+    const entry = this.#best.pop()
+    if (entry === undefined) throw new Error('cannot disconnect genesis')
+    return entry
+  }
+
+  /** Rebuilds the best chain by walking back from a tip (at startup). */
+  setBest (tip: IndexEntry): void {
+    const chain: IndexEntry[] = new Array(tip.height + 1)
+    for (let e: IndexEntry | undefined = tip; e !== undefined; e = e.prev === null ? undefined : this.#entries.get(e.prev)) chain[e.height] = e
+    this.#best = chain
+  }
+
+  ancestor (entry: IndexEntry, height: number): IndexEntry {
+    if (height > entry.height || height < 0) throw new RangeError(`no ancestor at height ${height} of a block at ${entry.height}`)
+    if (this.#best[entry.height] === entry) return this.#best[height]
+    let e = entry
+    while (e.height > height) {
+      const parent = this.#entries.get(e.prev as string) as IndexEntry
+      // Once the walk reaches the best chain, index it directly.
+      if (this.#best[parent.height] === parent) return this.#best[height]
+      e = parent
+    }
+    return e
+  }
+
+  medianTimePast (entry: IndexEntry): number {
+    const times: number[] = []
+    let e: IndexEntry | undefined = entry
+    for (let i = 0; i < this.#params.medianTimeSpan && e !== undefined; i++) {
+      times.push(e.time)
+      e = e.prev === null ? undefined : this.#entries.get(e.prev)
+    }
+    return medianTime(times)
+  }
+
+  /** The last common block of the best chain and the chain ending at `entry`. */
+  fork (entry: IndexEntry): IndexEntry {
+    let e = entry
+    while (!this.isOnBestChain(e)) e = this.#entries.get(e.prev as string) as IndexEntry
+    return e
+  }
+
+  /** The valid entry with most work; on a tie the current tip, then the first indexed, stays best. */
+  bestCandidate (): IndexEntry {
+    let best = this.tip
+    for (const e of this.#entries.values()) {
+      if (e.status === BlockStatus.VALID && e.chainwork > best.chainwork) best = e
+    }
+    return best
+  }
+
+  /** Marks an entry and every descendant invalid; returns them so the caller can persist the change. */
+  invalidate (entry: IndexEntry): IndexEntry[] {
+    const marked: IndexEntry[] = []
+    const invalid = new Set<string>([entry.idString])
+    entry.status = BlockStatus.INVALID
+    marked.push(entry)
+    // Entries are in insertion order, parents before children.
+    for (const e of this.#entries.values()) {
+      if (e.prev !== null && invalid.has(e.prev) && e.status !== BlockStatus.INVALID) {
+        e.status = BlockStatus.INVALID
+        invalid.add(e.idString)
+        marked.push(e)
+      }
+    }
+    return marked
+  }
+
+  /**
+   * Bitcoin's block locator: the last 10 best-chain ids, then exponentially
+   * sparser back to genesis, so a peer finds our fork point in one round trip.
+   */
+  locator (): string[] {
+    const ids: string[] = []
+    let step = 1
+    for (let h = this.tip.height; h > 0; h -= step) {
+      ids.push(this.#best[h].idString)
+      if (ids.length >= 10) step *= 2
+    }
+    ids.push(this.#best[0].idString)
+    return ids
+  }
+
+  /** The best-chain block after the first locator id we know on our best chain. */
+  findForkInLocator (locator: string[]): IndexEntry {
+    for (const id of locator) {
+      const e = this.#entries.get(id)
+      if (e !== undefined && this.isOnBestChain(e)) return e
+    }
+    return this.#best[0]
+  }
+}

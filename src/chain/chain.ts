@@ -1,0 +1,477 @@
+import { EventEmitter } from 'node:events'
+import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import { Block, BLOCK_VERSION, encodeTxList, NONCE_BYTES, type HeaderData } from '../core/block.ts'
+import { cidOf, type CID } from '../core/cbor.ts'
+import { BlockError, TxError } from '../core/errors.ts'
+import { equalBytes } from '../core/hash.ts'
+import { chainTag, genesisBlock, subsidyAt, type NetworkParams } from '../core/params.ts'
+import { expectedBits } from '../core/pow.ts'
+import { checkBlockContext, checkBlockSanity, connectBlockTxs, type Coin } from '../core/rules.ts'
+import { outpointKey, Tx, TX_VERSION } from '../core/tx.ts'
+import { BlockIndex, type IndexEntry } from './block-index.ts'
+import { Mempool } from './mempool.ts'
+import { OrphanPool } from './orphan-pool.ts'
+import { BlockStatus, cidFromDigest, type IndexRecord, StoreError } from './records.ts'
+import { SignatureVerifier } from './sig-verifier.ts'
+import { ChainStore, type UtxoStats } from './store.ts'
+import type { BlockEntry, ChainEvents, MempoolEntry, ProcessResult, TipChange } from './types.ts'
+
+export interface ChainLogger {
+  info: (msg: string) => void
+  warn: (msg: string) => void
+  debug: (msg: string) => void
+}
+
+export interface ChainInit {
+  params: NetworkParams
+  /** Directory of the LevelDB database. */
+  dbPath: string
+  verifierThreads?: number
+  mempoolMaxBytes?: number
+  minFeeRate?: number
+  maxOrphans?: number
+  /** Clock in seconds, replaceable in tests. */
+  now?: () => number
+}
+
+export interface ChainComponents {
+  logger?: ChainLogger
+}
+
+export interface BlockTemplate {
+  header: HeaderData
+  txs: Tx[]
+  fees: bigint
+}
+
+export interface UtxoSummary { height: number, tip: string, txouts: number, total: bigint }
+
+const silent: ChainLogger = { info () {}, warn () {}, debug () {} }
+/** Room kept in a template for the header and coinbase. */
+const TEMPLATE_RESERVE_BYTES = 1_000
+
+/**
+ * The chain service: validates blocks in stages (sanity, context, connect),
+ * keeps the block tree with cumulative work, follows the branch with most work
+ * (reorganising with undo data), owns the UTXO set and the mempool, and persists
+ * all of it in LevelDB with one atomic batch per tip move.
+ */
+export class Chain extends EventEmitter<ChainEvents> {
+  readonly params: NetworkParams
+  readonly chainTag: Uint8Array
+  readonly store: ChainStore
+  readonly mempool: Mempool
+  readonly verifier: SignatureVerifier
+  readonly #index: BlockIndex
+  readonly #orphans: OrphanPool
+  readonly #log: ChainLogger
+  readonly #now: () => number
+  #stats: UtxoStats = { txouts: 0, total: 0n }
+  /** Ids that failed validation without being indexed (context errors). */
+  readonly #rejected = new Set<string>()
+  /** Every state change runs through this queue, one at a time. */
+  #queue: Promise<unknown> = Promise.resolve()
+  #started = false
+
+  constructor (components: ChainComponents, init: ChainInit) {
+    super()
+    this.params = init.params
+    this.chainTag = chainTag(init.params)
+    this.#log = components.logger ?? silent
+    this.#now = init.now ?? (() => Math.floor(Date.now() / 1000))
+    this.store = new ChainStore(init.dbPath)
+    this.verifier = new SignatureVerifier({ threads: init.verifierThreads })
+    this.#index = new BlockIndex(init.params)
+    this.#orphans = new OrphanPool(init.maxOrphans)
+    this.mempool = new Mempool({
+      params: init.params,
+      chainTag: this.chainTag,
+      verifier: this.verifier,
+      getChainCoins: async keys => await this.store.getCoins(keys),
+      tipHeight: () => this.#index.tip.height,
+      now: this.#now
+    }, { maxBytes: init.mempoolMaxBytes, minFeeRate: init.minFeeRate })
+  }
+
+  async start (): Promise<void> {
+    if (this.#started) return
+    await mkdir(join(this.store.path, '..'), { recursive: true })
+    await this.store.open()
+    this.verifier.start()
+    const genesis = genesisBlock(this.params)
+    const network = await this.store.getMeta('network')
+    if (network === undefined) {
+      await this.#initGenesis(genesis)
+    } else if (!equalBytes(network, genesis.id.bytes)) {
+      await this.store.close()
+      throw new StoreError('WRONG_NETWORK', `the database at ${this.store.path} belongs to another network than ${this.params.name}`)
+    }
+    for (const record of await this.store.loadIndex()) this.#index.add(record)
+    const tipDigest = await this.store.getMeta('tip')
+    const tip = tipDigest === undefined ? undefined : this.#index.get(cidFromDigest(tipDigest).toString())
+    if (tip === undefined) throw new StoreError('CORRUPT_INDEX', `the tip of ${this.store.path} is not in its block index`)
+    this.#index.setBest(tip)
+    this.#stats = await this.store.getStats()
+    this.#started = true
+    // A crash between storing a block and connecting it, or mid-reorganisation, resumes here.
+    const best = this.#index.bestCandidate()
+    if (best !== tip) await this.#exclusive(async () => { await this.#activateBestChain(best, new Map()) })
+    this.#log.info(`chain ${this.params.name} at height ${this.#index.tip.height} (${this.#index.tip.idString}), ${this.#index.size} blocks indexed`)
+  }
+
+  async stop (): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
+    await this.#queue.catch(() => {})
+    await this.verifier.stop()
+    await this.store.close()
+  }
+
+  async #initGenesis (genesis: Block): Promise<void> {
+    const record = recordOf(genesis, BlockStatus.VALID)
+    await this.store.putBlock(genesis, record)
+    const created = genesis.txs[0].data.outputs.map((o, i): [string, Coin] => [outpointKey(genesis.txs[0].idString, i), { amount: o.amount, address: o.address, height: 0, coinbase: true }])
+    await this.store.writeTipUpdate({
+      put: created,
+      del: [],
+      undo: { digest: record.digest, spent: [] },
+      tipDigest: record.digest,
+      stats: { txouts: created.length, total: created.reduce((s, [, c]) => s + c.amount, 0n) }
+    })
+    await this.store.putMeta('network', genesis.id.bytes)
+  }
+
+  get tip (): BlockEntry { return this.#index.tip }
+  get height (): number { return this.#index.tip.height }
+  get orphanCount (): number { return this.#orphans.size }
+
+  getEntry (id: string): BlockEntry | undefined {
+    const e = this.#index.get(id)
+    return e?.status === BlockStatus.VALID ? e : undefined
+  }
+
+  /** The best-chain block at a height. */
+  getEntryAt (height: number): BlockEntry | undefined {
+    return this.#index.atHeight(height)
+  }
+
+  isOnBestChain (id: string): boolean {
+    const e = this.#index.get(id)
+    return e !== undefined && this.#index.isOnBestChain(e)
+  }
+
+  hasBlock (id: string): boolean {
+    return this.#index.get(id) !== undefined || this.#orphans.has(id)
+  }
+
+  async getBlock (id: CID): Promise<Block | undefined> {
+    return await this.store.getBlock(id)
+  }
+
+  async getTx (id: CID): Promise<Tx | undefined> {
+    return this.mempool.get(id.toString())?.tx ?? await this.store.getTx(id)
+  }
+
+  medianTimePast (): number {
+    return this.#index.medianTimePast(this.#index.tip)
+  }
+
+  locator (): string[] {
+    return this.#index.locator()
+  }
+
+  /** Ids of best-chain blocks after the fork point a peer's locator gives, at most `max`. */
+  idsAfterLocator (locator: string[], max: number): CID[] {
+    const fork = this.#index.findForkInLocator(locator)
+    const ids: CID[] = []
+    for (let h = fork.height + 1; h <= this.#index.tip.height && ids.length < max; h++) ids.push((this.#index.atHeight(h) as IndexEntry).id)
+    return ids
+  }
+
+  async getHeaders (locator: string[], max: number): Promise<Uint8Array[]> {
+    return await this.store.getHeaders(this.idsAfterLocator(locator, max))
+  }
+
+  utxoSummary (): UtxoSummary {
+    return { height: this.#index.tip.height, tip: this.#index.tip.idString, txouts: this.#stats.txouts, total: this.#stats.total }
+  }
+
+  async getCoins (keys: string[]): Promise<Map<string, Coin>> {
+    return await this.store.getCoins(keys)
+  }
+
+  /** Runs state changes one at a time: blocks and transactions never interleave. */
+  async #exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn)
+    this.#queue = run.catch(() => {})
+    return await run
+  }
+
+  /** Validates and stores a block, moving the tip when it extends the chain with most work. */
+  async processBlock (block: Block): Promise<ProcessResult> {
+    return await this.#exclusive(async () => {
+      const result = await this.#processBlock(block)
+      if (result.status !== 'orphan' && result.status !== 'known') await this.#processOrphans(block.idString)
+      return result
+    })
+  }
+
+  async #processOrphans (parentId: string): Promise<void> {
+    const queue = [parentId]
+    while (queue.length > 0) {
+      for (const child of this.#orphans.takeChildren(queue.shift() as string)) {
+        try {
+          await this.#processBlock(child)
+          queue.push(child.idString)
+        } catch (err) {
+          this.#log.debug(`orphan ${child.idString} rejected: ${(err as Error).message}`)
+        }
+      }
+    }
+  }
+
+  async #processBlock (block: Block): Promise<ProcessResult> {
+    const id = block.idString
+    const known = this.#index.get(id)
+    if (known !== undefined) {
+      if (known.status === BlockStatus.INVALID) throw new BlockError('KNOWN_INVALID', id)
+      return { status: 'known' }
+    }
+    if (this.#rejected.has(id)) throw new BlockError('KNOWN_INVALID', id)
+    if (this.#orphans.has(id)) return { status: 'orphan', missing: this.#orphans.rootMissing(block) }
+
+    checkBlockSanity(block, this.params, this.#now())
+    const prev = block.header.data.prev?.toString()
+    const parent = prev === undefined ? undefined : this.#index.get(prev)
+    if (parent === undefined) {
+      if (prev === undefined) throw new BlockError('BAD_HEIGHT', 'a second genesis block')
+      this.#orphans.add(block)
+      return { status: 'orphan', missing: this.#orphans.rootMissing(block) }
+    }
+    if (parent.status === BlockStatus.INVALID) {
+      this.#rejected.add(id)
+      throw new BlockError('PREV_INVALID', `parent ${prev} is invalid`)
+    }
+    try {
+      checkBlockContext(block, {
+        parentHeight: parent.height,
+        expectedBits: expectedBits(this.params, parent.height + 1, parent.bits, parent.time, h => this.#index.ancestor(parent, h).time),
+        medianTimePast: this.#index.medianTimePast(parent)
+      })
+    } catch (err) {
+      this.#rejected.add(id)
+      throw err
+    }
+
+    const record = recordOf(block, BlockStatus.VALID)
+    await this.store.putBlock(block, record)
+    const entry = this.#index.add(record)
+    if (entry.chainwork > this.#index.tip.chainwork) {
+      const failures = new Map<string, BlockError>()
+      await this.#activateBestChain(entry, new Map([[id, block]]), failures)
+      const failure = failures.get(id)
+      if (failure !== undefined) throw failure
+    }
+    return { status: this.#index.isOnBestChain(entry) ? 'connected' : 'side' }
+  }
+
+  /**
+   * Moves the best chain to `target`: disconnects back to the fork point, then
+   * connects the new branch one atomic batch per block. A block that fails to
+   * connect is marked invalid with its descendants and the chain with most
+   * remaining work is chosen instead (possibly the old one).
+   */
+  async #activateBestChain (target: IndexEntry, inHand: Map<string, Block>, failures = new Map<string, BlockError>()): Promise<void> {
+    const oldTip = this.#index.tip
+    const oldChain = new Set<IndexEntry>()
+    const disconnected: Array<[Block, IndexEntry]> = []
+    const connected: IndexEntry[] = []
+    for (;;) {
+      const fork = this.#index.fork(target)
+      while (this.#index.tip !== fork) {
+        const [block, entry] = await this.#disconnectTip()
+        disconnected.push([block, entry])
+        oldChain.add(entry)
+        const at = connected.indexOf(entry)
+        if (at >= 0) connected.splice(at, 1)
+      }
+      const path: IndexEntry[] = []
+      for (let e = target; e !== fork; e = this.#index.get(e.prev as string) as IndexEntry) path.unshift(e)
+      let failed = false
+      for (const entry of path) {
+        const block = inHand.get(entry.idString) ?? await this.store.getBlock(entry.id)
+        if (block === undefined) throw new StoreError('MISSING_BLOCK', `indexed block ${entry.idString} is not stored`)
+        try {
+          await this.#connectTip(block, entry)
+          connected.push(entry)
+        } catch (err) {
+          if (!(err instanceof BlockError)) throw err
+          this.#log.warn(`block ${entry.idString} at height ${entry.height} is invalid: ${err.message}`)
+          failures.set(entry.idString, err)
+          for (const e of this.#index.invalidate(entry)) await this.store.putIndexRecord(this.#index.toRecord(e))
+          failed = true
+          break
+        }
+      }
+      if (!failed) break
+      target = this.#index.bestCandidate()
+      if (target === this.#index.tip) break
+    }
+    if (this.#index.tip === oldTip) return
+    // A block disconnected and connected again (a failed switch) did not leave the chain.
+    const left = disconnected.filter(([, e]) => !this.#index.isOnBestChain(e))
+    await this.#refillMempool(left.map(([block]) => block))
+    const change: TipChange = { tip: this.#index.tip, disconnected: left.map(([, e]) => e), connected: connected.filter(e => !oldChain.has(e)) }
+    if (change.disconnected.length > 0) {
+      this.#log.info(`reorganised: ${change.disconnected.length} blocks disconnected, ${connected.length} connected, tip ${change.tip.height} ${change.tip.idString}`)
+    }
+    this.emit('tip', change)
+  }
+
+  async #connectTip (block: Block, entry: IndexEntry): Promise<void> {
+    const inputs: string[] = []
+    for (const tx of block.txs) for (const i of tx.data.inputs) inputs.push(outpointKey(i.prev.txid.toString(), i.prev.index))
+    const coins = await this.store.getCoins(inputs)
+    const result = connectBlockTxs(block, coins, this.params, this.chainTag)
+    if (!await this.verifier.verifyAll(result.sigChecks)) {
+      throw new BlockError('BAD_TX', 'a transaction has an invalid signature', new TxError('BAD_SIGNATURE'))
+    }
+    const stats = {
+      txouts: this.#stats.txouts + result.created.length - result.spent.length,
+      total: this.#stats.total + sumCoins(result.created) - sumCoins(result.spent)
+    }
+    await this.store.writeTipUpdate({
+      put: result.created,
+      del: result.spent.map(([key]) => key),
+      undo: { digest: entry.digest, spent: result.spent },
+      tipDigest: entry.digest,
+      stats
+    })
+    this.#stats = stats
+    this.#index.pushBest(entry)
+    const removed = this.mempool.removeForBlock(block)
+    this.emit('block:connected', block, entry)
+    if (removed.length > 0) this.emit('tx:removed', removed)
+  }
+
+  async #disconnectTip (): Promise<[Block, IndexEntry]> {
+    const entry = this.#index.tip
+    const parent = this.#index.get(entry.prev as string) as IndexEntry
+    const block = await this.store.getBlock(entry.id)
+    if (block === undefined) throw new StoreError('MISSING_BLOCK', `connected block ${entry.idString} is not stored`)
+    const spent = await this.store.getUndo(entry.digest)
+    const created: Array<[string, Coin]> = []
+    for (const tx of block.txs) {
+      tx.data.outputs.forEach((o, i) => created.push([outpointKey(tx.idString, i), { amount: o.amount, address: o.address, height: entry.height, coinbase: tx.isCoinbase }]))
+    }
+    const stats = {
+      txouts: this.#stats.txouts - created.length + spent.length,
+      total: this.#stats.total - sumCoins(created) + sumCoins(spent)
+    }
+    // Restore first, then delete: a coin created and spent inside the block ends up absent.
+    await this.store.writeTipUpdate({
+      put: spent,
+      del: created.map(([key]) => key),
+      undo: { digest: entry.digest, remove: true },
+      tipDigest: parent.digest,
+      stats
+    })
+    this.#stats = stats
+    this.#index.popBest()
+    this.emit('block:disconnected', block, entry)
+    return [block, entry]
+  }
+
+  /** After a reorganisation: transactions of disconnected blocks and the old mempool are validated again. */
+  async #refillMempool (disconnected: Block[]): Promise<void> {
+    if (disconnected.length === 0) return
+    const old = this.mempool.clear()
+    const candidates = [...disconnected.reverse().flatMap(b => b.txs.filter(tx => !tx.isCoinbase)), ...old]
+    const dropped: Tx[] = []
+    for (const tx of candidates) {
+      try {
+        this.emit('tx:accepted', await this.mempool.accept(tx))
+      } catch (err) {
+        if (!(err instanceof TxError)) throw err
+        if (err.code !== 'ALREADY_KNOWN') dropped.push(tx)
+      }
+    }
+    if (dropped.length > 0) this.emit('tx:removed', dropped)
+  }
+
+  /** Adds a transaction to the mempool; throws TxError with a code when it does not qualify. */
+  async acceptTx (tx: Tx): Promise<MempoolEntry> {
+    return await this.#exclusive(async () => {
+      const entry = await this.mempool.accept(tx)
+      this.emit('tx:accepted', entry)
+      return entry
+    })
+  }
+
+  /** A block to mine on the current tip: coinbase to `address`, then mempool transactions by fee rate. */
+  createBlockTemplate (address: Uint8Array): BlockTemplate {
+    const tip = this.#index.tip
+    const height = tip.height + 1
+    const entries = this.mempool.selectForBlock(this.params.maxBlockBytes - TEMPLATE_RESERVE_BYTES)
+    const fees = entries.reduce((s, e) => s + e.fee, 0n)
+    const coinbase = Tx.create({ version: TX_VERSION, height, inputs: [], outputs: [{ amount: subsidyAt(this.params, height) + fees, address }] })
+    const txs = [coinbase, ...entries.map(e => e.tx)]
+    const header: HeaderData = {
+      version: BLOCK_VERSION,
+      height,
+      prev: tip.id,
+      txs: cidOf(encodeTxList(txs)),
+      time: Math.max(this.#now(), this.#index.medianTimePast(tip) + 1),
+      bits: expectedBits(this.params, height, tip.bits, tip.time, h => this.#index.ancestor(tip, h).time),
+      nonce: new Uint8Array(NONCE_BYTES)
+    }
+    return { header, txs, fees }
+  }
+
+  /**
+   * Recomputes the UTXO set from the stored blocks of the best chain and compares
+   * it with the stored set (what a crash must never break).
+   */
+  async verifyChain (): Promise<{ ok: boolean, height: number, txouts: number, total_amount: bigint, mismatches: string[] }> {
+    return await this.#exclusive(async () => {
+      const tip = this.#index.tip
+      const coins = new Map<string, Coin>()
+      for (let h = 0; h <= tip.height; h++) {
+        const entry = this.#index.atHeight(h) as IndexEntry
+        const block = await this.store.getBlock(entry.id)
+        if (block === undefined) throw new StoreError('MISSING_BLOCK', `block at height ${h}`)
+        if (h === 0) {
+          block.txs[0].data.outputs.forEach((o, i) => coins.set(outpointKey(block.txs[0].idString, i), { amount: o.amount, address: o.address, height: 0, coinbase: true }))
+        } else {
+          connectBlockTxs(block, coins, this.params, this.chainTag)
+        }
+      }
+      const mismatches: string[] = []
+      let txouts = 0
+      let total = 0n
+      for await (const [key, coin] of this.store.coins()) {
+        txouts++
+        total += coin.amount
+        const expected = coins.get(key)
+        if (expected === undefined) mismatches.push(`${key} is stored but not in the recomputed set`)
+        else if (expected.amount !== coin.amount || expected.height !== coin.height || expected.coinbase !== coin.coinbase || !equalBytes(expected.address, coin.address)) mismatches.push(`${key} differs`)
+        coins.delete(key)
+      }
+      for (const key of coins.keys()) mismatches.push(`${key} is missing from the stored set`)
+      if (txouts !== this.#stats.txouts || total !== this.#stats.total) mismatches.push('stored UTXO statistics differ from the set')
+      return { ok: mismatches.length === 0, height: tip.height, txouts, total_amount: total, mismatches: mismatches.slice(0, 20) }
+    })
+  }
+}
+
+function recordOf (block: Block, status: BlockStatus): IndexRecord {
+  const h = block.header.data
+  return { digest: block.id.multihash.digest, prevDigest: h.prev?.multihash.digest ?? null, height: h.height, time: h.time, bits: h.bits, status }
+}
+
+function sumCoins (coins: Array<[string, Coin]>): bigint {
+  let total = 0n
+  for (const [, c] of coins) total += c.amount
+  return total
+}

@@ -1,0 +1,181 @@
+import type { Block } from '../core/block.ts'
+import { TxError } from '../core/errors.ts'
+import type { NetworkParams } from '../core/params.ts'
+import { checkTxInputs, checkTxSanity, type Coin } from '../core/rules.ts'
+import { outpointKey, type Tx } from '../core/tx.ts'
+import type { SignatureVerifier } from './sig-verifier.ts'
+import type { MempoolEntry } from './types.ts'
+
+export interface MempoolComponents {
+  params: NetworkParams
+  chainTag: Uint8Array
+  verifier: SignatureVerifier
+  /** Confirmed coins by outpoint key (absent when unknown or spent). */
+  getChainCoins: (keys: string[]) => Promise<Map<string, Coin>>
+  tipHeight: () => number
+  now: () => number
+}
+
+export interface MempoolInit {
+  maxBytes?: number
+  /** Least fee per byte, in base units, to enter (and be relayed). */
+  minFeeRate?: number
+}
+
+interface PoolEntry extends MempoolEntry {
+  /** Outpoint keys this transaction spends. */
+  spends: string[]
+  /** Ids of mempool transactions whose outputs it spends. */
+  parents: Set<string>
+}
+
+/**
+ * Unconfirmed transactions, validated against the UTXO set plus the mempool
+ * itself (so unconfirmed change can be spent), bounded in bytes with the lowest
+ * fee rates evicted first. Callers serialise access with the chain's state.
+ */
+export class Mempool {
+  readonly #c: MempoolComponents
+  readonly #maxBytes: number
+  readonly minFeeRate: number
+  readonly #entries = new Map<string, PoolEntry>()
+  /** Outpoint key -> id of the mempool transaction spending it. */
+  readonly #spentBy = new Map<string, string>()
+  #bytes = 0
+
+  constructor (components: MempoolComponents, init: MempoolInit = {}) {
+    this.#c = components
+    this.#maxBytes = init.maxBytes ?? 64_000_000
+    this.minFeeRate = init.minFeeRate ?? 1
+  }
+
+  get size (): number { return this.#entries.size }
+  get bytes (): number { return this.#bytes }
+  get maxBytes (): number { return this.#maxBytes }
+
+  has (id: string): boolean { return this.#entries.has(id) }
+  get (id: string): MempoolEntry | undefined { return this.#entries.get(id) }
+  entries (): IterableIterator<MempoolEntry> { return this.#entries.values() }
+
+  /** An unconfirmed output, as a coin of the next block's height. */
+  #mempoolCoin (key: string): Coin | undefined {
+    const sep = key.lastIndexOf(':')
+    const parent = this.#entries.get(key.slice(0, sep))
+    const out = parent?.tx.data.outputs[Number(key.slice(sep + 1))]
+    return out === undefined ? undefined : { amount: out.amount, address: out.address, height: this.#c.tipHeight() + 1, coinbase: false }
+  }
+
+  /** Validates and adds a transaction; throws TxError with a code when it does not qualify. */
+  async accept (tx: Tx): Promise<MempoolEntry> {
+    if (this.#entries.has(tx.idString)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already in the mempool`)
+    checkTxSanity(tx)
+    if (tx.isCoinbase) throw new TxError('COINBASE_IN_MEMPOOL', 'a coinbase is only valid in a block')
+    const spends = tx.data.inputs.map(i => outpointKey(i.prev.txid.toString(), i.prev.index))
+    for (const key of spends) {
+      const other = this.#spentBy.get(key)
+      if (other !== undefined) throw new TxError('CONFLICT', `${key} is already spent by ${other}`)
+    }
+    const fromChain = spends.filter(key => this.#mempoolCoin(key) === undefined)
+    const firstOwnOutput = outpointKey(tx.idString, 0)
+    const chainCoins = await this.#c.getChainCoins([...fromChain, firstOwnOutput])
+    if (chainCoins.has(firstOwnOutput)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already confirmed`)
+    const { fee, sigChecks } = checkTxInputs(tx, key => this.#mempoolCoin(key) ?? chainCoins.get(key), this.#c.tipHeight() + 1, this.#c.params, this.#c.chainTag)
+    const size = tx.bytes.length
+    const feeRate = Number(fee) / size
+    if (feeRate < this.minFeeRate) throw new TxError('FEE_TOO_LOW', `fee rate ${feeRate.toFixed(2)}/byte is below the minimum ${this.minFeeRate}/byte`)
+    if (!await this.#c.verifier.verifyAll(sigChecks)) throw new TxError('BAD_SIGNATURE', `${tx.idString} has an invalid signature`)
+    // Another accept may have raced ahead during the verification above.
+    if (this.#entries.has(tx.idString)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already in the mempool`)
+    for (const key of spends) if (this.#spentBy.has(key)) throw new TxError('CONFLICT', `${key} was spent meanwhile`)
+    const parents = new Set(spends.map(key => key.slice(0, key.lastIndexOf(':'))).filter(id => this.#entries.has(id)))
+    this.#makeRoom(size, feeRate, parents)
+    const entry: PoolEntry = { tx, fee, size, feeRate, time: this.#c.now(), spends, parents }
+    this.#entries.set(tx.idString, entry)
+    for (const key of spends) this.#spentBy.set(key, tx.idString)
+    this.#bytes += size
+    return entry
+  }
+
+  /** Evicts the lowest fee rates (with their descendants) until `size` more bytes fit. */
+  #makeRoom (size: number, feeRate: number, keep: Set<string>): void {
+    while (this.#bytes + size > this.#maxBytes) {
+      let lowest: PoolEntry | undefined
+      for (const e of this.#entries.values()) {
+        if (!keep.has(e.tx.idString) && (lowest === undefined || e.feeRate < lowest.feeRate)) lowest = e
+      }
+      if (lowest === undefined || lowest.feeRate >= feeRate) throw new TxError('MEMPOOL_FULL', `mempool is full and fee rate ${feeRate.toFixed(2)}/byte is too low`)
+      this.removeWithDescendants(lowest.tx.idString)
+    }
+  }
+
+  /** Removes a transaction and everything spending its outputs; returns what left. */
+  removeWithDescendants (id: string): Tx[] {
+    const removed: Tx[] = []
+    const stack = [id]
+    while (stack.length > 0) {
+      const entry = this.#entries.get(stack.pop() as string)
+      if (entry === undefined) continue
+      this.#entries.delete(entry.tx.idString)
+      for (const key of entry.spends) this.#spentBy.delete(key)
+      this.#bytes -= entry.size
+      removed.push(entry.tx)
+      entry.tx.data.outputs.forEach((_, index) => {
+        const child = this.#spentBy.get(outpointKey(entry.tx.idString, index))
+        if (child !== undefined) stack.push(child)
+      })
+    }
+    return removed
+  }
+
+  /** After a block connects: its transactions leave, and so does anything spending what it spent. */
+  removeForBlock (block: Block): Tx[] {
+    const removed: Tx[] = []
+    for (const tx of block.txs) {
+      const mined = this.#entries.get(tx.idString)
+      if (mined !== undefined) {
+        // Children stay: their parent is now confirmed.
+        this.#entries.delete(tx.idString)
+        for (const key of mined.spends) this.#spentBy.delete(key)
+        this.#bytes -= mined.size
+        for (const e of this.#entries.values()) e.parents.delete(tx.idString)
+        removed.push(tx)
+      }
+      if (tx.isCoinbase) continue
+      for (const input of tx.data.inputs) {
+        const conflict = this.#spentBy.get(outpointKey(input.prev.txid.toString(), input.prev.index))
+        if (conflict !== undefined) removed.push(...this.removeWithDescendants(conflict))
+      }
+    }
+    return removed
+  }
+
+  /** Empties the pool, returning its transactions in arrival order (to re-validate after a reorganisation). */
+  clear (): Tx[] {
+    const txs = [...this.#entries.values()].map(e => e.tx)
+    this.#entries.clear()
+    this.#spentBy.clear()
+    this.#bytes = 0
+    return txs
+  }
+
+  /** Transactions for a block template: highest fee rate first, parents before children, within maxBytes. */
+  selectForBlock (maxBytes: number): MempoolEntry[] {
+    const byRate = [...this.#entries.values()].sort((a, b) => b.feeRate - a.feeRate)
+    const chosen = new Set<string>()
+    const selected: MempoolEntry[] = []
+    let bytes = 0
+    let progress = true
+    while (progress) {
+      progress = false
+      for (const e of byRate) {
+        if (chosen.has(e.tx.idString) || bytes + e.size > maxBytes) continue
+        if ([...e.parents].some(p => !chosen.has(p))) continue
+        chosen.add(e.tx.idString)
+        selected.push(e)
+        bytes += e.size
+        progress = true
+      }
+    }
+    return selected
+  }
+}

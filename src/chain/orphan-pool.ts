@@ -1,0 +1,65 @@
+import type { Block } from '../core/block.ts'
+
+/**
+ * Blocks whose parent we lack, held until it arrives. Bounded by count: the
+ * oldest go first, so a peer flooding us with orphans only evicts its own.
+ */
+export class OrphanPool {
+  readonly #blocks = new Map<string, Block>()
+  readonly #byParent = new Map<string, Set<string>>()
+  readonly #max: number
+
+  constructor (max = 256) {
+    this.#max = max
+  }
+
+  get size (): number { return this.#blocks.size }
+
+  has (id: string): boolean {
+    return this.#blocks.has(id)
+  }
+
+  add (block: Block): void {
+    if (this.#blocks.has(block.idString)) return
+    while (this.#blocks.size >= this.#max) {
+      const oldest = this.#blocks.keys().next().value
+      if (oldest === undefined) break
+      this.#remove(oldest)
+    }
+    const parent = this.#parentOf(block)
+    this.#blocks.set(block.idString, block)
+    let siblings = this.#byParent.get(parent)
+    if (siblings === undefined) this.#byParent.set(parent, siblings = new Set())
+    siblings.add(block.idString)
+  }
+
+  /** Removes and returns the orphans waiting for this parent. */
+  takeChildren (parentId: string): Block[] {
+    const ids = this.#byParent.get(parentId)
+    if (ids === undefined) return []
+    const blocks = [...ids].map(id => this.#blocks.get(id) as Block)
+    for (const id of ids) this.#remove(id)
+    return blocks
+  }
+
+  /** The missing block at the root of an orphan's known ancestry, to ask peers for. */
+  rootMissing (block: Block): string {
+    let parent = this.#parentOf(block)
+    for (let b = this.#blocks.get(parent); b !== undefined; b = this.#blocks.get(parent)) parent = this.#parentOf(b)
+    return parent
+  }
+
+  #parentOf (block: Block): string {
+    return block.header.data.prev?.toString() ?? ''
+  }
+
+  #remove (id: string): void {
+    const block = this.#blocks.get(id)
+    if (block === undefined) return
+    this.#blocks.delete(id)
+    const parent = this.#parentOf(block)
+    const siblings = this.#byParent.get(parent)
+    siblings?.delete(id)
+    if (siblings?.size === 0) this.#byParent.delete(parent)
+  }
+}

@@ -1,0 +1,107 @@
+import { availableParallelism } from 'node:os'
+import { Worker } from 'node:worker_threads'
+import { sha256 } from '../core/hash.ts'
+import { verifySignature } from '../core/keys.ts'
+import type { SigCheck } from '../core/rules.ts'
+import { packChecks } from './sig-pack.ts'
+
+export interface SignatureVerifierInit {
+  /** Worker threads; 0 verifies on the calling thread (benchmarks' baseline). */
+  threads?: number
+  /** Entries kept in the cache of verified signatures. */
+  cacheSize?: number
+}
+
+/** Fewer checks than this are verified inline: a worker round trip costs more than they do. */
+const INLINE_MAX = 4
+
+/**
+ * Verifies signatures on a pool of worker threads, remembering the ones that
+ * passed: a transaction verified on mempool entry is not verified again when
+ * its block arrives (Bitcoin's signature cache).
+ */
+export class SignatureVerifier {
+  readonly #cache = new Set<string>()
+  readonly #cacheSize: number
+  readonly #threads: number
+  #workers: Worker[] = []
+  #next = 0
+  #ids = 0
+  readonly #pending = new Map<number, { resolve: (failed: number) => void, reject: (err: Error) => void }>()
+
+  constructor (init: SignatureVerifierInit = {}) {
+    this.#threads = init.threads ?? Math.max(1, availableParallelism())
+    this.#cacheSize = init.cacheSize ?? 200_000
+  }
+
+  start (): void {
+    for (let i = 0; i < this.#threads; i++) {
+      const worker = new Worker(new URL('./sig-worker.ts', import.meta.url))
+      worker.on('message', (m: { id: number, failed: number }) => {
+        const p = this.#pending.get(m.id)
+        this.#pending.delete(m.id)
+        p?.resolve(m.failed)
+      })
+      worker.on('error', err => { for (const p of this.#pending.values()) p.reject(err) })
+      worker.unref()
+      this.#workers.push(worker)
+    }
+  }
+
+  async stop (): Promise<void> {
+    const workers = this.#workers
+    this.#workers = []
+    await Promise.all(workers.map(async w => await w.terminate()))
+  }
+
+  /** Verifies all checks; true when every one is valid. Valid ones are cached. */
+  async verifyAll (checks: SigCheck[]): Promise<boolean> {
+    const todo: SigCheck[] = []
+    const keys: string[] = []
+    for (const c of checks) {
+      const key = cacheKey(c)
+      if (!this.#cache.has(key)) {
+        todo.push(c)
+        keys.push(key)
+      }
+    }
+    if (todo.length === 0) return true
+    const ok = todo.length <= INLINE_MAX || this.#workers.length === 0
+      ? todo.every(c => verifySignature(c.sig, c.msg, c.pubkey))
+      : await this.#verifyOnWorkers(todo)
+    if (ok) for (const key of keys) this.#remember(key)
+    return ok
+  }
+
+  /** Counts of cache use, for tests and benchmarks. */
+  get cached (): number { return this.#cache.size }
+
+  async #verifyOnWorkers (checks: SigCheck[]): Promise<boolean> {
+    const per = Math.ceil(checks.length / this.#workers.length)
+    const jobs: Array<Promise<number>> = []
+    for (let i = 0; i < checks.length; i += per) {
+      const packed = packChecks(checks.slice(i, i + per))
+      const worker = this.#workers[this.#next++ % this.#workers.length]
+      const id = this.#ids++
+      jobs.push(new Promise((resolve, reject) => {
+        this.#pending.set(id, { resolve, reject })
+        worker.postMessage({ id, packed }, [packed.buffer])
+      }))
+    }
+    const results = await Promise.all(jobs)
+    return results.every(failed => failed === -1)
+  }
+
+  #remember (key: string): void {
+    // A Set iterates in insertion order: dropping the first entry evicts the oldest.
+    if (this.#cache.size >= this.#cacheSize) {
+      const oldest = this.#cache.values().next().value
+      if (oldest !== undefined) this.#cache.delete(oldest)
+    }
+    this.#cache.add(key)
+  }
+}
+
+function cacheKey (c: SigCheck): string {
+  return Buffer.from(sha256(packChecks([c]))).toString('latin1')
+}

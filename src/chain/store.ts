@@ -1,0 +1,175 @@
+import { Level } from 'level'
+import { Block, encodeTxList, Header } from '../core/block.ts'
+import { cidOf, decodeCanonical, read, type CID } from '../core/cbor.ts'
+import type { Coin } from '../core/rules.ts'
+import { Tx } from '../core/tx.ts'
+import {
+  blockstoreKey, decodeCoin, decodeIndexRecord, decodeUndo, encodeCoin, encodeIndexValue, encodeUndo,
+  indexKey, type IndexRecord, StoreError
+} from './records.ts'
+
+export interface UtxoStats {
+  txouts: number
+  total: bigint
+}
+
+/** What connecting or disconnecting one block changes, written as one atomic batch. */
+export interface TipUpdate {
+  /** Coins to add, then coins to delete, in this order (a coin created and spent in one block is added then deleted). */
+  put: Array<[string, Coin]>
+  del: string[]
+  undo: { digest: Uint8Array, spent: Array<[string, Coin]> } | { digest: Uint8Array, remove: true }
+  tipDigest: Uint8Array
+  stats: UtxoStats
+}
+
+/**
+ * LevelDB layout. Root keys "/<base32 multihash>" are blockstore-level's, holding
+ * every IPLD block (headers, transaction lists, transactions) by CID. Sublevels:
+ * i (block index), u (UTXO set), r (undo data), m (tip, stats, network).
+ */
+export class ChainStore {
+  readonly path: string
+  readonly db: Level<string, Uint8Array>
+  readonly #index
+  readonly #utxo
+  readonly #undo
+  readonly #meta
+
+  constructor (path: string) {
+    this.path = path
+    this.db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    this.#index = this.db.sublevel<Uint8Array, Uint8Array>('i', { keyEncoding: 'view', valueEncoding: 'view' })
+    this.#utxo = this.db.sublevel<string, Uint8Array>('u', { keyEncoding: 'utf8', valueEncoding: 'view' })
+    this.#undo = this.db.sublevel<Uint8Array, Uint8Array>('r', { keyEncoding: 'view', valueEncoding: 'view' })
+    this.#meta = this.db.sublevel<string, Uint8Array>('m', { keyEncoding: 'utf8', valueEncoding: 'view' })
+  }
+
+  async open (): Promise<void> {
+    try {
+      await this.db.open()
+    } catch (err) {
+      const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message
+      throw new StoreError('DB_OPEN_FAILED', `cannot open the chain database at ${this.path}: ${cause}`)
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.db.close()
+  }
+
+  /** Stores a block's IPLD objects and its index record in one batch. */
+  async putBlock (block: Block, record: IndexRecord): Promise<void> {
+    const txList = encodeTxList(block.txs)
+    const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = [
+      { type: 'put', key: blockstoreKey(block.id), value: block.header.bytes },
+      { type: 'put', key: blockstoreKey(cidOf(txList)), value: txList },
+      ...block.txs.map(tx => ({ type: 'put' as const, key: blockstoreKey(tx.id), value: tx.bytes }))
+    ]
+    await this.db.batch([
+      ...ops,
+      { type: 'put', sublevel: this.#index, key: indexKey(record.height, record.digest), value: encodeIndexValue(record) }
+    ] as never)
+  }
+
+  async putIndexRecord (record: IndexRecord): Promise<void> {
+    await this.#index.put(indexKey(record.height, record.digest), encodeIndexValue(record))
+  }
+
+  async loadIndex (): Promise<IndexRecord[]> {
+    const records: IndexRecord[] = []
+    for await (const [key, value] of this.#index.iterator()) records.push(decodeIndexRecord(key, value))
+    return records
+  }
+
+  async getRaw (cid: CID): Promise<Uint8Array | undefined> {
+    return await this.db.get(blockstoreKey(cid))
+  }
+
+  async getHeaders (cids: CID[]): Promise<Uint8Array[]> {
+    const values = await this.db.getMany(cids.map(blockstoreKey))
+    return values.map((v, n) => {
+      if (v === undefined) throw new StoreError('MISSING_BLOCK', `header ${cids[n].toString()} is not stored`)
+      return v
+    })
+  }
+
+  async getBlock (cid: CID): Promise<Block | undefined> {
+    const headerBytes = await this.getRaw(cid)
+    if (headerBytes === undefined) return undefined
+    try {
+      const header = Header.fromBytes(headerBytes)
+      const listBytes = await this.getRaw(header.data.txs)
+      if (listBytes === undefined) throw new StoreError('MISSING_BLOCK', `transaction list of ${cid.toString()}`)
+      const ids = read.array(decodeCanonical(listBytes, 'transaction list'), 'transaction list', Number.MAX_SAFE_INTEGER).map((v, n) => read.cid(v, `txs[${n}]`))
+      const txBytes = await this.db.getMany(ids.map(blockstoreKey))
+      const txs = txBytes.map((bytes, n) => {
+        if (bytes === undefined) throw new StoreError('MISSING_BLOCK', `transaction ${ids[n].toString()}`)
+        return Tx.fromBytes(bytes)
+      })
+      return new Block(header, txs)
+    } catch (err) {
+      if (err instanceof StoreError) throw err
+      throw new StoreError('CORRUPT_BLOCK', `stored block ${cid.toString()}: ${(err as Error).message}`)
+    }
+  }
+
+  async getTx (cid: CID): Promise<Tx | undefined> {
+    const bytes = await this.getRaw(cid)
+    return bytes === undefined ? undefined : Tx.fromBytes(bytes)
+  }
+
+  async getCoins (keys: string[]): Promise<Map<string, Coin>> {
+    const coins = new Map<string, Coin>()
+    if (keys.length === 0) return coins
+    const values = await this.#utxo.getMany(keys)
+    values.forEach((v, n) => { if (v !== undefined) coins.set(keys[n], decodeCoin(v)) })
+    return coins
+  }
+
+  async * coins (): AsyncGenerator<[string, Coin]> {
+    for await (const [key, value] of this.#utxo.iterator()) yield [key, decodeCoin(value)]
+  }
+
+  async getUndo (digest: Uint8Array): Promise<Array<[string, Coin]>> {
+    const bytes = await this.#undo.get(digest)
+    if (bytes === undefined) throw new StoreError('MISSING_UNDO', 'undo data of a connected block is missing')
+    return decodeUndo(bytes)
+  }
+
+  /** Moves the tip: UTXO changes, undo data, tip and stats in one atomic batch, so a crash leaves either state whole. */
+  async writeTipUpdate (u: TipUpdate): Promise<void> {
+    const ops: unknown[] = []
+    for (const [key, coin] of u.put) ops.push({ type: 'put', sublevel: this.#utxo, key, value: encodeCoin(coin) })
+    for (const key of u.del) ops.push({ type: 'del', sublevel: this.#utxo, key })
+    if ('remove' in u.undo) ops.push({ type: 'del', sublevel: this.#undo, key: u.undo.digest })
+    else ops.push({ type: 'put', sublevel: this.#undo, key: u.undo.digest, value: encodeUndo(u.undo.spent) })
+    ops.push({ type: 'put', sublevel: this.#meta, key: 'tip', value: u.tipDigest })
+    ops.push({ type: 'put', sublevel: this.#meta, key: 'stats', value: encodeStats(u.stats) })
+    await this.db.batch(ops as never)
+  }
+
+  async getMeta (key: string): Promise<Uint8Array | undefined> {
+    return await this.#meta.get(key)
+  }
+
+  async putMeta (key: string, value: Uint8Array): Promise<void> {
+    await this.#meta.put(key, value)
+  }
+
+  async getStats (): Promise<UtxoStats> {
+    const v = await this.#meta.get('stats')
+    if (v === undefined) return { txouts: 0, total: 0n }
+    if (v.length !== 16) throw new StoreError('CORRUPT_META', 'UTXO statistics record of the wrong size')
+    const view = new DataView(v.buffer, v.byteOffset, v.byteLength)
+    return { txouts: Number(view.getBigUint64(0)), total: view.getBigUint64(8) }
+  }
+}
+
+function encodeStats (s: UtxoStats): Uint8Array {
+  const v = new Uint8Array(16)
+  const view = new DataView(v.buffer)
+  view.setBigUint64(0, BigInt(s.txouts))
+  view.setBigUint64(8, s.total)
+  return v
+}
