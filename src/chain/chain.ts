@@ -7,7 +7,7 @@ import { BlockError, TxError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
 import { chainTag, genesisBlock, subsidyAt, type NetworkParams } from '../core/params.ts'
 import { expectedBits } from '../core/pow.ts'
-import { checkBlockContext, checkBlockSanity, connectBlockTxs, type Coin } from '../core/rules.ts'
+import { checkBlockContext, checkBlockSanity, connectBlockTxs, sigChecksOf, type Coin } from '../core/rules.ts'
 import { outpointKey, Tx, TX_VERSION } from '../core/tx.ts'
 import { BlockIndex, type IndexEntry } from './block-index.ts'
 import { Mempool } from './mempool.ts'
@@ -98,7 +98,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (this.#started) return
     await mkdir(join(this.store.path, '..'), { recursive: true })
     await this.store.open()
-    this.verifier.start()
+    await this.verifier.start()
     const genesis = genesisBlock(this.params)
     const network = await this.store.getMeta('network')
     if (network === undefined) {
@@ -206,6 +206,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     const run = this.#queue.then(fn, fn)
     this.#queue = run.catch(() => {})
     return await run
+  }
+
+  /**
+   * Decodes a block message, reusing the mempool's transactions (same id, same
+   * bytes) so their decoding, sighashes and verified signatures carry over.
+   */
+  decodeBlock (bytes: Uint8Array): Block {
+    return Block.decode(bytes, id => this.mempool.get(id)?.tx)
   }
 
   /** Validates and stores a block, moving the tip when it extends the chain with most work. */
@@ -331,12 +339,16 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   async #connectTip (block: Block, entry: IndexEntry): Promise<void> {
     const inputs: string[] = []
-    for (const tx of block.txs) for (const i of tx.data.inputs) inputs.push(outpointKey(i.prev.txid.toString(), i.prev.index))
-    const coins = await this.store.getCoins(inputs)
-    const result = connectBlockTxs(block, coins, this.params, this.chainTag)
-    if (!await this.verifier.verifyAll(result.sigChecks)) {
-      throw new BlockError('BAD_TX', 'a transaction has an invalid signature', new TxError('BAD_SIGNATURE'))
+    for (const tx of block.txs) for (const key of tx.inputKeys()) inputs.push(key)
+    // Signatures verify on the workers while this thread checks the UTXO rules.
+    const signatures = this.verifier.verifyAll(block.txs.flatMap(tx => sigChecksOf(tx, this.chainTag)))
+    let result
+    try {
+      result = connectBlockTxs(block, await this.store.getCoins(inputs), this.params)
+    } finally {
+      if (result === undefined) await signatures.catch(() => {})
     }
+    if (!await signatures) throw new BlockError('BAD_TX', 'a transaction has an invalid signature', new TxError('BAD_SIGNATURE'))
     const stats = {
       txouts: this.#stats.txouts + result.created.length - result.spent.length,
       total: this.#stats.total + sumCoins(result.created) - sumCoins(result.spent)
@@ -444,7 +456,7 @@ export class Chain extends EventEmitter<ChainEvents> {
         if (h === 0) {
           block.txs[0].data.outputs.forEach((o, i) => coins.set(outpointKey(block.txs[0].idString, i), { amount: o.amount, address: o.address, height: 0, coinbase: true }))
         } else {
-          connectBlockTxs(block, coins, this.params, this.chainTag)
+          connectBlockTxs(block, coins, this.params)
         }
       }
       const mismatches: string[] = []

@@ -1,7 +1,7 @@
 import type { Block } from '../core/block.ts'
 import { TxError } from '../core/errors.ts'
 import type { NetworkParams } from '../core/params.ts'
-import { checkTxInputs, checkTxSanity, type Coin } from '../core/rules.ts'
+import { checkTxInputs, checkTxSanity, sigChecksOf, type Coin } from '../core/rules.ts'
 import { outpointKey, type Tx } from '../core/tx.ts'
 import type { SignatureVerifier } from './sig-verifier.ts'
 import type { MempoolEntry } from './types.ts'
@@ -70,7 +70,7 @@ export class Mempool {
     if (this.#entries.has(tx.idString)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already in the mempool`)
     checkTxSanity(tx)
     if (tx.isCoinbase) throw new TxError('COINBASE_IN_MEMPOOL', 'a coinbase is only valid in a block')
-    const spends = tx.data.inputs.map(i => outpointKey(i.prev.txid.toString(), i.prev.index))
+    const spends = tx.inputKeys()
     for (const key of spends) {
       const other = this.#spentBy.get(key)
       if (other !== undefined) throw new TxError('CONFLICT', `${key} is already spent by ${other}`)
@@ -79,11 +79,11 @@ export class Mempool {
     const firstOwnOutput = outpointKey(tx.idString, 0)
     const chainCoins = await this.#c.getChainCoins([...fromChain, firstOwnOutput])
     if (chainCoins.has(firstOwnOutput)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already confirmed`)
-    const { fee, sigChecks } = checkTxInputs(tx, key => this.#mempoolCoin(key) ?? chainCoins.get(key), this.#c.tipHeight() + 1, this.#c.params, this.#c.chainTag)
+    const { fee } = checkTxInputs(tx, key => this.#mempoolCoin(key) ?? chainCoins.get(key), this.#c.tipHeight() + 1, this.#c.params)
     const size = tx.bytes.length
     const feeRate = Number(fee) / size
     if (feeRate < this.minFeeRate) throw new TxError('FEE_TOO_LOW', `fee rate ${feeRate.toFixed(2)}/byte is below the minimum ${this.minFeeRate}/byte`)
-    if (!await this.#c.verifier.verifyAll(sigChecks)) throw new TxError('BAD_SIGNATURE', `${tx.idString} has an invalid signature`)
+    if (!await this.#c.verifier.verifyAll(sigChecksOf(tx, this.#c.chainTag))) throw new TxError('BAD_SIGNATURE', `${tx.idString} has an invalid signature`)
     // Another accept may have raced ahead during the verification above.
     if (this.#entries.has(tx.idString)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already in the mempool`)
     for (const key of spends) if (this.#spentBy.has(key)) throw new TxError('CONFLICT', `${key} was spent meanwhile`)
@@ -137,12 +137,15 @@ export class Mempool {
         this.#entries.delete(tx.idString)
         for (const key of mined.spends) this.#spentBy.delete(key)
         this.#bytes -= mined.size
-        for (const e of this.#entries.values()) e.parents.delete(tx.idString)
+        tx.data.outputs.forEach((_, index) => {
+          const child = this.#spentBy.get(outpointKey(tx.idString, index))
+          if (child !== undefined) this.#entries.get(child)?.parents.delete(tx.idString)
+        })
         removed.push(tx)
       }
       if (tx.isCoinbase) continue
-      for (const input of tx.data.inputs) {
-        const conflict = this.#spentBy.get(outpointKey(input.prev.txid.toString(), input.prev.index))
+      for (const key of tx.inputKeys()) {
+        const conflict = this.#spentBy.get(key)
         if (conflict !== undefined) removed.push(...this.removeWithDescendants(conflict))
       }
     }

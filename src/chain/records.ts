@@ -4,7 +4,7 @@
  * blocks reads the index in milliseconds.
  */
 import { base32upper } from 'multiformats/bases/base32'
-import { cidOfDigest, CID, encodeCbor, decodeCanonical, read } from '../core/cbor.ts'
+import { cidOfDigest, CID } from '../core/cbor.ts'
 import type { Coin } from '../core/rules.ts'
 import { ADDRESS_HASH_BYTES } from '../core/address.ts'
 import { CointsError } from '../core/errors.ts'
@@ -98,22 +98,35 @@ export function decodeCoin (v: Uint8Array): Coin {
   }
 }
 
-/** Undo data of a block: the coins it spent, in order, to restore on disconnect. */
+/** Undo data of a block: the coins it spent, in order, as (key length u16 | key utf8 | coin) records. */
 export function encodeUndo (spent: Array<[string, Coin]>): Uint8Array {
-  return encodeCbor(spent.map(([key, coin]) => [key, encodeCoin(coin)]))
+  const keys = spent.map(([key]) => Buffer.from(key, 'utf8'))
+  const out = new Uint8Array(keys.reduce((n, k) => n + 2 + k.length + COIN_BYTES, 0))
+  const view = new DataView(out.buffer)
+  let at = 0
+  spent.forEach(([, coin], i) => {
+    view.setUint16(at, keys[i].length)
+    out.set(keys[i], at + 2)
+    at += 2 + keys[i].length
+    out.set(encodeCoin(coin), at)
+    at += COIN_BYTES
+  })
+  return out
 }
 
 export function decodeUndo (bytes: Uint8Array): Array<[string, Coin]> {
-  try {
-    return read.array(decodeCanonical(bytes, 'undo'), 'undo', Number.MAX_SAFE_INTEGER).map((item, n) => {
-      const pair = read.array(item, `undo[${n}]`, 2)
-      if (typeof pair[0] !== 'string') throw new StoreError('CORRUPT_UNDO', 'undo key must be a string')
-      return [pair[0], decodeCoin(read.bytes(pair[1], `undo[${n}].coin`))]
-    })
-  } catch (err) {
-    if (err instanceof StoreError) throw err
-    throw new StoreError('CORRUPT_UNDO', (err as Error).message)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const spent: Array<[string, Coin]> = []
+  for (let at = 0; at < bytes.length;) {
+    if (at + 2 > bytes.length) throw new StoreError('CORRUPT_UNDO', 'truncated undo record')
+    const keyLength = view.getUint16(at)
+    const end = at + 2 + keyLength + COIN_BYTES
+    if (end > bytes.length) throw new StoreError('CORRUPT_UNDO', 'truncated undo record')
+    const key = Buffer.from(bytes.buffer, bytes.byteOffset + at + 2, keyLength).toString('utf8')
+    spent.push([key, decodeCoin(bytes.subarray(end - COIN_BYTES, end))])
+    at = end
   }
+  return spent
 }
 
 export { CID }

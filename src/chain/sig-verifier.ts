@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { sha256 } from '../core/hash.ts'
 import { verifySignature } from '../core/keys.ts'
 import type { SigCheck } from '../core/rules.ts'
 import { packChecks } from './sig-pack.ts'
@@ -12,13 +11,11 @@ export interface SignatureVerifierInit {
   cacheSize?: number
 }
 
-/** Fewer checks than this are verified inline: a worker round trip costs more than they do. */
-const INLINE_MAX = 4
-
 /**
- * Verifies signatures on a pool of worker threads, remembering the ones that
- * passed: a transaction verified on mempool entry is not verified again when
- * its block arrives (Bitcoin's signature cache).
+ * Verifies signatures on a pool of worker threads, remembering the transactions
+ * whose signatures all passed: one verified on mempool entry is not verified
+ * again when its block arrives (Bitcoin's signature cache). Keyed by txid, which
+ * commits to every signature, public key and the signed message.
  */
 export class SignatureVerifier {
   readonly #cache = new Set<string>()
@@ -34,17 +31,25 @@ export class SignatureVerifier {
     this.#cacheSize = init.cacheSize ?? 200_000
   }
 
-  start (): void {
+  /** Starts the workers and waits until each has loaded libsecp256k1. */
+  async start (): Promise<void> {
+    const ready: Array<Promise<void>> = []
     for (let i = 0; i < this.#threads; i++) {
       const worker = new Worker(new URL('./sig-worker.ts', import.meta.url))
+      ready.push(new Promise((resolve, reject) => {
+        worker.once('message', () => { resolve() })
+        worker.once('error', reject)
+      }))
+      this.#workers.push(worker)
+    }
+    await Promise.all(ready)
+    for (const worker of this.#workers) {
       worker.on('message', (m: { id: number, failed: number }) => {
         const p = this.#pending.get(m.id)
         this.#pending.delete(m.id)
         p?.resolve(m.failed)
       })
       worker.on('error', err => { for (const p of this.#pending.values()) p.reject(err) })
-      worker.unref()
-      this.#workers.push(worker)
     }
   }
 
@@ -54,26 +59,18 @@ export class SignatureVerifier {
     await Promise.all(workers.map(async w => await w.terminate()))
   }
 
-  /** Verifies all checks; true when every one is valid. Valid ones are cached. */
+  /** Verifies all checks; true when every one is valid. Their transactions are then cached. */
   async verifyAll (checks: SigCheck[]): Promise<boolean> {
-    const todo: SigCheck[] = []
-    const keys: string[] = []
-    for (const c of checks) {
-      const key = cacheKey(c)
-      if (!this.#cache.has(key)) {
-        todo.push(c)
-        keys.push(key)
-      }
-    }
+    const todo = checks.filter(c => !this.#cache.has(c.txid))
     if (todo.length === 0) return true
-    const ok = todo.length <= INLINE_MAX || this.#workers.length === 0
+    const ok = this.#workers.length === 0
       ? todo.every(c => verifySignature(c.sig, c.msg, c.pubkey))
       : await this.#verifyOnWorkers(todo)
-    if (ok) for (const key of keys) this.#remember(key)
+    if (ok) for (const c of todo) this.#remember(c.txid)
     return ok
   }
 
-  /** Counts of cache use, for tests and benchmarks. */
+  /** Transactions in the cache, for tests and benchmarks. */
   get cached (): number { return this.#cache.size }
 
   async #verifyOnWorkers (checks: SigCheck[]): Promise<boolean> {
@@ -92,16 +89,13 @@ export class SignatureVerifier {
     return results.every(failed => failed === -1)
   }
 
-  #remember (key: string): void {
+  #remember (txid: string): void {
     // A Set iterates in insertion order: dropping the first entry evicts the oldest.
+    if (this.#cache.has(txid)) return
     if (this.#cache.size >= this.#cacheSize) {
       const oldest = this.#cache.values().next().value
       if (oldest !== undefined) this.#cache.delete(oldest)
     }
-    this.#cache.add(key)
+    this.#cache.add(txid)
   }
-}
-
-function cacheKey (c: SigCheck): string {
-  return Buffer.from(sha256(packChecks([c]))).toString('latin1')
 }

@@ -3,6 +3,8 @@ import { parentPort } from 'node:worker_threads'
 import { verifySignature } from '../core/keys.ts'
 import { CHECK_BYTES, unpackCheck } from './sig-pack.ts'
 
+// The first message tells the pool this worker is loaded and ready.
+parentPort?.postMessage('ready')
 parentPort?.on('message', (msg: { id: number, packed: Uint8Array }) => {
   const count = msg.packed.length / CHECK_BYTES
   let failed = -1

@@ -1,4 +1,4 @@
-import { encodeCbor, cidOf, decodeCanonical, read, type CID } from './cbor.ts'
+import { encodeCbor, cidOf, decodeCanonical, decodeCbor, read, type CID } from './cbor.ts'
 import { DecodeError } from './errors.ts'
 import { bytesToBigInt } from './hash.ts'
 import { Tx } from './tx.ts'
@@ -100,12 +100,20 @@ export class Block {
     return encodeCbor({ header: this.header.bytes, txs: this.txs.map(t => t.bytes) })
   }
 
-  static decode (bytes: Uint8Array): Block {
+  /**
+   * Decodes a block message. `known` may supply transactions already decoded
+   * (the mempool's), found by the CID of their bytes, which are then not decoded again.
+   * The wrapper itself is not content-addressed, so only its parts must be canonical.
+   */
+  static decode (bytes: Uint8Array, known?: (id: string) => Tx | undefined): Block {
     if (bytes.length > MAX_BLOCK_WIRE_BYTES) throw new DecodeError('TOO_LARGE', `block message of ${bytes.length} bytes`)
-    const o = read.object(decodeCanonical(bytes, 'block'), 'block')
+    const o = read.object(decodeCbor(bytes, 'block'), 'block')
     read.keys(o, ['header', 'txs'], 'block')
     const header = Header.fromBytes(read.bytes(o.header, 'block.header'))
-    const txs = read.array(o.txs, 'block.txs', MAX_BLOCK_TXS).map((t, n) => Tx.fromBytes(read.bytes(t, `block.txs[${n}]`)))
+    const txs = read.array(o.txs, 'block.txs', MAX_BLOCK_TXS).map((t, n) => {
+      const txBytes = read.bytes(t, `block.txs[${n}]`)
+      return (known === undefined ? undefined : known(cidOf(txBytes).toString())) ?? Tx.fromBytes(txBytes)
+    })
     return new Block(header, txs)
   }
 }

@@ -20,18 +20,21 @@ export function encodeCbor (value: unknown): Uint8Array {
   return dagCbor.encode(value)
 }
 
+export function decodeCbor (bytes: Uint8Array, what: string): unknown {
+  try {
+    return dagCbor.decode(bytes)
+  } catch (err) {
+    throw new DecodeError('MALFORMED_CBOR', `${what}: ${(err as Error).message}`)
+  }
+}
+
 /**
  * Decode DAG-CBOR and insist the bytes are the canonical encoding of what they
  * hold, so one object has exactly one id: a peer cannot make a second id for a
  * known transaction by re-encoding it.
  */
 export function decodeCanonical (bytes: Uint8Array, what: string): unknown {
-  let value: unknown
-  try {
-    value = dagCbor.decode(bytes)
-  } catch (err) {
-    throw new DecodeError('MALFORMED_CBOR', `${what}: ${(err as Error).message}`)
-  }
+  const value = decodeCbor(bytes, what)
   if (!equalBytes(dagCbor.encode(value), bytes)) throw new DecodeError('NON_CANONICAL', what)
   return value
 }

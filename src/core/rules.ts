@@ -7,7 +7,7 @@ import { isMoneyRange } from './amount.ts'
 import { type Block, BLOCK_VERSION, encodeTxList } from './block.ts'
 import { cidOf } from './cbor.ts'
 import { BlockError, TxError } from './errors.ts'
-import { equalBytes, hash160 } from './hash.ts'
+import { equalBytes } from './hash.ts'
 import { type NetworkParams, subsidyAt } from './params.ts'
 import { bitsToTarget } from './pow.ts'
 import { MAX_TX_BYTES, outpointKey, type Tx, TX_VERSION } from './tx.ts'
@@ -23,6 +23,8 @@ export interface Coin {
 
 /** One signature to verify; a transaction's inputs share its sighash. */
 export interface SigCheck {
+  /** The transaction it belongs to: signatures are cached per transaction id, which commits to them. */
+  txid: string
   msg: Uint8Array
   pubkey: Uint8Array
   sig: Uint8Array
@@ -45,40 +47,46 @@ export function checkTxSanity (tx: Tx): void {
     if (!isMoneyRange(total)) throw new TxError('BAD_AMOUNT', 'outputs exceed the money supply')
   }
   const seen = new Set<string>()
-  for (const input of data.inputs) {
-    const key = outpointKey(input.prev.txid.toString(), input.prev.index)
+  for (const key of tx.inputKeys()) {
     if (seen.has(key)) throw new TxError('DUPLICATE_INPUT', key)
     seen.add(key)
   }
 }
 
 /**
- * Checks a transaction's inputs against the coins it spends (found by `coinOf`).
- * Returns the fee and the signatures to verify: verification is left to the
- * caller, which caches and batches it off the event loop.
+ * The signatures a transaction carries, to verify. They depend on the transaction
+ * alone, so callers verify them off the event loop while the UTXO checks run.
  */
-export function checkTxInputs (tx: Tx, coinOf: (key: string) => Coin | undefined, spendHeight: number, params: NetworkParams, chainTag: Uint8Array): { fee: bigint, sigChecks: SigCheck[], spent: Array<[string, Coin]> } {
-  let total = 0n
-  const sigChecks: SigCheck[] = []
-  const spent: Array<[string, Coin]> = []
+export function sigChecksOf (tx: Tx, chainTag: Uint8Array): SigCheck[] {
+  if (tx.isCoinbase) return []
   const msg = tx.sighash(chainTag)
-  for (const input of tx.data.inputs) {
-    const key = outpointKey(input.prev.txid.toString(), input.prev.index)
+  return tx.data.inputs.map(input => ({ txid: tx.idString, msg, pubkey: input.pubkey, sig: input.sig }))
+}
+
+/**
+ * Checks a transaction's inputs against the coins it spends (found by `coinOf`):
+ * each exists, is mature and belongs to the input's key. Returns the fee and the
+ * coins spent. Signatures are checked apart (sigChecksOf).
+ */
+export function checkTxInputs (tx: Tx, coinOf: (key: string) => Coin | undefined, spendHeight: number, params: NetworkParams): { fee: bigint, spent: Array<[string, Coin]> } {
+  let total = 0n
+  const spent: Array<[string, Coin]> = []
+  const addresses = tx.inputAddresses()
+  tx.inputKeys().forEach((key, n) => {
     const coin = coinOf(key)
     if (coin === undefined) throw new TxError('MISSING_INPUT', key)
     if (coin.coinbase && spendHeight - coin.height < params.coinbaseMaturity) {
       throw new TxError('IMMATURE_SPEND', `${key} matures at height ${coin.height + params.coinbaseMaturity}`)
     }
-    if (!equalBytes(hash160(input.pubkey), coin.address)) throw new TxError('WRONG_KEY', `${key} belongs to another key`)
+    if (!equalBytes(addresses[n], coin.address)) throw new TxError('WRONG_KEY', `${key} belongs to another key`)
     total += coin.amount
     if (!isMoneyRange(total)) throw new TxError('BAD_AMOUNT', 'inputs exceed the money supply')
-    sigChecks.push({ msg, pubkey: input.pubkey, sig: input.sig })
     spent.push([key, coin])
-  }
+  })
   let out = 0n
   for (const o of tx.data.outputs) out += o.amount
   if (total < out) throw new TxError('INSUFFICIENT_INPUTS', `inputs ${total} < outputs ${out}`)
-  return { fee: total - out, sigChecks, spent }
+  return { fee: total - out, spent }
 }
 
 export function checkBlockSanity (block: Block, params: NetworkParams, now: number): void {
@@ -132,26 +140,26 @@ export interface ConnectResult {
   /** Coins this block spent, in order: the undo data that restores them on disconnect. */
   spent: Array<[string, Coin]>
   created: Array<[string, Coin]>
-  sigChecks: SigCheck[]
 }
 
 /**
  * Applies a block's transactions to `coins` (a map holding at least every coin the
  * block spends that exists), in order, so a transaction may spend an output of an
- * earlier one in the same block. Mutates `coins`; throws BlockError on any rule broken.
+ * earlier one in the same block. Mutates `coins`; throws BlockError on any rule
+ * broken but signatures (sigChecksOf).
  */
-export function connectBlockTxs (block: Block, coins: Map<string, Coin>, params: NetworkParams, chainTag: Uint8Array): ConnectResult {
+export function connectBlockTxs (block: Block, coins: Map<string, Coin>, params: NetworkParams): ConnectResult {
   const height = block.height
-  const result: ConnectResult = { fees: 0n, spent: [], created: [], sigChecks: [] }
+  const result: ConnectResult = { fees: 0n, spent: [], created: [] }
   const spentHere = new Set<string>()
   for (const tx of block.txs) {
     if (!tx.isCoinbase) {
       let checked
       try {
-        checked = checkTxInputs(tx, key => coins.get(key), height, params, chainTag)
+        checked = checkTxInputs(tx, key => coins.get(key), height, params)
       } catch (err) {
         if (err instanceof TxError) {
-          const doubleSpend = err.code === 'MISSING_INPUT' && tx.data.inputs.some(i => spentHere.has(outpointKey(i.prev.txid.toString(), i.prev.index)))
+          const doubleSpend = err.code === 'MISSING_INPUT' && tx.inputKeys().some(key => spentHere.has(key))
           if (doubleSpend) throw new BlockError('DOUBLE_SPEND', `${tx.idString} spends an output spent earlier in the block`, err)
           throw new BlockError('BAD_TX', `${tx.idString}: ${err.message}`, err)
         }
@@ -163,7 +171,6 @@ export function connectBlockTxs (block: Block, coins: Map<string, Coin>, params:
         result.spent.push([key, coin])
       }
       result.fees += checked.fee
-      for (const check of checked.sigChecks) result.sigChecks.push(check)
     }
     tx.data.outputs.forEach((out, index) => {
       const coin: Coin = { amount: out.amount, address: out.address, height, coinbase: tx.isCoinbase }

@@ -1,6 +1,6 @@
 import { encodeCbor, cidOf, decodeCanonical, read, type CID } from './cbor.ts'
 import { DecodeError } from './errors.ts'
-import { sha256 } from './hash.ts'
+import { hash160, sha256 } from './hash.ts'
 import { PUBKEY_BYTES, SIGNATURE_BYTES, sign } from './keys.ts'
 import { ADDRESS_HASH_BYTES } from './address.ts'
 
@@ -87,6 +87,8 @@ export class Tx {
   readonly id: CID
   readonly idString: string
   #sighash?: Uint8Array
+  #inputAddresses?: Uint8Array[]
+  #inputKeys?: string[]
 
   private constructor (data: TransactionData, bytes: Uint8Array) {
     this.data = data
@@ -116,6 +118,18 @@ export class Tx {
   sighash (chainTag: Uint8Array): Uint8Array {
     this.#sighash ??= sha256(encodeCbor({ chain: chainTag, tx: toIpld(this.data, false) }))
     return this.#sighash
+  }
+
+  /** The outpoint key of each input, computed once. */
+  inputKeys (): string[] {
+    this.#inputKeys ??= this.data.inputs.map(i => outpointKey(i.prev.txid.toString(), i.prev.index))
+    return this.#inputKeys
+  }
+
+  /** hash160 of each input's public key, computed once: a block reuses the mempool's Tx objects and skips it. */
+  inputAddresses (): Uint8Array[] {
+    this.#inputAddresses ??= this.data.inputs.map(i => hash160(i.pubkey))
+    return this.#inputAddresses
   }
 }
 

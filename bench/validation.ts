@@ -1,0 +1,146 @@
+/**
+ * Block validation cost: a block full of 2-input transactions, connected cold
+ * (no signature cached) and warm (every transaction verified on mempool entry),
+ * with the signature checks alone timed in the same process as the baseline.
+ */
+import { cp, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Chain } from '../src/chain/chain.ts'
+import { SignatureVerifier } from '../src/chain/sig-verifier.ts'
+import type { Block } from '../src/core/block.ts'
+import { keyPairOf, randomPrivateKey, type KeyPair } from '../src/core/keys.ts'
+import { chainTag, getNetwork } from '../src/core/params.ts'
+import { sigChecksOf } from '../src/core/rules.ts'
+import { signTransaction, type Tx, TX_VERSION } from '../src/core/tx.ts'
+import { solveBlock } from '../src/miner/solve.ts'
+import { median } from './stats.ts'
+
+const params = getNetwork('regtest')
+const FANOUT = 2_000
+
+interface Fixture { dir: string, block: Block, clock: { t: number } }
+
+async function openChain (dir: string, clock: { t: number }): Promise<Chain> {
+  const chain = new Chain({}, { params, dbPath: join(dir, 'chain'), now: () => clock.t })
+  await chain.start()
+  return chain
+}
+
+async function mineTemplate (chain: Chain, clock: { t: number }, key: KeyPair, txs: Tx[] = []): Promise<Block> {
+  for (const tx of txs) await chain.acceptTx(tx)
+  clock.t += 10
+  const block = solveBlock(chain.createBlockTemplate(key.addressHash))
+  await chain.processBlock(block)
+  return block
+}
+
+/** A chain whose UTXO set holds 3 × FANOUT small coins of one key, and a full block spending them in pairs. */
+export async function buildFixture (): Promise<Fixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-bench-validation-'))
+  const clock = { t: params.genesisTime }
+  const chain = await openChain(dir, clock)
+  const key = keyPairOf(randomPrivateKey())
+  const coinbases: Block[] = []
+  for (let i = 0; i < params.coinbaseMaturity + 3; i++) coinbases.push(await mineTemplate(chain, clock, key))
+  const fanouts = coinbases.slice(0, 3).map(b => {
+    const cb = b.txs[0]
+    const each = (cb.data.outputs[0].amount - 200_000n) / BigInt(FANOUT)
+    return signTransaction({
+      version: TX_VERSION,
+      inputs: [{ prev: { txid: cb.id, index: 0 }, pubkey: key.publicKey, sig: new Uint8Array(64) }],
+      outputs: Array.from({ length: FANOUT }, () => ({ amount: each, address: key.addressHash }))
+    }, [key.privateKey], chain.chainTag)
+  })
+  await mineTemplate(chain, clock, key, fanouts)
+  const coins = fanouts.flatMap(f => f.data.outputs.map((o, index) => ({ txid: f.id, index, amount: o.amount })))
+  const spends: Tx[] = []
+  let bytes = 2_000
+  for (let i = 0; i + 1 < coins.length; i += 2) {
+    const [a, b] = [coins[i], coins[i + 1]]
+    const tx = signTransaction({
+      version: TX_VERSION,
+      inputs: [a, b].map(c => ({ prev: { txid: c.txid, index: c.index }, pubkey: key.publicKey, sig: new Uint8Array(64) })),
+      outputs: [{ amount: a.amount + b.amount - 1_000n, address: key.addressHash }]
+    }, [key.privateKey, key.privateKey], chain.chainTag)
+    if (bytes + tx.bytes.length > params.maxBlockBytes - 1_000) break
+    bytes += tx.bytes.length
+    spends.push(tx)
+  }
+  for (const tx of spends) await chain.acceptTx(tx)
+  clock.t += 10
+  const block = solveBlock(chain.createBlockTemplate(key.addressHash))
+  await chain.stop()
+  return { dir, block, clock }
+}
+
+export async function timeConnect (fixture: Fixture, warm: boolean): Promise<number> {
+  const work = await mkdtemp(join(tmpdir(), 'coints-bench-run-'))
+  try {
+    await cp(fixture.dir, work, { recursive: true })
+    const chain = await openChain(work, { ...fixture.clock })
+    // A block as it arrives from a peer: fresh objects decoded from the wire.
+    const wire = fixture.block.encode()
+    if (warm) for (const tx of fixture.block.txs.slice(1)) await chain.acceptTx(tx)
+    const start = performance.now()
+    const result = await chain.processBlock(chain.decodeBlock(wire))
+    const elapsed = performance.now() - start
+    if (result.status !== 'connected') throw new Error(`bench block not connected: ${result.status}`)
+    await chain.stop()
+    return elapsed
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+export interface ValidationBench {
+  txs: number
+  signatures: number
+  blockBytes: number
+  coldMs: number
+  warmMs: number
+  signaturesOnlyMs: number
+  /** Share of the cold time spent outside signature checks (goal ≤ 0.15). */
+  nonSignatureShare: number
+  /** Cold / warm (goal ≥ 10). */
+  cacheSpeedup: number
+}
+
+export async function benchValidation (runs = 3): Promise<ValidationBench> {
+  const fixture = await buildFixture()
+  try {
+    const checks = fixture.block.txs.flatMap(tx => sigChecksOf(tx, chainTag(params)))
+    const sigTimes: number[] = []
+    for (let i = 0; i < runs; i++) {
+      const verifier = new SignatureVerifier()
+      await verifier.start()
+      const start = performance.now()
+      if (!await verifier.verifyAll(checks)) throw new Error('bench signatures must verify')
+      sigTimes.push(performance.now() - start)
+      await verifier.stop()
+    }
+    const cold: number[] = []
+    const warm: number[] = []
+    for (let i = 0; i < runs; i++) {
+      cold.push(await timeConnect(fixture, false))
+      warm.push(await timeConnect(fixture, true))
+    }
+    const coldMs = median(cold)
+    const warmMs = median(warm)
+    const signaturesOnlyMs = median(sigTimes)
+    return {
+      txs: fixture.block.txs.length,
+      signatures: checks.length,
+      blockBytes: fixture.block.size,
+      coldMs,
+      warmMs,
+      signaturesOnlyMs,
+      nonSignatureShare: Math.max(0, coldMs - signaturesOnlyMs) / coldMs,
+      cacheSpeedup: coldMs / warmMs
+    }
+  } finally {
+    await rm(fixture.dir, { recursive: true, force: true })
+  }
+}
+
+if (import.meta.main) console.log(JSON.stringify(await benchValidation(), null, 2))
