@@ -116,9 +116,9 @@ export class BlockIndex {
     return e
   }
 
-  /** The valid entry with most work; on a tie the current tip, then the first indexed, stays best. */
-  bestCandidate (): IndexEntry {
-    let best = this.tip
+  /** The valid entry with most work; on a tie `prefer` (the current tip), then the first indexed, stays best. */
+  bestCandidate (prefer: IndexEntry = this.tip): IndexEntry {
+    let best = prefer
     for (const e of this.#entries.values()) {
       if (e.status === BlockStatus.VALID && e.chainwork > best.chainwork) best = e
     }

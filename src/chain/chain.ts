@@ -90,7 +90,8 @@ export class Chain extends EventEmitter<ChainEvents> {
       verifier: this.verifier,
       getChainCoins: async keys => await this.store.getCoins(keys),
       tipHeight: () => this.#index.tip.height,
-      now: this.#now
+      now: this.#now,
+      evicted: txs => { this.emit('tx:removed', txs) }
     }, { maxBytes: init.mempoolMaxBytes, minFeeRate: init.minFeeRate })
   }
 
@@ -98,13 +99,29 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (this.#started) return
     await mkdir(join(this.store.path, '..'), { recursive: true })
     await this.store.open()
-    await this.verifier.start()
+    try {
+      await this.verifier.start()
+      await this.#load()
+      // A crash between storing a block and connecting it, or mid-reorganisation, resumes here.
+      const best = this.#index.bestCandidate()
+      if (best !== this.#index.tip) await this.#exclusive(async () => { await this.#activateBestChain(best, new Map()) })
+    } catch (err) {
+      // A failed start leaves nothing running: worker threads would keep the process alive.
+      await this.verifier.stop()
+      await this.store.close()
+      throw err
+    }
+    this.#started = true
+    this.#log.info(`chain ${this.params.name} at height ${this.#index.tip.height} (${this.#index.tip.idString}), ${this.#index.size} blocks indexed`)
+  }
+
+  /** Reads (or creates) the database's genesis, block index, tip and UTXO statistics. */
+  async #load (): Promise<void> {
     const genesis = genesisBlock(this.params)
     const network = await this.store.getMeta('network')
     if (network === undefined) {
       await this.#initGenesis(genesis)
     } else if (!equalBytes(network, genesis.id.bytes)) {
-      await this.store.close()
       throw new StoreError('WRONG_NETWORK', `the database at ${this.store.path} belongs to another network than ${this.params.name}`)
     }
     for (const record of await this.store.loadIndex()) this.#index.add(record)
@@ -113,11 +130,6 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (tip === undefined) throw new StoreError('CORRUPT_INDEX', `the tip of ${this.store.path} is not in its block index`)
     this.#index.setBest(tip)
     this.#stats = await this.store.getStats()
-    this.#started = true
-    // A crash between storing a block and connecting it, or mid-reorganisation, resumes here.
-    const best = this.#index.bestCandidate()
-    if (best !== tip) await this.#exclusive(async () => { await this.#activateBestChain(best, new Map()) })
-    this.#log.info(`chain ${this.params.name} at height ${this.#index.tip.height} (${this.#index.tip.idString}), ${this.#index.size} blocks indexed`)
   }
 
   async stop (): Promise<void> {
@@ -254,6 +266,11 @@ export class Chain extends EventEmitter<ChainEvents> {
     const parent = prev === undefined ? undefined : this.#index.get(prev)
     if (parent === undefined) {
       if (prev === undefined) throw new BlockError('BAD_HEIGHT', 'a second genesis block')
+      // Not an orphan: holding it would have us fetch a parent we refused.
+      if (this.#rejected.has(prev)) {
+        this.#rejected.add(id)
+        throw new BlockError('PREV_INVALID', `parent ${prev} is invalid`)
+      }
       this.#orphans.add(block)
       return { status: 'orphan', missing: this.#orphans.rootMissing(block) }
     }
@@ -280,6 +297,8 @@ export class Chain extends EventEmitter<ChainEvents> {
       await this.#activateBestChain(entry, new Map([[id, block]]), failures)
       const failure = failures.get(id)
       if (failure !== undefined) throw failure
+      // An ancestor stored earlier as a side block failed: this one is invalid with it.
+      if (entry.status === BlockStatus.INVALID) throw new BlockError('PREV_INVALID', `an ancestor of ${id} is invalid: ${[...failures.values()][0]?.message}`)
     }
     return { status: this.#index.isOnBestChain(entry) ? 'connected' : 'side' }
   }
@@ -323,13 +342,15 @@ export class Chain extends EventEmitter<ChainEvents> {
         }
       }
       if (!failed) break
-      target = this.#index.bestCandidate()
+      // The old tip wins ties: a failed switch must not move us to another branch of equal work.
+      target = this.#index.bestCandidate(oldTip)
       if (target === this.#index.tip) break
     }
-    if (this.#index.tip === oldTip) return
     // A block disconnected and connected again (a failed switch) did not leave the chain.
     const left = disconnected.filter(([, e]) => !this.#index.isOnBestChain(e))
+    // Even back on the old tip: blocks connected for a while took their transactions from the mempool.
     await this.#refillMempool(left.map(([block]) => block))
+    if (this.#index.tip === oldTip) return
     const change: TipChange = { tip: this.#index.tip, disconnected: left.map(([, e]) => e), connected: connected.filter(e => !oldChain.has(e)) }
     if (change.disconnected.length > 0) {
       this.#log.info(`reorganised: ${change.disconnected.length} blocks disconnected, ${connected.length} connected, tip ${change.tip.height} ${change.tip.idString}`)
@@ -456,7 +477,14 @@ export class Chain extends EventEmitter<ChainEvents> {
         if (h === 0) {
           block.txs[0].data.outputs.forEach((o, i) => coins.set(outpointKey(block.txs[0].idString, i), { amount: o.amount, address: o.address, height: 0, coinbase: true }))
         } else {
-          connectBlockTxs(block, coins, this.params)
+          try {
+            connectBlockTxs(block, coins, this.params)
+          } catch (err) {
+            // A damaged store, not a bad peer: report it like any other mismatch.
+            if (!(err instanceof BlockError)) throw err
+            const mismatch = `best-chain block ${entry.idString} at height ${h} does not connect: ${err.message}`
+            return { ok: false, height: tip.height, txouts: this.#stats.txouts, total_amount: this.#stats.total, mismatches: [mismatch] }
+          }
         }
       }
       const mismatches: string[] = []

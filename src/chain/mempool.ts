@@ -14,6 +14,8 @@ export interface MempoolComponents {
   getChainCoins: (keys: string[]) => Promise<Map<string, Coin>>
   tipHeight: () => number
   now: () => number
+  /** Told of transactions evicted to make room (they leave without a block or a conflict). */
+  evicted?: (txs: Tx[]) => void
 }
 
 export interface MempoolInit {
@@ -88,7 +90,7 @@ export class Mempool {
     if (this.#entries.has(tx.idString)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already in the mempool`)
     for (const key of spends) if (this.#spentBy.has(key)) throw new TxError('CONFLICT', `${key} was spent meanwhile`)
     const parents = new Set(spends.map(key => key.slice(0, key.lastIndexOf(':'))).filter(id => this.#entries.has(id)))
-    this.#makeRoom(size, feeRate, parents)
+    this.#makeRoom(size, feeRate, this.#ancestors(parents))
     const entry: PoolEntry = { tx, fee, size, feeRate, time: this.#c.now(), spends, parents }
     this.#entries.set(tx.idString, entry)
     for (const key of spends) this.#spentBy.set(key, tx.idString)
@@ -96,35 +98,67 @@ export class Mempool {
     return entry
   }
 
-  /** Evicts the lowest fee rates (with their descendants) until `size` more bytes fit. */
+  /**
+   * Evicts the lowest fee rates (each with its descendants) until `size` more bytes
+   * fit, never an ancestor of the newcomer (`keep`). All or nothing: when room would
+   * take a fee rate at or above the newcomer's, nothing is evicted.
+   */
   #makeRoom (size: number, feeRate: number, keep: Set<string>): void {
-    while (this.#bytes + size > this.#maxBytes) {
+    const evict = new Set<string>()
+    let bytes = this.#bytes
+    while (bytes + size > this.#maxBytes) {
       let lowest: PoolEntry | undefined
       for (const e of this.#entries.values()) {
-        if (!keep.has(e.tx.idString) && (lowest === undefined || e.feeRate < lowest.feeRate)) lowest = e
+        if (!keep.has(e.tx.idString) && !evict.has(e.tx.idString) && (lowest === undefined || e.feeRate < lowest.feeRate)) lowest = e
       }
       if (lowest === undefined || lowest.feeRate >= feeRate) throw new TxError('MEMPOOL_FULL', `mempool is full and fee rate ${feeRate.toFixed(2)}/byte is too low`)
-      this.removeWithDescendants(lowest.tx.idString)
+      for (const e of this.#withDescendants(lowest.tx.idString)) {
+        if (!evict.has(e.tx.idString)) bytes -= e.size
+        evict.add(e.tx.idString)
+      }
     }
+    const evicted = [...evict].flatMap(id => this.removeWithDescendants(id))
+    if (evicted.length > 0) this.#c.evicted?.(evicted)
   }
 
-  /** Removes a transaction and everything spending its outputs; returns what left. */
-  removeWithDescendants (id: string): Tx[] {
-    const removed: Tx[] = []
+  /** The mempool transactions these ones spend from, transitively. */
+  #ancestors (parents: Set<string>): Set<string> {
+    const found = new Set<string>()
+    const stack = [...parents]
+    while (stack.length > 0) {
+      const id = stack.pop() as string
+      if (found.has(id)) continue
+      found.add(id)
+      for (const p of this.#entries.get(id)?.parents ?? []) stack.push(p)
+    }
+    return found
+  }
+
+  /** A transaction and everything spending its outputs, transitively. */
+  #withDescendants (id: string): PoolEntry[] {
+    const found = new Map<string, PoolEntry>()
     const stack = [id]
     while (stack.length > 0) {
       const entry = this.#entries.get(stack.pop() as string)
-      if (entry === undefined) continue
-      this.#entries.delete(entry.tx.idString)
-      for (const key of entry.spends) this.#spentBy.delete(key)
-      this.#bytes -= entry.size
-      removed.push(entry.tx)
+      if (entry === undefined || found.has(entry.tx.idString)) continue
+      found.set(entry.tx.idString, entry)
       entry.tx.data.outputs.forEach((_, index) => {
         const child = this.#spentBy.get(outpointKey(entry.tx.idString, index))
         if (child !== undefined) stack.push(child)
       })
     }
-    return removed
+    return [...found.values()]
+  }
+
+  /** Removes a transaction and everything spending its outputs; returns what left. */
+  removeWithDescendants (id: string): Tx[] {
+    const removed = this.#withDescendants(id)
+    for (const entry of removed) {
+      this.#entries.delete(entry.tx.idString)
+      for (const key of entry.spends) this.#spentBy.delete(key)
+      this.#bytes -= entry.size
+    }
+    return removed.map(e => e.tx)
   }
 
   /** After a block connects: its transactions leave, and so does anything spending what it spent. */

@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test, type TestContext } from 'node:test'
+import type { Chain } from '../src/chain/chain.ts'
+import { BlockStatus, blockstoreKey, StoreError, type IndexRecord } from '../src/chain/records.ts'
+import type { BlockEntry } from '../src/chain/types.ts'
+import type { Block } from '../src/core/block.ts'
+import { BlockError } from '../src/core/errors.ts'
+import type { KeyPair } from '../src/core/keys.ts'
+import { getNetwork, subsidyAt } from '../src/core/params.ts'
+import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, type ChainWorkspace } from './helpers/chain-harness.ts'
+
+const NODE = '/work/main/node_modules/.bin/node'
+
+function recordOf (block: Block): IndexRecord {
+  const h = block.header.data
+  return { digest: block.id.multihash.digest, prevDigest: h.prev?.multihash.digest ?? null, height: h.height, time: h.time, bits: h.bits, status: BlockStatus.VALID }
+}
+
+async function directSummary (ws: ChainWorkspace, name: string, blocks: Block[]): Promise<ReturnType<Chain['utxoSummary']>> {
+  const direct = await ws.open({ name })
+  for (const block of blocks) assert.equal((await direct.processBlock(block)).status, 'connected')
+  const summary = direct.utxoSummary()
+  await direct.stop()
+  return summary
+}
+
+async function assertConsistent (chain: Chain): Promise<void> {
+  const check = await chain.verifyChain()
+  assert.equal(check.ok, true, check.mismatches.join('\n'))
+  assert.equal(check.height, chain.height)
+  assert.equal(check.txouts, chain.utxoSummary().txouts)
+  assert.equal(check.total_amount, chain.utxoSummary().total)
+}
+
+test('a restart resumes tip and UTXO statistics from the stored index, replaying nothing', async t => {
+  const ws = await chainWorkspace(t)
+  const chain = await ws.open()
+  const key = newKey()
+  const blocks = await mineBlocks(chain, ws.clock, 14, key.addressHash)
+  await chain.acceptTx(spendTx(chain, [outputOf(blocks[0].txs[0])], key, { outputs: [{ amount: 20n * 10n ** 8n, address: newKey().addressHash }, { amount: 29n * 10n ** 8n, address: key.addressHash }] }))
+  blocks.push(...await mineBlocks(chain, ws.clock, 1, key.addressHash))
+  await chain.processBlock(BranchBuilder.on(chain, chain.getEntryAt(13) as BlockEntry).next())
+  const summary = chain.utxoSummary()
+  const locator = chain.locator()
+  await chain.stop()
+
+  let blockReads = 0
+  let events = 0
+  const again = await ws.open({
+    beforeStart: c => {
+      const getBlock = c.store.getBlock.bind(c.store)
+      c.store.getBlock = async cid => { blockReads++; return await getBlock(cid) }
+      c.on('block:connected', () => { events++ })
+      c.on('tip', () => { events++ })
+    }
+  })
+  assert.equal(blockReads, 0, 'start reads no block')
+  assert.equal(events, 0)
+  assert.deepEqual(again.utxoSummary(), summary)
+  assert.deepEqual(again.locator(), locator)
+  assert.equal(again.tip.chainwork, (again.getEntryAt(0) as BlockEntry).chainwork * 16n)
+  for (const b of blocks) assert.equal(again.isOnBestChain(b.idString), true)
+  assert.equal(again.getEntryAt(14)?.idString, blocks[13].idString)
+  assert.deepEqual(await again.processBlock(blocks[3]), { status: 'known' })
+  await assertConsistent(again)
+  await mineBlocks(again, ws.clock, 1, key.addressHash)
+  assert.equal(again.height, 16)
+})
+
+test('a datadir of another network is refused with WRONG_NETWORK and left closed', async t => {
+  const ws = await chainWorkspace(t)
+  const lan = await ws.open({ params: getNetwork('lan') })
+  await lan.stop()
+  await assert.rejects(ws.open(), (err: unknown) => {
+    assert.ok(err instanceof StoreError, `a StoreError, got ${String(err)}`)
+    assert.equal(err.code, 'WRONG_NETWORK')
+    return true
+  })
+  // The database lock was released: its own network opens it again.
+  const reopened = await ws.open({ params: getNetwork('lan') })
+  assert.equal(reopened.height, 0)
+})
+
+/** Starts a chain on `dbPath` in a child process: a start that fails must leave nothing keeping the process alive. */
+async function startInChild (t: TestContext, dir: string, dbPath: string): Promise<{ code: number | null, signal: string | null, out: string }> {
+  const script = `
+    import { Chain } from ${JSON.stringify(new URL('../src/chain/chain.ts', import.meta.url).href)}
+    import { getNetwork } from ${JSON.stringify(new URL('../src/core/params.ts', import.meta.url).href)}
+    const chain = new Chain({}, { params: getNetwork('regtest'), dbPath: ${JSON.stringify(dbPath)}, verifierThreads: 2 })
+    try { await chain.start() } catch (err) { console.log(err.code) }`
+  // A file, not --eval: worker threads refuse the --input-type flag they would inherit.
+  const file = join(dir, 'start-chain.mjs')
+  await writeFile(file, script)
+  const child = spawn(NODE, [file], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  t.after(() => { clearTimeout(timer); child.kill('SIGKILL') })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  const [code, signal] = await once(child, 'exit') as [number | null, string | null]
+  return { code, signal, out: out.trim() }
+}
+
+test('a refused start leaves nothing running: the process exits by itself', async t => {
+  const ws = await chainWorkspace(t)
+  const lan = await ws.open({ params: getNetwork('lan') })
+  await lan.stop()
+  assert.deepEqual(await startInChild(t, ws.dir, ws.dbPath()), { code: 0, signal: null, out: 'WRONG_NETWORK' })
+})
+
+interface Forked { ws: ChainWorkspace, chain: Chain, key: KeyPair, main: Block[], branch: Block[] }
+
+/** main: 5 blocks; branch: 5 blocks on main[1] (heights 3..7), built but not processed. */
+async function forked (t: Parameters<typeof chainWorkspace>[0], bad?: number): Promise<Forked> {
+  const ws = await chainWorkspace(t)
+  const chain = await ws.open()
+  const key = newKey()
+  const main = await mineBlocks(chain, ws.clock, 5, key.addressHash)
+  const builder = BranchBuilder.on(chain, chain.getEntryAt(2) as BlockEntry)
+  const branch = [3, 4, 5, 6, 7].map(h => builder.next(h === bad ? { coinbaseOutputs: [{ amount: subsidyAt(regtest, h) + 1n, address: key.addressHash }] } : {}))
+  return { ws, chain, key, main, branch }
+}
+
+test('blocks of a heavier branch stored but never connected (a crash before the switch) are connected on start', async t => {
+  const { ws, chain, main, branch } = await forked(t)
+  for (const b of branch) await chain.store.putBlock(b, recordOf(b))
+  await chain.stop()
+
+  const tips: number[] = []
+  const again = await ws.open({ beforeStart: c => c.on('tip', change => tips.push(change.disconnected.length)) })
+  assert.equal(again.height, 7)
+  assert.equal(again.tip.idString, branch[4].idString)
+  assert.deepEqual(tips, [3])
+  assert.equal(again.isOnBestChain(main[4].idString), false)
+  assert.deepEqual(again.utxoSummary(), await directSummary(ws, 'direct', [...main.slice(0, 2), ...branch]))
+  await assertConsistent(again)
+})
+
+test('a stored heavier branch with an invalid block is rejected on start and stays rejected', async t => {
+  const { ws, chain, main, branch } = await forked(t, 5)
+  const summary = chain.utxoSummary()
+  for (const b of branch) await chain.store.putBlock(b, recordOf(b))
+  await chain.stop()
+
+  const again = await ws.open()
+  assert.equal(again.tip.idString, main[4].idString)
+  assert.deepEqual(again.utxoSummary(), summary)
+  await assertConsistent(again)
+  assert.equal(again.getEntry(branch[1].idString)?.height, 4, 'the valid part stays')
+  await again.stop()
+
+  const third = await ws.open()
+  assert.equal(third.tip.idString, main[4].idString)
+  for (const b of branch.slice(2)) {
+    await assert.rejects(third.processBlock(b), (err: unknown) => err instanceof BlockError && err.code === 'KNOWN_INVALID')
+  }
+})
+
+// A write that fails mid-way through a reorganisation leaves the store as a kill at that point would.
+for (const failAt of [1, 2, 3, 4, 6]) {
+  test(`a reorganisation interrupted after ${failAt - 1} tip writes resumes to the heaviest branch on start`, async t => {
+    const { ws, chain, main, branch } = await forked(t)
+    for (const b of branch.slice(0, 3)) assert.equal((await chain.processBlock(b)).status, 'side')
+    let writes = 0
+    const write = chain.store.writeTipUpdate.bind(chain.store)
+    chain.store.writeTipUpdate = async u => {
+      if (++writes === failAt) throw new Error('simulated crash')
+      await write(u)
+    }
+    // branch[3] (height 6) outweighs main: 3 disconnects, then 4 connects.
+    await assert.rejects(chain.processBlock(branch[3]), /simulated crash/)
+    await chain.stop()
+
+    const again = await ws.open()
+    assert.equal(again.tip.idString, branch[3].idString)
+    assert.deepEqual(again.utxoSummary(), await directSummary(ws, 'direct', [...main.slice(0, 2), ...branch.slice(0, 4)]))
+    await assertConsistent(again)
+    assert.deepEqual(await again.processBlock(branch[4]), { status: 'connected' })
+  })
+}
+
+test('verifyChain reports a damaged UTXO set', async t => {
+  const ws = await chainWorkspace(t)
+  const chain = await ws.open()
+  const key = newKey()
+  const blocks = await mineBlocks(chain, ws.clock, 3, key.addressHash)
+  const utxo = chain.store.db.sublevel<string, Uint8Array>('u', { keyEncoding: 'utf8', valueEncoding: 'view' })
+  const lost = `${blocks[0].txs[0].idString}:0`
+  const value = await utxo.get(lost)
+  assert.ok(value !== undefined)
+  await utxo.del(lost)
+  await utxo.put(`${blocks[1].txs[0].idString}:7`, value)
+  const check = await chain.verifyChain()
+  assert.equal(check.ok, false)
+  assert.ok(check.mismatches.includes(`${lost} is missing from the stored set`))
+  assert.ok(check.mismatches.includes(`${blocks[1].txs[0].idString}:7 is stored but not in the recomputed set`))
+})
+
+test('verifyChain reports a stored best chain that does not connect instead of throwing', async t => {
+  const { ws, chain, main, key } = await forked(t)
+  // Damage: the tip record points at a stored block that never passed validation.
+  const bad = BranchBuilder.on(chain, chain.tip).next({ coinbaseOutputs: [{ amount: 51n * 10n ** 8n, address: key.addressHash }] })
+  await chain.store.putBlock(bad, recordOf(bad))
+  await chain.store.putMeta('tip', bad.id.multihash.digest)
+  await chain.stop()
+  const again = await ws.open()
+  assert.equal(again.tip.idString, bad.idString)
+  assert.equal(again.getEntryAt(5)?.idString, main[4].idString)
+  const check = await again.verifyChain()
+  assert.equal(check.ok, false)
+  assert.match(check.mismatches[0], /height 6 does not connect: BAD_COINBASE_VALUE/)
+})
+
+test('a start that fails while resuming a reorganisation closes everything', async t => {
+  const { ws, chain, branch } = await forked(t)
+  // Damage: the tip moved onto a block whose undo data was never written; resuming must disconnect it.
+  await chain.store.putBlock(branch[0], recordOf(branch[0]))
+  await chain.store.putMeta('tip', branch[0].id.multihash.digest)
+  await chain.stop()
+  await assert.rejects(ws.open(), (err: unknown) => err instanceof StoreError && err.code === 'MISSING_UNDO')
+  assert.deepEqual(await startInChild(t, ws.dir, ws.dbPath()), { code: 0, signal: null, out: 'MISSING_UNDO' })
+})
+
+test('a datadir in use by another chain is refused with DB_OPEN_FAILED', async t => {
+  const ws = await chainWorkspace(t)
+  await ws.open()
+  await assert.rejects(ws.open(), (err: unknown) => err instanceof StoreError && err.code === 'DB_OPEN_FAILED')
+})
+
+test('a stored block whose bytes were damaged reads as CORRUPT_BLOCK', async t => {
+  const ws = await chainWorkspace(t)
+  const chain = await ws.open()
+  const [block] = await mineBlocks(chain, ws.clock, 1, newKey().addressHash)
+  await chain.store.db.put(blockstoreKey(block.txs[0].id), new Uint8Array([0xa1, 0x61, 0x78, 0x01]))
+  await assert.rejects(chain.getBlock(block.id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
+  await chain.store.db.del(blockstoreKey(block.txs[0].id))
+  await assert.rejects(chain.getBlock(block.id), (err: unknown) => err instanceof StoreError && err.code === 'MISSING_BLOCK')
+  const check = chain.verifyChain()
+  await assert.rejects(check, (err: unknown) => err instanceof StoreError && err.code === 'MISSING_BLOCK')
+})

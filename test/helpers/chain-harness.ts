@@ -1,0 +1,222 @@
+/**
+ * Test harness of the chain service: chains on fresh temp dirs with a clock the
+ * test moves, a regtest miner, side-branch builders and signed spends.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { Chain, type ChainInit } from '../../src/chain/chain.ts'
+import type { BlockEntry } from '../../src/chain/types.ts'
+import { Block, BLOCK_VERSION, encodeTxList, Header, NONCE_BYTES, type HeaderData } from '../../src/core/block.ts'
+import { cidOf, type CID } from '../../src/core/cbor.ts'
+import { keyPairOf, randomPrivateKey, SIGNATURE_BYTES, type KeyPair } from '../../src/core/keys.ts'
+import { getNetwork, subsidyAt, type NetworkParams } from '../../src/core/params.ts'
+import { bitsToTarget } from '../../src/core/pow.ts'
+import { medianTime } from '../../src/core/rules.ts'
+import { signTransaction, Tx, TX_VERSION, type TxOutput } from '../../src/core/tx.ts'
+
+export const regtest = getNetwork('regtest')
+
+/** Seconds; every chain of a workspace reads it, tests move it. */
+export interface TestClock { now: number }
+
+export interface OpenOptions extends Partial<Omit<ChainInit, 'dbPath' | 'now'>> {
+  /** Subdirectory of the workspace holding this chain's database (default "node"). */
+  name?: string
+  /** Runs between construction and start (to listen to or instrument what start does). */
+  beforeStart?: (chain: Chain) => void
+}
+
+export interface ChainWorkspace {
+  dir: string
+  clock: TestClock
+  dbPath: (name?: string) => string
+  /** Starts a chain on `name`'s database; stopped (with the dir removed) after the test. */
+  open: (opts?: OpenOptions) => Promise<Chain>
+}
+
+/**
+ * A temp dir and a clock for one test. One after-hook stops every chain opened
+ * here, then removes the dir, whatever order node:test runs hooks in.
+ */
+export async function chainWorkspace (t: TestContext): Promise<ChainWorkspace> {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-chain-test-'))
+  const clock: TestClock = { now: Math.max(Math.floor(Date.now() / 1000), regtest.genesisTime + 1) }
+  const chains: Chain[] = []
+  t.after(async () => {
+    for (const chain of chains) await chain.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+  const dbPath = (name = 'node'): string => join(dir, name)
+  return {
+    dir,
+    clock,
+    dbPath,
+    async open (opts = {}) {
+      const { name, beforeStart, ...init } = opts
+      const chain = new Chain({}, { params: regtest, verifierThreads: 1, ...init, dbPath: dbPath(name), now: () => clock.now })
+      chains.push(chain)
+      beforeStart?.(chain)
+      await chain.start()
+      return chain
+    }
+  }
+}
+
+/** A started regtest chain on a fresh temp dir with its workspace. */
+export async function openChain (t: TestContext, opts: OpenOptions = {}): Promise<{ chain: Chain, ws: ChainWorkspace }> {
+  const ws = await chainWorkspace(t)
+  return { chain: await ws.open(opts), ws }
+}
+
+export function newKey (): KeyPair {
+  return keyPairOf(randomPrivateKey())
+}
+
+/**
+ * Loops the 8-byte nonce (from a random start, so two otherwise equal blocks
+ * differ) until the header meets its target: about two tries on regtest.
+ */
+export function solve (header: HeaderData, txs: readonly Tx[]): Block {
+  const target = bitsToTarget(header.bits)
+  const nonce = new Uint8Array(randomBytes(NONCE_BYTES))
+  const view = new DataView(nonce.buffer)
+  for (let i = 0; i < 1_000_000; i++) {
+    view.setUint32(4, (view.getUint32(4) + 1) >>> 0)
+    const solved = Header.create({ ...header, nonce: nonce.slice() })
+    if (solved.powHash <= target) return new Block(solved, txs)
+  }
+  throw new Error('no nonce found')
+}
+
+/** A block on the chain's tip from its own template (coinbase to `address`, mempool transactions). */
+export function mineOn (chain: Chain, address: Uint8Array): Block {
+  const { header, txs } = chain.createBlockTemplate(address)
+  return solve(header, txs)
+}
+
+/** Mines `count` blocks on the tip, each one processed and connected; the clock moves a block time each. */
+export async function mineBlocks (chain: Chain, clock: TestClock, count: number, address: Uint8Array): Promise<Block[]> {
+  const blocks: Block[] = []
+  for (let i = 0; i < count; i++) {
+    clock.now += chain.params.targetBlockTime
+    const block = mineOn(chain, address)
+    const result = await chain.processBlock(block)
+    if (result.status !== 'connected') throw new Error(`mined block ${block.height} was ${result.status}`)
+    blocks.push(block)
+  }
+  return blocks
+}
+
+export interface BranchBlockOptions {
+  address?: Uint8Array
+  /** Transactions after the coinbase. */
+  txs?: Tx[]
+  /** Coinbase outputs (default: the subsidy to `address`). */
+  coinbaseOutputs?: TxOutput[]
+  time?: number
+  bits?: number
+  height?: number
+}
+
+/**
+ * Builds a branch on any parent without the chain's template: header fields are
+ * set here (height, prev, bits, time above the median time past), so a test can
+ * make side branches, orphans and blocks that break one context rule.
+ */
+export class BranchBuilder {
+  readonly params: NetworkParams
+  /** The last block built (first: the parent). */
+  tip: { id: CID, height: number, time: number }
+  /** Times of the tip and its ancestors, newest first, medianTimeSpan at most. */
+  #times: number[]
+
+  constructor (params: NetworkParams, tip: { id: CID, height: number, time: number }, times: number[]) {
+    this.params = params
+    this.tip = tip
+    this.#times = times.slice(0, params.medianTimeSpan)
+  }
+
+  /** A builder on a block the chain holds (any branch). */
+  static on (chain: Chain, parent: BlockEntry): BranchBuilder {
+    const times: number[] = []
+    for (let e: BlockEntry | undefined = parent; e !== undefined && times.length < chain.params.medianTimeSpan; e = e.prev === null ? undefined : chain.getEntry(e.prev)) {
+      times.push(e.time)
+    }
+    return new BranchBuilder(chain.params, parent, times)
+  }
+
+  get medianTimePast (): number {
+    return medianTime(this.#times)
+  }
+
+  /** The next block of the branch; the builder moves onto it. */
+  next (opts: BranchBlockOptions = {}): Block {
+    const height = opts.height ?? this.tip.height + 1
+    const address = opts.address ?? new Uint8Array(20).fill(0xbb)
+    const coinbase = Tx.create({
+      version: TX_VERSION,
+      height,
+      inputs: [],
+      outputs: opts.coinbaseOutputs ?? [{ amount: subsidyAt(this.params, height), address }]
+    })
+    const txs = [coinbase, ...opts.txs ?? []]
+    const block = solve({
+      version: BLOCK_VERSION,
+      height,
+      prev: this.tip.id,
+      txs: cidOf(encodeTxList(txs)),
+      time: opts.time ?? Math.max(this.medianTimePast, this.tip.time) + 1,
+      bits: opts.bits ?? this.params.powLimitBits,
+      nonce: new Uint8Array(NONCE_BYTES)
+    }, txs)
+    this.tip = { id: block.id, height: block.height, time: block.header.data.time }
+    this.#times = [block.header.data.time, ...this.#times].slice(0, this.params.medianTimeSpan)
+    return block
+  }
+
+  /** `count` coinbase-only blocks. */
+  extend (count: number, opts: BranchBlockOptions = {}): Block[] {
+    return Array.from({ length: count }, () => this.next(opts))
+  }
+}
+
+/** One block on `parent` (any branch the chain holds). */
+export function mineBlockOn (chain: Chain, parent: BlockEntry, opts: BranchBlockOptions = {}): Block {
+  return BranchBuilder.on(chain, parent).next(opts)
+}
+
+/** An output to spend. */
+export interface Spendable { txid: CID, index: number, amount: bigint }
+
+export function outputOf (tx: Tx, index = 0): Spendable {
+  return { txid: tx.id, index, amount: tx.data.outputs[index].amount }
+}
+
+export interface SpendOptions {
+  /** Outputs; default one output of the inputs' total minus `fee` back to the key. */
+  outputs?: TxOutput[]
+  fee?: bigint
+}
+
+/** A transaction spending `coins` of `key`, signed for the chain's network. */
+export function spendTx (chain: { chainTag: Uint8Array }, coins: Spendable[], key: KeyPair, opts: SpendOptions = {}): Tx {
+  const total = coins.reduce((s, c) => s + c.amount, 0n)
+  const outputs = opts.outputs ?? [{ amount: total - (opts.fee ?? 10_000n), address: key.addressHash }]
+  return signTransaction({
+    version: TX_VERSION,
+    inputs: coins.map(c => ({ prev: { txid: c.txid, index: c.index }, pubkey: key.publicKey, sig: new Uint8Array(SIGNATURE_BYTES) })),
+    outputs
+  }, coins.map(() => key.privateKey), chain.chainTag)
+}
+
+/** Polls `check` until it holds, failing after `ms`. */
+export async function waitUntil (check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
