@@ -1,0 +1,120 @@
+import { isLogLevel, LOG_LEVELS, setLogLevel } from '../../log.ts'
+import { defaultNodeOptions, type NodeOptions } from '../../node/options.ts'
+import { helpText, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
+import { networkOf, readConfig } from './common.ts'
+
+const flags = {
+  network: { type: 'string' },
+  datadir: { type: 'string' },
+  config: { type: 'string' },
+  'rpc-port': { type: 'string' },
+  mine: { type: 'boolean' },
+  'miner-address': { type: 'string' },
+  'miner-threads': { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  bootstrap: { type: 'string', multiple: true },
+  mdns: { type: 'boolean' },
+  'max-peers': { type: 'string' },
+  p2p: { type: 'boolean' },
+  'mempool-max-bytes': { type: 'string' },
+  'fee-rate': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+/** Merges defaults, the config file and flags (flags win) into NodeOptions. */
+export async function nodeOptionsFrom (values: Record<string, unknown>): Promise<NodeOptions> {
+  const config = typeof values.config === 'string' ? await readConfig(values.config) : {}
+  for (const key of Object.keys(config)) {
+    if (!(key in flags) || key === 'config' || key === 'help') throw new UsageError('BAD_CONFIG', `unknown key "${key}" in config file ${String(values.config)}`)
+  }
+  const v: Record<string, unknown> = { ...config, ...Object.fromEntries(Object.entries(values).filter(([, x]) => x !== undefined)) }
+  const strings = (key: string): string[] | undefined => {
+    const x = v[key]
+    if (x === undefined) return undefined
+    const list = Array.isArray(x) ? x : [x]
+    if (!list.every(s => typeof s === 'string')) throw new UsageError('BAD_CONFIG', `${key} must be a string or a list of strings`)
+    return list as string[]
+  }
+  const bool = (key: string): boolean | undefined => {
+    const x = v[key]
+    if (x !== undefined && typeof x !== 'boolean') throw new UsageError('BAD_CONFIG', `${key} must be true or false`)
+    return x
+  }
+  const str = (key: string): string | undefined => {
+    const x = v[key]
+    if (x !== undefined && typeof x !== 'string') throw new UsageError('BAD_CONFIG', `${key} must be a string`)
+    return x
+  }
+  const options = defaultNodeOptions(networkOf(v.network))
+  const logLevel = v['log-level'] ?? options.logLevel
+  if (!isLogLevel(logLevel)) throw new UsageError('BAD_FLAGS', `--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+  return {
+    ...options,
+    datadir: str('datadir') ?? options.datadir,
+    rpcPort: intFlag('rpc-port', v['rpc-port'], 0, 65_535) ?? options.rpcPort,
+    mine: bool('mine') ?? options.mine,
+    minerAddress: str('miner-address'),
+    minerThreads: intFlag('miner-threads', v['miner-threads'], 1, 64) ?? options.minerThreads,
+    p2p: bool('p2p') ?? options.p2p,
+    listen: strings('listen') ?? options.listen,
+    bootstrap: strings('bootstrap') ?? options.bootstrap,
+    mdns: bool('mdns') ?? options.mdns,
+    maxPeers: intFlag('max-peers', v['max-peers'], 1, 1_000) ?? options.maxPeers,
+    mempoolMaxBytes: intFlag('mempool-max-bytes', v['mempool-max-bytes'], 100_000, 4_000_000_000) ?? options.mempoolMaxBytes,
+    feeRate: intFlag('fee-rate', v['fee-rate'], 1, 1_000_000) ?? options.feeRate,
+    logLevel
+  }
+}
+
+export const nodeCommand: Command = {
+  name: 'node',
+  summary: 'Runs a coints node: chain, mempool, miner, peer-to-peer networking and JSON-RPC. Logs go to stderr; Ctrl-C (SIGINT) or SIGTERM stops it cleanly.',
+  usage: 'coints node [options]',
+  flags: [
+    ['--network regtest|lan', 'network (default lan: 10 s blocks, mDNS on; regtest: instant blocks for tests)'],
+    ['--datadir DIR', 'data directory (default ~/.coints/<network>)'],
+    ['--config FILE', 'JSON file whose keys are these flags\' names (flags override it); see config/'],
+    ['--rpc-port N', 'JSON-RPC port on 127.0.0.1 (default 9443 lan, 19443 regtest)'],
+    ['--mine', 'mine continuously (needs --miner-address or a wallet)'],
+    ['--miner-address ADDR', 'address the mined coinbases pay'],
+    ['--miner-threads N', 'nonce-search threads (default 1)'],
+    ['--listen MULTIADDR', 'listen address, repeatable (default /ip4/0.0.0.0/tcp/9444 lan, 19444 regtest)'],
+    ['--bootstrap MULTIADDR', 'peer to connect to and redial, repeatable (with /p2p/<peerId>)'],
+    ['--mdns, --no-mdns', 'find peers on the LAN by mDNS (default on for lan, off for regtest)'],
+    ['--max-peers N', 'most connections (default 32)'],
+    ['--no-p2p', 'run without networking'],
+    ['--mempool-max-bytes N', 'mempool bound (default 64000000)'],
+    ['--fee-rate N', 'default wallet fee rate, base units per byte (default 2)'],
+    ['--log-level LEVEL', 'debug, info, warn, error or silent (default info)']
+  ],
+  async run (argv) {
+    const { values } = parseFlags(this, argv, flags)
+    if (values.help === true) {
+      console.log(helpText(this))
+      return 0
+    }
+    const options = await nodeOptionsFrom(values)
+    setLogLevel(options.logLevel)
+    const { CointsNode } = await import('../../node/node.ts')
+    const node = new CointsNode(options)
+    let signals = 0
+    const onSignal = (signal: string): void => {
+      if (++signals > 1) {
+        process.stderr.write(`${signal} again: exiting at once\n`)
+        process.exit(130)
+      }
+      void node.stop()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+    try {
+      await node.start()
+    } catch (err) {
+      await node.stop().catch(() => {})
+      throw err
+    }
+    await node.stopped
+    return 0
+  }
+}

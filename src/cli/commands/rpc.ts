@@ -1,0 +1,33 @@
+import { callRpc } from '../../rpc/client.ts'
+import { helpText, parseFlags, UsageError, type Command } from '../command.ts'
+import { rpcTargetOf, targetFlagHelp, targetFlags } from './common.ts'
+
+/** A command-line argument as a JSON-RPC param: JSON when it parses as a number, boolean, null, array or object; else the string. */
+export function rpcArg (text: string): unknown {
+  try {
+    const value: unknown = JSON.parse(text)
+    if (typeof value !== 'string') return value
+  } catch {
+    // not JSON: a plain string
+  }
+  return text
+}
+
+export const rpcCommand: Command = {
+  name: 'rpc',
+  summary: 'Calls a running node\'s JSON-RPC method and prints the result (strings as they are, the rest as JSON). `coints rpc help` lists the methods.',
+  usage: 'coints rpc [options] METHOD [ARGS...]',
+  flags: targetFlagHelp,
+  async run (argv) {
+    const { values, positionals } = parseFlags(this, argv, targetFlags, true)
+    if (values.help === true) {
+      console.log(helpText(this))
+      return 0
+    }
+    const [method, ...args] = positionals
+    if (method === undefined) throw new UsageError('BAD_FLAGS', 'which method? see: coints rpc help')
+    const result = await callRpc(rpcTargetOf(values), method, args.map(rpcArg))
+    console.log(typeof result === 'string' ? result : JSON.stringify(result, null, 2))
+    return 0
+  }
+}

@@ -1,0 +1,44 @@
+import { CointsError } from '../core/errors.ts'
+import { UsageError, type Command } from './command.ts'
+import { nodeCommand } from './commands/node.ts'
+import { rpcCommand } from './commands/rpc.ts'
+
+const commands: Command[] = [nodeCommand, rpcCommand]
+
+function usage (): string {
+  return [
+    'usage: coints <command> [options]',
+    '',
+    'commands:',
+    ...commands.map(c => `  ${c.name.padEnd(8)}  ${c.summary.split('. ')[0]}`),
+    '',
+    'coints <command> --help explains a command\'s options.'
+  ].join('\n')
+}
+
+async function main (argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage())
+    return name === undefined ? 2 : 0
+  }
+  const command = commands.find(c => c.name === name)
+  if (command === undefined) throw new UsageError('UNKNOWN_COMMAND', `unknown command "${name}"\n\n${usage()}`)
+  return await command.run(rest)
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2))
+} catch (err) {
+  if (err instanceof UsageError) {
+    process.stderr.write(`coints: ${err.message.replace(/^[A-Z_]+: /, '')}\n`)
+    process.exitCode = 2
+  } else if (err instanceof CointsError) {
+    process.stderr.write(`coints: ${err.message}\n`)
+    process.exitCode = 1
+  } else {
+    process.stderr.write(`coints: ${(err as Error).stack ?? String(err)}\n`)
+    process.exitCode = 1
+  }
+}
+

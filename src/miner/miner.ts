@@ -1,0 +1,115 @@
+import { Block } from '../core/block.ts'
+import type { Chain } from '../chain/chain.ts'
+import type { Logger } from '../log.ts'
+import { NonceSearcher } from './nonce-search.ts'
+
+export interface MinerComponents {
+  chain: Chain
+  logger: Logger
+  /** Told of every block this miner found and the chain accepted (to publish it). */
+  onBlockMined?: (block: Block) => void
+}
+
+export interface MinerInit {
+  /** hash160 the coinbase pays when mining continuously; generate may name another. */
+  address?: Uint8Array
+  threads?: number
+  /** Templates are rebuilt this often, to take in new transactions and a fresh time. */
+  retemplateMs?: number
+}
+
+/**
+ * The miner: builds a template on the tip, searches nonces on a worker, and
+ * submits what it finds. A new tip aborts the search at once, so work restarts
+ * on the new tip within milliseconds. Continuous mining and `generate` share
+ * one searcher, one search at a time.
+ */
+export class Miner {
+  readonly #c: MinerComponents
+  readonly #address: Uint8Array | undefined
+  readonly #retemplateMs: number
+  readonly searcher: NonceSearcher
+  #mining = false
+  #loop: Promise<void> | undefined
+  /** Searches take turns through this queue. */
+  #queue: Promise<unknown> = Promise.resolve()
+  #retemplate: NodeJS.Timeout | undefined
+  readonly #onTip = (): void => { this.searcher.abort() }
+  blocksMined = 0
+
+  constructor (components: MinerComponents, init: MinerInit = {}) {
+    this.#c = components
+    this.#address = init.address
+    this.#retemplateMs = init.retemplateMs ?? 5_000
+    this.searcher = new NonceSearcher({ threads: init.threads })
+  }
+
+  async start (): Promise<void> {
+    await this.searcher.start()
+  }
+
+  async stop (): Promise<void> {
+    this.stopMining()
+    await this.#loop
+    await this.searcher.stop()
+  }
+
+  get mining (): boolean { return this.#mining }
+
+  /** Mines continuously to the configured address. */
+  startMining (): void {
+    if (this.#mining) return
+    if (this.#address === undefined) throw new Error('mining needs a miner address')
+    this.#mining = true
+    this.#c.chain.on('tip', this.#onTip)
+    this.#retemplate = setInterval(() => { this.searcher.abort() }, this.#retemplateMs)
+    this.#loop = this.#run(this.#address)
+  }
+
+  stopMining (): void {
+    if (!this.#mining) return
+    this.#mining = false
+    clearInterval(this.#retemplate)
+    this.#c.chain.off('tip', this.#onTip)
+    this.searcher.abort()
+  }
+
+  async #run (address: Uint8Array): Promise<void> {
+    while (this.#mining) {
+      try {
+        await this.#mineOne(address)
+      } catch (err) {
+        this.#c.logger.warn(`mining attempt failed: ${(err as Error).message}`)
+      }
+    }
+  }
+
+  /** Mines n blocks one after another (RPC generate); the continuous loop waits meanwhile. */
+  async mineBlocks (n: number, address: Uint8Array): Promise<Block[]> {
+    const blocks: Block[] = []
+    this.searcher.abort()
+    while (blocks.length < n) {
+      const block = await this.#mineOne(address)
+      if (block !== undefined) blocks.push(block)
+    }
+    return blocks
+  }
+
+  /** One search on the current tip; the block when found and accepted. */
+  async #mineOne (address: Uint8Array): Promise<Block | undefined> {
+    const run = this.#queue.then(async () => {
+      const template = this.#c.chain.createBlockTemplate(address)
+      const header = await this.searcher.search(template.header)
+      if (header === null) return undefined
+      const block = new Block(header, template.txs)
+      const result = await this.#c.chain.processBlock(block)
+      if (result.status !== 'connected') return undefined
+      this.blocksMined++
+      this.#c.logger.info(`mined block ${block.height} ${block.idString} (${block.txs.length} txs)`)
+      this.#c.onBlockMined?.(block)
+      return block
+    })
+    this.#queue = run.catch(() => {})
+    return await run
+  }
+}

@@ -1,0 +1,99 @@
+import { Worker } from 'node:worker_threads'
+import { Header, type HeaderData } from '../core/block.ts'
+import { bitsToTarget } from '../core/pow.ts'
+import { headerTemplate } from './header-template.ts'
+import type { PowReply } from './pow-worker.ts'
+
+export interface NonceSearchInit {
+  threads?: number
+}
+
+/**
+ * Runs the nonce search on worker threads (one by default: the node keeps a core
+ * for validation and networking). One search at a time; abort() ends it within
+ * milliseconds and makes it resolve null.
+ */
+export class NonceSearcher {
+  readonly #threads: number
+  #workers: Worker[] = []
+  readonly #control = new Int32Array(new SharedArrayBuffer(4))
+  #generation = 0
+  #hashes = 0
+  #since = performance.now()
+
+  constructor (init: NonceSearchInit = {}) {
+    this.#threads = Math.max(1, init.threads ?? 1)
+  }
+
+  async start (): Promise<void> {
+    const ready: Array<Promise<void>> = []
+    for (let i = 0; i < this.#threads; i++) {
+      const worker = new Worker(new URL('./pow-worker.ts', import.meta.url))
+      ready.push(new Promise((resolve, reject) => {
+        worker.once('message', () => { resolve() })
+        worker.once('error', reject)
+      }))
+      this.#workers.push(worker)
+    }
+    await Promise.all(ready)
+  }
+
+  async stop (): Promise<void> {
+    this.abort()
+    const workers = this.#workers
+    this.#workers = []
+    await Promise.all(workers.map(async w => await w.terminate()))
+  }
+
+  /** Ends the current search (it resolves null). */
+  abort (): void {
+    Atomics.store(this.#control, 0, ++this.#generation)
+  }
+
+  /** Hashes per second since the last call. */
+  takeHashrate (): number {
+    const now = performance.now()
+    const rate = this.#hashes / ((now - this.#since) / 1000)
+    this.#hashes = 0
+    this.#since = now
+    return rate
+  }
+
+  /** Searches the nonce space of a header; null when aborted. */
+  async search (data: HeaderData): Promise<Header | null> {
+    if (this.#workers.length === 0) throw new Error('nonce searcher is not started')
+    const { bytes, offset } = headerTemplate(data)
+    const target = Buffer.from(bitsToTarget(data.bits).toString(16).padStart(64, '0'), 'hex')
+    const generation = ++this.#generation
+    Atomics.store(this.#control, 0, generation)
+    const replies = this.#workers.map(async (worker, i) => await new Promise<PowReply>((resolve, reject) => {
+      const onMessage = (reply: PowReply): void => {
+        if (reply.generation !== generation) return
+        this.#hashes += reply.hashes
+        if (reply.type === 'progress') return
+        worker.off('message', onMessage)
+        worker.off('error', reject)
+        resolve(reply)
+      }
+      worker.on('message', onMessage)
+      worker.once('error', reject)
+      worker.postMessage({ header: bytes, offset, target, start: i, stride: this.#workers.length, generation, control: this.#control })
+    }))
+    const found = await new Promise<Extract<PowReply, { type: 'found' }> | null>((resolve, reject) => {
+      let pending = replies.length
+      for (const reply of replies) {
+        reply.then(r => {
+          if (r.type === 'found') resolve(r)
+          else if (--pending === 0) resolve(null)
+        }, reject)
+      }
+    })
+    // Stop the other workers and wait for them, so the next search starts clean.
+    this.abort()
+    await Promise.all(replies)
+    if (found === null) return null
+    const header = Header.create({ ...data, nonce: found.nonce })
+    if (!Buffer.from(header.id.multihash.digest).equals(found.digest)) throw new Error('worker result does not match the header encoding')
+    return header
+  }
+}

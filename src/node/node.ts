@@ -1,0 +1,98 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { decodeAddress } from '../core/address.ts'
+import { CointsError } from '../core/errors.ts'
+import { getNetwork, type NetworkParams } from '../core/params.ts'
+import { Chain } from '../chain/chain.ts'
+import { Miner } from '../miner/miner.ts'
+import { createLogger, type Logger } from '../log.ts'
+import { RpcServer } from '../rpc/server.ts'
+import { chainMethods } from '../rpc/methods/chain.ts'
+import type { MethodTable } from '../rpc/methods/types.ts'
+import type { NodeOptions } from './options.ts'
+
+/**
+ * The composition root: builds every service from the options, wires them
+ * together, starts them in dependency order (RPC last: once it answers, the
+ * node is ready) and stops them in reverse.
+ */
+export class CointsNode {
+  readonly options: NodeOptions
+  readonly params: NetworkParams
+  readonly chain: Chain
+  readonly miner: Miner
+  readonly rpc: RpcServer
+  readonly #log: Logger
+  #stopping: Promise<void> | undefined
+  readonly #stopped: Promise<void>
+  #resolveStopped: () => void = () => {}
+
+  constructor (options: NodeOptions) {
+    this.options = options
+    this.params = getNetwork(options.network)
+    this.#log = createLogger('node')
+    this.#stopped = new Promise(resolve => { this.#resolveStopped = resolve })
+    this.chain = new Chain({ logger: createLogger('chain') }, {
+      params: this.params,
+      dbPath: join(options.datadir, 'chain'),
+      mempoolMaxBytes: options.mempoolMaxBytes
+    })
+    const minerAddress = options.minerAddress === undefined ? undefined : decodeAddress(this.params.addressPrefix, options.minerAddress)
+    this.miner = new Miner({ chain: this.chain, logger: createLogger('miner') }, { address: minerAddress, threads: options.minerThreads })
+    this.rpc = new RpcServer({ methods: this.#methods(), logger: createLogger('rpc') }, { host: options.rpcHost, port: options.rpcPort, datadir: options.datadir })
+  }
+
+  #methods (): MethodTable {
+    const methods: MethodTable = {
+      ...chainMethods({
+        chain: this.chain,
+        generate: async (n, address) => (await this.miner.mineBlocks(n, this.#payee(address))).map(b => b.idString),
+        templateAddress: address => this.#payee(address),
+        relayBlock: () => {},
+        relayTx: () => {},
+        stop: () => { void this.stop() }
+      })
+    }
+    methods.help = {
+      description: 'Lists the methods and their params.',
+      params: [],
+      handler: async () => Object.entries(methods).map(([name, m]) => ({
+        method: name,
+        params: m.params.map(p => `${p.name}${p.optional === true ? '?' : ''}: ${p.type}`).join(', '),
+        description: m.description
+      }))
+    }
+    return methods
+  }
+
+  /** The address a block pays: the one given, else the configured miner address. */
+  #payee (address: string | undefined): Uint8Array {
+    const text = address ?? this.options.minerAddress
+    if (text === undefined) throw new CointsError('NO_ADDRESS', 'no address given and no --miner-address configured')
+    return decodeAddress(this.params.addressPrefix, text)
+  }
+
+  async start (): Promise<void> {
+    await mkdir(this.options.datadir, { recursive: true, mode: 0o700 })
+    await this.chain.start()
+    await this.miner.start()
+    await this.rpc.start()
+    if (this.options.mine) this.miner.startMining()
+    this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.options.rpcHost}:${this.rpc.port}, datadir ${this.options.datadir}`)
+  }
+
+  /** Resolves once the node has stopped (by stop(), RPC `stop` or a signal). */
+  get stopped (): Promise<void> { return this.#stopped }
+
+  async stop (): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#log.info('stopping')
+      await this.rpc.stop()
+      await this.miner.stop()
+      await this.chain.stop()
+      this.#log.info('stopped')
+      this.#resolveStopped()
+    })()
+    await this.#stopping
+  }
+}

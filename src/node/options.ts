@@ -1,0 +1,50 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { getNetwork, type NetworkName } from '../core/params.ts'
+import type { LogLevel } from '../log.ts'
+
+/** Everything a node is started with; the CLI fills it from flags, a config file and defaults. */
+export interface NodeOptions {
+  network: NetworkName
+  datadir: string
+  rpcPort: number
+  rpcHost: string
+  mine: boolean
+  /** bech32m address the miner pays; a wallet address is used when absent and a wallet exists. */
+  minerAddress?: string
+  minerThreads: number
+  /** Peer-to-peer networking; off only in tests of the chain alone. */
+  p2p: boolean
+  listen: string[]
+  bootstrap: string[]
+  mdns: boolean
+  maxPeers: number
+  mempoolMaxBytes: number
+  /** Default fee rate of wallet sends, base units per byte. */
+  feeRate: number
+  logLevel: LogLevel
+}
+
+export function defaultDatadir (network: NetworkName): string {
+  return join(homedir(), '.coints', network)
+}
+
+export function defaultNodeOptions (network: NetworkName): NodeOptions {
+  const params = getNetwork(network)
+  return {
+    network,
+    datadir: defaultDatadir(network),
+    rpcPort: params.defaultRpcPort,
+    rpcHost: '127.0.0.1',
+    mine: false,
+    minerThreads: 1,
+    p2p: true,
+    listen: [`/ip4/0.0.0.0/tcp/${params.defaultPort}`],
+    bootstrap: [],
+    mdns: params.mdns,
+    maxPeers: 32,
+    mempoolMaxBytes: 64_000_000,
+    feeRate: 2,
+    logLevel: 'info'
+  }
+}

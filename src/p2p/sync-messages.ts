@@ -1,0 +1,130 @@
+/**
+ * The sync protocol's messages: DAG-CBOR maps, each decoded strictly (unknown
+ * keys, wrong types and oversized lists are a ProtocolError, and the peer that
+ * sent them is penalised).
+ */
+import { encodeCbor, decodeCbor, read, type CID } from '../core/cbor.ts'
+import { CointsError, DecodeError } from '../core/errors.ts'
+import { bytesToBigInt } from '../core/hash.ts'
+
+export const SyncErrorCode = {
+  MALFORMED: 'MALFORMED',
+  WRONG_NETWORK: 'WRONG_NETWORK',
+  TIMEOUT: 'TIMEOUT',
+  TOO_LARGE: 'TOO_LARGE',
+  BAD_HEADERS: 'BAD_HEADERS',
+  BAD_BLOCK: 'BAD_BLOCK',
+  UNREQUESTED: 'UNREQUESTED',
+  NO_PEER: 'NO_PEER'
+} as const
+export type SyncErrorCode = typeof SyncErrorCode[keyof typeof SyncErrorCode]
+export class SyncError extends CointsError<SyncErrorCode> {}
+
+/** Most headers one reply carries. */
+export const MAX_HEADERS = 2_000
+/** Most blocks one request asks for. */
+export const MAX_BLOCKS_PER_REQUEST = 16
+/** Largest message on the sync protocols (a reply of MAX_BLOCKS_PER_REQUEST full blocks). */
+export const MAX_SYNC_MESSAGE_BYTES = 20_000_000
+const MAX_LOCATOR = 64
+
+export interface Status {
+  genesis: CID
+  tip: CID
+  height: number
+  chainwork: bigint
+}
+
+function decodeMessage (bytes: Uint8Array, what: string): Record<string, unknown> {
+  try {
+    return read.object(decodeCbor(bytes, what), what)
+  } catch (err) {
+    throw new SyncError('MALFORMED', (err as Error).message)
+  }
+}
+
+/** Runs a field reader and turns its DecodeError into a ProtocolError. */
+function strictly<T> (fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof DecodeError) throw new SyncError('MALFORMED', err.message)
+    throw err
+  }
+}
+
+export function encodeStatus (s: Status): Uint8Array {
+  return encodeCbor({ genesis: s.genesis, tip: s.tip, height: s.height, chainwork: bigintToBytes(s.chainwork) })
+}
+
+export function decodeStatus (bytes: Uint8Array): Status {
+  const o = decodeMessage(bytes, 'status')
+  return strictly(() => {
+    read.keys(o, ['genesis', 'tip', 'height', 'chainwork'], 'status')
+    const work = read.bytes(o.chainwork, 'status.chainwork')
+    if (work.length > 32) throw new DecodeError('BAD_FIELD', 'status.chainwork longer than 32 bytes')
+    return {
+      genesis: read.cid(o.genesis, 'status.genesis'),
+      tip: read.cid(o.tip, 'status.tip'),
+      height: read.uint(o.height, 'status.height', 0xffff_ffff),
+      chainwork: bytesToBigInt(work)
+    }
+  })
+}
+
+export function encodeHeadersRequest (locator: CID[], max: number): Uint8Array {
+  return encodeCbor({ locator, max })
+}
+
+export function decodeHeadersRequest (bytes: Uint8Array): { locator: CID[], max: number } {
+  const o = decodeMessage(bytes, 'headers request')
+  return strictly(() => {
+    read.keys(o, ['locator', 'max'], 'headers request')
+    return {
+      locator: read.array(o.locator, 'locator', MAX_LOCATOR).map((v, n) => read.cid(v, `locator[${n}]`)),
+      max: Math.min(read.uint(o.max, 'max'), MAX_HEADERS)
+    }
+  })
+}
+
+export function encodeHeadersResponse (headers: Uint8Array[]): Uint8Array {
+  return encodeCbor({ headers })
+}
+
+export function decodeHeadersResponse (bytes: Uint8Array): Uint8Array[] {
+  const o = decodeMessage(bytes, 'headers response')
+  return strictly(() => {
+    read.keys(o, ['headers'], 'headers response')
+    return read.array(o.headers, 'headers', MAX_HEADERS).map((v, n) => read.bytes(v, `headers[${n}]`))
+  })
+}
+
+export function encodeBlocksRequest (ids: CID[]): Uint8Array {
+  return encodeCbor({ ids })
+}
+
+export function decodeBlocksRequest (bytes: Uint8Array): CID[] {
+  const o = decodeMessage(bytes, 'blocks request')
+  return strictly(() => {
+    read.keys(o, ['ids'], 'blocks request')
+    return read.array(o.ids, 'ids', MAX_BLOCKS_PER_REQUEST).map((v, n) => read.cid(v, `ids[${n}]`))
+  })
+}
+
+/** Blocks in wire form; a block the peer does not have is simply left out. */
+export function encodeBlocksResponse (blocks: Uint8Array[]): Uint8Array {
+  return encodeCbor({ blocks })
+}
+
+export function decodeBlocksResponse (bytes: Uint8Array): Uint8Array[] {
+  const o = decodeMessage(bytes, 'blocks response')
+  return strictly(() => {
+    read.keys(o, ['blocks'], 'blocks response')
+    return read.array(o.blocks, 'blocks', MAX_BLOCKS_PER_REQUEST).map((v, n) => read.bytes(v, `blocks[${n}]`))
+  })
+}
+
+function bigintToBytes (n: bigint): Uint8Array {
+  const hex = n.toString(16)
+  return Uint8Array.from(Buffer.from(hex.length % 2 === 0 ? hex : '0' + hex, 'hex'))
+}

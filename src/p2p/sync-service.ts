@@ -1,0 +1,279 @@
+import type { Block } from '../core/block.ts'
+import { Header } from '../core/block.ts'
+import { parseCid } from '../core/cbor.ts'
+import { BlockError, CointsError } from '../core/errors.ts'
+import { genesisBlock } from '../core/params.ts'
+import type { Chain } from '../chain/chain.ts'
+import type { PeerPolicy, RequestTransport } from './transport.ts'
+import {
+  decodeBlocksRequest, decodeBlocksResponse, decodeHeadersRequest, decodeHeadersResponse, decodeStatus,
+  encodeBlocksRequest, encodeBlocksResponse, encodeHeadersRequest, encodeHeadersResponse, encodeStatus,
+  MAX_BLOCKS_PER_REQUEST, MAX_HEADERS, MAX_SYNC_MESSAGE_BYTES, type Status, SyncError
+} from './sync-messages.ts'
+
+export interface SyncLogger {
+  info: (msg: string) => void
+  debug: (msg: string) => void
+  warn: (msg: string) => void
+}
+
+export interface SyncComponents {
+  chain: Chain
+  transport: RequestTransport
+  peers: PeerPolicy
+  logger: SyncLogger
+}
+
+export interface SyncInit {
+  /** Protocol ids start with this: /coints/<network>/<genesis id>. */
+  protocolPrefix: string
+  requestTimeoutMs?: number
+  /** How often peers are asked for their status, to notice a heavier chain that gossip missed. */
+  statusIntervalMs?: number
+}
+
+export interface PeerSyncState {
+  status?: Status
+  /** When we last synced from it without reaching what it claimed. */
+  disappointedAt?: number
+}
+
+/** Blocks fetched ahead of the one being connected. */
+const PIPELINE_DEPTH = 4
+
+/**
+ * Chain sync over request/response streams (headers first): status on connect,
+ * headers by block locator, then blocks by id in bounded batches, connected in
+ * order. Follows the peer with most work; a peer that answers garbage or
+ * invalid blocks is penalised and another one is used.
+ */
+export class SyncService {
+  readonly #c: SyncComponents
+  readonly #protocols: { status: string, headers: string, blocks: string }
+  readonly #timeoutMs: number
+  readonly #statusIntervalMs: number
+  readonly #peers = new Map<string, PeerSyncState>()
+  #running: Promise<void> | undefined
+  #again = false
+  #preferred: string | undefined
+  #timer: NodeJS.Timeout | undefined
+  #stopped = true
+
+  constructor (components: SyncComponents, init: SyncInit) {
+    this.#c = components
+    this.#protocols = {
+      status: `${init.protocolPrefix}/status/1.0.0`,
+      headers: `${init.protocolPrefix}/headers/1.0.0`,
+      blocks: `${init.protocolPrefix}/blocks/1.0.0`
+    }
+    this.#timeoutMs = init.requestTimeoutMs ?? 20_000
+    this.#statusIntervalMs = init.statusIntervalMs ?? 15_000
+  }
+
+  get protocols (): string[] { return Object.values(this.#protocols) }
+
+  async start (): Promise<void> {
+    this.#stopped = false
+    const { transport } = this.#c
+    await transport.handle(this.#protocols.status, async () => encodeStatus(this.ownStatus()), { maxRequestBytes: 64 })
+    await transport.handle(this.#protocols.headers, async body => await this.#serveHeaders(body), { maxRequestBytes: 8_192 })
+    await transport.handle(this.#protocols.blocks, async body => await this.#serveBlocks(body), { maxRequestBytes: 8_192 })
+    this.#timer = setInterval(() => { this.#pollStatuses() }, this.#statusIntervalMs)
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped = true
+    clearInterval(this.#timer)
+    for (const protocol of this.protocols) await this.#c.transport.unhandle(protocol)
+    await this.#running?.catch(() => {})
+  }
+
+  ownStatus (): Status {
+    const tip = this.#c.chain.tip
+    return { genesis: genesisBlock(this.#c.chain.params).id, tip: tip.id, height: tip.height, chainwork: tip.chainwork }
+  }
+
+  peerState (peer: string): PeerSyncState | undefined {
+    return this.#peers.get(peer)
+  }
+
+  /** A new connection: learn its status, and sync if it has more work. */
+  peerConnected (peer: string): void {
+    if (!this.#peers.has(peer)) this.#peers.set(peer, {})
+    void this.#refreshStatus(peer).then(() => { this.#schedule() }, () => {})
+  }
+
+  peerDisconnected (peer: string): void {
+    this.#peers.delete(peer)
+  }
+
+  /** A peer showed us a block we cannot connect (its parent is unknown): fetch what we miss from it. */
+  requestSync (peer: string): void {
+    this.#preferred = peer
+    if (!this.#peers.has(peer)) this.#peers.set(peer, {})
+    this.#schedule()
+  }
+
+  #pollStatuses (): void {
+    for (const peer of this.#peers.keys()) void this.#refreshStatus(peer).then(() => { this.#schedule() }, () => {})
+  }
+
+  async #refreshStatus (peer: string): Promise<void> {
+    const state = this.#peers.get(peer)
+    if (state === undefined) return
+    try {
+      const status = decodeStatus(await this.#request(peer, this.#protocols.status, new Uint8Array(0), 1_024))
+      if (!status.genesis.equals(genesisBlock(this.#c.chain.params).id)) {
+        this.#c.peers.penalise(peer, 'peer is on another network')
+        throw new SyncError('WRONG_NETWORK', `${peer} has genesis ${status.genesis.toString()}`)
+      }
+      if (status.chainwork !== state.status?.chainwork) state.disappointedAt = undefined
+      state.status = status
+    } catch (err) {
+      if (err instanceof SyncError && err.code === 'MALFORMED') this.#c.peers.penalise(peer, err.message)
+      this.#c.logger.debug(`status from ${peer} failed: ${(err as Error).message}`)
+      throw err
+    }
+  }
+
+  /** Runs the sync loop once more when it is idle, or right after the current pass. */
+  #schedule (): void {
+    if (this.#stopped) return
+    if (this.#running !== undefined) {
+      this.#again = true
+      return
+    }
+    this.#running = this.#loop().finally(() => {
+      this.#running = undefined
+      if (this.#again) {
+        this.#again = false
+        this.#schedule()
+      }
+    })
+  }
+
+  /** Whether the sync loop is fetching right now. */
+  get syncing (): boolean { return this.#running !== undefined }
+
+  async #loop (): Promise<void> {
+    for (let peer = this.#pickPeer(); peer !== undefined && !this.#stopped; peer = this.#pickPeer()) {
+      const before = this.#c.chain.tip.chainwork
+      try {
+        await this.#syncFrom(peer)
+      } catch (err) {
+        this.#c.logger.warn(`sync from ${peer} failed: ${(err as Error).message}`)
+        if (err instanceof SyncError || err instanceof BlockError) this.#c.peers.penalise(peer, (err as CointsError).code)
+      }
+      const state = this.#peers.get(peer)
+      if (state !== undefined && (state.status === undefined || state.status.chainwork > this.#c.chain.tip.chainwork || this.#c.chain.tip.chainwork === before)) {
+        state.disappointedAt = Date.now()
+      }
+    }
+  }
+
+  /** The preferred peer (it showed us an orphan), else the one claiming most work above ours. */
+  #pickPeer (): string | undefined {
+    const preferred = this.#preferred
+    this.#preferred = undefined
+    if (preferred !== undefined && this.#peers.has(preferred)) return preferred
+    let best: string | undefined
+    let bestWork = this.#c.chain.tip.chainwork
+    for (const [peer, state] of this.#peers) {
+      const work = state.status?.chainwork
+      if (work !== undefined && work > bestWork && state.disappointedAt === undefined) {
+        best = peer
+        bestWork = work
+      }
+    }
+    return best
+  }
+
+  async #syncFrom (peer: string): Promise<void> {
+    const { chain } = this.#c
+    for (;;) {
+      const locator = chain.locator().map(id => parseCid(id))
+      const raw = decodeHeadersResponse(await this.#request(peer, this.#protocols.headers, encodeHeadersRequest(locator, MAX_HEADERS), MAX_SYNC_MESSAGE_BYTES))
+      const headers = this.#checkHeaders(raw)
+      const wanted = headers.filter(h => !chain.hasBlock(h.idString))
+      if (wanted.length > 0) {
+        this.#c.logger.info(`syncing ${wanted.length} blocks from ${peer} (heights ${wanted[0].data.height}..${wanted[wanted.length - 1].data.height})`)
+        await this.#fetchAndConnect(peer, wanted)
+      }
+      if (headers.length < MAX_HEADERS || wanted.length === 0) break
+    }
+    await this.#refreshStatus(peer).catch(() => {})
+  }
+
+  /** Headers must decode and form one chain hanging off a block we know. */
+  #checkHeaders (raw: Uint8Array[]): Header[] {
+    const headers = raw.map(bytes => {
+      try {
+        return Header.fromBytes(bytes)
+      } catch (err) {
+        throw new SyncError('BAD_HEADERS', (err as Error).message)
+      }
+    })
+    if (headers.length === 0) return headers
+    const first = headers[0].data.prev?.toString()
+    if (first === undefined || !this.#c.chain.hasBlock(first)) throw new SyncError('BAD_HEADERS', 'headers do not start from a block we know')
+    for (let i = 1; i < headers.length; i++) {
+      if (headers[i].data.prev?.toString() !== headers[i - 1].idString) throw new SyncError('BAD_HEADERS', `header ${i} does not follow header ${i - 1}`)
+    }
+    return headers
+  }
+
+  /** Fetches blocks in batches, a few batches ahead, and connects them in order. */
+  async #fetchAndConnect (peer: string, headers: Header[]): Promise<void> {
+    const batches: Header[][] = []
+    for (let i = 0; i < headers.length; i += MAX_BLOCKS_PER_REQUEST) batches.push(headers.slice(i, i + MAX_BLOCKS_PER_REQUEST))
+    const inFlight: Array<Promise<Block[]>> = []
+    const fetchNext = (): void => {
+      const batch = batches[inFlight.length]
+      if (batch !== undefined) {
+        const p = this.#fetchBlocks(peer, batch)
+        p.catch(() => {})
+        inFlight.push(p)
+      }
+    }
+    for (let i = 0; i < PIPELINE_DEPTH; i++) fetchNext()
+    for (let i = 0; i < batches.length && !this.#stopped; i++) {
+      const blocks = await inFlight[i]
+      fetchNext()
+      for (const block of blocks) await this.#c.chain.processBlock(block)
+    }
+  }
+
+  async #fetchBlocks (peer: string, batch: Header[]): Promise<Block[]> {
+    const reply = decodeBlocksResponse(await this.#request(peer, this.#protocols.blocks, encodeBlocksRequest(batch.map(h => h.id)), MAX_SYNC_MESSAGE_BYTES))
+    if (reply.length !== batch.length) throw new SyncError('BAD_BLOCK', `asked for ${batch.length} blocks, got ${reply.length}`)
+    return reply.map((bytes, n) => {
+      let block: Block
+      try {
+        block = this.#c.chain.decodeBlock(bytes)
+      } catch (err) {
+        throw new SyncError('BAD_BLOCK', (err as Error).message)
+      }
+      if (block.idString !== batch[n].idString) throw new SyncError('UNREQUESTED', `got block ${block.idString}, asked for ${batch[n].idString}`)
+      return block
+    })
+  }
+
+  async #request (peer: string, protocol: string, body: Uint8Array, maxResponseBytes: number): Promise<Uint8Array> {
+    return await this.#c.transport.request(peer, protocol, body, { timeoutMs: this.#timeoutMs, maxResponseBytes })
+  }
+
+  async #serveHeaders (body: Uint8Array): Promise<Uint8Array> {
+    const { locator, max } = decodeHeadersRequest(body)
+    return encodeHeadersResponse(await this.#c.chain.getHeaders(locator.map(c => c.toString()), max))
+  }
+
+  async #serveBlocks (body: Uint8Array): Promise<Uint8Array> {
+    const blocks: Uint8Array[] = []
+    for (const id of decodeBlocksRequest(body)) {
+      if (this.#c.chain.getEntry(id.toString()) === undefined) continue
+      const block = await this.#c.chain.getBlock(id)
+      if (block !== undefined) blocks.push(block.encode())
+    }
+    return encodeBlocksResponse(blocks)
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * What the chain-facing protocols need from the network, so that sync and
+ * gossip logic do not depend on libp2p's types (and tests can drive them).
+ */
+export interface RequestOptions {
+  timeoutMs: number
+  maxResponseBytes: number
+}
+
+export type RequestHandler = (body: Uint8Array, peer: string) => Promise<Uint8Array>
+
+export interface RequestTransport {
+  /** One request, one length-prefixed reply; rejects on timeout, reset or an oversized reply. */
+  request: (peer: string, protocol: string, body: Uint8Array, options: RequestOptions) => Promise<Uint8Array>
+  handle: (protocol: string, handler: RequestHandler, options: { maxRequestBytes: number }) => Promise<void>
+  unhandle: (protocol: string) => Promise<void>
+}
+
+/** Verdicts of a gossip validator, as gossipsub's: accept forwards, reject penalises the sender, ignore drops. */
+export type GossipVerdict = 'accept' | 'reject' | 'ignore'
+
+export interface GossipTransport {
+  subscribe: (topic: string, validate: (data: Uint8Array, from: string) => Promise<GossipVerdict>) => void
+  unsubscribe: (topic: string) => void
+  publish: (topic: string, data: Uint8Array) => Promise<void>
+}
+
+/** How protocols report misbehaving peers: repeated offences end in a temporary ban. */
+export interface PeerPolicy {
+  penalise: (peer: string, reason: string) => void
+}

@@ -1,0 +1,64 @@
+import { readFile } from 'node:fs/promises'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { CointsError } from '../core/errors.ts'
+import { COOKIE_FILE } from './server.ts'
+
+export interface RpcTarget {
+  datadir: string
+  port: number
+  host?: string
+}
+
+/** A JSON-RPC error answered by the node, with its numeric code and the error's own code string. */
+export class RpcCallError extends CointsError {
+  readonly rpcCode: number
+  constructor (rpcCode: number, code: string, message: string) {
+    super(code, message)
+    this.rpcCode = rpcCode
+  }
+}
+
+/** Calls a running node's JSON-RPC, authenticating with the cookie in its datadir. */
+export async function callRpc (target: RpcTarget, method: string, params: unknown[] | Record<string, unknown> = []): Promise<unknown> {
+  const cookiePath = join(target.datadir, COOKIE_FILE)
+  let cookie: string
+  try {
+    cookie = (await readFile(cookiePath, 'utf8')).trim()
+  } catch {
+    throw new CointsError('NO_COOKIE', `no RPC cookie at ${cookiePath}: is a node running with --datadir ${target.datadir}?`)
+  }
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method, params })
+  const reply = await new Promise<{ status: number, text: string }>((resolve, reject) => {
+    const req = request({
+      host: target.host ?? '127.0.0.1',
+      port: target.port,
+      method: 'POST',
+      path: '/',
+      headers: { 'Content-Type': 'application/json', Authorization: `Basic ${Buffer.from(cookie).toString('base64')}`, 'Content-Length': Buffer.byteLength(body) }
+    }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
+      res.on('error', reject)
+    })
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED') reject(new CointsError('NOT_RUNNING', `no node is running with RPC on port ${target.port} (datadir ${target.datadir})`))
+      else reject(new CointsError('RPC_UNREACHABLE', `cannot reach the node's RPC on port ${target.port}: ${err.message}`))
+    })
+    req.end(body)
+  })
+  if (reply.status === 401) throw new CointsError('UNAUTHORISED', `the node on port ${target.port} refused the cookie from ${cookiePath} (another node's datadir?)`)
+  let json: { result?: unknown, error?: { code: number, message: string, data?: { code?: string } } }
+  try {
+    json = JSON.parse(reply.text)
+  } catch {
+    throw new CointsError('BAD_REPLY', `HTTP ${reply.status} from the node: ${reply.text.slice(0, 200)}`)
+  }
+  if (json.error !== undefined && json.error !== null) {
+    const code = json.error.data?.code ?? 'RPC_ERROR'
+    // The server's message already leads with the code.
+    throw new RpcCallError(json.error.code, code, json.error.message.startsWith(`${code}: `) ? json.error.message.slice(code.length + 2) : json.error.message)
+  }
+  return json.result
+}
