@@ -1,7 +1,8 @@
 import type { Block } from '../core/block.ts'
 import { Header } from '../core/block.ts'
 import { parseCid } from '../core/cbor.ts'
-import { BlockError, CointsError } from '../core/errors.ts'
+import type { CointsError } from '../core/errors.ts';
+import { BlockError } from '../core/errors.ts'
 import { genesisBlock } from '../core/params.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { PeerPolicy, RequestTransport } from './transport.ts'
