@@ -8,7 +8,9 @@ import { Miner } from '../miner/miner.ts'
 import { createLogger, type Logger } from '../log.ts'
 import { RpcServer } from '../rpc/server.ts'
 import { chainMethods } from '../rpc/methods/chain.ts'
+import { networkMethods } from '../rpc/methods/network.ts'
 import type { MethodTable } from '../rpc/methods/types.ts'
+import { P2PService } from '../p2p/p2p-service.ts'
 import type { NodeOptions } from './options.ts'
 
 /**
@@ -21,6 +23,7 @@ export class CointsNode {
   readonly params: NetworkParams
   readonly chain: Chain
   readonly miner: Miner
+  readonly p2p: P2PService | undefined
   readonly rpc: RpcServer
   readonly #log: Logger
   #stopping: Promise<void> | undefined
@@ -38,7 +41,10 @@ export class CointsNode {
       mempoolMaxBytes: options.mempoolMaxBytes
     })
     const minerAddress = options.minerAddress === undefined ? undefined : decodeAddress(this.params.addressPrefix, options.minerAddress)
-    this.miner = new Miner({ chain: this.chain, logger: createLogger('miner') }, { address: minerAddress, threads: options.minerThreads })
+    this.p2p = options.p2p
+      ? new P2PService({ chain: this.chain, logger: createLogger('p2p') }, { datadir: options.datadir, listen: options.listen, bootstrap: options.bootstrap, mdns: options.mdns, maxPeers: options.maxPeers })
+      : undefined
+    this.miner = new Miner({ chain: this.chain, logger: createLogger('miner'), onBlockMined: block => { this.p2p?.publishBlock(block) } }, { address: minerAddress, threads: options.minerThreads })
     this.rpc = new RpcServer({ methods: this.#methods(), logger: createLogger('rpc') }, { host: options.rpcHost, port: options.rpcPort, datadir: options.datadir })
   }
 
@@ -48,10 +54,11 @@ export class CointsNode {
         chain: this.chain,
         generate: async (n, address) => (await this.miner.mineBlocks(n, this.#payee(address))).map(b => b.idString),
         templateAddress: address => this.#payee(address),
-        relayBlock: () => {},
-        relayTx: () => {},
+        relayBlock: block => { this.p2p?.publishBlock(block) },
+        relayTx: tx => { this.p2p?.publishTx(tx) },
         stop: () => { void this.stop() }
-      })
+      }),
+      ...networkMethods(this.p2p)
     }
     methods.help = {
       description: 'Lists the methods and their params.',
@@ -76,6 +83,7 @@ export class CointsNode {
     await mkdir(this.options.datadir, { recursive: true, mode: 0o700 })
     await this.chain.start()
     await this.miner.start()
+    await this.p2p?.start()
     await this.rpc.start()
     if (this.options.mine) this.miner.startMining()
     this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.options.rpcHost}:${this.rpc.port}, datadir ${this.options.datadir}`)
@@ -89,6 +97,7 @@ export class CointsNode {
       this.#log.info('stopping')
       await this.rpc.stop()
       await this.miner.stop()
+      await this.p2p?.stop()
       await this.chain.stop()
       this.#log.info('stopped')
       this.#resolveStopped()

@@ -1,0 +1,76 @@
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { createPeerScoreParams, createTopicScoreParams } from '@libp2p/gossipsub/score'
+import { mdns } from '@libp2p/mdns'
+import { bootstrap } from '@libp2p/bootstrap'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { MAX_BLOCK_WIRE_BYTES } from '../core/block.ts'
+import type { BanList } from './ban-list.ts'
+
+export type CointsLibp2p = Libp2p<{ pubsub: GossipSub, identify: unknown, ping: unknown }>
+
+export interface Libp2pInit {
+  privateKey: PrivateKey
+  listen: string[]
+  bootstrap: string[]
+  mdns: boolean
+  maxPeers: number
+  bans: BanList
+  topics: string[]
+  /** Gossip message ids from content: a message's CID. */
+  messageId: (topic: string, data: Uint8Array) => Uint8Array
+}
+
+/**
+ * js-libp2p 3 with TCP, Noise, yamux, identify, ping, @libp2p/gossipsub (the
+ * maintained successor of @chainsafe/libp2p-gossipsub, whose 14.x speaks
+ * libp2p 2 only), mDNS and a bootstrap list.
+ */
+export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p> {
+  const banned = (peer: { toString: () => string }): boolean => init.bans.isBanned(peer.toString())
+  const topics = Object.fromEntries(init.topics.map(topic => [topic, createTopicScoreParams({
+    topicWeight: 1,
+    // A rejected block or transaction costs a lot; the decay forgives slowly.
+    invalidMessageDeliveriesWeight: -100,
+    invalidMessageDeliveriesDecay: 0.9,
+    timeInMeshWeight: 0,
+    firstMessageDeliveriesWeight: 0,
+    meshMessageDeliveriesWeight: 0,
+    meshFailurePenaltyWeight: 0
+  })]))
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: [
+      ...(init.mdns ? [mdns({ interval: 5_000 })] : []),
+      ...(init.bootstrap.length > 0 ? [bootstrap({ list: init.bootstrap })] : [])
+    ],
+    connectionManager: { maxConnections: init.maxPeers },
+    connectionGater: {
+      denyDialPeer: banned,
+      denyInboundEncryptedConnection: banned
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        emitSelf: false,
+        // Content-addressed ids: the same block from two publishers is one message.
+        globalSignaturePolicy: 'StrictNoSign',
+        msgIdFn: message => init.messageId(message.topic, message.data),
+        maxInboundDataLength: MAX_BLOCK_WIRE_BYTES + 64 * 1024,
+        scoreParams: createPeerScoreParams({ topics, IPColocationFactorWeight: 0 })
+      })
+    }
+  }) as CointsLibp2p
+}

@@ -1,0 +1,141 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Block } from '../core/block.ts'
+import { genesisBlock } from '../core/params.ts'
+import type { Tx } from '../core/tx.ts'
+import type { Chain } from '../chain/chain.ts'
+import { createLogger, type Logger } from '../log.ts'
+import { BanList } from './ban-list.ts'
+import { ChainGossip, gossipMessageId, gossipTopics } from './chain-gossip.ts'
+import { GossipsubTransport } from './gossip-transport.ts'
+import { createLibp2pNode, type CointsLibp2p } from './libp2p-node.ts'
+import { loadOrCreatePeerKey } from './peer-key.ts'
+import { PeerManager } from './peer-manager.ts'
+import { StreamTransport } from './stream-transport.ts'
+import { SyncService } from './sync-service.ts'
+
+export interface P2PInit {
+  datadir: string
+  listen: string[]
+  bootstrap: string[]
+  mdns: boolean
+  maxPeers: number
+  statusIntervalMs?: number
+}
+
+export interface PeerInfoView {
+  peerId: string
+  addr: string
+  direction: string
+  height: number | null
+}
+
+/**
+ * The networking service: a libp2p node carrying block and transaction gossip
+ * and the sync protocol, with peer discovery, dialing and bans.
+ */
+export class P2PService {
+  readonly #chain: Chain
+  readonly #init: P2PInit
+  readonly #log: Logger
+  readonly bans = new BanList()
+  #libp2p: CointsLibp2p | undefined
+  #peers: PeerManager | undefined
+  #sync: SyncService | undefined
+  #gossip: ChainGossip | undefined
+
+  constructor (components: { chain: Chain, logger?: Logger }, init: P2PInit) {
+    this.#chain = components.chain
+    this.#init = init
+    this.#log = components.logger ?? createLogger('p2p')
+  }
+
+  get libp2p (): CointsLibp2p {
+    if (this.#libp2p === undefined) throw new Error('p2p is not started')
+    return this.#libp2p
+  }
+
+  get sync (): SyncService {
+    if (this.#sync === undefined) throw new Error('p2p is not started')
+    return this.#sync
+  }
+
+  get peers (): PeerManager {
+    if (this.#peers === undefined) throw new Error('p2p is not started')
+    return this.#peers
+  }
+
+  async start (): Promise<void> {
+    const params = this.#chain.params
+    const topics = gossipTopics(params)
+    const libp2p = await createLibp2pNode({
+      privateKey: await loadOrCreatePeerKey(this.#init.datadir),
+      listen: this.#init.listen,
+      bootstrap: this.#init.bootstrap,
+      mdns: this.#init.mdns,
+      maxPeers: this.#init.maxPeers,
+      bans: this.bans,
+      topics: [topics.blocks, topics.txs],
+      messageId: (topic, data) => gossipMessageId(topics, topic, data)
+    })
+    this.#libp2p = libp2p
+    const peers = new PeerManager({ libp2p, bans: this.bans, logger: this.#log }, { bootstrap: this.#init.bootstrap, targetPeers: Math.min(8, this.#init.maxPeers) })
+    this.#peers = peers
+    const sync = new SyncService(
+      { chain: this.#chain, transport: new StreamTransport({ libp2p, logger: this.#log }), peers, logger: this.#log },
+      { protocolPrefix: `/coints/${params.name}/${genesisBlock(params).idString}`, statusIntervalMs: this.#init.statusIntervalMs }
+    )
+    this.#sync = sync
+    this.#gossip = new ChainGossip({
+      chain: this.#chain,
+      transport: new GossipsubTransport(libp2p.services.pubsub),
+      peers,
+      logger: this.#log,
+      onOrphan: peer => { sync.requestSync(peer) }
+    })
+    libp2p.addEventListener('peer:connect', evt => { sync.peerConnected(evt.detail.toString()) })
+    libp2p.addEventListener('peer:disconnect', evt => { sync.peerDisconnected(evt.detail.toString()) })
+    await sync.start()
+    this.#gossip.start()
+    peers.start()
+    this.#log.info(`p2p ${libp2p.peerId.toString()} listening on ${libp2p.getMultiaddrs().map(String).join(', ') || '(nothing)'}`)
+  }
+
+  async stop (): Promise<void> {
+    this.#peers?.stop()
+    this.#gossip?.stop()
+    await this.#sync?.stop()
+    await this.#libp2p?.stop()
+    this.#libp2p = undefined
+  }
+
+  publishBlock (block: Block): void {
+    void this.#gossip?.publishBlock(block).catch(err => { this.#log.warn(`publishing block ${block.idString} failed: ${(err as Error).message}`) })
+  }
+
+  publishTx (tx: Tx): void {
+    void this.#gossip?.publishTx(tx).catch(err => { this.#log.warn(`publishing transaction ${tx.idString} failed: ${(err as Error).message}`) })
+  }
+
+  peerInfo (): PeerInfoView[] {
+    return this.libp2p.getConnections().map(conn => ({
+      peerId: conn.remotePeer.toString(),
+      addr: conn.remoteAddr.toString(),
+      direction: conn.direction,
+      height: this.sync.peerState(conn.remotePeer.toString())?.status?.height ?? null
+    }))
+  }
+
+  networkInfo (): { peerId: string, addresses: string[], connections: number } {
+    return { peerId: this.libp2p.peerId.toString(), addresses: this.libp2p.getMultiaddrs().map(String), connections: this.libp2p.getConnections().length }
+  }
+
+  async addNode (address: string): Promise<void> {
+    multiaddr(address)
+    await this.peers.addPeer(address)
+  }
+
+  async disconnectNode (peerId: string): Promise<void> {
+    await this.peers.hangUp(peerId)
+  }
+}
+
