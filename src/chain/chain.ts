@@ -349,9 +349,9 @@ export class Chain extends EventEmitter<ChainEvents> {
     // A block disconnected and connected again (a failed switch) did not leave the chain.
     const left = disconnected.filter(([, e]) => !this.#index.isOnBestChain(e))
     // Even back on the old tip: blocks connected for a while took their transactions from the mempool.
-    await this.#refillMempool(left.map(([block]) => block))
+    const returned = await this.#refillMempool(left.map(([block]) => block))
     if (this.#index.tip === oldTip) return
-    const change: TipChange = { tip: this.#index.tip, disconnected: left.map(([, e]) => e), connected: connected.filter(e => !oldChain.has(e)) }
+    const change: TipChange = { tip: this.#index.tip, disconnected: left.map(([, e]) => e), connected: connected.filter(e => !oldChain.has(e)), returned }
     if (change.disconnected.length > 0) {
       this.#log.info(`reorganised: ${change.disconnected.length} blocks disconnected, ${connected.length} connected, tip ${change.tip.height} ${change.tip.idString}`)
     }
@@ -417,20 +417,25 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /** After a reorganisation: transactions of disconnected blocks and the old mempool are validated again. */
-  async #refillMempool (disconnected: Block[]): Promise<void> {
-    if (disconnected.length === 0) return
+  /** Returns the transactions of disconnected blocks that are back in the mempool. */
+  async #refillMempool (disconnected: Block[]): Promise<Tx[]> {
+    if (disconnected.length === 0) return []
     const old = this.mempool.clear()
-    const candidates = [...disconnected.reverse().flatMap(b => b.txs.filter(tx => !tx.isCoinbase)), ...old]
+    const fromBlocks = disconnected.reverse().flatMap(b => b.txs.filter(tx => !tx.isCoinbase))
+    const fromBlockSet = new Set(fromBlocks)
     const dropped: Tx[] = []
-    for (const tx of candidates) {
+    const returned: Tx[] = []
+    for (const tx of [...fromBlocks, ...old]) {
       try {
         this.emit('tx:accepted', await this.mempool.accept(tx))
+        if (fromBlockSet.has(tx)) returned.push(tx)
       } catch (err) {
         if (!(err instanceof TxError)) throw err
         if (err.code !== 'ALREADY_KNOWN') dropped.push(tx)
       }
     }
     if (dropped.length > 0) this.emit('tx:removed', dropped)
+    return returned
   }
 
   /** Adds a transaction to the mempool; throws TxError with a code when it does not qualify. */

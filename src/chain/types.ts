@@ -36,6 +36,8 @@ export interface TipChange {
   disconnected: BlockEntry[]
   /** Blocks connected (oldest first). */
   connected: BlockEntry[]
+  /** Transactions of the disconnected blocks that went back to the mempool. */
+  returned: Tx[]
 }
 
 export interface MempoolEntry {

@@ -38,11 +38,12 @@ export class CointsNode {
     this.chain = new Chain({ logger: createLogger('chain') }, {
       params: this.params,
       dbPath: join(options.datadir, 'chain'),
-      mempoolMaxBytes: options.mempoolMaxBytes
+      mempoolMaxBytes: options.mempoolMaxBytes,
+      verifierThreads: options.verifierThreads
     })
     const minerAddress = options.minerAddress === undefined ? undefined : decodeAddress(this.params.addressPrefix, options.minerAddress)
     this.p2p = options.p2p
-      ? new P2PService({ chain: this.chain, logger: createLogger('p2p') }, { datadir: options.datadir, listen: options.listen, bootstrap: options.bootstrap, mdns: options.mdns, maxPeers: options.maxPeers })
+      ? new P2PService({ chain: this.chain, logger: createLogger('p2p') }, { datadir: options.datadir, listen: options.listen, bootstrap: options.bootstrap, mdns: options.mdns, maxPeers: options.maxPeers, statusIntervalMs: options.statusIntervalMs })
       : undefined
     this.miner = new Miner({ chain: this.chain, logger: createLogger('miner'), onBlockMined: block => { this.p2p?.publishBlock(block) } }, { address: minerAddress, threads: options.minerThreads })
     this.rpc = new RpcServer({ methods: this.#methods(), logger: createLogger('rpc') }, { host: options.rpcHost, port: options.rpcPort, datadir: options.datadir })
@@ -55,7 +56,6 @@ export class CointsNode {
         generate: async (n, address) => (await this.miner.mineBlocks(n, this.#payee(address))).map(b => b.idString),
         templateAddress: address => this.#payee(address),
         relayBlock: block => { this.p2p?.publishBlock(block) },
-        relayTx: tx => { this.p2p?.publishTx(tx) },
         stop: () => { void this.stop() }
       }),
       ...networkMethods(this.p2p)

@@ -20,6 +20,10 @@ export interface NodeOptions {
   mdns: boolean
   maxPeers: number
   mempoolMaxBytes: number
+  /** Signature-verification threads (default: one per core). */
+  verifierThreads?: number
+  /** How often peers are asked for their chain status, in ms. */
+  statusIntervalMs?: number
   /** Default fee rate of wallet sends, base units per byte. */
   feeRate: number
   logLevel: LogLevel

@@ -27,9 +27,14 @@ export class BanList {
     this.#offences.delete(peer)
   }
 
-  /** Counts an offence; true when it earns a ban. */
-  offend (peer: string): boolean {
-    const count = (this.#offences.get(peer) ?? 0) + 1
+  unban (peer: string): void {
+    this.#until.delete(peer)
+    this.#offences.delete(peer)
+  }
+
+  /** Counts an offence (`weight` times); true when it earns a ban. */
+  offend (peer: string, weight = 1): boolean {
+    const count = (this.#offences.get(peer) ?? 0) + weight
     this.#offences.set(peer, count)
     if (count < this.#threshold) return false
     this.ban(peer)

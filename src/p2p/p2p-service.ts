@@ -1,8 +1,9 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Block } from '../core/block.ts'
 import { genesisBlock } from '../core/params.ts'
-import type { Tx } from '../core/tx.ts'
 import type { Chain } from '../chain/chain.ts'
+import type { MempoolEntry, TipChange } from '../chain/types.ts'
+import { MAX_TX_BYTES } from '../core/tx.ts'
 import { createLogger, type Logger } from '../log.ts'
 import { BanList } from './ban-list.ts'
 import { ChainGossip, gossipMessageId, gossipTopics } from './chain-gossip.ts'
@@ -12,6 +13,9 @@ import { loadOrCreatePeerKey } from './peer-key.ts'
 import { PeerManager } from './peer-manager.ts'
 import { StreamTransport } from './stream-transport.ts'
 import { SyncService } from './sync-service.ts'
+
+/** Most transactions pushed to a peer after one reorganisation. */
+const MAX_PUSHED_TXS = 5_000
 
 export interface P2PInit {
   datadir: string
@@ -42,6 +46,8 @@ export class P2PService {
   #peers: PeerManager | undefined
   #sync: SyncService | undefined
   #gossip: ChainGossip | undefined
+  #transport: StreamTransport | undefined
+  #txPushProtocol: string | undefined
 
   constructor (components: { chain: Chain, logger?: Logger }, init: P2PInit) {
     this.#chain = components.chain
@@ -80,27 +86,42 @@ export class P2PService {
     this.#libp2p = libp2p
     const peers = new PeerManager({ libp2p, bans: this.bans, logger: this.#log }, { bootstrap: this.#init.bootstrap, targetPeers: Math.min(8, this.#init.maxPeers) })
     this.#peers = peers
+    const protocolPrefix = `/coints/${params.name}/${genesisBlock(params).idString}`
+    const transport = new StreamTransport({ libp2p, logger: this.#log })
+    this.#transport = transport
     const sync = new SyncService(
-      { chain: this.#chain, transport: new StreamTransport({ libp2p, logger: this.#log }), peers, logger: this.#log },
-      { protocolPrefix: `/coints/${params.name}/${genesisBlock(params).idString}`, statusIntervalMs: this.#init.statusIntervalMs }
+      { chain: this.#chain, transport, peers, logger: this.#log },
+      { protocolPrefix, statusIntervalMs: this.#init.statusIntervalMs }
     )
     this.#sync = sync
-    this.#gossip = new ChainGossip({
+    const gossip = new ChainGossip({
       chain: this.#chain,
       transport: new GossipsubTransport(libp2p.services.pubsub),
       peers,
       logger: this.#log,
       onOrphan: peer => { sync.requestSync(peer) }
     })
+    this.#gossip = gossip
+    // Every transaction entering the mempool is gossiped (gossip's seen-cache drops the ones
+    // peers sent us); those a reorganisation returned are pushed to peers as well.
+    this.#chain.on('tx:accepted', this.#announceTx)
+    this.#chain.on('tip', this.#pushReturned)
+    this.#txPushProtocol = `${protocolPrefix}/tx/1.0.0`
+    await transport.handle(this.#txPushProtocol, async (body, peer) => {
+      await gossip.validateTx(body, peer)
+      return new Uint8Array(0)
+    }, { maxRequestBytes: MAX_TX_BYTES })
     libp2p.addEventListener('peer:connect', evt => { sync.peerConnected(evt.detail.toString()) })
     libp2p.addEventListener('peer:disconnect', evt => { sync.peerDisconnected(evt.detail.toString()) })
     await sync.start()
-    this.#gossip.start()
+    gossip.start()
     peers.start()
     this.#log.info(`p2p ${libp2p.peerId.toString()} listening on ${libp2p.getMultiaddrs().map(String).join(', ') || '(nothing)'}`)
   }
 
   async stop (): Promise<void> {
+    this.#chain.off('tx:accepted', this.#announceTx)
+    this.#chain.off('tip', this.#pushReturned)
     this.#peers?.stop()
     this.#gossip?.stop()
     await this.#sync?.stop()
@@ -112,8 +133,35 @@ export class P2PService {
     void this.#gossip?.publishBlock(block).catch(err => { this.#log.warn(`publishing block ${block.idString} failed: ${(err as Error).message}`) })
   }
 
-  publishTx (tx: Tx): void {
-    void this.#gossip?.publishTx(tx).catch(err => { this.#log.warn(`publishing transaction ${tx.idString} failed: ${(err as Error).message}`) })
+  /**
+   * Transactions a reorganisation put back in the mempool were gossiped before,
+   * so gossip's seen-cache would drop them: they are pushed to each peer directly.
+   */
+  readonly #pushReturned = (change: TipChange): void => {
+    const protocol = this.#txPushProtocol
+    if (change.returned.length === 0 || protocol === undefined || this.#transport === undefined) return
+    const transport = this.#transport
+    for (const peer of this.libp2p.getPeers().map(String)) {
+      void (async () => {
+        for (const tx of change.returned.slice(0, MAX_PUSHED_TXS)) {
+          await transport.request(peer, protocol, tx.bytes, { timeoutMs: 10_000, maxResponseBytes: 16 })
+        }
+      })().catch(err => { this.#log.debug(`pushing returned transactions to ${peer} failed: ${(err as Error).message}`) })
+    }
+  }
+
+  readonly #announceTx = (entry: MempoolEntry): void => {
+    void this.#gossip?.publishTx(entry.tx).catch(err => { this.#log.warn(`publishing transaction ${entry.tx.idString} failed: ${(err as Error).message}`) })
+  }
+
+  /** Bans a peer for `seconds` (hanging up on it), or lifts the ban: how a swarm partitions loopback nodes. */
+  async setBan (peerId: string, ban: boolean, seconds: number): Promise<void> {
+    if (ban) {
+      this.bans.ban(peerId, seconds * 1000)
+      await this.peers.hangUp(peerId)
+    } else {
+      this.bans.unban(peerId)
+    }
   }
 
   peerInfo (): PeerInfoView[] {

@@ -58,9 +58,9 @@ export class PeerManager implements PeerPolicy {
     this.#c.libp2p.removeEventListener('peer:discovery', this.#onDiscovery)
   }
 
-  penalise (peer: string, reason: string): void {
+  penalise (peer: string, reason: string, weight = 1): void {
     this.#c.logger.debug(`penalising ${peer}: ${reason}`)
-    if (this.#c.bans.offend(peer)) void this.ban(peer, reason)
+    if (this.#c.bans.offend(peer, weight)) void this.ban(peer, reason)
   }
 
   async ban (peer: string, reason: string): Promise<void> {

@@ -38,7 +38,7 @@ export class StreamTransport implements RequestTransport {
       if (signal.aborted) throw new SyncError('TIMEOUT', `${protocol} to ${peer} timed out after ${options.timeoutMs} ms`)
       const e = err as Error & { name?: string }
       if (e.name === 'InvalidDataLengthError') throw new SyncError('TOO_LARGE', `${protocol} reply from ${peer} exceeds ${options.maxResponseBytes} bytes`)
-      throw new SyncError('MALFORMED', `${protocol} with ${peer} failed: ${e.message}`)
+      throw new SyncError('STREAM_FAILED', `${protocol} with ${peer} failed: ${e.message}`)
     }
   }
 

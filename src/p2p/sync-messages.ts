@@ -15,7 +15,8 @@ export const SyncErrorCode = {
   BAD_HEADERS: 'BAD_HEADERS',
   BAD_BLOCK: 'BAD_BLOCK',
   UNREQUESTED: 'UNREQUESTED',
-  NO_PEER: 'NO_PEER'
+  /** The exchange broke (reset, refused protocol, closed connection): no proof of malice. */
+  STREAM_FAILED: 'STREAM_FAILED'
 } as const
 export type SyncErrorCode = typeof SyncErrorCode[keyof typeof SyncErrorCode]
 export class SyncError extends CointsError<SyncErrorCode> {}

@@ -1,11 +1,9 @@
-import type { Block } from '../core/block.ts'
-import { Header } from '../core/block.ts'
+import { Header, type Block } from '../core/block.ts'
 import { parseCid } from '../core/cbor.ts'
-import type { CointsError } from '../core/errors.ts';
 import { BlockError } from '../core/errors.ts'
 import { genesisBlock } from '../core/params.ts'
 import type { Chain } from '../chain/chain.ts'
-import type { PeerPolicy, RequestTransport } from './transport.ts'
+import { BAN_WEIGHT, type PeerPolicy, type RequestTransport } from './transport.ts'
 import {
   decodeBlocksRequest, decodeBlocksResponse, decodeHeadersRequest, decodeHeadersResponse, decodeStatus,
   encodeBlocksRequest, encodeBlocksResponse, encodeHeadersRequest, encodeHeadersResponse, encodeStatus,
@@ -125,13 +123,13 @@ export class SyncService {
     try {
       const status = decodeStatus(await this.#request(peer, this.#protocols.status, new Uint8Array(0), 1_024))
       if (!status.genesis.equals(genesisBlock(this.#c.chain.params).id)) {
-        this.#c.peers.penalise(peer, 'peer is on another network')
+        this.#c.peers.penalise(peer, 'peer is on another network', BAN_WEIGHT)
         throw new SyncError('WRONG_NETWORK', `${peer} has genesis ${status.genesis.toString()}`)
       }
       if (status.chainwork !== state.status?.chainwork) state.disappointedAt = undefined
       state.status = status
     } catch (err) {
-      if (err instanceof SyncError && err.code === 'MALFORMED') this.#c.peers.penalise(peer, err.message)
+      if (err instanceof SyncError && err.code === 'MALFORMED') this.#c.peers.penalise(peer, err.message, BAN_WEIGHT)
       this.#c.logger.debug(`status from ${peer} failed: ${(err as Error).message}`)
       throw err
     }
@@ -163,7 +161,8 @@ export class SyncService {
         await this.#syncFrom(peer)
       } catch (err) {
         this.#c.logger.warn(`sync from ${peer} failed: ${(err as Error).message}`)
-        if (err instanceof SyncError || err instanceof BlockError) this.#c.peers.penalise(peer, (err as CointsError).code)
+        if (err instanceof BlockError) this.#c.peers.penalise(peer, err.message, BAN_WEIGHT)
+        else if (err instanceof SyncError) this.#c.peers.penalise(peer, err.message, err.code === 'TIMEOUT' || err.code === 'STREAM_FAILED' ? 1 : BAN_WEIGHT)
       }
       const state = this.#peers.get(peer)
       if (state !== undefined && (state.status === undefined || state.status.chainwork > this.#c.chain.tip.chainwork || this.#c.chain.tip.chainwork === before)) {

@@ -25,7 +25,11 @@ export interface GossipTransport {
   publish: (topic: string, data: Uint8Array) => Promise<void>
 }
 
-/** How protocols report misbehaving peers: repeated offences end in a temporary ban. */
+/** How protocols report misbehaving peers: offences add up to a temporary ban. */
 export interface PeerPolicy {
-  penalise: (peer: string, reason: string) => void
+  /** `weight` counts the offence several times: provable garbage weighs a ban at once. */
+  penalise: (peer: string, reason: string, weight?: number) => void
 }
+
+/** An offence weight that bans on the spot. */
+export const BAN_WEIGHT = 100

@@ -211,12 +211,3 @@ export function spendTx (chain: { chainTag: Uint8Array }, coins: Spendable[], ke
     outputs
   }, coins.map(() => key.privateKey), chain.chainTag)
 }
-
-/** Polls `check` until it holds, failing after `ms`. */
-export async function waitUntil (check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}

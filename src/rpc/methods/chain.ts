@@ -15,9 +15,8 @@ export interface ChainMethodsContext {
   generate: (n: number, address?: string) => Promise<string[]>
   /** The configured miner address's hash, for getblocktemplate without an address. */
   templateAddress: (address?: string) => Uint8Array
-  /** Publishes to peers, when networking runs. */
+  /** Publishes a submitted block to peers, when networking runs. */
   relayBlock: (block: Block) => void
-  relayTx: (tx: Tx) => void
   stop: () => void
 }
 
@@ -121,12 +120,11 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       handler: async () => [...chain.mempool.entries()].map(e => e.tx.idString)
     },
     sendrawtransaction: {
-      description: 'Validates a transaction (hex of its DAG-CBOR bytes), adds it to the mempool and relays it; returns its id.',
+      description: 'Validates a transaction (hex of its DAG-CBOR bytes) and adds it to the mempool, which announces it to peers; returns its id.',
       params: [{ name: 'hex', type: 'string' }],
       handler: async ({ hex }) => {
         const tx = Tx.fromBytes(decodeHex(hex as string, 'transaction'))
         await chain.acceptTx(tx)
-        ctx.relayTx(tx)
         return tx.idString
       }
     },

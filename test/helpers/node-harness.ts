@@ -1,0 +1,74 @@
+/** In-process coints nodes on regtest over loopback TCP, for networking and RPC tests. */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
+import { encodeAddress } from '../../src/core/address.ts'
+import type { KeyPair } from '../../src/core/keys.ts'
+import { setLogLevel } from '../../src/log.ts'
+import { CointsNode } from '../../src/node/node.ts'
+import { defaultNodeOptions, type NodeOptions } from '../../src/node/options.ts'
+import { callRpc } from '../../src/rpc/client.ts'
+
+import { newKey as newKeyPair, regtest } from './chain-harness.ts'
+
+export { regtest }
+setLogLevel(process.env.COINTS_TEST_LOG === undefined ? 'silent' : 'debug')
+
+export interface TestKey extends KeyPair { address: string }
+
+export function newKey (): TestKey {
+  const key = newKeyPair()
+  return { ...key, address: encodeAddress(regtest.addressPrefix, key.addressHash) }
+}
+
+/** Starts a regtest node in a fresh datadir; it is stopped and its datadir removed after the test. */
+export async function startNode (t: TestContext, options: Partial<NodeOptions> = {}): Promise<CointsNode> {
+  const datadir = options.datadir ?? await mkdtemp(join(tmpdir(), 'coints-node-'))
+  const node = new CointsNode({
+    ...defaultNodeOptions('regtest'),
+    datadir,
+    rpcPort: 0,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: false,
+    verifierThreads: 1,
+    statusIntervalMs: 1_000,
+    ...options
+  })
+  t.after(async () => {
+    await node.stop()
+    if (options.datadir === undefined) await rm(datadir, { recursive: true, force: true })
+  })
+  await node.start()
+  return node
+}
+
+/** The node's first listen address with its peer id, to bootstrap others from. */
+export function addrOf (node: CointsNode): string {
+  const addr = node.p2p?.libp2p.getMultiaddrs()[0]
+  if (addr === undefined) throw new Error('node has no listen address')
+  return addr.toString()
+}
+
+export async function rpc (node: CointsNode, method: string, params: unknown[] = []): Promise<unknown> {
+  return await callRpc({ datadir: node.options.datadir, port: node.rpc.port }, method, params)
+}
+
+/** Polls until `check` returns a value other than undefined/false, or fails after the deadline naming `what`. */
+export async function waitFor<T> (check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+/** Resolves when every node has the same tip at least at `height`. */
+export async function waitForSameTip (nodes: CointsNode[], height: number, timeoutMs = 30_000): Promise<string> {
+  return await waitFor(() => {
+    const tips = new Set(nodes.map(n => n.chain.tip.idString))
+    return tips.size === 1 && nodes[0].chain.height >= height ? nodes[0].chain.tip.idString : undefined
+  }, `${nodes.length} nodes to agree on a tip at height ≥ ${height} (heights ${nodes.map(n => n.chain.height).join(', ')})`, timeoutMs)
+}

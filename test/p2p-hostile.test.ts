@@ -1,0 +1,89 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { multiaddr } from '@multiformats/multiaddr'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { lpStream } from '@libp2p/utils'
+import { genesisBlock } from '../src/core/params.ts'
+import { BanList } from '../src/p2p/ban-list.ts'
+import { gossipMessageId, gossipTopics } from '../src/p2p/chain-gossip.ts'
+import { createLibp2pNode, type CointsLibp2p } from '../src/p2p/libp2p-node.ts'
+import { encodeStatus } from '../src/p2p/sync-messages.ts'
+import { addrOf, newKey, regtest, rpc, startNode, waitFor, waitForSameTip } from './helpers/node-harness.ts'
+import { mineBlockOn } from './helpers/chain-harness.ts'
+
+const topics = gossipTopics(regtest)
+const prefix = `/coints/${regtest.name}/${genesisBlock(regtest).idString}`
+
+/** A libp2p peer speaking our protocols, driven by the test to misbehave. */
+async function hostilePeer (t: { after: (fn: () => Promise<void>) => void }): Promise<CointsLibp2p> {
+  const node = await createLibp2pNode({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrap: [],
+    mdns: false,
+    maxPeers: 8,
+    bans: new BanList(),
+    topics: [topics.blocks, topics.txs],
+    messageId: (topic, data) => gossipMessageId(topics, topic, data)
+  })
+  t.after(async () => { await node.stop() })
+  node.services.pubsub.subscribe(topics.blocks)
+  node.services.pubsub.subscribe(topics.txs)
+  return node
+}
+
+test('a peer gossiping garbage and invalid blocks is rejected and banned while honest nodes carry on', async t => {
+  const key = newKey()
+  const honest = await startNode(t, { minerAddress: key.address })
+  const other = await startNode(t, { bootstrap: [addrOf(honest)], minerAddress: key.address })
+  await rpc(honest, 'generate', [2])
+  await waitForSameTip([honest, other], 2)
+
+  const hostile = await hostilePeer(t)
+  await hostile.dial(multiaddr(addrOf(honest)))
+  const hostileId = hostile.peerId.toString()
+  await waitFor(() => honest.p2p?.libp2p.services.pubsub.getSubscribers(topics.blocks).some(p => p.toString() === hostileId), 'the honest node to see the hostile subscription')
+  await waitFor(() => hostile.services.pubsub.getSubscribers(topics.blocks).length > 0, 'the hostile peer to see a subscriber')
+
+  // An invalid block: valid proof of work on the tip, but a coinbase paying more than the subsidy.
+  const invalid = mineBlockOn(honest.chain, honest.chain.tip, { coinbaseOutputs: [{ amount: regtest.initialSubsidy + 1n, address: key.addressHash }] })
+  await hostile.services.pubsub.publish(topics.blocks, invalid.encode())
+  await hostile.services.pubsub.publish(topics.blocks, randomBytes(200))
+  await hostile.services.pubsub.publish(topics.txs, randomBytes(120))
+
+  await waitFor(() => honest.p2p?.bans.isBanned(hostileId), 'the hostile peer to be banned')
+  await waitFor(() => !honest.p2p?.libp2p.getPeers().some(p => p.toString() === hostileId), 'the hostile peer to be disconnected')
+  assert.equal(honest.chain.getEntry(invalid.idString), undefined)
+  assert.equal(other.chain.hasBlock(invalid.idString), false, 'an invalid block is not forwarded')
+  assert.equal(honest.chain.height, 2)
+  // A banned peer that dials again is refused by the connection gater.
+  await hostile.dial(multiaddr(addrOf(honest))).catch(() => {})
+  await waitFor(() => !hostile.getPeers().some(p => p.toString() === honest.p2p?.libp2p.peerId.toString()), 'the banned peer\'s new connection to be refused')
+  assert.equal(honest.p2p?.libp2p.getPeers().some(p => p.toString() === hostileId), false)
+
+  // The honest pair keeps working.
+  await rpc(other, 'generate', [1])
+  await waitForSameTip([honest, other], 3)
+})
+
+test('a sync peer that claims more work and answers garbage is penalised and dropped', async t => {
+  const hostile = await hostilePeer(t)
+  const hostileId = hostile.peerId.toString()
+  const claim = encodeStatus({ genesis: genesisBlock(regtest).id, tip: genesisBlock(regtest).id, height: 1_000_000, chainwork: 1n << 200n })
+  await hostile.handle(`${prefix}/status/1.0.0`, async stream => {
+    const lp = lpStream(stream)
+    await lp.read()
+    await lp.write(claim)
+    await stream.close()
+  })
+  await hostile.handle(`${prefix}/headers/1.0.0`, async stream => {
+    const lp = lpStream(stream)
+    await lp.read()
+    await lp.write(randomBytes(64))
+    await stream.close()
+  })
+  const node = await startNode(t, { bootstrap: [hostile.getMultiaddrs()[0].toString()], statusIntervalMs: 200 })
+  await waitFor(() => node.p2p?.bans.isBanned(hostileId), 'the lying peer to be banned', 20_000)
+  assert.equal(node.chain.height, 0)
+})
