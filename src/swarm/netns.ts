@@ -1,0 +1,149 @@
+/**
+ * A LAN of hosts on one machine: network namespaces joined by a bridge that
+ * lives in a namespace of its own (nothing touches the machine's interfaces).
+ * Each host gets an address and a default route over its veth, since multicast
+ * (mDNS) needs a route. Needs root and iproute2.
+ */
+import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+export interface LanHost {
+  /** The host's network namespace. */
+  ns: string
+  ip: string
+  /** Its interface inside the namespace. */
+  iface: string
+}
+
+/** Namespaces of this project carry this prefix, then the creating process's pid. */
+const PREFIX = 'coints'
+let lanCounter = 0
+
+async function ip (...args: string[]): Promise<string> {
+  try {
+    return (await run('ip', args)).stdout
+  } catch (err) {
+    const e = err as { stderr?: string, message: string }
+    throw new Error(`ip ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}`)
+  }
+}
+
+export async function isLanSupported (): Promise<{ ok: boolean, reason?: string }> {
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'LAN mode needs root (network namespaces)' }
+  const probe = `${PREFIX}-${process.pid}-probe`
+  try {
+    await ip('netns', 'add', probe)
+    await ip('netns', 'del', probe)
+    return { ok: true }
+  } catch (err) {
+    return { ok: false, reason: `LAN mode needs iproute2 and network namespaces: ${(err as Error).message}` }
+  }
+}
+
+export class Lan {
+  readonly hosts: LanHost[] = []
+  readonly #switch: string
+  readonly #id: number
+  #destroyed = false
+
+  private constructor (id: number) {
+    this.#id = id
+    this.#switch = `${PREFIX}-${process.pid}-${id}-sw`
+  }
+
+  /** Creates `hosts` namespaces on one bridge, addressed 10.77.<lan>.<n>/24. */
+  static async create (hosts: number): Promise<Lan> {
+    if (hosts < 1 || hosts > 200) throw new RangeError('a LAN has 1 to 200 hosts')
+    const lan = new Lan(lanCounter++ % 200)
+    try {
+      await lan.#build(hosts)
+    } catch (err) {
+      await lan.destroy()
+      throw err
+    }
+    return lan
+  }
+
+  /** Port names are kept short: interface names have at most 15 characters. */
+  #port (i: number): string {
+    return `v${process.pid % 100_000}x${this.#id}x${i}`
+  }
+
+  async #build (count: number): Promise<void> {
+    const sw = this.#switch
+    await ip('netns', 'add', sw)
+    await ip('-n', sw, 'link', 'set', 'lo', 'up')
+    for (const bridge of ['br0', 'br1']) {
+      await ip('-n', sw, 'link', 'add', bridge, 'type', 'bridge', 'mcast_snooping', '0')
+      await ip('-n', sw, 'link', 'set', bridge, 'up')
+    }
+    for (let i = 0; i < count; i++) {
+      const ns = `${PREFIX}-${process.pid}-${this.#id}-h${i}`
+      const port = this.#port(i)
+      const host: LanHost = { ns, ip: `10.77.${this.#id}.${i + 1}`, iface: 'eth0' }
+      await ip('netns', 'add', ns)
+      this.hosts.push(host)
+      await ip('link', 'add', `${port}h`, 'type', 'veth', 'peer', 'name', port)
+      await ip('link', 'set', `${port}h`, 'netns', ns)
+      await ip('link', 'set', port, 'netns', sw)
+      await ip('-n', ns, 'link', 'set', `${port}h`, 'name', 'eth0')
+      await ip('-n', ns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0')
+      await ip('-n', ns, 'link', 'set', 'lo', 'up')
+      await ip('-n', ns, 'link', 'set', 'eth0', 'up')
+      await ip('-n', ns, 'route', 'add', 'default', 'dev', 'eth0')
+      await ip('-n', sw, 'link', 'set', port, 'master', 'br0')
+      await ip('-n', sw, 'link', 'set', port, 'up')
+    }
+  }
+
+  /** Starts a program inside a host's namespace. */
+  spawn (host: number, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+    return spawn('ip', ['netns', 'exec', this.hosts[host].ns, command, ...args], options)
+  }
+
+  /** Runs a program inside a host's namespace and returns its stdout. */
+  async exec (host: number, command: string, args: string[]): Promise<string> {
+    return (await run('ip', ['netns', 'exec', this.hosts[host].ns, command, ...args])).stdout
+  }
+
+  /** Splits the LAN: the hosts in `group` move to a second bridge, cut off from the rest. */
+  async partition (group: number[]): Promise<void> {
+    for (const i of group) await ip('-n', this.#switch, 'link', 'set', this.#port(i), 'master', 'br1')
+  }
+
+  /** Joins every host to one bridge again. */
+  async heal (): Promise<void> {
+    for (let i = 0; i < this.hosts.length; i++) await ip('-n', this.#switch, 'link', 'set', this.#port(i), 'master', 'br0')
+  }
+
+  /** Removes every namespace (and with them every link) this LAN made; safe to call twice. */
+  async destroy (): Promise<void> {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    for (const ns of [...this.hosts.map(h => h.ns), this.#switch]) await ip('netns', 'del', ns).catch(() => {})
+  }
+}
+
+/** Removes namespaces left by coints processes that no longer run (a killed test, say). */
+export async function sweepStaleLans (): Promise<string[]> {
+  const removed: string[] = []
+  for (const line of (await ip('netns', 'list').catch(() => '')).split('\n')) {
+    const name = line.split(' ')[0]
+    const match = new RegExp(`^${PREFIX}-(\\d+)-`).exec(name)
+    if (match === null) continue
+    const pid = Number(match[1])
+    let alive = true
+    try {
+      process.kill(pid, 0)
+    } catch {
+      alive = false
+    }
+    if (!alive) {
+      await ip('netns', 'del', name).catch(() => {})
+      removed.push(name)
+    }
+  }
+  return removed
+}

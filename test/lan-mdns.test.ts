@@ -1,0 +1,53 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ChildProcess } from 'node:child_process'
+import { isLanSupported, Lan } from '../src/swarm/netns.ts'
+import { newKey, waitFor } from './helpers/node-harness.ts'
+
+const NODE = process.execPath
+const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
+
+const support = await isLanSupported()
+// CI runs as root with iproute2: there this test must run, never be skipped.
+const skip = !support.ok && process.env.CI === undefined ? support.reason : false
+
+test('three hosts on a bridged LAN find each other by mDNS alone and agree on one tip', { skip }, async t => {
+  assert.ok(support.ok, support.reason)
+  const lan = await Lan.create(3)
+  const dir = await mkdtemp(join(tmpdir(), 'coints-lan-'))
+  const children: ChildProcess[] = []
+  t.after(async () => {
+    for (const child of children) child.kill('SIGKILL')
+    await lan.destroy()
+    await rm(dir, { recursive: true, force: true })
+  })
+  const key = newKey()
+  const rpc = async (host: number, ...args: string[]): Promise<unknown> => {
+    const out = await lan.exec(host, NODE, [MAIN, 'rpc', '--network', 'regtest', '--datadir', join(dir, `h${host}`), ...args])
+    try {
+      return JSON.parse(out)
+    } catch {
+      return out.trim()
+    }
+  }
+  for (let i = 0; i < lan.hosts.length; i++) {
+    // No bootstrap list: mDNS is the only way to find the others.
+    children.push(lan.spawn(i, NODE, [MAIN, 'node', '--network', 'regtest', '--mdns', '--datadir', join(dir, `h${i}`), '--miner-address', key.address, '--log-level', 'warn'], { stdio: 'ignore' }))
+  }
+  await waitFor(async () => {
+    const peers = await Promise.all(lan.hosts.map(async (_, i) => await rpc(i, 'getpeerinfo').catch(() => []) as Array<{ addr: string }>))
+    return peers.every(p => p.length >= 2) ? peers : undefined
+  }, 'every host to connect to the other two', 60_000).then(peers => {
+    // Connected over the LAN, never over a loopback address that mDNS also announces.
+    for (const list of peers) for (const p of list) assert.match(p.addr, /^\/ip4\/10\.77\./)
+  })
+  await rpc(0, 'generate', '2')
+  const tips = await waitFor(async () => {
+    const infos = await Promise.all(lan.hosts.map(async (_, i) => await rpc(i, 'getblockchaininfo') as { height: number, tip: string }))
+    return infos.every(info => info.height === 2 && info.tip === infos[0].tip) ? infos : undefined
+  }, 'all three hosts at the same tip', 30_000)
+  assert.equal(new Set(tips.map(i => i.tip)).size, 1)
+})
