@@ -11,8 +11,6 @@ export interface MinerComponents {
 }
 
 export interface MinerInit {
-  /** hash160 the coinbase pays when mining continuously; generate may name another. */
-  address?: Uint8Array
   threads?: number
   /** Templates are rebuilt this often, to take in new transactions and a fresh time. */
   retemplateMs?: number
@@ -26,7 +24,6 @@ export interface MinerInit {
  */
 export class Miner {
   readonly #c: MinerComponents
-  readonly #address: Uint8Array | undefined
   readonly #retemplateMs: number
   readonly searcher: NonceSearcher
   #mining = false
@@ -39,7 +36,6 @@ export class Miner {
 
   constructor (components: MinerComponents, init: MinerInit = {}) {
     this.#c = components
-    this.#address = init.address
     this.#retemplateMs = init.retemplateMs ?? 5_000
     this.searcher = new NonceSearcher({ threads: init.threads })
   }
@@ -56,14 +52,13 @@ export class Miner {
 
   get mining (): boolean { return this.#mining }
 
-  /** Mines continuously to the configured address. */
-  startMining (): void {
+  /** Mines continuously, coinbases paying `address` (a hash160). */
+  startMining (address: Uint8Array): void {
     if (this.#mining) return
-    if (this.#address === undefined) throw new Error('mining needs a miner address')
     this.#mining = true
     this.#c.chain.on('tip', this.#onTip)
     this.#retemplate = setInterval(() => { this.searcher.abort() }, this.#retemplateMs)
-    this.#loop = this.#run(this.#address)
+    this.#loop = this.#run(address)
   }
 
   stopMining (): void {

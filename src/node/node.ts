@@ -9,6 +9,8 @@ import { createLogger, type Logger } from '../log.ts'
 import { RpcServer } from '../rpc/server.ts'
 import { chainMethods } from '../rpc/methods/chain.ts'
 import { networkMethods } from '../rpc/methods/network.ts'
+import { walletMethods } from '../rpc/methods/wallet.ts'
+import { Wallet } from '../wallet/wallet.ts'
 import type { MethodTable } from '../rpc/methods/types.ts'
 import { P2PService } from '../p2p/p2p-service.ts'
 import type { NodeOptions } from './options.ts'
@@ -24,6 +26,7 @@ export class CointsNode {
   readonly chain: Chain
   readonly miner: Miner
   readonly p2p: P2PService | undefined
+  readonly wallet: Wallet
   readonly rpc: RpcServer
   readonly #log: Logger
   #stopping: Promise<void> | undefined
@@ -41,11 +44,12 @@ export class CointsNode {
       mempoolMaxBytes: options.mempoolMaxBytes,
       verifierThreads: options.verifierThreads
     })
-    const minerAddress = options.minerAddress === undefined ? undefined : decodeAddress(this.params.addressPrefix, options.minerAddress)
+    if (options.minerAddress !== undefined) decodeAddress(this.params.addressPrefix, options.minerAddress)
+    this.wallet = new Wallet({ chain: this.chain, logger: createLogger('wallet') }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
     this.p2p = options.p2p
       ? new P2PService({ chain: this.chain, logger: createLogger('p2p') }, { datadir: options.datadir, listen: options.listen, bootstrap: options.bootstrap, mdns: options.mdns, maxPeers: options.maxPeers, statusIntervalMs: options.statusIntervalMs })
       : undefined
-    this.miner = new Miner({ chain: this.chain, logger: createLogger('miner'), onBlockMined: block => { this.p2p?.publishBlock(block) } }, { address: minerAddress, threads: options.minerThreads })
+    this.miner = new Miner({ chain: this.chain, logger: createLogger('miner'), onBlockMined: block => { this.p2p?.publishBlock(block) } }, { threads: options.minerThreads })
     this.rpc = new RpcServer({ methods: this.#methods(), logger: createLogger('rpc') }, { host: options.rpcHost, port: options.rpcPort, datadir: options.datadir })
   }
 
@@ -53,12 +57,13 @@ export class CointsNode {
     const methods: MethodTable = {
       ...chainMethods({
         chain: this.chain,
-        generate: async (n, address) => (await this.miner.mineBlocks(n, this.#payee(address))).map(b => b.idString),
-        templateAddress: address => this.#payee(address),
+        generate: async (n, address) => (await this.miner.mineBlocks(n, await this.#payee(address))).map(b => b.idString),
+        templateAddress: async address => await this.#payee(address),
         relayBlock: block => { this.p2p?.publishBlock(block) },
         stop: () => { void this.stop() }
       }),
-      ...networkMethods(this.p2p)
+      ...networkMethods(this.p2p),
+      ...walletMethods(this.wallet)
     }
     methods.help = {
       description: 'Lists the methods and their params.',
@@ -72,20 +77,22 @@ export class CointsNode {
     return methods
   }
 
-  /** The address a block pays: the one given, else the configured miner address. */
-  #payee (address: string | undefined): Uint8Array {
+  /** The address a block pays: the one given, else the configured miner address, else a new wallet address. */
+  async #payee (address: string | undefined): Promise<Uint8Array> {
     const text = address ?? this.options.minerAddress
-    if (text === undefined) throw new CointsError('NO_ADDRESS', 'no address given and no --miner-address configured')
-    return decodeAddress(this.params.addressPrefix, text)
+    if (text !== undefined) return decodeAddress(this.params.addressPrefix, text)
+    if (this.wallet.exists) return (await this.wallet.newAddress()).hash
+    throw new CointsError('NO_ADDRESS', 'no address given, no --miner-address configured and no wallet to pay')
   }
 
   async start (): Promise<void> {
     await mkdir(this.options.datadir, { recursive: true, mode: 0o700 })
     await this.chain.start()
+    await this.wallet.start()
     await this.miner.start()
     await this.p2p?.start()
     await this.rpc.start()
-    if (this.options.mine) this.miner.startMining()
+    if (this.options.mine) this.miner.startMining(await this.#payee(undefined))
     this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.options.rpcHost}:${this.rpc.port}, datadir ${this.options.datadir}`)
   }
 
@@ -98,6 +105,7 @@ export class CointsNode {
       await this.rpc.stop()
       await this.miner.stop()
       await this.p2p?.stop()
+      this.wallet.stop()
       await this.chain.stop()
       this.#log.info('stopped')
       this.#resolveStopped()

@@ -14,7 +14,7 @@ export interface ChainMethodsContext {
   /** Mines n blocks now to the address (or the configured one); returns their ids. */
   generate: (n: number, address?: string) => Promise<string[]>
   /** The configured miner address's hash, for getblocktemplate without an address. */
-  templateAddress: (address?: string) => Uint8Array
+  templateAddress: (address?: string) => Promise<Uint8Array>
   /** Publishes a submitted block to peers, when networking runs. */
   relayBlock: (block: Block) => void
   stop: () => void
@@ -137,7 +137,7 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       description: 'A block to mine: the encoded block with a zero nonce, where its header and nonce sit, and the target.',
       params: [{ name: 'address', type: 'string', optional: true }],
       handler: async ({ address }) => {
-        const template = chain.createBlockTemplate(ctx.templateAddress(address as string | undefined))
+        const template = chain.createBlockTemplate(await ctx.templateAddress(address as string | undefined))
         const headerBytes = encodeHeaderData(template.header)
         return {
           height: template.header.height,

@@ -1,0 +1,83 @@
+import { formatAmount } from '../../core/amount.ts'
+import type { Wallet } from '../../wallet/wallet.ts'
+import type { MethodTable } from './types.ts'
+
+/** Wallet methods; amounts are decimal strings of coins both ways. */
+export function walletMethods (wallet: Wallet): MethodTable {
+  const balance = (): Record<string, string> => {
+    const b = wallet.balance()
+    return { confirmed: formatAmount(b.confirmed), unconfirmed: formatAmount(b.unconfirmed), immature: formatAmount(b.immature) }
+  }
+  return {
+    createwallet: {
+      description: 'Creates this node\'s wallet, encrypted under the passphrase; returns its mnemonic (write it down) and a first address.',
+      params: [{ name: 'passphrase', type: 'string' }],
+      handler: async ({ passphrase }) => {
+        const mnemonic = await wallet.create(passphrase as string)
+        return { mnemonic, address: (await wallet.newAddress()).address }
+      }
+    },
+    restorewallet: {
+      description: 'Recreates the wallet from a BIP39 mnemonic, encrypted under the passphrase, and rescans the chain for its coins.',
+      params: [{ name: 'mnemonic', type: 'string' }, { name: 'passphrase', type: 'string' }],
+      handler: async ({ mnemonic, passphrase }) => {
+        await wallet.restore(mnemonic as string, passphrase as string)
+        return { balance: balance(), txcount: wallet.transactions().length }
+      }
+    },
+    getwalletinfo: {
+      description: 'Whether a wallet exists, is locked or rescanning, its address indexes and transaction count.',
+      params: [],
+      handler: async () => wallet.info()
+    },
+    getnewaddress: {
+      description: 'A fresh receiving address.',
+      params: [],
+      handler: async () => (await wallet.newAddress()).address
+    },
+    getbalance: {
+      description: 'Balances: {confirmed, unconfirmed, immature} (immature: coinbase not yet spendable).',
+      params: [],
+      handler: async () => balance()
+    },
+    listunspent: {
+      description: 'The wallet\'s unspent outputs.',
+      params: [],
+      handler: async () => wallet.coins().map(c => ({
+        txid: c.tx.idString,
+        index: c.index,
+        address: c.owner.address,
+        amount: formatAmount(c.amount),
+        confirmations: c.height === null ? 0 : wallet.tipHeight - c.height + 1,
+        state: c.state,
+        coinbase: c.coinbase
+      }))
+    },
+    sendtoaddress: {
+      description: 'Pays an amount (decimal coins) to an address, at a fee rate in base units per byte (default from config); returns the txid. Needs the wallet unlocked.',
+      params: [{ name: 'address', type: 'string' }, { name: 'amount', type: 'amount' }, { name: 'feerate', type: 'integer', optional: true, min: 1 }],
+      handler: async ({ address, amount, feerate }) => await wallet.send(address as string, amount as bigint, feerate as number | undefined)
+    },
+    listtransactions: {
+      description: 'Wallet transactions, newest first: {txid, category, amount, fee, confirmations, height, time}.',
+      params: [],
+      handler: async () => wallet.transactions()
+    },
+    walletpassphrase: {
+      description: 'Unlocks the wallet\'s keys for a number of seconds.',
+      params: [{ name: 'passphrase', type: 'string' }, { name: 'seconds', type: 'integer', min: 1, max: 86_400 }],
+      handler: async ({ passphrase, seconds }) => {
+        await wallet.unlock(passphrase as string, seconds as number)
+        return null
+      }
+    },
+    walletlock: {
+      description: 'Forgets the unlocked keys now.',
+      params: [],
+      handler: async () => {
+        wallet.lock()
+        return null
+      }
+    }
+  }
+}

@@ -1,0 +1,20 @@
+import { CointsError } from '../core/errors.ts'
+
+export const WalletErrorCode = {
+  NO_WALLET: 'NO_WALLET',
+  WALLET_EXISTS: 'WALLET_EXISTS',
+  BAD_MNEMONIC: 'BAD_MNEMONIC',
+  BAD_PASSPHRASE: 'BAD_PASSPHRASE',
+  WRONG_PASSPHRASE: 'WRONG_PASSPHRASE',
+  CORRUPT_WALLET_FILE: 'CORRUPT_WALLET_FILE',
+  WRONG_NETWORK: 'WRONG_NETWORK',
+  WALLET_LOCKED: 'WALLET_LOCKED',
+  INSUFFICIENT_FUNDS: 'INSUFFICIENT_FUNDS',
+  BAD_AMOUNT: 'BAD_AMOUNT',
+  BAD_ADDRESS: 'BAD_ADDRESS',
+  BAD_FEE_RATE: 'BAD_FEE_RATE',
+  RESCANNING: 'RESCANNING'
+} as const
+export type WalletErrorCode = typeof WalletErrorCode[keyof typeof WalletErrorCode]
+
+export class WalletError extends CointsError<WalletErrorCode> {}

@@ -1,0 +1,109 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { COIN, parseAmount } from '../src/core/amount.ts'
+import { RpcCallError } from '../src/rpc/client.ts'
+import { WALLET_FILE } from '../src/wallet/wallet.ts'
+import { addrOf, newKey, regtest, rpc, startNode, waitFor, waitForSameTip } from './helpers/node-harness.ts'
+import type { CointsNode } from '../src/node/node.ts'
+
+/** An address of no wallet here, for blocks whose reward must not count. */
+const elsewhere = newKey().address
+
+interface Balance { confirmed: string, unconfirmed: string, immature: string }
+
+const balance = async (node: CointsNode): Promise<Balance> => await rpc(node, 'getbalance') as Balance
+
+async function rejectsWith (call: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(call, (err: unknown) => {
+    assert.ok(err instanceof RpcCallError, `expected an RPC error, got ${String(err)}`)
+    assert.equal(err.code, code, err.message)
+    return true
+  })
+}
+
+test('mine to a wallet, send to another, restore from the mnemonic; bad input changes nothing', async t => {
+  const alice = await startNode(t)
+  const bob = await startNode(t, { bootstrap: [addrOf(alice)] })
+  const { mnemonic, address } = await rpc(alice, 'createwallet', ['alice passphrase']) as { mnemonic: string, address: string }
+  assert.equal(mnemonic.split(' ').length, 24)
+  assert.match(address, /^rcoin1/)
+  await rpc(bob, 'createwallet', ['bob passphrase'])
+  const bobAddress = await rpc(bob, 'getnewaddress') as string
+
+  // Two blocks to alice, then enough for the first to mature: 50 spendable, 50 still immature.
+  await rpc(alice, 'generate', [2])
+  await rpc(alice, 'generate', [regtest.coinbaseMaturity - 2, elsewhere])
+  assert.deepEqual(await balance(alice), { confirmed: '50', unconfirmed: '0', immature: '50' })
+
+  await rejectsWith(rpc(alice, 'sendtoaddress', [bobAddress, '1']), 'WALLET_LOCKED')
+  await rejectsWith(rpc(alice, 'walletpassphrase', ['not the passphrase', 60]), 'WRONG_PASSPHRASE')
+  await rpc(alice, 'walletpassphrase', ['alice passphrase', 60])
+
+  // Each bad request is refused with its own code and leaves the wallet file and balance as they were.
+  const walletFile = join(alice.options.datadir, WALLET_FILE)
+  const before = await readFile(walletFile)
+  const typo = bobAddress.slice(0, -1) + (bobAddress.endsWith('q') ? 'p' : 'q')
+  await rejectsWith(rpc(alice, 'sendtoaddress', [typo, '1']), 'BAD_ADDRESS')
+  await rejectsWith(rpc(alice, 'sendtoaddress', [bobAddress, '75']), 'INSUFFICIENT_FUNDS')
+  for (const amount of ['1.123456789', '-1', 'abc', 1.5, '']) await rejectsWith(rpc(alice, 'sendtoaddress', [bobAddress, amount]), 'BAD_AMOUNT')
+  assert.deepEqual(await readFile(walletFile), before)
+  assert.deepEqual(await balance(alice), { confirmed: '50', unconfirmed: '0', immature: '50' })
+
+  const txid = await rpc(alice, 'sendtoaddress', [bobAddress, '12.5']) as string
+  await waitFor(() => bob.chain.mempool.has(txid), 'the payment to reach bob\'s mempool')
+  assert.deepEqual(await balance(bob), { confirmed: '0', unconfirmed: '12.5', immature: '0' })
+  const pending = await balance(alice)
+  assert.equal(pending.confirmed, '0')
+  assert.ok(Number(pending.unconfirmed) > 37 && Number(pending.unconfirmed) < 37.5, `change ${pending.unconfirmed}`)
+
+  await rpc(bob, 'generate', [1, elsewhere])
+  await waitForSameTip([alice, bob], regtest.coinbaseMaturity + 1)
+  assert.deepEqual(await balance(bob), { confirmed: '12.5', unconfirmed: '0', immature: '0' })
+  const aliceAfter = await balance(alice)
+  // The change confirmed, and the second coinbase matured with that block.
+  assert.equal(parseAmount(aliceAfter.confirmed), parseAmount(pending.unconfirmed) + 50n * COIN)
+  assert.equal(aliceAfter.immature, '0')
+  const bobHistory = await rpc(bob, 'listtransactions') as Array<{ txid: string, category: string, amount: string, confirmations: number }>
+  assert.deepEqual(bobHistory.map(h => [h.txid, h.category, h.amount, h.confirmations]), [[txid, 'receive', '12.5', 1]])
+  const aliceHistory = await rpc(alice, 'listtransactions') as Array<{ txid: string, category: string, amount: string, fee: string }>
+  const sent = aliceHistory.find(h => h.txid === txid)
+  assert.equal(sent?.category, 'send')
+  assert.equal(Number(sent?.amount), -(12.5 + Number(sent?.fee)))
+
+  // The same mnemonic on a new datadir finds the same coins.
+  const carol = await startNode(t, { bootstrap: [addrOf(alice)] })
+  await waitForSameTip([alice, carol], regtest.coinbaseMaturity + 1)
+  await rejectsWith(rpc(carol, 'restorewallet', ['abandon abandon abandon', 'x']), 'BAD_MNEMONIC')
+  await rpc(carol, 'restorewallet', [mnemonic, 'carol passphrase'])
+  assert.deepEqual(await balance(carol), aliceAfter)
+  assert.equal((await rpc(carol, 'listtransactions') as unknown[]).length, aliceHistory.length)
+})
+
+test('a reorganisation makes a confirmed wallet transaction unconfirmed again', async t => {
+  const node = await startNode(t)
+  await rpc(node, 'createwallet', ['pass'])
+  await rpc(node, 'generate', [regtest.coinbaseMaturity + 1])
+  await rpc(node, 'walletpassphrase', ['pass', 60])
+  const other = await startNode(t)
+  await rpc(other, 'createwallet', ['pass'])
+  const to = await rpc(other, 'getnewaddress') as string
+  const txid = await rpc(node, 'sendtoaddress', [to, '3']) as string
+  const forkHeight = node.chain.height
+  await rpc(node, 'generate', [1, to])
+  assert.equal((await rpc(node, 'listtransactions') as Array<{ txid: string, confirmations: number }>).find(h => h.txid === txid)?.confirmations, 1)
+
+  // A heavier branch without the payment, mined on a node that never saw it.
+  const rival = await startNode(t)
+  for (let h = 1; h <= forkHeight; h++) {
+    const block = await node.chain.getBlock(node.chain.getEntryAt(h)!.id)
+    await rival.chain.processBlock(block!)
+  }
+  await rpc(rival, 'generate', [2, to])
+  await rpc(node, 'addnode', [addrOf(rival)])
+  await waitForSameTip([node, rival], forkHeight + 2)
+  const row = (await rpc(node, 'listtransactions') as Array<{ txid: string, confirmations: number }>).find(h => h.txid === txid)
+  assert.equal(row?.confirmations, 0)
+  assert.ok(node.chain.mempool.has(txid))
+})
