@@ -2,8 +2,9 @@ import { CointsError } from '../core/errors.ts'
 import { UsageError, type Command } from './command.ts'
 import { nodeCommand } from './commands/node.ts'
 import { rpcCommand } from './commands/rpc.ts'
+import { walletCommand } from './commands/wallet.ts'
 
-const commands: Command[] = [nodeCommand, rpcCommand]
+const commands: Command[] = [nodeCommand, walletCommand, rpcCommand]
 
 function usage (): string {
   return [

@@ -1,0 +1,112 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { waitFor } from './helpers/node-harness.ts'
+
+const run = promisify(execFile)
+const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
+const BIN = new URL('../bin/coints.js', import.meta.url).pathname
+
+async function coints (args: string[], env: Record<string, string> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env } })
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const e = err as { code: number, stdout: string, stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+test('the launcher runs on the system Node (v20) by re-executing on the bundled Node 24', async t => {
+  const systemNode = ['/usr/bin/node', '/usr/local/bin/node'].find(p => existsSync(p))
+  if (systemNode === undefined) return t.skip('no system node')
+  const { stdout } = await run(systemNode, [BIN, '--help'])
+  assert.match(stdout, /usage: coints <command>/)
+})
+
+test('help, unknown commands and bad flags explain themselves and exit non-zero', async () => {
+  assert.match((await coints(['node', '--help'])).stdout, /--miner-address ADDR/)
+  assert.match((await coints(['wallet', '--help'])).stdout, /coints wallet send ADDRESS AMOUNT/)
+  const unknown = await coints(['frobnicate'])
+  assert.equal(unknown.code, 2)
+  assert.match(unknown.stderr, /unknown command "frobnicate"/)
+  const badFlag = await coints(['node', '--no-such-flag'])
+  assert.equal(badFlag.code, 2)
+  assert.match(badFlag.stderr, /no-such-flag/)
+  const badNetwork = await coints(['node', '--network', 'mainnet'])
+  assert.equal(badNetwork.code, 2)
+  const noNode = await coints(['rpc', '--network', 'regtest', '--datadir', join(tmpdir(), 'coints-nowhere'), 'getblockchaininfo'])
+  assert.equal(noNode.code, 1)
+  assert.match(noNode.stderr, /no RPC cookie/)
+})
+
+test('a config file sets flags; a malformed one is a clear error', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-cli-config-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  await writeFile(join(dir, 'bad.json'), '{ "mine": ')
+  const bad = await coints(['node', '--config', join(dir, 'bad.json')])
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /not valid JSON/)
+  await writeFile(join(dir, 'unknown.json'), '{ "colour": "blue" }')
+  assert.match((await coints(['node', '--config', join(dir, 'unknown.json')])).stderr, /unknown key "colour"/)
+})
+
+test('coints node, rpc and wallet drive a regtest node; SIGTERM stops it cleanly and a restart resumes', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-cli-'))
+  const port = String(await freePort())
+  const nodeArgs = ['node', '--network', 'regtest', '--datadir', dir, '--rpc-port', port, '--no-p2p', '--log-level', 'warn']
+  const target = ['--network', 'regtest', '--datadir', dir, '--rpc-port', port]
+  const start = async (): Promise<ReturnType<typeof spawn>> => {
+    const child = spawn(process.execPath, [MAIN, ...nodeArgs], { stdio: 'ignore' })
+    t.after(() => { child.kill('SIGKILL') })
+    await waitFor(async () => (await coints(['rpc', ...target, 'getblockchaininfo'])).code === 0, 'the node to answer RPC')
+    return child
+  }
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  let child = await start()
+
+  const env = { COINTS_PASSPHRASE: 'correct horse' }
+  const created = await coints(['wallet', 'create', ...target], env)
+  assert.equal(created.code, 0, created.stderr)
+  assert.match(created.stdout, /mnemonic/)
+  assert.equal((await coints(['rpc', ...target, 'generate', '12'])).code, 0)
+  const balance = JSON.parse((await coints(['wallet', 'balance', '--json', ...target])).stdout) as Record<string, string>
+  assert.deepEqual(balance, { confirmed: '150', unconfirmed: '0', immature: '450' })
+
+  const badSend = await coints(['wallet', 'send', 'rcoin1notanaddress', '1', ...target], env)
+  assert.equal(badSend.code, 1)
+  assert.match(badSend.stderr, /BAD_ADDRESS/)
+  const to = (await coints(['wallet', 'address', ...target])).stdout.trim()
+  const sent = await coints(['wallet', 'send', to, '2.5', ...target], env)
+  assert.equal(sent.code, 0, sent.stderr)
+  assert.match((await coints(['wallet', 'history', ...target])).stdout, /send/)
+  const missing = await coints(['rpc', ...target, 'getblockhash', '999'])
+  assert.equal(missing.code, 1)
+  assert.match(missing.stderr, /no block at height 999/)
+
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
+  child.kill('SIGTERM')
+  assert.equal(await exited, 0)
+  assert.equal(existsSync(join(dir, '.cookie')), false, 'the cookie is removed on a clean stop')
+
+  child = await start()
+  const info = JSON.parse((await coints(['rpc', ...target, 'getblockchaininfo'])).stdout) as { height: number }
+  assert.equal(info.height, 12)
+  assert.equal(JSON.parse((await coints(['rpc', ...target, 'verifychain'])).stdout).ok, true)
+  assert.equal((await coints(['rpc', ...target, 'stop'])).code, 0)
+  await new Promise(resolve => child.once('exit', resolve))
+})
