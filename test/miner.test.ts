@@ -1,0 +1,82 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { encodeHeaderData, NONCE_BYTES } from '../src/core/block.ts'
+import { bitsToTarget, targetToBits } from '../src/core/pow.ts'
+import { headerTemplate } from '../src/miner/header-template.ts'
+import { Miner } from '../src/miner/miner.ts'
+import { NonceSearcher } from '../src/miner/nonce-search.ts'
+import { createLogger, setLogLevel } from '../src/log.ts'
+import { newKey, openChain, regtest } from './helpers/chain-harness.ts'
+
+setLogLevel('silent')
+
+test('the nonce sits at a fixed offset: patching it in place equals encoding the header with it', async t => {
+  const { chain } = await openChain(t)
+  const data = chain.createBlockTemplate(newKey().addressHash).header
+  const { bytes, offset } = headerTemplate(data)
+  const nonce = Uint8Array.from([9, 8, 7, 6, 5, 4, 3, 2])
+  const patched = bytes.slice()
+  patched.set(nonce, offset)
+  assert.deepEqual(patched, encodeHeaderData({ ...data, nonce }))
+  assert.equal(offset + NONCE_BYTES <= bytes.length, true)
+})
+
+test('the worker finds a nonce meeting the target; abort ends an impossible search at once', async t => {
+  const { chain } = await openChain(t)
+  const searcher = new NonceSearcher({ threads: 2 })
+  await searcher.start()
+  t.after(async () => { await searcher.stop() })
+  // About 2^12 attempts expected.
+  const bits = targetToBits(1n << 244n)
+  const data = { ...chain.createBlockTemplate(newKey().addressHash).header, bits }
+  const header = await searcher.search(data)
+  assert.ok(header !== null)
+  assert.ok(header.powHash <= bitsToTarget(bits))
+
+  const impossible = searcher.search({ ...data, bits: 0x03000001 })
+  setImmediate(() => { searcher.abort() })
+  assert.equal(await impossible, null)
+})
+
+test('the miner mines blocks on the tip, one after another', async t => {
+  const { chain, ws } = await openChain(t)
+  ws.clock.now = Math.floor(Date.now() / 1000)
+  const miner = new Miner({ chain, logger: createLogger('miner') })
+  await miner.start()
+  t.after(async () => { await miner.stop() })
+  const blocks = await miner.mineBlocks(3, newKey().addressHash)
+  assert.deepEqual(blocks.map(b => b.height), [1, 2, 3])
+  assert.equal(chain.tip.idString, blocks[2].idString)
+  miner.startMining(newKey().addressHash)
+  const deadline = Date.now() + 10_000
+  while (chain.height < 10 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+  miner.stopMining()
+  assert.ok(chain.height >= 10, `continuous mining reached height ${chain.height}`)
+})
+
+test('a new tip aborts the running search and a new one starts on a fresh template', async t => {
+  // A target no search meets in the test's time: only the tip event can end it.
+  const hard = { ...regtest, powLimitBits: targetToBits(1n << 200n) }
+  const { chain } = await openChain(t, { params: hard })
+  const miner = new Miner({ chain, logger: createLogger('miner') }, { retemplateMs: 600_000 })
+  await miner.start()
+  t.after(async () => { await miner.stop() })
+  const searches: number[] = []
+  const search = miner.searcher.search.bind(miner.searcher)
+  miner.searcher.search = async data => {
+    searches.push(Date.now())
+    return await search(data)
+  }
+  miner.startMining(newKey().addressHash)
+  const waitSearches = async (n: number): Promise<void> => {
+    const deadline = Date.now() + 10_000
+    while (searches.length < n && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
+    assert.ok(searches.length >= n, `expected ${n} searches, saw ${searches.length}`)
+  }
+  await waitSearches(1)
+  const tipAt = Date.now()
+  chain.emit('tip', { tip: chain.tip, connected: [], disconnected: [], returned: [] })
+  await waitSearches(2)
+  t.diagnostic(`search restarted ${searches[1] - tipAt} ms after the tip event`)
+  miner.stopMining()
+})

@@ -1,0 +1,99 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CointsError, TxError } from '../src/core/errors.ts'
+import { createLogger, setLogLevel } from '../src/log.ts'
+import type { MethodTable } from '../src/rpc/methods/types.ts'
+import { RpcServer } from '../src/rpc/server.ts'
+import { callRpc, RpcCallError } from '../src/rpc/client.ts'
+
+setLogLevel('silent')
+
+const methods: MethodTable = {
+  echo: { description: 'echo', params: [{ name: 'text', type: 'string' }, { name: 'times', type: 'integer', optional: true, min: 1, max: 3 }], handler: async ({ text, times }) => String(text).repeat((times as number | undefined) ?? 1) },
+  amount: { description: 'amount', params: [{ name: 'value', type: 'amount' }], handler: async ({ value }) => value },
+  fail: { description: 'fails', params: [], handler: async () => { throw new TxError('CONFLICT', 'spent already') } },
+  missing: { description: 'not found', params: [], handler: async () => { throw new CointsError('NOT_FOUND', 'no such thing') } },
+  crash: { description: 'bug', params: [], handler: async () => { throw new TypeError('undefined is not a function') } }
+}
+
+async function server (t: { after: (fn: () => Promise<void>) => void }): Promise<{ rpc: RpcServer, datadir: string, url: string, auth: string }> {
+  const datadir = await mkdtemp(join(tmpdir(), 'coints-rpc-'))
+  const rpc = new RpcServer({ methods, logger: createLogger('rpc-test') }, { port: 0, datadir })
+  await rpc.start()
+  t.after(async () => {
+    await rpc.stop()
+    await rm(datadir, { recursive: true, force: true })
+  })
+  const cookie = await readFile(join(datadir, '.cookie'), 'utf8')
+  return { rpc, datadir, url: `http://127.0.0.1:${rpc.port}/`, auth: `Basic ${Buffer.from(cookie).toString('base64')}` }
+}
+
+async function post (url: string, auth: string | undefined, body: string): Promise<{ status: number, json: unknown }> {
+  const res = await fetch(url, { method: 'POST', headers: auth === undefined ? {} : { Authorization: auth }, body })
+  const text = await res.text()
+  let json: unknown
+  try { json = JSON.parse(text) } catch { json = text }
+  return { status: res.status, json }
+}
+
+test('HTTP level: 401 without or with a wrong cookie, 405 for GET, 413 for an oversized body', async t => {
+  const { url, auth } = await server(t)
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo', params: ['hi'] })
+  assert.equal((await post(url, undefined, body)).status, 401)
+  assert.equal((await post(url, `Basic ${Buffer.from('__cookie__:wrong').toString('base64')}`, body)).status, 401)
+  assert.equal((await fetch(url, { headers: { Authorization: auth } })).status, 405)
+  assert.equal((await post(url, auth, 'x'.repeat(9 * 1024 * 1024))).status, 413)
+  assert.deepEqual((await post(url, auth, body)).json, { jsonrpc: '2.0', id: 1, result: 'hi' })
+})
+
+test('JSON-RPC errors: parse, invalid request, unknown method, bad params, coded and internal errors', async t => {
+  const { url, auth } = await server(t)
+  const error = async (body: unknown): Promise<{ code: number, message: string, data?: { code: string } }> =>
+    ((await post(url, auth, typeof body === 'string' ? body : JSON.stringify(body))).json as { error: { code: number, message: string, data?: { code: string } } }).error
+  assert.equal((await error('{not json')).code, -32700)
+  assert.equal((await error(42)).code, -32600)
+  assert.equal((await error({ id: 1 })).code, -32600)
+  assert.equal((await error({ id: 1, method: 'nope' })).code, -32601)
+  assert.equal((await error({ id: 1, method: 'toString' })).code, -32601, 'no prototype methods')
+  const wrongType = await error({ id: 1, method: 'echo', params: [5] })
+  assert.equal(wrongType.code, -32602)
+  assert.match(wrongType.message, /"text" must be a string/)
+  assert.equal((await error({ id: 1, method: 'echo', params: [] })).data?.code, 'MISSING_PARAM')
+  assert.equal((await error({ id: 1, method: 'echo', params: ['a', 1, 2] })).data?.code, 'TOO_MANY_PARAMS')
+  assert.equal((await error({ id: 1, method: 'echo', params: ['a', 9] })).code, -32602)
+  assert.equal((await error({ id: 1, method: 'amount', params: ['1.000000001'] })).data?.code, 'BAD_AMOUNT')
+  assert.deepEqual(await error({ id: 1, method: 'fail' }), { code: -25, message: 'CONFLICT: spent already', data: { code: 'CONFLICT' } })
+  assert.equal((await error({ id: 1, method: 'missing' })).code, -5)
+  const internal = await error({ id: 1, method: 'crash' })
+  assert.equal(internal.code, -32603)
+  // The server keeps serving after a handler bug.
+  assert.deepEqual((await post(url, auth, JSON.stringify({ id: 2, method: 'echo', params: { text: 'ok', times: 2 } }))).json, { jsonrpc: '2.0', id: 2, result: 'okok' })
+})
+
+test('batches, named params and amounts as bigint results', async t => {
+  const { url, auth } = await server(t)
+  const replies = (await post(url, auth, JSON.stringify([{ id: 1, method: 'echo', params: ['a'] }, { id: 2, method: 'nope' }, { id: 3, method: 'amount', params: { value: '1.5' } }]))).json as Array<Record<string, unknown>>
+  assert.equal(replies.length, 3)
+  assert.equal(replies[0].result, 'a')
+  assert.equal((replies[1].error as { code: number }).code, -32601)
+  assert.equal(replies[2].result, '150000000', 'a bigint serialises as a decimal string')
+  assert.equal(((await post(url, auth, '[]')).json as { error: { code: number } }).error.code, -32600)
+})
+
+test('the cookie file: mode 0600, new at every start, removed at stop; the client reads it', async t => {
+  const { rpc, datadir } = await server(t)
+  const path = join(datadir, '.cookie')
+  assert.equal((await stat(path)).mode & 0o777, 0o600)
+  const first = await readFile(path, 'utf8')
+  assert.match(first, /^__cookie__:[0-9a-f]{64}$/)
+  assert.equal(await callRpc({ datadir, port: rpc.port }, 'echo', ['x']), 'x')
+  await assert.rejects(callRpc({ datadir, port: rpc.port }, 'fail'), (err: unknown) => err instanceof RpcCallError && err.code === 'CONFLICT' && err.rpcCode === -25)
+  await rpc.stop()
+  await assert.rejects(stat(path))
+  await assert.rejects(callRpc({ datadir, port: rpc.port }, 'echo', ['x']), /no RPC cookie/)
+  await rpc.start()
+  assert.notEqual(await readFile(path, 'utf8'), first)
+})
