@@ -79,6 +79,7 @@ export async function timeConnect (fixture: Fixture, warm: boolean): Promise<num
   try {
     await cp(fixture.dir, work, { recursive: true })
     const chain = await openChain(work, { ...fixture.clock })
+    await chain.verifier.warmUp()
     // A block as it arrives from a peer: fresh objects decoded from the wire.
     const wire = fixture.block.encode()
     if (warm) for (const tx of fixture.block.txs.slice(1)) await chain.acceptTx(tx)
@@ -113,7 +114,7 @@ export async function benchValidation (runs = 3): Promise<ValidationBench> {
     const sigTimes: number[] = []
     for (let i = 0; i < runs; i++) {
       const verifier = new SignatureVerifier()
-      await verifier.start()
+      await verifier.warmUp()
       const start = performance.now()
       if (!await verifier.verifyAll(checks)) throw new Error('bench signatures must verify')
       sigTimes.push(performance.now() - start)

@@ -15,6 +15,7 @@ try {
   process.exit(1)
 }
 const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
-const child = spawn(node, [main, ...process.argv.slice(2)], { stdio: 'inherit' })
+// The same V8 flags as src/cli/runtime-flags.ts (this file must run on Node 20, without TypeScript).
+const child = spawn(node, ['--max-semi-space-size=1', main, ...process.argv.slice(2)], { stdio: 'inherit' })
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { child.kill(signal) })
 child.on('exit', (code, signal) => { process.exit(code ?? (signal === null ? 1 : 128)) })

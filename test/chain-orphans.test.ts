@@ -66,7 +66,7 @@ test('an orphan that fails sanity checks is not held', async t => {
   const { chain } = await openChain(t)
   const builder = BranchBuilder.on(chain, chain.tip)
   builder.next()
-  const bad = builder.next({ coinbaseOutputs: [{ amount: 0n, address: new Uint8Array(20) }] })
+  const bad = builder.next({ coinbaseOutputs: [{ amount: -1n, address: new Uint8Array(20) }] })
   await assert.rejects(chain.processBlock(bad), (err: unknown) => err instanceof BlockError && err.code === 'BAD_TX' && err.cause?.code === 'BAD_AMOUNT')
   assert.equal(chain.orphanCount, 0)
   assert.equal(chain.hasBlock(genesisBlock(regtest).idString), true)

@@ -27,7 +27,7 @@ function corrupt (check: SigCheck): SigCheck {
 async function startVerifier (t: TestContext, init: SignatureVerifierInit): Promise<SignatureVerifier> {
   const verifier = new SignatureVerifier(init)
   t.after(async () => { await verifier.stop() })
-  await verifier.start()
+  await verifier.warmUp()
   return verifier
 }
 

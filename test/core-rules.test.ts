@@ -84,6 +84,9 @@ test('transaction sanity: version, inputs, outputs, amounts, duplicate inputs', 
   throwsCode(() => checkTxSanity(mutate(d => ({ ...d, outputs: [{ amount: MAX_MONEY, address: key.addressHash }, { amount: 1n, address: key.addressHash }] }))), TxError, 'BAD_AMOUNT')
   throwsCode(() => checkTxSanity(mutate(d => ({ ...d, inputs: [d.inputs[0], d.inputs[0]] }))), TxError, 'DUPLICATE_INPUT')
   throwsCode(() => checkTxSanity(Tx.create({ ...coinbase(1).data, inputs: tx.data.inputs })), TxError, 'NO_INPUTS')
+  // After the last halving a coinbase without fees pays zero; other outputs never may.
+  checkTxSanity(coinbase(1, 0n))
+  throwsCode(() => checkTxSanity(coinbase(1, -1n)), TxError, 'BAD_AMOUNT')
 })
 
 test('transaction inputs: existence, maturity, key, value; the fee is what is left', () => {

@@ -24,7 +24,7 @@ test('the nonce sits at a fixed offset: patching it in place equals encoding the
 test('the worker finds a nonce meeting the target; abort ends an impossible search at once', async t => {
   const { chain } = await openChain(t)
   const searcher = new NonceSearcher({ threads: 2 })
-  await searcher.start()
+  await searcher.warmUp()
   t.after(async () => { await searcher.stop() })
   // About 2^12 attempts expected.
   const bits = targetToBits(1n << 244n)
@@ -42,7 +42,6 @@ test('the miner mines blocks on the tip, one after another', async t => {
   const { chain, ws } = await openChain(t)
   ws.clock.now = Math.floor(Date.now() / 1000)
   const miner = new Miner({ chain, logger: createLogger('miner') })
-  await miner.start()
   t.after(async () => { await miner.stop() })
   const blocks = await miner.mineBlocks(3, newKey().addressHash)
   assert.deepEqual(blocks.map(b => b.height), [1, 2, 3])
@@ -59,7 +58,6 @@ test('a new tip aborts the running search and a new one starts on a fresh templa
   const hard = { ...regtest, powLimitBits: targetToBits(1n << 200n) }
   const { chain } = await openChain(t, { params: hard })
   const miner = new Miner({ chain, logger: createLogger('miner') }, { retemplateMs: 600_000 })
-  await miner.start()
   t.after(async () => { await miner.stop() })
   const searches: number[] = []
   const search = miner.searcher.search.bind(miner.searcher)

@@ -100,7 +100,6 @@ export class Chain extends EventEmitter<ChainEvents> {
     await mkdir(join(this.store.path, '..'), { recursive: true })
     await this.store.open()
     try {
-      await this.verifier.start()
       await this.#load()
       // A crash between storing a block and connecting it, or mid-reorganisation, resumes here.
       const best = this.#index.bestCandidate()

@@ -22,17 +22,26 @@ export class SignatureVerifier {
   readonly #cacheSize: number
   readonly #threads: number
   #workers: Worker[] = []
+  #starting: Promise<void> | undefined
   #next = 0
   #ids = 0
   readonly #pending = new Map<number, { resolve: (failed: number) => void, reject: (err: Error) => void }>()
 
   constructor (init: SignatureVerifierInit = {}) {
-    this.#threads = init.threads ?? Math.max(1, availableParallelism())
+    this.#threads = Math.max(0, init.threads ?? availableParallelism())
     this.#cacheSize = init.cacheSize ?? 200_000
   }
 
-  /** Starts the workers and waits until each has loaded libsecp256k1. */
-  async start (): Promise<void> {
+  /**
+   * Starts the workers on first use (an idle node holds none), waiting until each
+   * has loaded libsecp256k1.
+   */
+  async warmUp (): Promise<void> {
+    this.#starting ??= this.#startWorkers()
+    await this.#starting
+  }
+
+  async #startWorkers (): Promise<void> {
     const ready: Array<Promise<void>> = []
     for (let i = 0; i < this.#threads; i++) {
       const worker = new Worker(new URL('./sig-worker.ts', import.meta.url))
@@ -54,6 +63,8 @@ export class SignatureVerifier {
   }
 
   async stop (): Promise<void> {
+    await this.#starting?.catch(() => {})
+    this.#starting = undefined
     const workers = this.#workers
     this.#workers = []
     await Promise.all(workers.map(async w => await w.terminate()))
@@ -63,9 +74,13 @@ export class SignatureVerifier {
   async verifyAll (checks: SigCheck[]): Promise<boolean> {
     const todo = checks.filter(c => !this.#cache.has(c.txid))
     if (todo.length === 0) return true
-    const ok = this.#workers.length === 0
-      ? todo.every(c => verifySignature(c.sig, c.msg, c.pubkey))
-      : await this.#verifyOnWorkers(todo)
+    let ok: boolean
+    if (this.#threads === 0) {
+      ok = todo.every(c => verifySignature(c.sig, c.msg, c.pubkey))
+    } else {
+      await this.warmUp()
+      ok = await this.#verifyOnWorkers(todo)
+    }
     if (ok) for (const c of todo) this.#remember(c.txid)
     return ok
   }

@@ -42,7 +42,9 @@ export function checkTxSanity (tx: Tx): void {
   if (data.outputs.length === 0) throw new TxError('NO_OUTPUTS', 'transaction has no outputs')
   let total = 0n
   for (const out of data.outputs) {
-    if (out.amount <= 0n || !isMoneyRange(out.amount)) throw new TxError('BAD_AMOUNT', `output amount ${out.amount}`)
+    // A coinbase may pay zero: once the subsidy has ended, a block without fees still needs one.
+    const least = tx.isCoinbase ? 0n : 1n
+    if (out.amount < least || !isMoneyRange(out.amount)) throw new TxError('BAD_AMOUNT', `output amount ${out.amount}`)
     total += out.amount
     if (!isMoneyRange(total)) throw new TxError('BAD_AMOUNT', 'outputs exceed the money supply')
   }

@@ -40,10 +40,6 @@ export class Miner {
     this.searcher = new NonceSearcher({ threads: init.threads })
   }
 
-  async start (): Promise<void> {
-    await this.searcher.start()
-  }
-
   async stop (): Promise<void> {
     this.stopMining()
     await this.#loop

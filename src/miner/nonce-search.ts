@@ -16,6 +16,7 @@ export interface NonceSearchInit {
 export class NonceSearcher {
   readonly #threads: number
   #workers: Worker[] = []
+  #starting: Promise<void> | undefined
   readonly #control = new Int32Array(new SharedArrayBuffer(4))
   #generation = 0
   #hashes = 0
@@ -25,7 +26,13 @@ export class NonceSearcher {
     this.#threads = Math.max(1, init.threads ?? 1)
   }
 
-  async start (): Promise<void> {
+  /** Starts the workers (on first use: a node that does not mine holds none). */
+  async warmUp (): Promise<void> {
+    this.#starting ??= this.#start()
+    await this.#starting
+  }
+
+  async #start (): Promise<void> {
     const ready: Array<Promise<void>> = []
     for (let i = 0; i < this.#threads; i++) {
       const worker = new Worker(new URL('./pow-worker.ts', import.meta.url))
@@ -40,6 +47,8 @@ export class NonceSearcher {
 
   async stop (): Promise<void> {
     this.abort()
+    await this.#starting?.catch(() => {})
+    this.#starting = undefined
     const workers = this.#workers
     this.#workers = []
     await Promise.all(workers.map(async w => await w.terminate()))
@@ -61,10 +70,12 @@ export class NonceSearcher {
 
   /** Searches the nonce space of a header; null when aborted. */
   async search (data: HeaderData): Promise<Header | null> {
-    if (this.#workers.length === 0) throw new Error('nonce searcher is not started')
+    const generation = ++this.#generation
+    await this.warmUp()
+    // An abort while the workers were starting ends this search before it begins.
+    if (this.#generation !== generation) return null
     const { bytes, offset } = headerTemplate(data)
     const target = Buffer.from(bitsToTarget(data.bits).toString(16).padStart(64, '0'), 'hex')
-    const generation = ++this.#generation
     Atomics.store(this.#control, 0, generation)
     const replies = this.#workers.map(async (worker, i) => await new Promise<PowReply>((resolve, reject) => {
       const onMessage = (reply: PowReply): void => {

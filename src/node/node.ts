@@ -89,7 +89,6 @@ export class CointsNode {
     await mkdir(this.options.datadir, { recursive: true, mode: 0o700 })
     await this.chain.start()
     await this.wallet.start()
-    await this.miner.start()
     await this.p2p?.start()
     await this.rpc.start()
     if (this.options.mine) this.miner.startMining(await this.#payee(undefined))
