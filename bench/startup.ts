@@ -1,21 +1,13 @@
 /** Start-up to RPC-ready with 10,000 blocks on disk against 1,000, and the idle node's resident memory. */
 import { spawn } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { freePort } from '../src/util/free-port.ts'
 import { callRpc } from '../src/rpc/client.ts'
 import { median } from './stats.ts'
 import { chainDatadir } from './fixtures.ts'
 import { NODE_RUNTIME_FLAGS } from '../src/cli/runtime-flags.ts'
 
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 /** Spawns a node on the datadir; returns ms until RPC answers and the RSS after `idleMs` idle. */
 async function startOnce (datadir: string, idleMs: number): Promise<{ readyMs: number, rssMb: number }> {

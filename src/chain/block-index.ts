@@ -1,13 +1,40 @@
 import { workOf } from '../core/pow.ts'
 import { medianTime } from '../core/rules.ts'
 import type { NetworkParams } from '../core/params.ts'
+import { cidStringOfDigest, type CID } from '../core/cbor.ts'
 import { cidFromDigest, BlockStatus, type IndexRecord } from './records.ts'
 import type { BlockEntry } from './types.ts'
 
-export interface IndexEntry extends BlockEntry {
-  digest: Uint8Array
+/** An index entry; its CID object is built on first use (start-up loads thousands that are never asked for). */
+class IndexEntry implements BlockEntry {
+  readonly idString: string
+  readonly prev: string | null
+  readonly height: number
+  readonly time: number
+  readonly bits: number
+  readonly chainwork: bigint
+  readonly digest: Uint8Array
   status: BlockStatus
+  #id: CID | undefined
+
+  constructor (fields: Omit<BlockEntry, 'id'> & { digest: Uint8Array, status: BlockStatus }) {
+    this.idString = fields.idString
+    this.prev = fields.prev
+    this.height = fields.height
+    this.time = fields.time
+    this.bits = fields.bits
+    this.chainwork = fields.chainwork
+    this.digest = fields.digest
+    this.status = fields.status
+  }
+
+  get id (): CID {
+    this.#id ??= cidFromDigest(this.digest)
+    return this.#id
+  }
 }
+
+export type { IndexEntry }
 
 /**
  * Every block we hold, as a tree with cumulative work, plus the best chain as
@@ -16,6 +43,8 @@ export interface IndexEntry extends BlockEntry {
 export class BlockIndex {
   readonly #entries = new Map<string, IndexEntry>()
   #best: IndexEntry[] = []
+  /** Work per compact target: most blocks share a handful of them. */
+  readonly #workByBits = new Map<number, bigint>()
   readonly #params: NetworkParams
 
   constructor (params: NetworkParams) {
@@ -34,21 +63,21 @@ export class BlockIndex {
 
   /** Adds a record whose parent is already indexed (or genesis). */
   add (record: IndexRecord): IndexEntry {
-    const id = cidFromDigest(record.digest)
-    const prev = record.prevDigest === null ? null : cidFromDigest(record.prevDigest).toString()
+    const prev = record.prevDigest === null ? null : cidStringOfDigest(record.prevDigest)
     const parent = prev === null ? undefined : this.#entries.get(prev)
     if (prev !== null && parent === undefined) throw new Error(`index record at height ${record.height} has no parent in the index`)
-    const entry: IndexEntry = {
-      id,
-      idString: id.toString(),
+    let work = this.#workByBits.get(record.bits)
+    if (work === undefined) this.#workByBits.set(record.bits, work = workOf(record.bits))
+    const entry = new IndexEntry({
+      idString: cidStringOfDigest(record.digest),
       prev,
       height: record.height,
       time: record.time,
       bits: record.bits,
-      chainwork: (parent?.chainwork ?? 0n) + workOf(record.bits),
+      chainwork: (parent?.chainwork ?? 0n) + work,
       digest: record.digest,
       status: parent?.status === BlockStatus.INVALID ? BlockStatus.INVALID : record.status
-    }
+    })
     this.#entries.set(entry.idString, entry)
     return entry
   }

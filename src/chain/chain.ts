@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { Block, BLOCK_VERSION, encodeTxList, NONCE_BYTES, type HeaderData } from '../core/block.ts'
+import { Block, BLOCK_VERSION, encodeBlockParts, encodeTxList, NONCE_BYTES, type HeaderData } from '../core/block.ts'
 import { cidOf, type CID } from '../core/cbor.ts'
 import { BlockError, TxError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
@@ -178,6 +178,13 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   async getBlock (id: CID): Promise<Block | undefined> {
     return await this.store.getBlock(id)
+  }
+
+  /** A valid stored block in wire form, without decoding it (serving peers). */
+  async getBlockWire (id: CID): Promise<Uint8Array | undefined> {
+    if (this.getEntry(id.toString()) === undefined) return undefined
+    const parts = await this.store.getBlockParts(id)
+    return parts === undefined ? undefined : encodeBlockParts(parts.header, parts.txs)
   }
 
   async getTx (id: CID): Promise<Tx | undefined> {

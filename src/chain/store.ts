@@ -1,6 +1,6 @@
 import { Level } from 'level'
 import { Block, encodeTxList, Header } from '../core/block.ts'
-import { cidOf, decodeCanonical, read, type CID } from '../core/cbor.ts'
+import { cidOf, decodeCbor, read, type CID } from '../core/cbor.ts'
 import type { Coin } from '../core/rules.ts'
 import { Tx } from '../core/tx.ts'
 import {
@@ -95,19 +95,32 @@ export class ChainStore {
   }
 
   async getBlock (cid: CID): Promise<Block | undefined> {
-    const headerBytes = await this.getRaw(cid)
-    if (headerBytes === undefined) return undefined
+    const raw = await this.getBlockParts(cid)
+    if (raw === undefined) return undefined
     try {
-      const header = Header.fromBytes(headerBytes)
-      const listBytes = await this.getRaw(header.data.txs)
+      return new Block(Header.fromBytes(raw.header), raw.txs.map(bytes => Tx.fromBytes(bytes)))
+    } catch (err) {
+      throw new StoreError('CORRUPT_BLOCK', `stored block ${cid.toString()}: ${(err as Error).message}`)
+    }
+  }
+
+  /** A block's header and transaction bytes as stored, not decoded (for serving peers). */
+  async getBlockParts (cid: CID): Promise<{ header: Uint8Array, txs: Uint8Array[] } | undefined> {
+    const header = await this.getRaw(cid)
+    if (header === undefined) return undefined
+    try {
+      const o = read.object(decodeCbor(header, 'header'), 'header')
+      const listBytes = await this.getRaw(read.cid(o.txs, 'header.txs'))
       if (listBytes === undefined) throw new StoreError('MISSING_BLOCK', `transaction list of ${cid.toString()}`)
-      const ids = read.array(decodeCanonical(listBytes, 'transaction list'), 'transaction list', Number.MAX_SAFE_INTEGER).map((v, n) => read.cid(v, `txs[${n}]`))
-      const txBytes = await this.db.getMany(ids.map(blockstoreKey))
-      const txs = txBytes.map((bytes, n) => {
-        if (bytes === undefined) throw new StoreError('MISSING_BLOCK', `transaction ${ids[n].toString()}`)
-        return Tx.fromBytes(bytes)
-      })
-      return new Block(header, txs)
+      const ids = read.array(decodeCbor(listBytes, 'transaction list'), 'transaction list', Number.MAX_SAFE_INTEGER).map((v, n) => read.cid(v, `txs[${n}]`))
+      const txs = await this.db.getMany(ids.map(blockstoreKey))
+      return {
+        header,
+        txs: txs.map((bytes, n) => {
+          if (bytes === undefined) throw new StoreError('MISSING_BLOCK', `transaction ${ids[n].toString()}`)
+          return bytes
+        })
+      }
     } catch (err) {
       if (err instanceof StoreError) throw err
       throw new StoreError('CORRUPT_BLOCK', `stored block ${cid.toString()}: ${(err as Error).message}`)

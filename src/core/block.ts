@@ -75,6 +75,11 @@ export function encodeTxList (txs: readonly Tx[]): Uint8Array {
   return encodeCbor(txs.map(t => t.id))
 }
 
+/** A block's wire form from its parts' bytes. */
+export function encodeBlockParts (header: Uint8Array, txs: Uint8Array[]): Uint8Array {
+  return encodeCbor({ header, txs })
+}
+
 export class Block {
   readonly header: Header
   readonly txs: readonly Tx[]
@@ -97,7 +102,7 @@ export class Block {
 
   /** The wire form: a DAG-CBOR map of the header's bytes and each transaction's bytes. */
   encode (): Uint8Array {
-    return encodeCbor({ header: this.header.bytes, txs: this.txs.map(t => t.bytes) })
+    return encodeBlockParts(this.header.bytes, this.txs.map(t => t.bytes))
   }
 
   /**

@@ -16,6 +16,32 @@ export function cidOfDigest (digest: Uint8Array): CID {
   return CID.createV1(dagCbor.code, createDigest(SHA2_256, digest))
 }
 
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+const CID_PREFIX = Uint8Array.from([0x01, dagCbor.code, SHA2_256, 32])
+
+/**
+ * The base32 string of the dag-cbor CIDv1 with this SHA-256 digest, the same as
+ * `cidOfDigest(digest).toString()` without building the CID: loading the block
+ * index makes one per block.
+ */
+export function cidStringOfDigest (digest: Uint8Array): string {
+  let out = 'b'
+  let bits = 0
+  let value = 0
+  const emit = (byte: number): void => {
+    value = (value << 8) | byte
+    bits += 8
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+  }
+  for (const byte of CID_PREFIX) emit(byte)
+  for (const byte of digest) emit(byte)
+  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31]
+  return out
+}
+
 export function encodeCbor (value: unknown): Uint8Array {
   return dagCbor.encode(value)
 }

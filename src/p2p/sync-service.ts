@@ -38,7 +38,7 @@ export interface PeerSyncState {
 }
 
 /** Blocks fetched ahead of the one being connected. */
-const PIPELINE_DEPTH = 4
+const PIPELINE_DEPTH = 8
 
 /**
  * Chain sync over request/response streams (headers first): status on connect,
@@ -268,12 +268,8 @@ export class SyncService {
   }
 
   async #serveBlocks (body: Uint8Array): Promise<Uint8Array> {
-    const blocks: Uint8Array[] = []
-    for (const id of decodeBlocksRequest(body)) {
-      if (this.#c.chain.getEntry(id.toString()) === undefined) continue
-      const block = await this.#c.chain.getBlock(id)
-      if (block !== undefined) blocks.push(block.encode())
-    }
-    return encodeBlocksResponse(blocks)
+    // Read in parallel: each block is three dependent reads, and a batch has no order to keep until the reply.
+    const blocks = await Promise.all(decodeBlocksRequest(body).map(async id => await this.#c.chain.getBlockWire(id)))
+    return encodeBlocksResponse(blocks.filter(b => b !== undefined))
   }
 }

@@ -1,0 +1,149 @@
+/**
+ * Networking figures on loopback TCP, nodes in this process: block propagation
+ * across 10 nodes, and a fresh node's sync of 10,000 blocks from a peer against
+ * the same node importing the same blocks from local data.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Chain } from '../src/chain/chain.ts'
+import { setLogLevel } from '../src/log.ts'
+import { CointsNode } from '../src/node/node.ts'
+import { defaultNodeOptions, type NodeOptions } from '../src/node/options.ts'
+import { encodeAddress } from '../src/core/address.ts'
+import { keyPairOf, randomPrivateKey } from '../src/core/keys.ts'
+import { spawn } from 'node:child_process'
+import { NODE_RUNTIME_FLAGS } from '../src/cli/runtime-flags.ts'
+import { callRpc } from '../src/rpc/client.ts'
+import { freePort } from '../src/util/free-port.ts'
+import { chainDatadir, regtest } from './fixtures.ts'
+import { percentile } from './stats.ts'
+
+setLogLevel('silent')
+const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
+
+async function startNode (options: Partial<NodeOptions>, dirs: string[]): Promise<CointsNode> {
+  const datadir = options.datadir ?? await mkdtemp(join(tmpdir(), 'coints-bench-node-'))
+  dirs.push(datadir)
+  const node = new CointsNode({ ...defaultNodeOptions('regtest'), datadir, rpcPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, verifierThreads: 1, ...options })
+  await node.start()
+  return node
+}
+
+const addrOf = (node: CointsNode): string => String(node.p2p?.libp2p.getMultiaddrs()[0])
+
+async function until (check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`bench timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+}
+
+export interface PropagationBench { nodes: number, blocks: number, p50Ms: number, p99Ms: number }
+
+export async function benchPropagation (count = 10, blocks = 30): Promise<PropagationBench> {
+  const dirs: string[] = []
+  const nodes: CointsNode[] = []
+  try {
+    const address = encodeAddress(regtest.addressPrefix, keyPairOf(randomPrivateKey()).addressHash)
+    nodes.push(await startNode({ minerAddress: address }, dirs))
+    // Each node bootstraps from two earlier ones: a sparse mesh gossip has to cross.
+    for (let i = 1; i < count; i++) nodes.push(await startNode({ bootstrap: [...new Set([addrOf(nodes[i - 1]), addrOf(nodes[Math.floor((i - 1) / 2)])])] }, dirs))
+    await until(() => nodes.every(n => (n.p2p?.libp2p.getPeers().length ?? 0) >= 1), 20_000, 'peers')
+    // Let the gossip meshes form before measuring.
+    await new Promise(resolve => setTimeout(resolve, 2_000))
+    const latencies: number[] = []
+    for (let b = 0; b < blocks; b++) {
+      const arrived = new Map<CointsNode, number>()
+      const listeners = nodes.map(n => {
+        const listener = (): void => { if (!arrived.has(n)) arrived.set(n, performance.now()) }
+        n.chain.on('tip', listener)
+        return [n, listener] as const
+      })
+      const start = performance.now()
+      await nodes[0].miner.mineBlocks(1, keyPairOf(randomPrivateKey()).addressHash)
+      const id = nodes[0].chain.tip.idString
+      await until(() => nodes.every(n => n.chain.tip.idString === id), 20_000, `block ${b} everywhere`)
+      for (const [n, l] of listeners) n.chain.off('tip', l)
+      latencies.push(Math.max(...nodes.map(n => arrived.get(n) ?? performance.now())) - start)
+    }
+    return { nodes: count, blocks, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) }
+  } finally {
+    for (const n of nodes) await n.stop()
+    for (const d of dirs) await rm(d, { recursive: true, force: true })
+  }
+}
+
+/** A node in a child process on `datadir`; resolves once it answers RPC, with its p2p address. */
+async function spawnNode (datadir: string): Promise<{ addr: string, stop: () => Promise<void> }> {
+  const port = await freePort()
+  const child = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(port), '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { stdio: 'ignore' })
+  const stop = async (): Promise<void> => {
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  }
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    try {
+      const info = await callRpc({ datadir, port }, 'getnetworkinfo') as { addresses: string[] }
+      return { addr: info.addresses[0], stop }
+    } catch (err) {
+      if (Date.now() > deadline) {
+        await stop()
+        throw err
+      }
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+  }
+}
+
+export interface SyncBench { blocks: number, networkMs: number, localMs: number, networkBlocksPerSec: number, localBlocksPerSec: number, ratio: number }
+
+export async function benchSync (count = 10_000): Promise<SyncBench> {
+  const dirs: string[] = []
+  const nodes: CointsNode[] = []
+  const stops: Array<() => Promise<void>> = []
+  const fixture = await chainDatadir(count)
+  dirs.push(fixture.datadir)
+  try {
+    // Local baseline: the same blocks, from their wire bytes, into a fresh chain.
+    const wire = fixture.blocks.map(b => b.encode())
+    const localDir = await mkdtemp(join(tmpdir(), 'coints-bench-local-'))
+    dirs.push(localDir)
+    const local = new Chain({}, { params: regtest, dbPath: join(localDir, 'chain'), verifierThreads: 1 })
+    await local.start()
+    const localStart = performance.now()
+    for (const bytes of wire) await local.processBlock(local.decodeBlock(bytes))
+    const localMs = performance.now() - localStart
+    await local.stop()
+
+    // The source is a process of its own, as a peer would be, so serving does not share this event loop.
+    const source = await spawnNode(fixture.datadir)
+    stops.push(source.stop)
+    // Timed from the fresh node's start (its chain is empty): it connects, then syncs.
+    const start = performance.now()
+    const fresh = await startNode({ bootstrap: [source.addr] }, dirs)
+    nodes.push(fresh)
+    await until(() => fresh.chain.height >= count, 300_000, 'the sync')
+    const networkMs = performance.now() - start
+    return {
+      blocks: count,
+      networkMs,
+      localMs,
+      networkBlocksPerSec: count / (networkMs / 1000),
+      localBlocksPerSec: count / (localMs / 1000),
+      ratio: localMs / networkMs
+    }
+  } finally {
+    for (const n of nodes) await n.stop()
+    for (const stop of stops) await stop()
+    for (const d of dirs) await rm(d, { recursive: true, force: true })
+  }
+}
+
+if (import.meta.main) {
+  console.log(JSON.stringify(await benchPropagation(), null, 2))
+  console.log(JSON.stringify(await benchSync(), null, 2))
+}

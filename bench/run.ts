@@ -1,0 +1,21 @@
+/**
+ * `npm run bench`: every benchmark, each reported against a baseline measured in
+ * the same run. Figures go to docs/performance.md.
+ */
+import { benchMiner } from './miner.ts'
+import { benchPropagation, benchSync } from './network.ts'
+import { benchStartup } from './startup.ts'
+import { benchValidation } from './validation.ts'
+
+const results: Record<string, unknown> = {}
+const run = async (name: string, fn: () => Promise<unknown>): Promise<void> => {
+  process.stderr.write(`running ${name}...\n`)
+  results[name] = await fn()
+  console.log(name, JSON.stringify(results[name], (_k, v: unknown) => typeof v === 'number' ? Math.round(v * 1000) / 1000 : v))
+}
+
+await run('validation', benchValidation)
+await run('miner', benchMiner)
+await run('startup', benchStartup)
+await run('propagation', benchPropagation)
+await run('sync', benchSync)
