@@ -5,7 +5,7 @@ import { freePort } from '../src/util/free-port.ts'
 import { callRpc } from '../src/rpc/client.ts'
 import { median } from './stats.ts'
 import { chainDatadir } from './fixtures.ts'
-import { NODE_RUNTIME_FLAGS } from '../src/cli/runtime-flags.ts'
+import { NODE_RUNTIME_FLAGS } from '../src/node/runtime-flags.ts'
 
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
 

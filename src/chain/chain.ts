@@ -10,6 +10,7 @@ import { expectedBits } from '../core/pow.ts'
 import { checkBlockContext, checkBlockSanity, connectBlockTxs, sigChecksOf, type Coin } from '../core/rules.ts'
 import { outpointKey, Tx, TX_VERSION } from '../core/tx.ts'
 import { BlockIndex, type IndexEntry } from './block-index.ts'
+import { ChainStats } from './chain-stats.ts'
 import { Mempool } from './mempool.ts'
 import { OrphanPool } from './orphan-pool.ts'
 import { BlockStatus, cidFromDigest, type IndexRecord, StoreError } from './records.ts'
@@ -63,6 +64,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   readonly store: ChainStore
   readonly mempool: Mempool
   readonly verifier: SignatureVerifier
+  readonly stats = new ChainStats()
   readonly #index: BlockIndex
   readonly #orphans: OrphanPool
   readonly #log: ChainLogger
@@ -278,6 +280,7 @@ export class Chain extends EventEmitter<ChainEvents> {
         throw new BlockError('PREV_INVALID', `parent ${prev} is invalid`)
       }
       this.#orphans.add(block)
+      this.stats.orphans++
       return { status: 'orphan', missing: this.#orphans.rootMissing(block) }
     }
     if (parent.status === BlockStatus.INVALID) {
@@ -298,6 +301,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const record = recordOf(block, BlockStatus.VALID)
     await this.store.putBlock(block, record)
     const entry = this.#index.add(record)
+    this.stats.arrived(id)
     if (entry.chainwork > this.#index.tip.chainwork) {
       const failures = new Map<string, BlockError>()
       await this.#activateBestChain(entry, new Map([[id, block]]), failures)
@@ -359,6 +363,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (this.#index.tip === oldTip) return
     const change: TipChange = { tip: this.#index.tip, disconnected: left.map(([, e]) => e), connected: connected.filter(e => !oldChain.has(e)), returned }
     if (change.disconnected.length > 0) {
+      this.stats.reorganised(change.disconnected.length)
       this.#log.info(`reorganised: ${change.disconnected.length} blocks disconnected, ${connected.length} connected, tip ${change.tip.height} ${change.tip.idString}`)
     }
     this.emit('tip', change)
@@ -448,6 +453,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   async acceptTx (tx: Tx): Promise<MempoolEntry> {
     return await this.#exclusive(async () => {
       const entry = await this.mempool.accept(tx)
+      this.stats.arrived(tx.idString)
       this.emit('tx:accepted', entry)
       return entry
     })

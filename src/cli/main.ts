@@ -2,9 +2,10 @@ import { CointsError } from '../core/errors.ts'
 import { UsageError, type Command } from './command.ts'
 import { nodeCommand } from './commands/node.ts'
 import { rpcCommand } from './commands/rpc.ts'
+import { swarmCommand } from './commands/swarm.ts'
 import { walletCommand } from './commands/wallet.ts'
 
-const commands: Command[] = [nodeCommand, walletCommand, rpcCommand]
+const commands: Command[] = [nodeCommand, walletCommand, swarmCommand, rpcCommand]
 
 function usage (): string {
   return [

@@ -47,18 +47,23 @@ export class Lan {
   readonly #switch: string
   readonly #id: number
   #destroyed = false
+  /** Every namespace made so far, recorded before it is made. */
+  readonly #names: string[] = []
 
   private constructor (id: number) {
     this.#id = id
     this.#switch = `${PREFIX}-${process.pid}-${id}-sw`
   }
 
-  /** Creates `hosts` namespaces on one bridge, addressed 10.77.<lan>.<n>/24. */
-  static async create (hosts: number): Promise<Lan> {
+  /**
+   * Creates `hosts` namespaces on one bridge, addressed 10.77.<lan>.<n>/24. An
+   * abort (Ctrl-C) stops the building and removes what was made.
+   */
+  static async create (hosts: number, signal?: AbortSignal): Promise<Lan> {
     if (hosts < 1 || hosts > 200) throw new RangeError('a LAN has 1 to 200 hosts')
     const lan = new Lan(lanCounter++ % 200)
     try {
-      await lan.#build(hosts)
+      await lan.#build(hosts, signal)
     } catch (err) {
       await lan.destroy()
       throw err
@@ -71,8 +76,9 @@ export class Lan {
     return `v${process.pid % 100_000}x${this.#id}x${i}`
   }
 
-  async #build (count: number): Promise<void> {
+  async #build (count: number, signal?: AbortSignal): Promise<void> {
     const sw = this.#switch
+    this.#names.push(sw)
     await ip('netns', 'add', sw)
     await ip('-n', sw, 'link', 'set', 'lo', 'up')
     for (const bridge of ['br0', 'br1']) {
@@ -80,9 +86,11 @@ export class Lan {
       await ip('-n', sw, 'link', 'set', bridge, 'up')
     }
     for (let i = 0; i < count; i++) {
+      signal?.throwIfAborted()
       const ns = `${PREFIX}-${process.pid}-${this.#id}-h${i}`
       const port = this.#port(i)
       const host: LanHost = { ns, ip: `10.77.${this.#id}.${i + 1}`, iface: 'eth0' }
+      this.#names.push(ns)
       await ip('netns', 'add', ns)
       this.hosts.push(host)
       await ip('link', 'add', `${port}h`, 'type', 'veth', 'peer', 'name', port)
@@ -122,7 +130,7 @@ export class Lan {
   async destroy (): Promise<void> {
     if (this.#destroyed) return
     this.#destroyed = true
-    for (const ns of [...this.hosts.map(h => h.ns), this.#switch]) await ip('netns', 'del', ns).catch(() => {})
+    for (const ns of this.#names) await ip('netns', 'del', ns).catch(() => {})
   }
 }
 

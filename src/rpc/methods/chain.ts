@@ -162,6 +162,19 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
         return { id: block.idString, ...result }
       }
     },
+    getchainstats: {
+      description: 'Orphans and reorganisations seen since start: {orphans, reorgs, maxreorgdepth}.',
+      params: [],
+      handler: async () => ({ orphans: chain.stats.orphans, reorgs: chain.stats.reorgs, maxreorgdepth: chain.stats.maxReorgDepth })
+    },
+    getarrivals: {
+      description: 'When recent blocks or transactions (by id) first reached this node, in ms since the epoch (null if unknown).',
+      params: [{ name: 'ids', type: 'any' }],
+      handler: async ({ ids }) => {
+        if (!Array.isArray(ids) || ids.length > 10_000 || !ids.every(id => typeof id === 'string')) throw new CointsError('BAD_IDS', 'ids must be a list of at most 10000 id strings')
+        return ids.map(id => chain.stats.arrival(id) ?? null)
+      }
+    },
     verifychain: {
       description: 'Recomputes the UTXO set from the stored blocks and compares it with the stored one.',
       params: [],

@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { join } from 'node:path'
+import { NODE_RUNTIME_FLAGS } from '../node/runtime-flags.ts'
+import { CointsError } from '../core/errors.ts'
+import { getNetwork } from '../core/params.ts'
+import { callRpc } from '../rpc/client.ts'
+import { freePort } from '../util/free-port.ts'
+import type { Lan } from './netns.ts'
+
+const MAIN = new URL('../cli/main.ts', import.meta.url).pathname
+const AGENT = new URL('./agent.ts', import.meta.url).pathname
+const regtest = getNetwork('regtest')
+
+/** One node of a swarm: its process, and RPC to it. */
+export interface NodeHost {
+  readonly index: number
+  readonly datadir: string
+  /** Starts (or restarts, on the same datadir) the node process. */
+  start: (extraArgs: string[]) => Promise<void>
+  /** SIGKILL: a crash. */
+  kill: () => Promise<void>
+  /** SIGTERM, then wait for the exit. */
+  stop: () => Promise<void>
+  rpc: (method: string, params?: unknown[]) => Promise<unknown>
+  readonly alive: boolean
+}
+
+function nodeArgs (datadir: string, rpcPort: number, extra: string[]): string[] {
+  return [...NODE_RUNTIME_FLAGS, MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(rpcPort), '--log-level', 'warn', ...extra]
+}
+
+async function exitOf (child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  child.kill(signal)
+  await exited
+}
+
+/** A node on this machine's loopback, found through bootstrap lists. */
+export class LoopbackHost implements NodeHost {
+  readonly index: number
+  readonly datadir: string
+  #rpcPort = 0
+  #p2pPort = 0
+  #child: ChildProcess | undefined
+
+  constructor (index: number, baseDir: string) {
+    this.index = index
+    this.datadir = join(baseDir, `node${index}`)
+  }
+
+  get alive (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
+
+  async start (extraArgs: string[]): Promise<void> {
+    if (this.#rpcPort === 0) {
+      this.#rpcPort = await freePort()
+      this.#p2pPort = await freePort()
+    }
+    this.#child = spawn(process.execPath, nodeArgs(this.datadir, this.#rpcPort, ['--listen', `/ip4/127.0.0.1/tcp/${this.#p2pPort}`, '--no-mdns', ...extraArgs]), { stdio: 'ignore' })
+  }
+
+  async kill (): Promise<void> { await exitOf(this.#child, 'SIGKILL') }
+  async stop (): Promise<void> { await exitOf(this.#child, 'SIGTERM') }
+
+  async rpc (method: string, params: unknown[] = []): Promise<unknown> {
+    return await callRpc({ datadir: this.datadir, port: this.#rpcPort }, method, params)
+  }
+}
+
+/** A node alone in a LAN host's namespace, found by mDNS; RPC goes through an agent process in the namespace. */
+export class LanHost implements NodeHost {
+  readonly index: number
+  readonly datadir: string
+  readonly #lan: Lan
+  #child: ChildProcess | undefined
+  #agent: ChildProcess | undefined
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  #ids = 0
+
+  constructor (index: number, baseDir: string, lan: Lan) {
+    this.index = index
+    this.datadir = join(baseDir, `node${index}`)
+    this.#lan = lan
+  }
+
+  get alive (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
+
+  async start (extraArgs: string[]): Promise<void> {
+    this.#child = this.#lan.spawn(this.index, process.execPath, nodeArgs(this.datadir, regtest.defaultRpcPort, ['--listen', `/ip4/0.0.0.0/tcp/${regtest.defaultPort}`, '--mdns', ...extraArgs]), { stdio: 'ignore' })
+    if (this.#agent === undefined) {
+      const agent = this.#lan.spawn(this.index, process.execPath, [AGENT, this.datadir, String(regtest.defaultRpcPort)], { stdio: ['pipe', 'pipe', 'ignore'] })
+      createInterface({ input: agent.stdout as NodeJS.ReadableStream }).on('line', line => {
+        const reply = JSON.parse(line) as { id: number, result?: unknown, error?: { code: string, message: string } }
+        const p = this.#pending.get(reply.id)
+        this.#pending.delete(reply.id)
+        if (reply.error !== undefined) p?.reject(new CointsError(reply.error.code, reply.error.message.replace(/^[A-Z_]+: /, '')))
+        else p?.resolve(reply.result)
+      })
+      agent.on('exit', () => { for (const p of this.#pending.values()) p.reject(new Error('swarm agent exited')) })
+      this.#agent = agent
+    }
+  }
+
+  async kill (): Promise<void> { await exitOf(this.#child, 'SIGKILL') }
+
+  async stop (): Promise<void> {
+    await exitOf(this.#child, 'SIGTERM')
+    this.#agent?.stdin?.end()
+    await exitOf(this.#agent, 'SIGTERM')
+  }
+
+  async rpc (method: string, params: unknown[] = []): Promise<unknown> {
+    const agent = this.#agent
+    if (agent?.stdin == null) throw new Error('node host is not started')
+    const id = this.#ids++
+    return await new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject })
+      agent.stdin?.write(JSON.stringify({ id, method, params }) + '\n')
+    })
+  }
+}

@@ -1,0 +1,348 @@
+/**
+ * `coints swarm`: runs N node processes on this machine (on loopback, or each in
+ * its own network namespace on a bridged LAN), mines and sends transactions
+ * among them, applies faults (partition and heal, crash and restart, late
+ * joiners) and reports propagation, reorganisations and convergence.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { getNetwork } from '../core/params.ts'
+import { LanHost, LoopbackHost, type NodeHost } from './hosts.ts'
+import { isLanSupported, Lan } from './netns.ts'
+
+export const SCENARIOS = ['steady', 'partition', 'crash', 'late'] as const
+export type Scenario = typeof SCENARIOS[number]
+
+export interface SwarmOptions {
+  nodes: number
+  miners: number
+  mode: 'loopback' | 'lan'
+  scenarios: Scenario[]
+  /** Seconds each scenario phase runs. */
+  phaseSeconds: number
+  /** Milliseconds between blocks (a miner is picked in turn). */
+  blockIntervalMs: number
+  /** Wallet-to-wallet sends per second (0: none). */
+  txRate: number
+  /** Nodes added late (scenario "late"). */
+  lateNodes: number
+  onProgress?: (line: string) => void
+}
+
+export interface Percentiles { count: number, p50: number | null, p95: number | null, p99: number | null }
+
+export interface SwarmReport {
+  mode: string
+  nodes: number
+  miners: number
+  scenarios: Scenario[]
+  timeToPeersMs: number | null
+  blocks: number
+  transactions: number
+  blockPropagationMs: Percentiles
+  txPropagationMs: Percentiles
+  orphans: number
+  reorgs: number
+  maxReorgDepth: number
+  convergeAfterHealMs: number | null
+  tips: number
+  height: number
+  utxoSummaries: number
+  converged: boolean
+  errors: string[]
+}
+
+const regtest = getNetwork('regtest')
+
+interface Sent { id: string, origin: number, hosts: Set<number> }
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+function percentiles (values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b)
+  const at = (p: number): number | null => sorted.length === 0 ? null : Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p / 100 * sorted.length) - 1)])
+  return { count: sorted.length, p50: at(50), p95: at(95), p99: at(99) }
+}
+
+/** Polls `check` until it returns true, or the deadline passes; returns the ms it took, or null. */
+async function until (check: () => Promise<boolean>, timeoutMs: number): Promise<number | null> {
+  const start = Date.now()
+  while (Date.now() - start < timeoutMs) {
+    if (await check().catch(() => false)) return Date.now() - start
+    await sleep(100)
+  }
+  return null
+}
+
+export class Swarm {
+  readonly #o: SwarmOptions
+  readonly #hosts: NodeHost[] = []
+  #lan: Lan | undefined
+  #dir = ''
+  #mining = false
+  #cut = false
+  /**
+   * Blocks and transactions made while the swarm was whole: the origin node's arrival
+   * time is the start, and only the nodes running then (`hosts`) count.
+   */
+  readonly #blocks: Sent[] = []
+  readonly #txs: Sent[] = []
+  readonly #addresses = new Map<number, string>()
+  readonly #errors: string[] = []
+  #stopped = false
+  readonly #abort = new AbortController()
+  #creating: Promise<Lan> | undefined
+
+  constructor (options: SwarmOptions) {
+    this.#o = options
+  }
+
+  #progress (line: string): void {
+    this.#o.onProgress?.(line)
+  }
+
+  async run (): Promise<SwarmReport> {
+    try {
+      return await this.#run()
+    } finally {
+      await this.shutdown()
+    }
+  }
+
+  /** Stops every process and removes every namespace and datadir; safe to call twice (Ctrl-C). */
+  async shutdown (): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#mining = false
+    this.#abort.abort()
+    await Promise.all(this.#hosts.map(async h => { await h.stop().catch(async () => { await h.kill() }) }))
+    // A LAN still being built removes itself on the abort; a finished one is removed here.
+    const lan = this.#lan ?? await this.#creating?.catch(() => undefined)
+    await lan?.destroy()
+    if (this.#dir !== '') await rm(this.#dir, { recursive: true, force: true })
+  }
+
+  async #run (): Promise<SwarmReport> {
+    const o = this.#o
+    if (o.mode === 'lan') {
+      const support = await isLanSupported()
+      if (!support.ok) throw new Error(support.reason)
+    }
+    this.#dir = await mkdtemp(join(tmpdir(), 'coints-swarm-'))
+    const total = o.nodes + (o.scenarios.includes('late') ? o.lateNodes : 0)
+    if (o.mode === 'lan') {
+      this.#creating = Lan.create(total, this.#abort.signal)
+      this.#lan = await this.#creating
+    }
+    for (let i = 0; i < total; i++) this.#hosts.push(o.mode === 'lan' ? new LanHost(i, this.#dir, this.#lan as Lan) : new LoopbackHost(i, this.#dir))
+    const initial = this.#hosts.slice(0, o.nodes)
+
+    this.#progress(`starting ${o.nodes} nodes (${o.mode})`)
+    const started = Date.now()
+    await this.#startHost(initial[0])
+    for (const host of initial.slice(1)) await this.#startHost(host)
+    const peered = await until(async () => (await Promise.all(initial.map(async h => (await h.rpc('getpeerinfo') as unknown[]).length))).every(n => n > 0), 60_000)
+    const timeToPeersMs = peered === null ? null : Date.now() - started
+    if (peered === null) this.#errors.push('not every node found a peer within 60 s')
+
+    // Wallets on every node; the miners' coins mature before transactions start.
+    for (const host of initial) await this.#wallet(host)
+    const miners = initial.slice(0, Math.max(1, Math.min(o.miners, o.nodes)))
+    await miners[0].rpc('generate', [regtest.coinbaseMaturity + miners.length])
+    for (let i = 1; i < miners.length; i++) await miners[i].rpc('generate', [1])
+    await this.#waitConverged(initial, 60_000)
+
+    this.#mining = true
+    const loops = [this.#mineLoop(miners), this.#txLoop(miners, initial)]
+    let convergeAfterHealMs: number | null = null
+    for (const scenario of o.scenarios) {
+      this.#progress(`scenario ${scenario}`)
+      if (scenario === 'steady') await sleep(o.phaseSeconds * 1000)
+      if (scenario === 'partition') convergeAfterHealMs = await this.#partition(initial, miners)
+      if (scenario === 'crash') await this.#crash(initial, miners)
+      if (scenario === 'late') await this.#late(initial)
+    }
+    this.#mining = false
+    await Promise.all(loops)
+    const live = this.#hosts.filter(h => h.alive)
+    this.#progress('waiting for every node to agree')
+    const convergedIn = await this.#waitConverged(live, 90_000)
+    return await this.#report(live, timeToPeersMs, convergeAfterHealMs, convergedIn !== null)
+  }
+
+  async #startHost (host: NodeHost): Promise<void> {
+    this.#abort.signal.throwIfAborted()
+    const seed = this.#hosts[0]
+    const extra: string[] = []
+    if (this.#o.mode === 'loopback' && host !== seed) {
+      // The seed, and the node two before: the odd and the even nodes each form a chain of their own too.
+      const peers = host.index >= 2 ? [seed, this.#hosts[host.index - 2]] : [seed]
+      for (const peer of new Set(peers)) extra.push('--bootstrap', (await peer.rpc('getnetworkinfo') as { addresses: string[] }).addresses[0])
+    }
+    await host.start(extra)
+    if (await until(async () => { await host.rpc('getblockchaininfo'); return true }, 60_000) === null) throw new Error(`node ${host.index} did not start`)
+  }
+
+  async #wallet (host: NodeHost): Promise<void> {
+    const info = await host.rpc('getwalletinfo') as { exists: boolean }
+    if (!info.exists) await host.rpc('createwallet', ['swarm'])
+    await host.rpc('walletpassphrase', ['swarm', 86_400])
+    this.#addresses.set(host.index, await host.rpc('getnewaddress') as string)
+  }
+
+  #running (): Set<number> {
+    return new Set(this.#hosts.filter(h => h.alive).map(h => h.index))
+  }
+
+  async #mineLoop (miners: NodeHost[]): Promise<void> {
+    for (let turn = 0; this.#mining; turn++) {
+      await sleep(this.#o.blockIntervalMs)
+      const miner = miners[turn % miners.length]
+      if (!miner.alive) continue
+      try {
+        const [id] = await miner.rpc('generate', [1]) as string[]
+        const [origin] = await miner.rpc('getarrivals', [[id]]) as Array<number | null>
+        if (!this.#cut && origin !== null) this.#blocks.push({ id, origin, hosts: this.#running() })
+        this.#progress(`blocks ${this.#blocks.length}, transactions ${this.#txs.length}`)
+      } catch (err) {
+        this.#errors.push(`mining on node ${miner.index}: ${(err as Error).message}`)
+      }
+    }
+  }
+
+  async #txLoop (miners: NodeHost[], nodes: NodeHost[]): Promise<void> {
+    if (this.#o.txRate <= 0) return
+    for (let n = 0; this.#mining; n++) {
+      await sleep(1000 / this.#o.txRate)
+      const from = miners[n % miners.length]
+      const to = this.#addresses.get(nodes[(n * 7 + 1) % nodes.length].index)
+      if (!from.alive || to === undefined) continue
+      try {
+        const id = await from.rpc('sendtoaddress', [to, '0.01']) as string
+        const [origin] = await from.rpc('getarrivals', [[id]]) as Array<number | null>
+        if (!this.#cut && origin !== null) this.#txs.push({ id, origin, hosts: this.#running() })
+      } catch {
+        // A wallet may run short of mature coins for a moment: the next send tries again.
+      }
+    }
+  }
+
+  /** Splits the swarm in two (each side with a miner), lets both mine, heals, and times the agreement. */
+  async #partition (nodes: NodeHost[], miners: NodeHost[]): Promise<number | null> {
+    const sideB = nodes.filter((_, i) => i % 2 === 1)
+    if (!sideB.some(h => miners.includes(h)) && miners.length > 1) sideB.push(miners[1])
+    const sideA = nodes.filter(h => !sideB.includes(h))
+    this.#cut = true
+    await this.#split(sideA, sideB, true)
+    this.#progress(`partitioned ${sideA.length} | ${sideB.length}`)
+    await sleep(this.#o.phaseSeconds * 1000)
+    await this.#split(sideA, sideB, false)
+    this.#progress('healed')
+    const ms = await this.#waitConverged(nodes, 60_000)
+    this.#cut = false
+    if (ms === null) this.#errors.push('no agreement within 60 s of the heal')
+    return ms
+  }
+
+  async #split (a: NodeHost[], b: NodeHost[], cut: boolean): Promise<void> {
+    if (this.#lan !== undefined) {
+      if (cut) await this.#lan.partition(b.map(h => h.index))
+      else await this.#lan.heal()
+      return
+    }
+    const ids = new Map<NodeHost, string>()
+    for (const h of [...a, ...b]) ids.set(h, (await h.rpc('getnetworkinfo') as { peerId: string }).peerId)
+    for (const x of a) {
+      for (const y of b) {
+        await x.rpc('setban', [ids.get(y), cut ? 'add' : 'remove'])
+        await y.rpc('setban', [ids.get(x), cut ? 'add' : 'remove'])
+      }
+    }
+    if (!cut) {
+      const addr = (await b[0].rpc('getnetworkinfo') as { addresses: string[] }).addresses[0]
+      await a[0].rpc('addnode', [addr])
+    }
+  }
+
+  /** SIGKILLs a node that does not mine (the last one), then restarts it on its datadir: it must catch up. */
+  async #crash (nodes: NodeHost[], miners: NodeHost[]): Promise<void> {
+    const victim = [...nodes].reverse().find(h => !miners.includes(h)) ?? nodes[nodes.length - 1]
+    this.#cut = true
+    await victim.kill()
+    this.#progress(`killed node ${victim.index}`)
+    await sleep(this.#o.phaseSeconds * 500)
+    await this.#startHost(victim)
+    await victim.rpc('walletpassphrase', ['swarm', 86_400])
+    this.#progress(`restarted node ${victim.index}`)
+    if (await this.#waitConverged(nodes, 60_000) === null) this.#errors.push(`node ${victim.index} did not catch up within 60 s of its restart`)
+    this.#cut = false
+    await sleep(this.#o.phaseSeconds * 500)
+  }
+
+  async #late (nodes: NodeHost[]): Promise<void> {
+    const late = this.#hosts.slice(nodes.length)
+    for (const host of late) await this.#startHost(host)
+    this.#progress(`added ${late.length} nodes`)
+    await sleep(this.#o.phaseSeconds * 1000)
+  }
+
+  /** Waits until every host reports the same tip; returns the ms it took, or null. */
+  async #waitConverged (hosts: NodeHost[], timeoutMs: number): Promise<number | null> {
+    return await until(async () => {
+      const tips = await Promise.all(hosts.map(async h => (await h.rpc('getblockchaininfo') as { tip: string }).tip))
+      return new Set(tips).size === 1
+    }, timeoutMs)
+  }
+
+  async #report (hosts: NodeHost[], timeToPeersMs: number | null, convergeAfterHealMs: number | null, converged: boolean): Promise<SwarmReport> {
+    const delays = async (items: Sent[]): Promise<number[]> => {
+      const arrivals = await Promise.all(hosts.map(async h => await h.rpc('getarrivals', [items.map(i => i.id)]) as Array<number | null>))
+      // An item counts once it reached every node running when it was made: its delay is to the last one.
+      return items.flatMap((item, n) => {
+        const times = hosts.flatMap((h, k) => item.hosts.has(h.index) ? [arrivals[k][n]] : [])
+        return times.every(t => t !== null) ? [Math.max(...times as number[]) - item.origin] : []
+      })
+    }
+    const stats = await Promise.all(hosts.map(async h => await h.rpc('getchainstats') as { orphans: number, reorgs: number, maxreorgdepth: number }))
+    const infos = await Promise.all(hosts.map(async h => await h.rpc('getblockchaininfo') as { tip: string, height: number }))
+    const utxos = await Promise.all(hosts.map(async h => JSON.stringify(await h.rpc('gettxoutsetinfo'))))
+    const tips = new Set(infos.map(i => i.tip)).size
+    const utxoSummaries = new Set(utxos).size
+    return {
+      mode: this.#o.mode,
+      nodes: hosts.length,
+      miners: this.#o.miners,
+      scenarios: this.#o.scenarios,
+      timeToPeersMs,
+      blocks: this.#blocks.length,
+      transactions: this.#txs.length,
+      blockPropagationMs: percentiles(await delays(this.#blocks)),
+      txPropagationMs: percentiles(await delays(this.#txs)),
+      orphans: stats.reduce((s, x) => s + x.orphans, 0),
+      reorgs: stats.reduce((s, x) => s + x.reorgs, 0),
+      maxReorgDepth: Math.max(0, ...stats.map(x => x.maxreorgdepth)),
+      convergeAfterHealMs,
+      tips,
+      height: Math.max(...infos.map(i => i.height)),
+      utxoSummaries,
+      converged: converged && tips === 1 && utxoSummaries === 1 && hosts.length === this.#hosts.length,
+      errors: this.#errors.slice(0, 20)
+    }
+  }
+}
+
+export function formatReport (r: SwarmReport): string {
+  const p = (x: Percentiles): string => x.count === 0 ? 'none measured' : `p50 ${x.p50} ms, p95 ${x.p95} ms, p99 ${x.p99} ms (${x.count})`
+  return [
+    `swarm: ${r.nodes} nodes (${r.miners} mining), ${r.mode}, scenarios ${r.scenarios.join(', ')}`,
+    `  every node had a peer after  ${r.timeToPeersMs ?? 'never'} ms`,
+    `  blocks mined                 ${r.blocks} (height ${r.height})`,
+    `  block propagation            ${p(r.blockPropagationMs)}`,
+    `  transactions sent            ${r.transactions}`,
+    `  transaction propagation      ${p(r.txPropagationMs)}`,
+    `  orphans ${r.orphans}, reorganisations ${r.reorgs} (deepest ${r.maxReorgDepth})`,
+    `  agreement after the heal     ${r.convergeAfterHealMs === null ? 'n/a' : `${r.convergeAfterHealMs} ms`}`,
+    `  tips ${r.tips}, UTXO set summaries ${r.utxoSummaries}: ${r.converged ? 'CONVERGED' : 'NOT CONVERGED'}`,
+    ...r.errors.map(e => `  ! ${e}`)
+  ].join('\n')
+}

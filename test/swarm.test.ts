@@ -1,0 +1,54 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { promisify } from 'node:util'
+import { isLanSupported } from '../src/swarm/netns.ts'
+import { waitFor } from './helpers/node-harness.ts'
+
+const run = promisify(execFile)
+const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
+const support = await isLanSupported()
+// CI runs as root with iproute2: the LAN swarm must run there, never be skipped.
+const skipLan = !support.ok && process.env.CI === undefined ? support.reason : false
+
+async function namespacesOf (pid: number): Promise<string[]> {
+  const { stdout } = await run('ip', ['netns', 'list'])
+  return stdout.split('\n').map(l => l.split(' ')[0]).filter(n => n.startsWith(`coints-${pid}-`))
+}
+
+async function swarm (args: string[]): Promise<{ code: number, report: Record<string, unknown>, stdout: string, pid: number }> {
+  const child = spawn(process.execPath, [MAIN, 'swarm', '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let stdout = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  const code = await new Promise<number>(resolve => child.once('exit', c => { resolve(c ?? 1) }))
+  const last = stdout.trim().split('\n').at(-1) ?? '{}'
+  return { code, report: JSON.parse(last) as Record<string, unknown>, stdout, pid: child.pid as number }
+}
+
+test('a LAN swarm (5 nodes, 2 miners, found by mDNS) survives a partition and heal and a crash and restart, and converges', { skip: skipLan }, async () => {
+  const { code, report, stdout, pid } = await swarm(['--mode', 'lan', '--nodes', '5', '--miners', '2', '--scenario', 'steady,partition,crash', '--phase-seconds', '4'])
+  assert.equal(report.converged, true, stdout)
+  assert.equal(code, 0)
+  assert.equal(report.tips, 1)
+  assert.ok((report.reorgs as number) >= 1, 'the heal reorganised the losing side')
+  assert.ok((report.blockPropagationMs as { count: number }).count > 0)
+  assert.match(stdout, /CONVERGED/)
+  assert.deepEqual(await namespacesOf(pid), [], 'every namespace is removed')
+})
+
+test('a loopback swarm adds late nodes that sync, and reports one JSON object last', async () => {
+  const { code, report } = await swarm(['--mode', 'loopback', '--nodes', '3', '--miners', '1', '--scenario', 'late', '--late-nodes', '2', '--phase-seconds', '3'])
+  assert.equal(code, 0)
+  assert.equal(report.converged, true)
+  assert.equal(report.nodes, 5)
+})
+
+test('Ctrl-C stops every node and removes every namespace', { skip: skipLan }, async () => {
+  const child = spawn(process.execPath, [MAIN, 'swarm', '--mode', 'lan', '--nodes', '3', '--scenario', 'steady', '--phase-seconds', '60'], { stdio: 'ignore' })
+  const pid = child.pid as number
+  const exited = new Promise<number | null>(resolve => child.once('exit', c => { resolve(c) }))
+  await waitFor(async () => (await namespacesOf(pid)).length >= 4, 'the swarm\'s namespaces', 30_000)
+  child.kill('SIGINT')
+  assert.equal(await exited, 130)
+  assert.deepEqual(await namespacesOf(pid), [])
+})
