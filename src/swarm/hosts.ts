@@ -112,7 +112,7 @@ export class LanHost implements NodeHost {
 
   async rpc (method: string, params: unknown[] = []): Promise<unknown> {
     const agent = this.#agent
-    if (agent?.stdin == null) throw new Error('node host is not started')
+    if (agent?.stdin === undefined || agent.stdin === null) throw new Error('node host is not started')
     const id = this.#ids++
     return await new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })
