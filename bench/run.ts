@@ -5,6 +5,7 @@
 import { benchMiner } from './miner.ts'
 import { benchPropagation, benchSync } from './network.ts'
 import { benchStartup } from './startup.ts'
+import { benchSwarm } from './swarm.ts'
 import { benchValidation } from './validation.ts'
 
 const results: Record<string, unknown> = {}
@@ -19,3 +20,4 @@ await run('miner', benchMiner)
 await run('startup', benchStartup)
 await run('propagation', benchPropagation)
 await run('sync', benchSync)
+await run('swarm', benchSwarm)

@@ -10,6 +10,7 @@ import { expectedBits } from '../core/pow.ts'
 import { checkBlockContext, checkBlockSanity, connectBlockTxs, sigChecksOf, type Coin } from '../core/rules.ts'
 import { outpointKey, Tx, TX_VERSION } from '../core/tx.ts'
 import { BlockIndex, type IndexEntry } from './block-index.ts'
+import type { Logger } from '../log.ts'
 import { ChainStats } from './chain-stats.ts'
 import { Mempool } from './mempool.ts'
 import { OrphanPool } from './orphan-pool.ts'
@@ -17,12 +18,6 @@ import { BlockStatus, cidFromDigest, type IndexRecord, StoreError } from './reco
 import { SignatureVerifier } from './sig-verifier.ts'
 import { ChainStore, type UtxoStats } from './store.ts'
 import type { BlockEntry, ChainEvents, MempoolEntry, ProcessResult, TipChange } from './types.ts'
-
-export interface ChainLogger {
-  info: (msg: string) => void
-  warn: (msg: string) => void
-  debug: (msg: string) => void
-}
 
 export interface ChainInit {
   params: NetworkParams
@@ -37,7 +32,7 @@ export interface ChainInit {
 }
 
 export interface ChainComponents {
-  logger?: ChainLogger
+  logger?: Logger
 }
 
 export interface BlockTemplate {
@@ -48,7 +43,7 @@ export interface BlockTemplate {
 
 export interface UtxoSummary { height: number, tip: string, txouts: number, total: bigint }
 
-const silent: ChainLogger = { info () {}, warn () {}, debug () {} }
+const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
 /** Room kept in a template for the header and coinbase. */
 const TEMPLATE_RESERVE_BYTES = 1_000
 
@@ -67,7 +62,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   readonly stats = new ChainStats()
   readonly #index: BlockIndex
   readonly #orphans: OrphanPool
-  readonly #log: ChainLogger
+  readonly #log: Logger
   readonly #now: () => number
   #stats: UtxoStats = { txouts: 0, total: 0n }
   /** Ids that failed validation without being indexed (context errors). */

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorkers } from '../util/workers.ts'
 import { verifySignature } from '../core/keys.ts'
 import type { SigCheck } from '../core/rules.ts'
 import { packChecks } from './sig-pack.ts'
@@ -42,16 +43,7 @@ export class SignatureVerifier {
   }
 
   async #startWorkers (): Promise<void> {
-    const ready: Array<Promise<void>> = []
-    for (let i = 0; i < this.#threads; i++) {
-      const worker = new Worker(new URL('./sig-worker.ts', import.meta.url))
-      ready.push(new Promise((resolve, reject) => {
-        worker.once('message', () => { resolve() })
-        worker.once('error', reject)
-      }))
-      this.#workers.push(worker)
-    }
-    await Promise.all(ready)
+    this.#workers = await startWorkers(new URL('./sig-worker.ts', import.meta.url), this.#threads)
     for (const worker of this.#workers) {
       worker.on('message', (m: { id: number, failed: number }) => {
         const p = this.#pending.get(m.id)

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorkers } from '../util/workers.ts'
 import { Header, type HeaderData } from '../core/block.ts'
 import { bitsToTarget } from '../core/pow.ts'
 import { headerTemplate } from './header-template.ts'
@@ -33,16 +34,7 @@ export class NonceSearcher {
   }
 
   async #start (): Promise<void> {
-    const ready: Array<Promise<void>> = []
-    for (let i = 0; i < this.#threads; i++) {
-      const worker = new Worker(new URL('./pow-worker.ts', import.meta.url))
-      ready.push(new Promise((resolve, reject) => {
-        worker.once('message', () => { resolve() })
-        worker.once('error', reject)
-      }))
-      this.#workers.push(worker)
-    }
-    await Promise.all(ready)
+    this.#workers = await startWorkers(new URL('./pow-worker.ts', import.meta.url), this.#threads)
   }
 
   async stop (): Promise<void> {

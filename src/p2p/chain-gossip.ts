@@ -6,7 +6,7 @@ import { genesisBlock, type NetworkParams } from '../core/params.ts'
 import { Tx } from '../core/tx.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { GossipTransport, GossipVerdict, PeerPolicy } from './transport.ts'
-import type { SyncLogger } from './sync-service.ts'
+import type { Logger } from '../log.ts'
 
 export interface GossipTopics {
   blocks: string
@@ -41,7 +41,7 @@ export interface ChainGossipComponents {
   chain: Chain
   transport: GossipTransport
   peers: PeerPolicy
-  logger: SyncLogger
+  logger: Logger
   /** Called with a peer whose block we could not connect (parent unknown). */
   onOrphan: (peer: string) => void
 }

@@ -3,6 +3,7 @@ import { parseCid } from '../core/cbor.ts'
 import { BlockError } from '../core/errors.ts'
 import { genesisBlock } from '../core/params.ts'
 import type { Chain } from '../chain/chain.ts'
+import type { Logger } from '../log.ts'
 import { BAN_WEIGHT, type PeerPolicy, type RequestTransport } from './transport.ts'
 import {
   decodeBlocksRequest, decodeBlocksResponse, decodeHeadersRequest, decodeHeadersResponse, decodeStatus,
@@ -10,17 +11,11 @@ import {
   MAX_BLOCKS_PER_REQUEST, MAX_HEADERS, MAX_SYNC_MESSAGE_BYTES, type Status, SyncError
 } from './sync-messages.ts'
 
-export interface SyncLogger {
-  info: (msg: string) => void
-  debug: (msg: string) => void
-  warn: (msg: string) => void
-}
-
 export interface SyncComponents {
   chain: Chain
   transport: RequestTransport
   peers: PeerPolicy
-  logger: SyncLogger
+  logger: Logger
 }
 
 export interface SyncInit {

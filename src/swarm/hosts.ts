@@ -24,6 +24,8 @@ export interface NodeHost {
   stop: () => Promise<void>
   rpc: (method: string, params?: unknown[]) => Promise<unknown>
   readonly alive: boolean
+  /** The node process's pid while it runs (for memory figures). */
+  readonly pid: number | undefined
 }
 
 function nodeArgs (datadir: string, rpcPort: number, extra: string[]): string[] {
@@ -51,6 +53,7 @@ export class LoopbackHost implements NodeHost {
   }
 
   get alive (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
+  get pid (): number | undefined { return this.alive ? this.#child?.pid : undefined }
 
   async start (extraArgs: string[]): Promise<void> {
     if (this.#rpcPort === 0) {
@@ -85,6 +88,8 @@ export class LanHost implements NodeHost {
   }
 
   get alive (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
+  /** `ip netns exec` execs the node, so the spawned pid is the node's. */
+  get pid (): number | undefined { return this.alive ? this.#child?.pid : undefined }
 
   async start (extraArgs: string[]): Promise<void> {
     this.#child = this.#lan.spawn(this.index, process.execPath, nodeArgs(this.datadir, regtest.defaultRpcPort, ['--listen', `/ip4/0.0.0.0/tcp/${regtest.defaultPort}`, '--mdns', ...extraArgs]), { stdio: 'ignore' })

@@ -4,7 +4,7 @@
  * among them, applies faults (partition and heal, crash and restart, late
  * joiners) and reports propagation, reorganisations and convergence.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { getNetwork } from '../core/params.ts'
@@ -50,6 +50,8 @@ export interface SwarmReport {
   height: number
   utxoSummaries: number
   converged: boolean
+  /** Mean resident memory of the node processes at the end, MB (Linux). */
+  rssPerNodeMb: number | null
   errors: string[]
 }
 
@@ -326,9 +328,20 @@ export class Swarm {
       height: Math.max(...infos.map(i => i.height)),
       utxoSummaries,
       converged: converged && tips === 1 && utxoSummaries === 1 && hosts.length === this.#hosts.length,
+      rssPerNodeMb: await meanRssMb(hosts),
       errors: this.#errors.slice(0, 20)
     }
   }
+}
+
+async function meanRssMb (hosts: NodeHost[]): Promise<number | null> {
+  const values: number[] = []
+  for (const h of hosts) {
+    const status = h.pid === undefined ? '' : await readFile(`/proc/${h.pid}/status`, 'utf8').catch(() => '')
+    const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1]
+    if (kb !== undefined) values.push(Number(kb) / 1024)
+  }
+  return values.length === 0 ? null : Math.round(values.reduce((a, b) => a + b, 0) / values.length)
 }
 
 export function formatReport (r: SwarmReport): string {
@@ -342,6 +355,7 @@ export function formatReport (r: SwarmReport): string {
     `  transaction propagation      ${p(r.txPropagationMs)}`,
     `  orphans ${r.orphans}, reorganisations ${r.reorgs} (deepest ${r.maxReorgDepth})`,
     `  agreement after the heal     ${r.convergeAfterHealMs === null ? 'n/a' : `${r.convergeAfterHealMs} ms`}`,
+    `  resident memory per node     ${r.rssPerNodeMb ?? '?'} MB`,
     `  tips ${r.tips}, UTXO set summaries ${r.utxoSummaries}: ${r.converged ? 'CONVERGED' : 'NOT CONVERGED'}`,
     ...r.errors.map(e => `  ! ${e}`)
   ].join('\n')
