@@ -99,6 +99,8 @@ test('coints node, rpc and wallet drive a regtest node; SIGTERM stops it cleanly
   const info = JSON.parse((await coints(['rpc', ...target, 'getblockchaininfo'])).stdout) as { height: number }
   assert.equal(info.height, 12)
   assert.equal(JSON.parse((await coints(['rpc', ...target, 'verifychain'])).stdout).ok, true)
+  // Listen before asking: the node may be gone before `coints rpc stop` itself exits.
+  const stopped = new Promise(resolve => child.once('exit', resolve))
   assert.equal((await coints(['rpc', ...target, 'stop'])).code, 0)
-  await new Promise(resolve => child.once('exit', resolve))
+  await stopped
 })
