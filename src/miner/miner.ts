@@ -32,7 +32,6 @@ export class Miner {
   #queue: Promise<unknown> = Promise.resolve()
   #retemplate: NodeJS.Timeout | undefined
   readonly #onTip = (): void => { this.searcher.abort() }
-  blocksMined = 0
 
   constructor (components: MinerComponents, init: MinerInit = {}) {
     this.#c = components
@@ -95,7 +94,6 @@ export class Miner {
       const block = new Block(header, template.txs)
       const result = await this.#c.chain.processBlock(block)
       if (result.status !== 'connected') return undefined
-      this.blocksMined++
       this.#c.logger.info(`mined block ${block.height} ${block.idString} (${block.txs.length} txs)`)
       this.#c.onBlockMined?.(block)
       return block

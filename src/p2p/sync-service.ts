@@ -146,9 +146,6 @@ export class SyncService {
     })
   }
 
-  /** Whether the sync loop is fetching right now. */
-  get syncing (): boolean { return this.#running !== undefined }
-
   async #loop (): Promise<void> {
     for (let peer = this.#pickPeer(); peer !== undefined && !this.#stopped; peer = this.#pickPeer()) {
       const before = this.#c.chain.tip.chainwork

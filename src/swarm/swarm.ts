@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { getNetwork } from '../core/params.ts'
 import { LanHost, LoopbackHost, type NodeHost } from './hosts.ts'
-import { isLanSupported, Lan } from './netns.ts'
+import { isLanSupported, Lan, sweepStaleLans } from './netns.ts'
 
 export const SCENARIOS = ['steady', 'partition', 'crash', 'late'] as const
 export type Scenario = typeof SCENARIOS[number]
@@ -129,6 +129,8 @@ export class Swarm {
     if (o.mode === 'lan') {
       const support = await isLanSupported()
       if (!support.ok) throw new Error(support.reason)
+      // Namespaces of swarms that were killed outright (kill -9 leaves no chance to clean up).
+      await sweepStaleLans()
     }
     this.#dir = await mkdtemp(join(tmpdir(), 'coints-swarm-'))
     const total = o.nodes + (o.scenarios.includes('late') ? o.lateNodes : 0)
