@@ -7,8 +7,8 @@ import { BlockError, TxError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
 import { chainTag, genesisBlock, subsidyAt, type NetworkParams } from '../core/params.ts'
 import { expectedBits } from '../core/pow.ts'
-import { checkBlockContext, checkBlockSanity, connectBlockTxs, sigChecksOf, type Coin } from '../core/rules.ts'
-import { outpointKey, Tx, TX_VERSION } from '../core/tx.ts'
+import { checkBlockContext, checkBlockSanity, coinsOf, connectBlockTxs, sigChecksOf, type Coin } from '../core/rules.ts'
+import { Tx, TX_VERSION } from '../core/tx.ts'
 import { BlockIndex, type IndexEntry } from './block-index.ts'
 import type { Logger } from '../log.ts'
 import { ChainStats } from './chain-stats.ts'
@@ -139,7 +139,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   async #initGenesis (genesis: Block): Promise<void> {
     const record = recordOf(genesis, BlockStatus.VALID)
     await this.store.putBlock(genesis, record)
-    const created = genesis.txs[0].data.outputs.map((o, i): [string, Coin] => [outpointKey(genesis.txs[0].idString, i), { amount: o.amount, address: o.address, height: 0, coinbase: true }])
+    const created = coinsOf(genesis.txs[0], 0)
     await this.store.writeTipUpdate({
       put: created,
       del: [],
@@ -400,10 +400,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const block = await this.store.getBlock(entry.id)
     if (block === undefined) throw new StoreError('MISSING_BLOCK', `connected block ${entry.idString} is not stored`)
     const spent = await this.store.getUndo(entry.digest)
-    const created: Array<[string, Coin]> = []
-    for (const tx of block.txs) {
-      tx.data.outputs.forEach((o, i) => created.push([outpointKey(tx.idString, i), { amount: o.amount, address: o.address, height: entry.height, coinbase: tx.isCoinbase }]))
-    }
+    const created = block.txs.flatMap(tx => coinsOf(tx, entry.height))
     const stats = {
       txouts: this.#stats.txouts - created.length + spent.length,
       total: this.#stats.total - sumCoins(created) + sumCoins(spent)
@@ -487,7 +484,7 @@ export class Chain extends EventEmitter<ChainEvents> {
         const block = await this.store.getBlock(entry.id)
         if (block === undefined) throw new StoreError('MISSING_BLOCK', `block at height ${h}`)
         if (h === 0) {
-          block.txs[0].data.outputs.forEach((o, i) => coins.set(outpointKey(block.txs[0].idString, i), { amount: o.amount, address: o.address, height: 0, coinbase: true }))
+          for (const [key, coin] of coinsOf(block.txs[0], 0)) coins.set(key, coin)
         } else {
           try {
             connectBlockTxs(block, coins, this.params)

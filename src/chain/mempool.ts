@@ -153,12 +153,14 @@ export class Mempool {
   /** Removes a transaction and everything spending its outputs; returns what left. */
   removeWithDescendants (id: string): Tx[] {
     const removed = this.#withDescendants(id)
-    for (const entry of removed) {
-      this.#entries.delete(entry.tx.idString)
-      for (const key of entry.spends) this.#spentBy.delete(key)
-      this.#bytes -= entry.size
-    }
+    for (const entry of removed) this.#drop(entry)
     return removed.map(e => e.tx)
+  }
+
+  #drop (entry: PoolEntry): void {
+    this.#entries.delete(entry.tx.idString)
+    for (const key of entry.spends) this.#spentBy.delete(key)
+    this.#bytes -= entry.size
   }
 
   /** After a block connects: its transactions leave, and so does anything spending what it spent. */
@@ -168,9 +170,7 @@ export class Mempool {
       const mined = this.#entries.get(tx.idString)
       if (mined !== undefined) {
         // Children stay: their parent is now confirmed.
-        this.#entries.delete(tx.idString)
-        for (const key of mined.spends) this.#spentBy.delete(key)
-        this.#bytes -= mined.size
+        this.#drop(mined)
         tx.data.outputs.forEach((_, index) => {
           const child = this.#spentBy.get(outpointKey(tx.idString, index))
           if (child !== undefined) this.#entries.get(child)?.parents.delete(tx.idString)

@@ -137,6 +137,11 @@ export function medianTime (times: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]
 }
 
+/** The coins a transaction's outputs become in a block at `height`, by outpoint key. */
+export function coinsOf (tx: Tx, height: number): Array<[string, Coin]> {
+  return tx.data.outputs.map((out, index) => [outpointKey(tx.idString, index), { amount: out.amount, address: out.address, height, coinbase: tx.isCoinbase }])
+}
+
 export interface ConnectResult {
   fees: bigint
   /** Coins this block spent, in order: the undo data that restores them on disconnect. */
@@ -174,12 +179,10 @@ export function connectBlockTxs (block: Block, coins: Map<string, Coin>, params:
       }
       result.fees += checked.fee
     }
-    tx.data.outputs.forEach((out, index) => {
-      const coin: Coin = { amount: out.amount, address: out.address, height, coinbase: tx.isCoinbase }
-      const key = outpointKey(tx.idString, index)
+    for (const [key, coin] of coinsOf(tx, height)) {
       coins.set(key, coin)
       result.created.push([key, coin])
-    })
+    }
   }
   let coinbaseValue = 0n
   for (const out of block.txs[0].data.outputs) coinbaseValue += out.amount
