@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,8 +7,12 @@ import type { Block } from '../src/core/block.ts'
 import { keyPairOf, randomPrivateKey } from '../src/core/keys.ts'
 import { getNetwork } from '../src/core/params.ts'
 import { solveBlock } from '../src/miner/solve.ts'
+import { NODE_RUNTIME_FLAGS } from '../src/node/runtime-flags.ts'
+import { callRpc } from '../src/rpc/client.ts'
+import { freePort } from '../src/util/free-port.ts'
 
 export const regtest = getNetwork('regtest')
+const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
 
 /** A node datadir on regtest whose chain holds `blocks` blocks (coinbase only); returns the blocks too. */
 export async function chainDatadir (blocks: number): Promise<{ datadir: string, blocks: Block[] }> {
@@ -25,4 +30,38 @@ export async function chainDatadir (blocks: number): Promise<{ datadir: string, 
   }
   await chain.stop()
   return { datadir, blocks: mined }
+}
+
+export interface NodeProcess {
+  pid: number
+  /** ms from spawn until its RPC answered. */
+  readyMs: number
+  rpc: (method: string, params?: unknown[]) => Promise<unknown>
+  stop: () => Promise<void>
+}
+
+/** A regtest node process on `datadir` (loopback, the runtime flags users get); resolves once its RPC answers. */
+export async function spawnNode (datadir: string): Promise<NodeProcess> {
+  const port = await freePort()
+  const start = performance.now()
+  const child = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(port), '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { stdio: 'ignore' })
+  const rpc = async (method: string, params: unknown[] = []): Promise<unknown> => await callRpc({ datadir, port }, method, params)
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  }
+  for (;;) {
+    try {
+      await rpc('getblockchaininfo')
+      return { pid: child.pid as number, readyMs: performance.now() - start, rpc, stop }
+    } catch (err) {
+      if (performance.now() - start > 60_000) {
+        await stop()
+        throw err
+      }
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+  }
 }

@@ -12,15 +12,10 @@ import { CointsNode } from '../src/node/node.ts'
 import { defaultNodeOptions, type NodeOptions } from '../src/node/options.ts'
 import { encodeAddress } from '../src/core/address.ts'
 import { keyPairOf, randomPrivateKey } from '../src/core/keys.ts'
-import { spawn } from 'node:child_process'
-import { NODE_RUNTIME_FLAGS } from '../src/node/runtime-flags.ts'
-import { callRpc } from '../src/rpc/client.ts'
-import { freePort } from '../src/util/free-port.ts'
-import { chainDatadir, regtest } from './fixtures.ts'
+import { chainDatadir, regtest, spawnNode } from './fixtures.ts'
 import { percentile } from './stats.ts'
 
 setLogLevel('silent')
-const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
 
 async function startNode (options: Partial<NodeOptions>, dirs: string[]): Promise<CointsNode> {
   const datadir = options.datadir ?? await mkdtemp(join(tmpdir(), 'coints-bench-node-'))
@@ -75,30 +70,6 @@ export async function benchPropagation (count = 10, blocks = 30): Promise<Propag
   }
 }
 
-/** A node in a child process on `datadir`; resolves once it answers RPC, with its p2p address. */
-async function spawnNode (datadir: string): Promise<{ addr: string, stop: () => Promise<void> }> {
-  const port = await freePort()
-  const child = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(port), '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { stdio: 'ignore' })
-  const stop = async (): Promise<void> => {
-    const exited = new Promise(resolve => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
-  }
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    try {
-      const info = await callRpc({ datadir, port }, 'getnetworkinfo') as { addresses: string[] }
-      return { addr: info.addresses[0], stop }
-    } catch (err) {
-      if (Date.now() > deadline) {
-        await stop()
-        throw err
-      }
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
-  }
-}
-
 export interface SyncBench { blocks: number, networkMs: number, localMs: number, networkBlocksPerSec: number, localBlocksPerSec: number, ratio: number }
 
 export async function benchSync (count = 10_000): Promise<SyncBench> {
@@ -122,9 +93,10 @@ export async function benchSync (count = 10_000): Promise<SyncBench> {
     // The source is a process of its own, as a peer would be, so serving does not share this event loop.
     const source = await spawnNode(fixture.datadir)
     stops.push(source.stop)
+    const sourceAddr = (await source.rpc('getnetworkinfo') as { addresses: string[] }).addresses[0]
     // Timed from the fresh node's start (its chain is empty): it connects, then syncs.
     const start = performance.now()
-    const fresh = await startNode({ bootstrap: [source.addr] }, dirs)
+    const fresh = await startNode({ bootstrap: [sourceAddr] }, dirs)
     nodes.push(fresh)
     await until(() => fresh.chain.height >= count, 300_000, 'the sync')
     const networkMs = performance.now() - start

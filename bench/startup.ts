@@ -1,38 +1,17 @@
 /** Start-up to RPC-ready with 10,000 blocks on disk against 1,000, and the idle node's resident memory. */
-import { spawn } from 'node:child_process'
-import { readFile, rm } from 'node:fs/promises'
-import { freePort } from '../src/util/free-port.ts'
-import { callRpc } from '../src/rpc/client.ts'
+import { rm } from 'node:fs/promises'
 import { median } from './stats.ts'
-import { chainDatadir } from './fixtures.ts'
-import { NODE_RUNTIME_FLAGS } from '../src/node/runtime-flags.ts'
+import { chainDatadir, spawnNode } from './fixtures.ts'
+import { residentMemoryMb } from '../src/util/resident-memory.ts'
 
-const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
-
-/** Spawns a node on the datadir; returns ms until RPC answers and the RSS after `idleMs` idle. */
+/** Starts a node on the datadir; returns ms until RPC answers and the RSS after `idleMs` idle. */
 async function startOnce (datadir: string, idleMs: number): Promise<{ readyMs: number, rssMb: number }> {
-  const port = await freePort()
-  const start = performance.now()
-  const child = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(port), '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { stdio: 'ignore' })
+  const node = await spawnNode(datadir)
   try {
-    for (;;) {
-      try {
-        await callRpc({ datadir, port }, 'getblockchaininfo')
-        break
-      } catch {
-        if (performance.now() - start > 60_000) throw new Error('node did not start')
-        await new Promise(resolve => setTimeout(resolve, 5))
-      }
-    }
-    const readyMs = performance.now() - start
     await new Promise(resolve => setTimeout(resolve, idleMs))
-    const status = await readFile(`/proc/${child.pid}/status`, 'utf8')
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN)
-    return { readyMs, rssMb: rssKb / 1024 }
+    return { readyMs: node.readyMs, rssMb: await residentMemoryMb(node.pid) ?? NaN }
   } finally {
-    const exited = new Promise(resolve => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
+    await node.stop()
   }
 }
 

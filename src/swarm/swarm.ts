@@ -4,7 +4,8 @@
  * among them, applies faults (partition and heal, crash and restart, late
  * joiners) and reports propagation, reorganisations and convergence.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { residentMemoryMb } from '../util/resident-memory.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { getNetwork } from '../core/params.ts'
@@ -339,9 +340,8 @@ export class Swarm {
 async function meanRssMb (hosts: NodeHost[]): Promise<number | null> {
   const values: number[] = []
   for (const h of hosts) {
-    const status = h.pid === undefined ? '' : await readFile(`/proc/${h.pid}/status`, 'utf8').catch(() => '')
-    const kb = /VmRSS:\s+(\d+)/.exec(status)?.[1]
-    if (kb !== undefined) values.push(Number(kb) / 1024)
+    const mb = h.pid === undefined ? undefined : await residentMemoryMb(h.pid)
+    if (mb !== undefined) values.push(mb)
   }
   return values.length === 0 ? null : Math.round(values.reduce((a, b) => a + b, 0) / values.length)
 }
