@@ -1,5 +1,4 @@
 import { hash as nodeHash } from 'node:crypto'
-import { ripemd160 } from '@noble/hashes/legacy.js'
 
 /** SHA-256 through Node's one-shot native hash: the miner's and validator's hot path. */
 export function sha256 (data: Uint8Array): Uint8Array {
@@ -8,7 +7,8 @@ export function sha256 (data: Uint8Array): Uint8Array {
 
 /** RIPEMD-160 of SHA-256, as Bitcoin's addresses: 20 bytes naming a public key. */
 export function hash160 (data: Uint8Array): Uint8Array {
-  return ripemd160(sha256(data))
+  const digest = nodeHash('ripemd160', sha256(data), 'buffer')
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength)
 }
 
 /** A 32-byte big-endian digest read as an unsigned integer (for proof of work). */

@@ -3,6 +3,7 @@ import { DecodeError } from './errors.ts'
 import { hash160, sha256 } from './hash.ts'
 import { PUBKEY_BYTES, SIGNATURE_BYTES, sign } from './keys.ts'
 import { ADDRESS_HASH_BYTES } from './address.ts'
+import { parseTx, sighashPreimage } from './tx-codec.ts'
 
 export const TX_VERSION = 1
 /** Larger transactions are not decoded at all. */
@@ -80,31 +81,47 @@ function fromIpld (value: unknown): TransactionData {
   return data
 }
 
+/** The generic decoder: any DAG-CBOR, checked to be canonical and well typed, with an error naming what is wrong. */
+export function decodeTxData (bytes: Uint8Array): TransactionData {
+  return fromIpld(decodeCanonical(bytes, 'transaction'))
+}
+
+/** The sighash preimage by definition; tx-codec cuts the same bytes from a transaction's encoding faster. */
+export function encodeSighashPreimage (data: TransactionData, chainTag: Uint8Array): Uint8Array {
+  return encodeCbor({ chain: chainTag, tx: toIpld(data, false) })
+}
+
 /** A transaction with its canonical DAG-CBOR bytes and CID, computed once. */
 export class Tx {
   readonly data: TransactionData
   readonly bytes: Uint8Array
   readonly id: CID
   readonly idString: string
+  /** Where the signatures sit in `bytes`, when they are in the layout tx-codec parses. */
+  readonly #sigOffsets: readonly number[] | undefined
   #sighash?: Uint8Array
   #inputAddresses?: Uint8Array[]
   #inputKeys?: string[]
 
-  private constructor (data: TransactionData, bytes: Uint8Array) {
+  private constructor (data: TransactionData, bytes: Uint8Array, sigOffsets: readonly number[] | undefined) {
     this.data = data
     this.bytes = bytes
+    this.#sigOffsets = sigOffsets
     this.id = cidOf(bytes)
     this.idString = this.id.toString()
   }
 
   static create (data: TransactionData): Tx {
-    return new Tx(data, encodeCbor(toIpld(data, true)))
+    const bytes = encodeCbor(toIpld(data, true))
+    return new Tx(data, bytes, parseTx(bytes)?.sigOffsets)
   }
 
   /** Decode untrusted bytes; throws DecodeError on anything but a canonical, well-typed transaction. */
   static fromBytes (bytes: Uint8Array): Tx {
     if (bytes.length > MAX_TX_BYTES) throw new DecodeError('TOO_LARGE', `transaction of ${bytes.length} bytes`)
-    return new Tx(fromIpld(decodeCanonical(bytes, 'transaction')), bytes)
+    const parsed = parseTx(bytes)
+    if (parsed !== undefined) return new Tx(parsed.data, bytes, parsed.sigOffsets)
+    return new Tx(decodeTxData(bytes), bytes, undefined)
   }
 
   get isCoinbase (): boolean {
@@ -116,7 +133,9 @@ export class Tx {
    * bound to the network's genesis id so a transaction cannot be replayed on another network.
    */
   sighash (chainTag: Uint8Array): Uint8Array {
-    this.#sighash ??= sha256(encodeCbor({ chain: chainTag, tx: toIpld(this.data, false) }))
+    this.#sighash ??= sha256(this.#sigOffsets === undefined
+      ? encodeSighashPreimage(this.data, chainTag)
+      : sighashPreimage(this.bytes, this.#sigOffsets, chainTag))
     return this.#sighash
   }
 
