@@ -177,11 +177,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     return await this.store.getBlock(id)
   }
 
-  /** A valid stored block in wire form, without decoding it (serving peers). */
-  async getBlockWire (id: CID): Promise<Uint8Array | undefined> {
-    if (this.getEntry(id.toString()) === undefined) return undefined
-    const parts = await this.store.getBlockParts(id)
-    return parts === undefined ? undefined : encodeBlockParts(parts.header, parts.txs)
+  /**
+   * Valid stored blocks in wire form, without decoding them (serving peers): the
+   * first of `ids`, up to the first that is not a valid block we store.
+   */
+  async getBlocksWire (ids: CID[]): Promise<Uint8Array[]> {
+    const valid = ids.findIndex(id => this.getEntry(id.toString()) === undefined)
+    const parts = await this.store.getBlocksParts(valid < 0 ? ids : ids.slice(0, valid))
+    return parts.map(p => encodeBlockParts(p.header, p.txs))
   }
 
   async getTx (id: CID): Promise<Tx | undefined> {

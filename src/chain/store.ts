@@ -95,7 +95,7 @@ export class ChainStore {
   }
 
   async getBlock (cid: CID): Promise<Block | undefined> {
-    const raw = await this.getBlockParts(cid)
+    const [raw] = await this.getBlocksParts([cid])
     if (raw === undefined) return undefined
     try {
       return new Block(Header.fromBytes(raw.header), raw.txs.map(bytes => Tx.fromBytes(bytes)))
@@ -104,27 +104,42 @@ export class ChainStore {
     }
   }
 
-  /** A block's header and transaction bytes as stored, not decoded (for serving peers). */
-  async getBlockParts (cid: CID): Promise<{ header: Uint8Array, txs: Uint8Array[] } | undefined> {
-    const header = await this.getRaw(cid)
-    if (header === undefined) return undefined
-    try {
-      const o = read.object(decodeCbor(header, 'header'), 'header')
-      const listBytes = await this.getRaw(read.cid(o.txs, 'header.txs'))
-      if (listBytes === undefined) throw new StoreError('MISSING_BLOCK', `transaction list of ${cid.toString()}`)
-      const ids = read.array(decodeCbor(listBytes, 'transaction list'), 'transaction list', Number.MAX_SAFE_INTEGER).map((v, n) => read.cid(v, `txs[${n}]`))
-      const txs = await this.db.getMany(ids.map(blockstoreKey))
-      return {
-        header,
-        txs: txs.map((bytes, n) => {
-          if (bytes === undefined) throw new StoreError('MISSING_BLOCK', `transaction ${ids[n].toString()}`)
-          return bytes
-        })
+  /**
+   * Blocks' header and transaction bytes as stored, not decoded (for serving
+   * peers), for the first of `cids` up to the first not stored. Three reads in
+   * all: the headers, their transaction lists, then every transaction.
+   */
+  async getBlocksParts (cids: CID[]): Promise<Array<{ header: Uint8Array, txs: Uint8Array[] }>> {
+    const stored = await this.db.getMany(cids.map(blockstoreKey))
+    const missing = stored.findIndex(v => v === undefined)
+    const headers = (missing < 0 ? stored : stored.slice(0, missing)) as Uint8Array[]
+    const corrupt = (n: number, err: unknown): StoreError => err instanceof StoreError ? err : new StoreError('CORRUPT_BLOCK', `stored block ${cids[n].toString()}: ${(err as Error).message}`)
+    const listIds = headers.map((header, n) => {
+      try {
+        return read.cid(read.object(decodeCbor(header, 'header'), 'header').txs, 'header.txs')
+      } catch (err) {
+        throw corrupt(n, err)
       }
-    } catch (err) {
-      if (err instanceof StoreError) throw err
-      throw new StoreError('CORRUPT_BLOCK', `stored block ${cid.toString()}: ${(err as Error).message}`)
-    }
+    })
+    const lists = await this.db.getMany(listIds.map(blockstoreKey))
+    const txIds = lists.map((list, n) => {
+      try {
+        if (list === undefined) throw new StoreError('MISSING_BLOCK', `transaction list of ${cids[n].toString()}`)
+        return read.array(decodeCbor(list, 'transaction list'), 'transaction list', Number.MAX_SAFE_INTEGER).map((v, i) => read.cid(v, `txs[${i}]`))
+      } catch (err) {
+        throw corrupt(n, err)
+      }
+    })
+    const txs = await this.db.getMany(txIds.flat().map(blockstoreKey))
+    let at = 0
+    return headers.map((header, n) => ({
+      header,
+      txs: txIds[n].map(id => {
+        const bytes = txs[at++]
+        if (bytes === undefined) throw new StoreError('MISSING_BLOCK', `transaction ${id.toString()}`)
+        return bytes
+      })
+    }))
   }
 
   async getTx (cid: CID): Promise<Tx | undefined> {

@@ -23,11 +23,14 @@ export class SyncError extends CointsError<SyncErrorCode> {}
 
 /** Most headers one reply carries. */
 export const MAX_HEADERS = 2_000
-/** Most blocks one request asks for. */
-export const MAX_BLOCKS_PER_REQUEST = 16
-/** Largest message on the sync protocols (a reply of MAX_BLOCKS_PER_REQUEST full blocks). */
+/** Most blocks one request asks for: small blocks travel many to a reply. */
+export const MAX_BLOCKS_PER_REQUEST = 128
+/** A reply holds blocks up to this many bytes, then stops: the asker requests the rest again. */
+export const BLOCKS_REPLY_BYTES = 4_000_000
+/** Largest message on the sync protocols: a full reply and its last block, at most MAX_BLOCK_WIRE_BYTES. */
 export const MAX_SYNC_MESSAGE_BYTES = 20_000_000
-const MAX_LOCATOR = 64
+/** Most ids in a block locator. */
+export const MAX_LOCATOR = 64
 
 export interface Status {
   genesis: CID
@@ -112,7 +115,7 @@ export function decodeBlocksRequest (bytes: Uint8Array): CID[] {
   })
 }
 
-/** Blocks in wire form; a block the peer does not have is simply left out. */
+/** Blocks in wire form: the first ones asked for, up to the first the server does not have or BLOCKS_REPLY_BYTES. */
 export function encodeBlocksResponse (blocks: Uint8Array[]): Uint8Array {
   return encodeCbor({ blocks })
 }

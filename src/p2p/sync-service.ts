@@ -4,11 +4,12 @@ import { BlockError } from '../core/errors.ts'
 import { genesisBlock } from '../core/params.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { Logger } from '../log.ts'
+import { BlockDownload } from './block-download.ts'
 import { BAN_WEIGHT, type PeerPolicy, type RequestTransport } from './transport.ts'
 import {
   decodeBlocksRequest, decodeBlocksResponse, decodeHeadersRequest, decodeHeadersResponse, decodeStatus,
   encodeBlocksRequest, encodeBlocksResponse, encodeHeadersRequest, encodeHeadersResponse, encodeStatus,
-  MAX_BLOCKS_PER_REQUEST, MAX_HEADERS, MAX_SYNC_MESSAGE_BYTES, type Status, SyncError
+  BLOCKS_REPLY_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_HEADERS, MAX_LOCATOR, MAX_SYNC_MESSAGE_BYTES, type Status, SyncError
 } from './sync-messages.ts'
 
 export interface SyncComponents {
@@ -32,8 +33,10 @@ export interface PeerSyncState {
   disappointedAt?: number
 }
 
-/** Blocks fetched ahead of the one being connected. */
-const PIPELINE_DEPTH = 8
+/** Block requests in flight to one peer: below the streams a peer may open per protocol (MAX_STREAMS_PER_PROTOCOL), leaving one for re-asking. */
+const PIPELINE_DEPTH = 6
+/** Blocks a server reads at once for a reply. */
+const SERVE_READ_AHEAD = 16
 
 /**
  * Chain sync over request/response streams (headers first): status on connect,
@@ -181,23 +184,33 @@ export class SyncService {
   }
 
   async #syncFrom (peer: string): Promise<void> {
-    const { chain } = this.#c
-    for (;;) {
-      const locator = chain.locator().map(id => parseCid(id))
-      const raw = decodeHeadersResponse(await this.#request(peer, this.#protocols.headers, encodeHeadersRequest(locator, MAX_HEADERS), MAX_SYNC_MESSAGE_BYTES))
-      const headers = this.#checkHeaders(raw)
-      const wanted = headers.filter(h => !chain.hasBlock(h.idString))
-      if (wanted.length > 0) {
-        this.#c.logger.info(`syncing ${wanted.length} blocks from ${peer} (heights ${wanted[0].data.height}..${wanted[wanted.length - 1].data.height})`)
-        await this.#fetchAndConnect(peer, wanted)
-      }
-      if (headers.length < MAX_HEADERS || wanted.length === 0) break
-    }
+    const { chain, logger } = this.#c
+    const download = new BlockDownload({
+      headers: async after => {
+        const locator = [...(after === undefined ? [] : [after.idString]), ...chain.locator()].slice(0, MAX_LOCATOR)
+        const request = encodeHeadersRequest(locator.map(id => parseCid(id)), MAX_HEADERS)
+        const headers = this.#checkHeaders(decodeHeadersResponse(await this.#request(peer, this.#protocols.headers, request, MAX_SYNC_MESSAGE_BYTES)), after)
+        if (headers.length > 0) logger.info(`syncing blocks ${headers[0].data.height}..${headers[headers.length - 1].data.height} from ${peer}`)
+        return headers
+      },
+      blocks: async batch => await this.#fetchBlocks(peer, batch)
+    }, {
+      roundSize: MAX_HEADERS,
+      batchSize: MAX_BLOCKS_PER_REQUEST,
+      depth: PIPELINE_DEPTH,
+      wanted: h => !chain.hasBlock(h.idString),
+      connect: async block => { await chain.processBlock(block) },
+      stopped: () => this.#stopped
+    })
+    await download.run()
     await this.#refreshStatus(peer).catch(() => {})
   }
 
-  /** Headers must decode and form one chain hanging off a block we know. */
-  #checkHeaders (raw: Uint8Array[]): Header[] {
+  /**
+   * Headers must decode and form one chain hanging off `after` (the previous
+   * round's last header, not connected yet) or a block we know.
+   */
+  #checkHeaders (raw: Uint8Array[], after: Header | undefined): Header[] {
     const headers = raw.map(bytes => {
       try {
         return Header.fromBytes(bytes)
@@ -207,37 +220,17 @@ export class SyncService {
     })
     if (headers.length === 0) return headers
     const first = headers[0].data.prev?.toString()
-    if (first === undefined || !this.#c.chain.hasBlock(first)) throw new SyncError('BAD_HEADERS', 'headers do not start from a block we know')
+    if (first === undefined || (first !== after?.idString && !this.#c.chain.hasBlock(first))) throw new SyncError('BAD_HEADERS', 'headers do not start from a block we know')
     for (let i = 1; i < headers.length; i++) {
       if (headers[i].data.prev?.toString() !== headers[i - 1].idString) throw new SyncError('BAD_HEADERS', `header ${i} does not follow header ${i - 1}`)
     }
     return headers
   }
 
-  /** Fetches blocks in batches, a few batches ahead, and connects them in order. */
-  async #fetchAndConnect (peer: string, headers: Header[]): Promise<void> {
-    const batches: Header[][] = []
-    for (let i = 0; i < headers.length; i += MAX_BLOCKS_PER_REQUEST) batches.push(headers.slice(i, i + MAX_BLOCKS_PER_REQUEST))
-    const inFlight: Array<Promise<Block[]>> = []
-    const fetchNext = (): void => {
-      const batch = batches[inFlight.length]
-      if (batch !== undefined) {
-        const p = this.#fetchBlocks(peer, batch)
-        p.catch(() => {})
-        inFlight.push(p)
-      }
-    }
-    for (let i = 0; i < PIPELINE_DEPTH; i++) fetchNext()
-    for (let i = 0; i < batches.length && !this.#stopped; i++) {
-      const blocks = await inFlight[i]
-      fetchNext()
-      for (const block of blocks) await this.#c.chain.processBlock(block)
-    }
-  }
-
+  /** The first blocks of `batch`, as many as the peer's reply holds (at least one). */
   async #fetchBlocks (peer: string, batch: Header[]): Promise<Block[]> {
     const reply = decodeBlocksResponse(await this.#request(peer, this.#protocols.blocks, encodeBlocksRequest(batch.map(h => h.id)), MAX_SYNC_MESSAGE_BYTES))
-    if (reply.length !== batch.length) throw new SyncError('BAD_BLOCK', `asked for ${batch.length} blocks, got ${reply.length}`)
+    if (reply.length === 0 || reply.length > batch.length) throw new SyncError('BAD_BLOCK', `asked for ${batch.length} blocks, got ${reply.length}`)
     return reply.map((bytes, n) => {
       let block: Block
       try {
@@ -260,8 +253,20 @@ export class SyncService {
   }
 
   async #serveBlocks (body: Uint8Array): Promise<Uint8Array> {
-    // Read in parallel: each block is three dependent reads, and a batch has no order to keep until the reply.
-    const blocks = await Promise.all(decodeBlocksRequest(body).map(async id => await this.#c.chain.getBlockWire(id)))
-    return encodeBlocksResponse(blocks.filter(b => b !== undefined))
+    const ids = decodeBlocksRequest(body)
+    const blocks: Uint8Array[] = []
+    let bytes = 0
+    // A few blocks at a time, until the reply is full or a block is not ours to serve.
+    for (let at = 0; at < ids.length; at += SERVE_READ_AHEAD) {
+      const group = ids.slice(at, at + SERVE_READ_AHEAD)
+      const read = await this.#c.chain.getBlocksWire(group)
+      for (const block of read) {
+        blocks.push(block)
+        bytes += block.length
+        if (bytes >= BLOCKS_REPLY_BYTES) return encodeBlocksResponse(blocks)
+      }
+      if (read.length < group.length) break
+    }
+    return encodeBlocksResponse(blocks)
   }
 }
