@@ -11,7 +11,7 @@ import type { Block } from '../src/core/block.ts'
 import { BlockError } from '../src/core/errors.ts'
 import type { KeyPair } from '../src/core/keys.ts'
 import { getNetwork, subsidyAt } from '../src/core/params.ts'
-import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, type ChainWorkspace } from './helpers/chain-harness.ts'
+import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
 
 const NODE = '/work/main/node_modules/.bin/node'
 
@@ -113,12 +113,13 @@ test('a refused start leaves nothing running: the process exits by itself', asyn
 
 interface Forked { ws: ChainWorkspace, chain: Chain, key: KeyPair, main: Block[], branch: Block[] }
 
-/** main: 5 blocks; branch: 5 blocks on main[1] (heights 3..7), built but not processed. */
-async function forked (t: Parameters<typeof chainWorkspace>[0], bad?: number): Promise<Forked> {
+/** main: 5 blocks, written to disk; branch: 5 blocks on main[1] (heights 3..7), built but not processed. */
+async function forked (t: Parameters<typeof chainWorkspace>[0], bad?: number, opts: OpenOptions = {}): Promise<Forked> {
   const ws = await chainWorkspace(t)
-  const chain = await ws.open()
+  const chain = await ws.open(opts)
   const key = newKey()
   const main = await mineBlocks(chain, ws.clock, 5, key.addressHash)
+  await chain.flush()
   const builder = BranchBuilder.on(chain, chain.getEntryAt(2) as BlockEntry)
   const branch = [3, 4, 5, 6, 7].map(h => builder.next(h === bad ? { coinbaseOutputs: [{ amount: subsidyAt(regtest, h) + 1n, address: key.addressHash }] } : {}))
   return { ws, chain, key, main, branch }
@@ -162,11 +163,12 @@ test('a stored heavier branch with an invalid block is rejected on start and sta
 // A write that fails mid-way through a reorganisation leaves the store as a kill at that point would.
 for (const failAt of [1, 2, 3, 4, 6]) {
   test(`a reorganisation interrupted after ${failAt - 1} tip writes resumes to the heaviest branch on start`, async t => {
-    const { ws, chain, main, branch } = await forked(t)
+    // Every tip move written at once, as the crash this simulates needs.
+    const { ws, chain, main, branch } = await forked(t, undefined, { coinsCache: { maxDirty: 0 } })
     for (const b of branch.slice(0, 3)) assert.equal((await chain.processBlock(b)).status, 'side')
     let writes = 0
-    const write = chain.store.writeTipUpdate.bind(chain.store)
-    chain.store.writeTipUpdate = async u => {
+    const write = chain.store.writeState.bind(chain.store)
+    chain.store.writeState = async u => {
       if (++writes === failAt) throw new Error('simulated crash')
       await write(u)
     }
@@ -187,6 +189,7 @@ test('verifyChain reports a damaged UTXO set', async t => {
   const chain = await ws.open()
   const key = newKey()
   const blocks = await mineBlocks(chain, ws.clock, 3, key.addressHash)
+  await chain.flush()
   const utxo = chain.store.db.sublevel<string, Uint8Array>('u', { keyEncoding: 'utf8', valueEncoding: 'view' })
   const lost = `${blocks[0].txs[0].idString}:0`
   const value = await utxo.get(lost)

@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { COIN, MAX_MONEY } from '../src/core/amount.ts'
 import { Block, BLOCK_VERSION, encodeTxList, Header, NONCE_BYTES, type HeaderData } from '../src/core/block.ts'
-import { cidOf, cidStringOfDigest, encodeCbor } from '../src/core/cbor.ts'
+import { randomBytes } from 'node:crypto'
+import { cidOf, cidOfDigest, cidStringOfDigest, encodeCbor } from '../src/core/cbor.ts'
 import { BlockError, DecodeError, TxError } from '../src/core/errors.ts'
 import { genesisBlock, getNetwork, subsidyAt, type NetworkParams } from '../src/core/params.ts'
 import { bitsToTarget, expectedBits, targetToBits, workOf } from '../src/core/pow.ts'
@@ -52,6 +53,10 @@ test('encoding: ids are CIDv1 dag-cbor sha2-256; objects round-trip; headers lin
   assert.ok(b.header.data.prev?.equals(genesisBlock(params).id))
   assert.ok(b.header.data.txs.equals(cidOf(encodeTxList([cb]))))
   assert.equal(cidStringOfDigest(b.id.multihash.digest), b.idString)
+  for (let i = 0; i < 200; i++) {
+    const digest = new Uint8Array(randomBytes(32))
+    assert.equal(cidStringOfDigest(digest), cidOfDigest(digest).toString())
+  }
 })
 
 test('decoding rejects malformed, non-canonical, mistyped and oversized data with DecodeError codes', () => {

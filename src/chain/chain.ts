@@ -6,7 +6,7 @@ import { cidOf, type CID } from '../core/cbor.ts'
 import { BlockError, TxError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
 import { chainTag, genesisBlock, subsidyAt, type NetworkParams } from '../core/params.ts'
-import { expectedBits } from '../core/pow.ts'
+import { expectedBits, workOf } from '../core/pow.ts'
 import { checkBlockContext, checkBlockSanity, coinsOf, connectBlockTxs, sigChecksOf, type Coin } from '../core/rules.ts'
 import { Tx, TX_VERSION } from '../core/tx.ts'
 import { BlockIndex, type IndexEntry } from './block-index.ts'
@@ -16,7 +16,8 @@ import { Mempool } from './mempool.ts'
 import { OrphanPool } from './orphan-pool.ts'
 import { BlockStatus, cidFromDigest, type IndexRecord, StoreError } from './records.ts'
 import { SignatureVerifier } from './sig-verifier.ts'
-import { ChainStore, type UtxoStats } from './store.ts'
+import { ChainStore } from './store.ts'
+import { CoinsCache, type CoinsCacheInit, type TipMove } from './coins-cache.ts'
 import type { BlockEntry, ChainEvents, MempoolEntry, ProcessResult, TipChange } from './types.ts'
 
 export interface ChainInit {
@@ -27,6 +28,8 @@ export interface ChainInit {
   mempoolMaxBytes?: number
   minFeeRate?: number
   maxOrphans?: number
+  /** When changed coins are written to LevelDB (default: 50,000 changes or a minute after the first). */
+  coinsCache?: CoinsCacheInit
   /** Clock in seconds, replaceable in tests. */
   now?: () => number
 }
@@ -60,13 +63,15 @@ export class Chain extends EventEmitter<ChainEvents> {
   readonly mempool: Mempool
   readonly verifier: SignatureVerifier
   readonly stats = new ChainStats()
+  readonly #coins: CoinsCache
   readonly #index: BlockIndex
   readonly #orphans: OrphanPool
   readonly #log: Logger
   readonly #now: () => number
-  #stats: UtxoStats = { txouts: 0, total: 0n }
   /** Ids that failed validation without being indexed (context errors). */
   readonly #rejected = new Set<string>()
+  /** Signature checks started for blocks on their way to being connected. */
+  readonly #signatureChecks = new WeakMap<Block, Promise<boolean>>()
   /** Every state change runs through this queue, one at a time. */
   #queue: Promise<unknown> = Promise.resolve()
   #started = false
@@ -78,6 +83,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.#log = components.logger ?? silent
     this.#now = init.now ?? (() => Math.floor(Date.now() / 1000))
     this.store = new ChainStore(init.dbPath)
+    this.#coins = new CoinsCache(this.store, init.coinsCache)
     this.verifier = new SignatureVerifier({ threads: init.verifierThreads })
     this.#index = new BlockIndex(init.params)
     this.#orphans = new OrphanPool(init.maxOrphans)
@@ -85,7 +91,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       params: init.params,
       chainTag: this.chainTag,
       verifier: this.verifier,
-      getChainCoins: async keys => await this.store.getCoins(keys),
+      getChainCoins: async keys => await this.#coins.getCoins(keys),
       tipHeight: () => this.#index.tip.height,
       now: this.#now,
       evicted: txs => { this.emit('tx:removed', txs) }
@@ -125,13 +131,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     const tip = tipDigest === undefined ? undefined : this.#index.get(cidFromDigest(tipDigest).toString())
     if (tip === undefined) throw new StoreError('CORRUPT_INDEX', `the tip of ${this.store.path} is not in its block index`)
     this.#index.setBest(tip)
-    this.#stats = await this.store.getStats()
+    await this.#coins.load()
   }
 
   async stop (): Promise<void> {
     if (!this.#started) return
     this.#started = false
     await this.#queue.catch(() => {})
+    await this.#coins.flush().catch(err => { this.#log.error(`writing the UTXO set failed; blocks since its last write connect again on start: ${(err as Error).message}`) })
     await this.verifier.stop()
     await this.store.close()
   }
@@ -140,10 +147,10 @@ export class Chain extends EventEmitter<ChainEvents> {
     const record = recordOf(genesis, BlockStatus.VALID)
     await this.store.putBlock(genesis, record)
     const created = coinsOf(genesis.txs[0], 0)
-    await this.store.writeTipUpdate({
+    await this.store.writeState({
       put: created,
       del: [],
-      undo: { digest: record.digest, spent: [] },
+      undo: [{ digest: record.digest, spent: [] }],
       tipDigest: record.digest,
       stats: { txouts: created.length, total: created.reduce((s, [, c]) => s + c.amount, 0n) }
     })
@@ -212,11 +219,22 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   utxoSummary (): UtxoSummary {
-    return { height: this.#index.tip.height, tip: this.#index.tip.idString, txouts: this.#stats.txouts, total: this.#stats.total }
+    const { txouts, total } = this.#coins.stats
+    return { height: this.#index.tip.height, tip: this.#index.tip.idString, txouts, total }
   }
 
   async getCoins (keys: string[]): Promise<Map<string, Coin>> {
-    return await this.store.getCoins(keys)
+    return await this.#coins.getCoins(keys)
+  }
+
+  /** The coins a best-chain block spent (its undo data). */
+  async getSpentCoins (entry: BlockEntry): Promise<Array<[string, Coin]>> {
+    return await this.#coins.getUndo(entry.id.multihash.digest)
+  }
+
+  /** Writes the UTXO changes held in memory to LevelDB now (stop and verifychain do too). */
+  async flush (): Promise<void> {
+    await this.#exclusive(async () => { await this.#coins.flush() })
   }
 
   /** Runs state changes one at a time: blocks and transactions never interleave. */
@@ -295,6 +313,8 @@ export class Chain extends EventEmitter<ChainEvents> {
       this.#rejected.add(id)
       throw err
     }
+    // A block that will move the tip: its signatures verify on the workers while it is stored.
+    if (parent.chainwork + workOf(block.header.data.bits) > this.#index.tip.chainwork) this.#signatureChecks.set(block, this.#verifySignatures(block))
 
     const record = recordOf(block, BlockStatus.VALID)
     await this.store.putBlock(block, record)
@@ -371,26 +391,26 @@ export class Chain extends EventEmitter<ChainEvents> {
     const inputs: string[] = []
     for (const tx of block.txs) for (const key of tx.inputKeys()) inputs.push(key)
     // Signatures verify on the workers while this thread checks the UTXO rules.
-    const signatures = this.verifier.verifyAll(block.txs.flatMap(tx => sigChecksOf(tx, this.chainTag)))
+    const signatures = this.#signatureChecks.get(block) ?? this.#verifySignatures(block)
+    this.#signatureChecks.delete(block)
     let result
     try {
-      result = connectBlockTxs(block, await this.store.getCoins(inputs), this.params)
+      result = connectBlockTxs(block, await this.#coins.getCoins(inputs), this.params)
     } finally {
       if (result === undefined) await signatures.catch(() => {})
     }
     if (!await signatures) throw new BlockError('BAD_TX', 'a transaction has an invalid signature', new TxError('BAD_SIGNATURE'))
-    const stats = {
-      txouts: this.#stats.txouts + result.created.length - result.spent.length,
-      total: this.#stats.total + sumCoins(result.created) - sumCoins(result.spent)
-    }
-    await this.store.writeTipUpdate({
+    const { stats } = this.#coins
+    await this.#moveTip({
       put: result.created,
       del: result.spent.map(([key]) => key),
       undo: { digest: entry.digest, spent: result.spent },
       tipDigest: entry.digest,
-      stats
+      stats: {
+        txouts: stats.txouts + result.created.length - result.spent.length,
+        total: stats.total + sumCoins(result.created) - sumCoins(result.spent)
+      }
     })
-    this.#stats = stats
     this.#index.pushBest(entry)
     const removed = this.mempool.removeForBlock(block)
     this.emit('block:connected', block, entry)
@@ -402,24 +422,36 @@ export class Chain extends EventEmitter<ChainEvents> {
     const parent = this.#index.get(entry.prev as string) as IndexEntry
     const block = await this.store.getBlock(entry.id)
     if (block === undefined) throw new StoreError('MISSING_BLOCK', `connected block ${entry.idString} is not stored`)
-    const spent = await this.store.getUndo(entry.digest)
+    const spent = await this.#coins.getUndo(entry.digest)
     const created = block.txs.flatMap(tx => coinsOf(tx, entry.height))
-    const stats = {
-      txouts: this.#stats.txouts - created.length + spent.length,
-      total: this.#stats.total - sumCoins(created) + sumCoins(spent)
-    }
+    const { stats } = this.#coins
     // Restore first, then delete: a coin created and spent inside the block ends up absent.
-    await this.store.writeTipUpdate({
+    await this.#moveTip({
       put: spent,
       del: created.map(([key]) => key),
-      undo: { digest: entry.digest, remove: true },
+      undo: { digest: entry.digest, spent: undefined },
       tipDigest: parent.digest,
-      stats
+      stats: {
+        txouts: stats.txouts - created.length + spent.length,
+        total: stats.total - sumCoins(created) + sumCoins(spent)
+      }
     })
-    this.#stats = stats
     this.#index.popBest()
     this.emit('block:disconnected', block, entry)
     return [block, entry]
+  }
+
+  #verifySignatures (block: Block): Promise<boolean> {
+    const result = this.verifier.verifyAll(block.txs.flatMap(tx => sigChecksOf(tx, this.chainTag)))
+    // Awaited when the block connects; one that never does must not leave a rejection unhandled.
+    result.catch(() => {})
+    return result
+  }
+
+  /** Applies a tip move to the coins in memory, writing them out when a flush is due. */
+  async #moveTip (move: TipMove): Promise<void> {
+    this.#coins.apply(move)
+    if (this.#coins.flushDue) await this.#coins.flush()
   }
 
   /** After a reorganisation: transactions of disconnected blocks and the old mempool are validated again. */
@@ -480,6 +512,9 @@ export class Chain extends EventEmitter<ChainEvents> {
    */
   async verifyChain (): Promise<{ ok: boolean, height: number, txouts: number, total_amount: bigint, mismatches: string[] }> {
     return await this.#exclusive(async () => {
+      // The comparison is with the set on disk: everything held in memory goes there first.
+      await this.#coins.flush()
+      const { stats } = this.#coins
       const tip = this.#index.tip
       const coins = new Map<string, Coin>()
       for (let h = 0; h <= tip.height; h++) {
@@ -495,7 +530,7 @@ export class Chain extends EventEmitter<ChainEvents> {
             // A damaged store, not a bad peer: report it like any other mismatch.
             if (!(err instanceof BlockError)) throw err
             const mismatch = `best-chain block ${entry.idString} at height ${h} does not connect: ${err.message}`
-            return { ok: false, height: tip.height, txouts: this.#stats.txouts, total_amount: this.#stats.total, mismatches: [mismatch] }
+            return { ok: false, height: tip.height, txouts: stats.txouts, total_amount: stats.total, mismatches: [mismatch] }
           }
         }
       }
@@ -511,7 +546,7 @@ export class Chain extends EventEmitter<ChainEvents> {
         coins.delete(key)
       }
       for (const key of coins.keys()) mismatches.push(`${key} is missing from the stored set`)
-      if (txouts !== this.#stats.txouts || total !== this.#stats.total) mismatches.push('stored UTXO statistics differ from the set')
+      if (txouts !== stats.txouts || total !== stats.total) mismatches.push('stored UTXO statistics differ from the set')
       return { ok: mismatches.length === 0, height: tip.height, txouts, total_amount: total, mismatches: mismatches.slice(0, 20) }
     })
   }

@@ -3,8 +3,7 @@
  * fixed layouts that load without hashing or CBOR, so a restart over 10,000
  * blocks reads the index in milliseconds.
  */
-import { base32upper } from 'multiformats/bases/base32'
-import { cidOfDigest, CID } from '../core/cbor.ts'
+import { base32, cidOfDigest, CID } from '../core/cbor.ts'
 import type { Coin } from '../core/rules.ts'
 import { ADDRESS_HASH_BYTES } from '../core/address.ts'
 import { CointsError } from '../core/errors.ts'
@@ -14,7 +13,8 @@ export class StoreError extends CointsError {}
 
 /** blockstore-level's key for a CID, so a LevelBlockstore over the same database serves our blocks to IPFS unchanged. */
 export function blockstoreKey (cid: CID): string {
-  return `/${base32upper.encoder.encode(cid.multihash.bytes)}`
+  // Their key: "/", then the multibase (base32upper, prefix "B") of the multihash.
+  return `/B${base32(cid.multihash.bytes).toUpperCase()}`
 }
 
 export const BlockStatus = {

@@ -1,5 +1,5 @@
 import { Level } from 'level'
-import { Block, encodeTxList, Header } from '../core/block.ts'
+import { Block, Header } from '../core/block.ts'
 import { cidOf, decodeCbor, read, type CID } from '../core/cbor.ts'
 import type { Coin } from '../core/rules.ts'
 import { Tx } from '../core/tx.ts'
@@ -13,12 +13,13 @@ export interface UtxoStats {
   total: bigint
 }
 
-/** What connecting or disconnecting one block changes, written as one atomic batch. */
-export interface TipUpdate {
-  /** Coins to add, then coins to delete, in this order (a coin created and spent in one block is added then deleted). */
+/** A whole UTXO state to write as one atomic batch: the changes of one or more tip moves since the last write. */
+export interface StateWrite {
+  /** Coins to add, then coins to delete. */
   put: Array<[string, Coin]>
   del: string[]
-  undo: { digest: Uint8Array, spent: Array<[string, Coin]> } | { digest: Uint8Array, remove: true }
+  /** Undo data by block: the coins it spent, or undefined to delete it (the block was disconnected). */
+  undo: Array<{ digest: Uint8Array, spent: Array<[string, Coin]> | undefined }>
   tipDigest: Uint8Array
   stats: UtxoStats
 }
@@ -60,7 +61,7 @@ export class ChainStore {
 
   /** Stores a block's IPLD objects and its index record in one batch. */
   async putBlock (block: Block, record: IndexRecord): Promise<void> {
-    const txList = encodeTxList(block.txs)
+    const txList = block.txList
     const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = [
       { type: 'put', key: blockstoreKey(block.id), value: block.header.bytes },
       { type: 'put', key: blockstoreKey(cidOf(txList)), value: txList },
@@ -165,13 +166,15 @@ export class ChainStore {
     return decodeUndo(bytes)
   }
 
-  /** Moves the tip: UTXO changes, undo data, tip and stats in one atomic batch, so a crash leaves either state whole. */
-  async writeTipUpdate (u: TipUpdate): Promise<void> {
+  /** UTXO changes, undo data, tip and stats in one atomic batch, so a crash leaves either state whole. */
+  async writeState (u: StateWrite): Promise<void> {
     const ops: unknown[] = []
     for (const [key, coin] of u.put) ops.push({ type: 'put', sublevel: this.#utxo, key, value: encodeCoin(coin) })
     for (const key of u.del) ops.push({ type: 'del', sublevel: this.#utxo, key })
-    if ('remove' in u.undo) ops.push({ type: 'del', sublevel: this.#undo, key: u.undo.digest })
-    else ops.push({ type: 'put', sublevel: this.#undo, key: u.undo.digest, value: encodeUndo(u.undo.spent) })
+    for (const { digest, spent } of u.undo) {
+      if (spent === undefined) ops.push({ type: 'del', sublevel: this.#undo, key: digest })
+      else ops.push({ type: 'put', sublevel: this.#undo, key: digest, value: encodeUndo(spent) })
+    }
     ops.push({ type: 'put', sublevel: this.#meta, key: 'tip', value: u.tipDigest })
     ops.push({ type: 'put', sublevel: this.#meta, key: 'stats', value: encodeStats(u.stats) })
     await this.db.batch(ops as never)

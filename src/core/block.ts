@@ -1,6 +1,6 @@
-import { encodeCbor, cidOf, decodeCanonical, decodeCbor, read, type CID } from './cbor.ts'
+import { encodeCbor, cidOf, cidStringOfDigest, decodeCanonical, decodeCbor, read, type CID } from './cbor.ts'
 import { DecodeError } from './errors.ts'
-import { bytesToBigInt } from './hash.ts'
+import { bytesToBigInt, sha256 } from './hash.ts'
 import { Tx } from './tx.ts'
 
 export const BLOCK_VERSION = 1
@@ -83,10 +83,17 @@ export function encodeBlockParts (header: Uint8Array, txs: Uint8Array[]): Uint8A
 export class Block {
   readonly header: Header
   readonly txs: readonly Tx[]
+  #txList?: Uint8Array
 
   constructor (header: Header, txs: readonly Tx[]) {
     this.header = header
     this.txs = txs
+  }
+
+  /** The DAG-CBOR list of transaction CIDs the header links to, encoded once. */
+  get txList (): Uint8Array {
+    this.#txList ??= encodeTxList(this.txs)
+    return this.#txList
   }
 
   get id (): CID { return this.header.id }
@@ -117,7 +124,7 @@ export class Block {
     const header = Header.fromBytes(read.bytes(o.header, 'block.header'))
     const txs = read.array(o.txs, 'block.txs', MAX_BLOCK_TXS).map((t, n) => {
       const txBytes = read.bytes(t, `block.txs[${n}]`)
-      return (known === undefined ? undefined : known(cidOf(txBytes).toString())) ?? Tx.fromBytes(txBytes)
+      return (known === undefined ? undefined : known(cidStringOfDigest(sha256(txBytes)))) ?? Tx.fromBytes(txBytes)
     })
     return new Block(header, txs)
   }

@@ -8,7 +8,7 @@ const SHA2_256 = 0x12
 
 /** CIDv1 of DAG-CBOR bytes hashed with SHA-256: how every block, header and transaction is named. */
 export function cidOf (bytes: Uint8Array): CID {
-  return CID.createV1(dagCbor.code, createDigest(SHA2_256, sha256(bytes)))
+  return cidOfDigest(sha256(bytes))
 }
 
 /** The CID of bytes whose SHA-256 is already known (the miner's proof-of-work hash). */
@@ -17,29 +17,45 @@ export function cidOfDigest (digest: Uint8Array): CID {
 }
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
+/** Two base32 characters for each 10-bit value. */
+const BASE32_PAIRS = Array.from({ length: 1024 }, (_, v) => BASE32[v >> 5] + BASE32[v & 31])
 const CID_PREFIX = Uint8Array.from([0x01, dagCbor.code, SHA2_256, 32])
+
+/** RFC 4648 base32, lower case, unpadded (multibase "b" without its prefix): ids are made by the thousand per block. */
+export function base32 (bytes: Uint8Array): string {
+  let out = ''
+  let at = 0
+  for (; at + 5 <= bytes.length; at += 5) {
+    const b1 = bytes[at + 1]
+    const b2 = bytes[at + 2]
+    const b3 = bytes[at + 3]
+    out += BASE32_PAIRS[(bytes[at] << 2) | (b1 >> 6)] + BASE32_PAIRS[((b1 & 63) << 4) | (b2 >> 4)] +
+      BASE32_PAIRS[((b2 & 15) << 6) | (b3 >> 2)] + BASE32_PAIRS[((b3 & 3) << 8) | bytes[at + 4]]
+  }
+  // The last 1 to 4 bytes: 5 bits a character, the final one zero-padded.
+  let bits = 0
+  let value = 0
+  for (; at < bytes.length; at++) {
+    value = (value << 8) | bytes[at]
+    bits += 8
+    while (bits >= 5) {
+      bits -= 5
+      out += BASE32[(value >> bits) & 31]
+    }
+  }
+  return bits > 0 ? out + BASE32[(value << (5 - bits)) & 31] : out
+}
 
 /**
  * The base32 string of the dag-cbor CIDv1 with this SHA-256 digest, the same as
- * `cidOfDigest(digest).toString()` without building the CID: loading the block
- * index makes one per block.
+ * `cidOfDigest(digest).toString()` without building the CID: block index loads,
+ * transaction ids and outpoint keys make one per object.
  */
 export function cidStringOfDigest (digest: Uint8Array): string {
-  let out = 'b'
-  let bits = 0
-  let value = 0
-  const emit = (byte: number): void => {
-    value = (value << 8) | byte
-    bits += 8
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31]
-      bits -= 5
-    }
-  }
-  for (const byte of CID_PREFIX) emit(byte)
-  for (const byte of digest) emit(byte)
-  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31]
-  return out
+  const bytes = new Uint8Array(CID_PREFIX.length + digest.length)
+  bytes.set(CID_PREFIX)
+  bytes.set(digest, CID_PREFIX.length)
+  return 'b' + base32(bytes)
 }
 
 export function encodeCbor (value: unknown): Uint8Array {
@@ -65,6 +81,11 @@ export function decodeCanonical (bytes: Uint8Array, what: string): unknown {
   return value
 }
 
+/** CIDv1, dag-cbor, a whole SHA-256 digest: how every object of ours is named. */
+function isOurCid (cid: CID): boolean {
+  return cid.version === 1 && cid.code === dagCbor.code && cid.multihash.code === SHA2_256 && cid.multihash.digest.length === 32
+}
+
 /** Parse a CID string as users and peers send it; only DAG-CBOR SHA-256 CIDv1 names our objects. */
 export function parseCid (text: string): CID {
   let cid: CID
@@ -73,7 +94,7 @@ export function parseCid (text: string): CID {
   } catch {
     throw new DecodeError('BAD_CID', `not a CID: ${text.slice(0, 80)}`)
   }
-  if (cid.version !== 1 || cid.code !== dagCbor.code || cid.multihash.code !== SHA2_256) {
+  if (!isOurCid(cid)) {
     throw new DecodeError('BAD_CID', `not a CIDv1 dag-cbor sha2-256 id: ${text.slice(0, 80)}`)
   }
   return cid
@@ -116,7 +137,7 @@ export const read = {
   },
   cid (v: unknown, field: string): CID {
     const cid = CID.asCID(v)
-    if (cid === null || cid.version !== 1 || cid.code !== dagCbor.code || cid.multihash.code !== SHA2_256) {
+    if (cid === null || !isOurCid(cid)) {
       throw new DecodeError('BAD_FIELD', `${field} must be a dag-cbor sha2-256 CID link`)
     }
     return cid

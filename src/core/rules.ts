@@ -4,7 +4,7 @@
  * the chain layer fetches what they need and applies what they return.
  */
 import { isMoneyRange } from './amount.ts'
-import { type Block, BLOCK_VERSION, encodeTxList } from './block.ts'
+import { type Block, BLOCK_VERSION } from './block.ts'
 import { cidOf } from './cbor.ts'
 import { BlockError, TxError } from './errors.ts'
 import { equalBytes } from './hash.ts'
@@ -103,7 +103,7 @@ export function checkBlockSanity (block: Block, params: NetworkParams, now: numb
   if (coinbase === undefined || !coinbase.isCoinbase) throw new BlockError('NO_COINBASE')
   if (coinbase.data.height !== h.height) throw new BlockError('BAD_COINBASE_HEIGHT', `coinbase says ${coinbase.data.height}, header ${h.height}`)
   if (rest.some(tx => tx.isCoinbase)) throw new BlockError('EXTRA_COINBASE')
-  if (!cidOf(encodeTxList(block.txs)).equals(h.txs)) throw new BlockError('BAD_TX_ROOT')
+  if (!cidOf(block.txList).equals(h.txs)) throw new BlockError('BAD_TX_ROOT')
   const ids = new Set<string>()
   for (const tx of block.txs) {
     if (ids.has(tx.idString)) throw new BlockError('DUPLICATE_TX', tx.idString)

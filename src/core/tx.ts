@@ -1,4 +1,4 @@
-import { encodeCbor, cidOf, decodeCanonical, read, type CID } from './cbor.ts'
+import { encodeCbor, cidOf, cidStringOfDigest, decodeCanonical, read, type CID } from './cbor.ts'
 import { DecodeError } from './errors.ts'
 import { hash160, sha256 } from './hash.ts'
 import { PUBKEY_BYTES, SIGNATURE_BYTES, sign } from './keys.ts'
@@ -108,7 +108,7 @@ export class Tx {
     this.bytes = bytes
     this.#sigOffsets = sigOffsets
     this.id = cidOf(bytes)
-    this.idString = this.id.toString()
+    this.idString = cidStringOfDigest(this.id.multihash.digest)
   }
 
   static create (data: TransactionData): Tx {
@@ -141,7 +141,7 @@ export class Tx {
 
   /** The outpoint key of each input, computed once. */
   inputKeys (): string[] {
-    this.#inputKeys ??= this.data.inputs.map(i => outpointKey(i.prev.txid.toString(), i.prev.index))
+    this.#inputKeys ??= this.data.inputs.map(i => outpointKey(cidStringOfDigest(i.prev.txid.multihash.digest), i.prev.index))
     return this.#inputKeys
   }
 
