@@ -6,8 +6,8 @@ import { cidOf, type CID } from '../core/cbor.ts'
 import { BlockError, TxError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
 import { chainTag, genesisBlock, subsidyAt, type NetworkParams } from '../core/params.ts'
-import { expectedBits, workOf } from '../core/pow.ts'
-import { checkBlockContext, checkBlockSanity, coinsOf, connectBlockTxs, sigChecksOf, type Coin } from '../core/rules.ts'
+import { expectedBits } from '../core/pow.ts'
+import { checkBlockContext, checkBlockSanity, coinsOf, connectBlockTxs, sigChecksOf, type Coin, type ConnectResult } from '../core/rules.ts'
 import { Tx, TX_VERSION } from '../core/tx.ts'
 import { BlockIndex, type IndexEntry } from './block-index.ts'
 import type { Logger } from '../log.ts'
@@ -70,8 +70,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   readonly #now: () => number
   /** Ids that failed validation without being indexed (context errors). */
   readonly #rejected = new Set<string>()
-  /** Signature checks started for blocks on their way to being connected. */
-  readonly #signatureChecks = new WeakMap<Block, Promise<boolean>>()
+  /** Connect checks started early, for blocks that extend the tip, while they are stored. */
+  readonly #connectChecks = new WeakMap<Block, Promise<ConnectResult>>()
   /** Every state change runs through this queue, one at a time. */
   #queue: Promise<unknown> = Promise.resolve()
   #started = false
@@ -313,20 +313,29 @@ export class Chain extends EventEmitter<ChainEvents> {
       this.#rejected.add(id)
       throw err
     }
-    // A block that will move the tip: its signatures verify on the workers while it is stored.
-    if (parent.chainwork + workOf(block.header.data.bits) > this.#index.tip.chainwork) this.#signatureChecks.set(block, this.#verifySignatures(block))
-
-    const record = recordOf(block, BlockStatus.VALID)
-    await this.store.putBlock(block, record)
-    const entry = this.#index.add(record)
-    this.stats.arrived(id)
-    if (entry.chainwork > this.#index.tip.chainwork) {
-      const failures = new Map<string, BlockError>()
-      await this.#activateBestChain(entry, new Map([[id, block]]), failures)
-      const failure = failures.get(id)
-      if (failure !== undefined) throw failure
-      // An ancestor stored earlier as a side block failed: this one is invalid with it.
-      if (entry.status === BlockStatus.INVALID) throw new BlockError('PREV_INVALID', `an ancestor of ${id} is invalid: ${[...failures.values()][0]?.message}`)
+    // A block on the tip is checked against the coins (signatures on the workers) while it is stored.
+    if (parent === this.#index.tip) {
+      const check = this.#checkConnect(block)
+      check.catch(() => {})
+      this.#connectChecks.set(block, check)
+    }
+    let entry: IndexEntry
+    try {
+      const record = recordOf(block, BlockStatus.VALID)
+      await this.store.putBlock(block, record)
+      entry = this.#index.add(record)
+      this.stats.arrived(id)
+      if (entry.chainwork > this.#index.tip.chainwork) {
+        const failures = new Map<string, BlockError>()
+        await this.#activateBestChain(entry, new Map([[id, block]]), failures)
+        const failure = failures.get(id)
+        if (failure !== undefined) throw failure
+        // An ancestor stored earlier as a side block failed: this one is invalid with it.
+        if (entry.status === BlockStatus.INVALID) throw new BlockError('PREV_INVALID', `an ancestor of ${id} is invalid: ${[...failures.values()][0]?.message}`)
+      }
+    } finally {
+      // The check holds for this tip only.
+      this.#connectChecks.delete(block)
     }
     return { status: this.#index.isOnBestChain(entry) ? 'connected' : 'side' }
   }
@@ -388,18 +397,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   async #connectTip (block: Block, entry: IndexEntry): Promise<void> {
-    const inputs: string[] = []
-    for (const tx of block.txs) for (const key of tx.inputKeys()) inputs.push(key)
-    // Signatures verify on the workers while this thread checks the UTXO rules.
-    const signatures = this.#signatureChecks.get(block) ?? this.#verifySignatures(block)
-    this.#signatureChecks.delete(block)
-    let result
-    try {
-      result = connectBlockTxs(block, await this.#coins.getCoins(inputs), this.params)
-    } finally {
-      if (result === undefined) await signatures.catch(() => {})
-    }
-    if (!await signatures) throw new BlockError('BAD_TX', 'a transaction has an invalid signature', new TxError('BAD_SIGNATURE'))
+    const result = await (this.#connectChecks.get(block) ?? this.#checkConnect(block))
     const { stats } = this.#coins
     await this.#moveTip({
       put: result.created,
@@ -441,10 +439,21 @@ export class Chain extends EventEmitter<ChainEvents> {
     return [block, entry]
   }
 
-  #verifySignatures (block: Block): Promise<boolean> {
-    const result = this.verifier.verifyAll(block.txs.flatMap(tx => sigChecksOf(tx, this.chainTag)))
-    // Awaited when the block connects; one that never does must not leave a rejection unhandled.
-    result.catch(() => {})
+  /**
+   * Checks a block against the coins of the current tip: the UTXO rules on this
+   * thread while its signatures verify on the workers. Changes nothing.
+   */
+  async #checkConnect (block: Block): Promise<ConnectResult> {
+    const inputs: string[] = []
+    for (const tx of block.txs) for (const key of tx.inputKeys()) inputs.push(key)
+    const signatures = this.verifier.verifyAll(block.txs.flatMap(tx => sigChecksOf(tx, this.chainTag)))
+    let result
+    try {
+      result = connectBlockTxs(block, await this.#coins.getCoins(inputs), this.params)
+    } finally {
+      if (result === undefined) await signatures.catch(() => {})
+    }
+    if (!await signatures) throw new BlockError('BAD_TX', 'a transaction has an invalid signature', new TxError('BAD_SIGNATURE'))
     return result
   }
 
