@@ -49,6 +49,10 @@ test('encoding: ids are CIDv1 dag-cbor sha2-256; objects round-trip; headers lin
   const b = block([cb])
   assert.match(b.idString, /^bafyrei[a-z2-7]+$/)
   assert.equal(Block.decode(b.encode()).idString, b.idString)
+  // A header already decoded (sync's) is reused for the same bytes only.
+  assert.equal(Block.decode(b.encode(), undefined, b.header).header, b.header)
+  const other = block([coinbase(1, 1n)])
+  assert.equal(Block.decode(b.encode(), undefined, other.header).idString, b.idString)
   assert.equal(Tx.fromBytes(cb.bytes).idString, cb.idString)
   assert.ok(b.header.data.prev?.equals(genesisBlock(params).id))
   assert.ok(b.header.data.txs.equals(cidOf(encodeTxList([cb]))))

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { Block, BLOCK_VERSION, encodeBlockParts, encodeTxList, NONCE_BYTES, type HeaderData } from '../core/block.ts'
+import { Block, BLOCK_VERSION, encodeBlockParts, encodeTxList, NONCE_BYTES, type Header, type HeaderData } from '../core/block.ts'
 import { cidOf, type CID } from '../core/cbor.ts'
 import { BlockError, TxError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
@@ -248,8 +248,8 @@ export class Chain extends EventEmitter<ChainEvents> {
    * Decodes a block message, reusing the mempool's transactions (same id, same
    * bytes) so their decoding, sighashes and verified signatures carry over.
    */
-  decodeBlock (bytes: Uint8Array): Block {
-    return Block.decode(bytes, id => this.mempool.get(id)?.tx)
+  decodeBlock (bytes: Uint8Array, expected?: Header): Block {
+    return Block.decode(bytes, id => this.mempool.get(id)?.tx, expected)
   }
 
   /** Validates and stores a block, moving the tip when it extends the chain with most work. */

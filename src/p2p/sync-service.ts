@@ -234,7 +234,7 @@ export class SyncService {
     return reply.map((bytes, n) => {
       let block: Block
       try {
-        block = this.#c.chain.decodeBlock(bytes)
+        block = this.#c.chain.decodeBlock(bytes, batch[n])
       } catch (err) {
         throw new SyncError('BAD_BLOCK', (err as Error).message)
       }
