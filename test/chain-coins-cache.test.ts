@@ -63,3 +63,22 @@ test('a chain that dies before flushing restarts from its last flush and connect
   const check = await again.verifyChain()
   assert.equal(check.ok, true, check.mismatches.join('\n'))
 })
+
+test('a cache smaller than the set forgets clean coins and reads them again from disk', async t => {
+  const ws = await chainWorkspace(t)
+  const chain = await ws.open({ coinsCache: { maxEntries: 5, maxDirty: 8 } })
+  const key = newKey()
+  const blocks = await mineBlocks(chain, ws.clock, 20, key.addressHash)
+  const keys = blocks.map(b => `${b.txs[0].idString}:0`)
+  for (let round = 0; round < 2; round++) {
+    const coins = await chain.getCoins(keys)
+    assert.equal(coins.size, 20)
+    assert.ok(keys.every((k, i) => coins.get(k)?.height === i + 1))
+  }
+  const spend = spendTx(chain, [outputOf(blocks[0].txs[0])], key)
+  await chain.acceptTx(spend)
+  await mineBlocks(chain, ws.clock, 1, key.addressHash)
+  assert.equal((await chain.getCoins([keys[0]])).size, 0)
+  const check = await chain.verifyChain()
+  assert.equal(check.ok, true, check.mismatches.join('\n'))
+})

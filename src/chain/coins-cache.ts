@@ -86,6 +86,7 @@ export class CoinsCache {
       const current = this.#coins.has(key) ? this.#coins.get(key) : coin
       if (current !== undefined) found.set(key, current)
     }
+    this.#trim()
     return found
   }
 
@@ -134,6 +135,13 @@ export class CoinsCache {
     this.#fresh.clear()
     this.#undo.clear()
     this.#tip = undefined
-    if (this.#coins.size > this.#maxEntries) this.#coins.clear()
+    this.#trim()
+  }
+
+  /** Above maxEntries, forgets the clean coins (the disk has them); changed ones stay until their flush. */
+  #trim (): void {
+    if (this.#coins.size <= this.#maxEntries) return
+    if (this.#dirty.size === 0) this.#coins.clear()
+    else for (const key of this.#coins.keys()) if (!this.#dirty.has(key)) this.#coins.delete(key)
   }
 }
