@@ -17,7 +17,7 @@ import { OrphanPool } from './orphan-pool.ts'
 import { BlockStatus, cidFromDigest, type IndexRecord, StoreError } from './records.ts'
 import { SignatureVerifier } from './sig-verifier.ts'
 import { ChainStore } from './store.ts'
-import { CoinsCache, type CoinsCacheInit, type TipMove } from './coins-cache.ts'
+import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
 import type { BlockEntry, ChainEvents, MempoolEntry, ProcessResult, TipChange } from './types.ts'
 
 export interface ChainInit {
@@ -399,7 +399,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   async #connectTip (block: Block, entry: IndexEntry): Promise<void> {
     const result = await (this.#connectChecks.get(block) ?? this.#checkConnect(block))
     const { stats } = this.#coins
-    await this.#moveTip({
+    this.#coins.apply({
       put: result.created,
       del: result.spent.map(([key]) => key),
       undo: { digest: entry.digest, spent: result.spent },
@@ -413,6 +413,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const removed = this.mempool.removeForBlock(block)
     this.emit('block:connected', block, entry)
     if (removed.length > 0) this.emit('tx:removed', removed)
+    await this.#flushIfDue()
   }
 
   async #disconnectTip (): Promise<[Block, IndexEntry]> {
@@ -424,7 +425,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const created = block.txs.flatMap(tx => coinsOf(tx, entry.height))
     const { stats } = this.#coins
     // Restore first, then delete: a coin created and spent inside the block ends up absent.
-    await this.#moveTip({
+    this.#coins.apply({
       put: spent,
       del: created.map(([key]) => key),
       undo: { digest: entry.digest, spent: undefined },
@@ -436,6 +437,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     })
     this.#index.popBest()
     this.emit('block:disconnected', block, entry)
+    await this.#flushIfDue()
     return [block, entry]
   }
 
@@ -457,11 +459,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     return result
   }
 
-  /** Applies a tip move to the coins in memory, writing them out when a flush is due. */
-  async #moveTip (move: TipMove): Promise<void> {
-    this.#coins.apply(move)
+  /**
+   * Writes the coins in memory out when a flush is due. Memory is consistent
+   * either way: a failed write leaves the disk at its last flush, as a crash would.
+   */
+  async #flushIfDue (): Promise<void> {
     if (this.#coins.flushDue) await this.#coins.flush()
   }
+
 
   /** After a reorganisation: transactions of disconnected blocks and the old mempool are validated again. */
   /** Returns the transactions of disconnected blocks that are back in the mempool. */

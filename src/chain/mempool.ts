@@ -169,18 +169,19 @@ export class Mempool {
     for (const tx of block.txs) {
       const mined = this.#entries.get(tx.idString)
       if (mined !== undefined) {
-        // Children stay: their parent is now confirmed.
         this.#drop(mined)
-        tx.data.outputs.forEach((_, index) => {
-          const child = this.#spentBy.get(outpointKey(tx.idString, index))
-          if (child !== undefined) this.#entries.get(child)?.parents.delete(tx.idString)
-        })
         removed.push(tx)
       }
       if (tx.isCoinbase) continue
       for (const key of tx.inputKeys()) {
         const conflict = this.#spentBy.get(key)
         if (conflict !== undefined) removed.push(...this.removeWithDescendants(conflict))
+      }
+    }
+    // Children of mined transactions stay: their parents are confirmed now, no longer in the pool.
+    if (removed.length > 0) {
+      for (const entry of this.#entries.values()) {
+        for (const parent of entry.parents) if (!this.#entries.has(parent)) entry.parents.delete(parent)
       }
     }
     return removed

@@ -14,7 +14,7 @@ export class StoreError extends CointsError {}
 /** blockstore-level's key for a CID, so a LevelBlockstore over the same database serves our blocks to IPFS unchanged. */
 export function blockstoreKey (cid: CID): string {
   // Their key: "/", then the multibase (base32upper, prefix "B") of the multihash.
-  return `/B${base32(cid.multihash.bytes).toUpperCase()}`
+  return base32(cid.multihash.bytes, '/B', true)
 }
 
 export const BlockStatus = {

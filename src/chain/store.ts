@@ -61,16 +61,13 @@ export class ChainStore {
 
   /** Stores a block's IPLD objects and its index record in one batch. */
   async putBlock (block: Block, record: IndexRecord): Promise<void> {
-    const txList = block.txList
-    const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = [
-      { type: 'put', key: blockstoreKey(block.id), value: block.header.bytes },
-      { type: 'put', key: blockstoreKey(cidOf(txList)), value: txList },
-      ...block.txs.map(tx => ({ type: 'put' as const, key: blockstoreKey(tx.id), value: tx.bytes }))
-    ]
-    await this.db.batch([
-      ...ops,
-      { type: 'put', sublevel: this.#index, key: indexKey(record.height, record.digest), value: encodeIndexValue(record) }
-    ] as never)
+    // A chained batch: for a block's thousands of puts, far cheaper in abstract-level than an array of operations.
+    const batch = this.db.batch()
+    batch.put(blockstoreKey(block.id), block.header.bytes)
+    batch.put(blockstoreKey(cidOf(block.txList)), block.txList)
+    for (const tx of block.txs) batch.put(blockstoreKey(tx.id), tx.bytes)
+    batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: this.#index })
+    await batch.write()
   }
 
   async putIndexRecord (record: IndexRecord): Promise<void> {
@@ -168,16 +165,16 @@ export class ChainStore {
 
   /** UTXO changes, undo data, tip and stats in one atomic batch, so a crash leaves either state whole. */
   async writeState (u: StateWrite): Promise<void> {
-    const ops: unknown[] = []
-    for (const [key, coin] of u.put) ops.push({ type: 'put', sublevel: this.#utxo, key, value: encodeCoin(coin) })
-    for (const key of u.del) ops.push({ type: 'del', sublevel: this.#utxo, key })
+    const batch = this.db.batch()
+    for (const [key, coin] of u.put) batch.put(key, encodeCoin(coin), { sublevel: this.#utxo })
+    for (const key of u.del) batch.del(key, { sublevel: this.#utxo })
     for (const { digest, spent } of u.undo) {
-      if (spent === undefined) ops.push({ type: 'del', sublevel: this.#undo, key: digest })
-      else ops.push({ type: 'put', sublevel: this.#undo, key: digest, value: encodeUndo(spent) })
+      if (spent === undefined) batch.del(digest, { sublevel: this.#undo })
+      else batch.put(digest, encodeUndo(spent), { sublevel: this.#undo })
     }
-    ops.push({ type: 'put', sublevel: this.#meta, key: 'tip', value: u.tipDigest })
-    ops.push({ type: 'put', sublevel: this.#meta, key: 'stats', value: encodeStats(u.stats) })
-    await this.db.batch(ops as never)
+    batch.put('tip', u.tipDigest, { sublevel: this.#meta })
+    batch.put('stats', encodeStats(u.stats), { sublevel: this.#meta })
+    await batch.write()
   }
 
   async getMeta (key: string): Promise<Uint8Array | undefined> {

@@ -79,7 +79,9 @@ export function checkTxInputs (tx: Tx, coinOf: (key: string) => Coin | undefined
   let total = 0n
   const spent: Array<[string, Coin]> = []
   const addresses = tx.inputAddresses()
-  tx.inputKeys().forEach((key, n) => {
+  const keys = tx.inputKeys()
+  for (let n = 0; n < keys.length; n++) {
+    const key = keys[n]
     const coin = coinOf(key)
     if (coin === undefined) throw new TxError('MISSING_INPUT', key)
     if (coin.coinbase && spendHeight - coin.height < params.coinbaseMaturity) {
@@ -89,7 +91,7 @@ export function checkTxInputs (tx: Tx, coinOf: (key: string) => Coin | undefined
     total += coin.amount
     if (!isMoneyRange(total)) throw new TxError('BAD_AMOUNT', 'inputs exceed the money supply')
     spent.push([key, coin])
-  })
+  }
   let out = 0n
   for (const o of tx.data.outputs) out += o.amount
   if (total < out) throw new TxError('INSUFFICIENT_INPUTS', `inputs ${total} < outputs ${out}`)
@@ -163,7 +165,6 @@ export interface ConnectResult {
 export function connectBlockTxs (block: Block, coins: Map<string, Coin>, params: NetworkParams): ConnectResult {
   const height = block.height
   const result: ConnectResult = { fees: 0n, spent: [], created: [] }
-  const spentHere = new Set<string>()
   for (const tx of block.txs) {
     if (!tx.isCoinbase) {
       let checked
@@ -171,7 +172,7 @@ export function connectBlockTxs (block: Block, coins: Map<string, Coin>, params:
         checked = checkTxInputs(tx, key => coins.get(key), height, params)
       } catch (err) {
         if (err instanceof TxError) {
-          const doubleSpend = err.code === 'MISSING_INPUT' && tx.inputKeys().some(key => spentHere.has(key))
+          const doubleSpend = err.code === 'MISSING_INPUT' && tx.inputKeys().some(key => result.spent.some(([spent]) => spent === key))
           if (doubleSpend) throw new BlockError('DOUBLE_SPEND', `${tx.idString} spends an output spent earlier in the block`, err)
           throw new BlockError('BAD_TX', `${tx.idString}: ${err.message}`, err)
         }
@@ -179,7 +180,6 @@ export function connectBlockTxs (block: Block, coins: Map<string, Coin>, params:
       }
       for (const [key, coin] of checked.spent) {
         coins.delete(key)
-        spentHere.add(key)
         result.spent.push([key, coin])
       }
       result.fees += checked.fee
