@@ -54,7 +54,8 @@ const TEMPLATE_RESERVE_BYTES = 1_000
  * The chain service: validates blocks in stages (sanity, context, connect),
  * keeps the block tree with cumulative work, follows the branch with most work
  * (reorganising with undo data), owns the UTXO set and the mempool, and persists
- * all of it in LevelDB with one atomic batch per tip move.
+ * all of it in LevelDB: blocks as they arrive, the UTXO set in atomic flushes of
+ * the coins held in memory (CoinsCache).
  */
 export class Chain extends EventEmitter<ChainEvents> {
   readonly params: NetworkParams
@@ -342,7 +343,7 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /**
    * Moves the best chain to `target`: disconnects back to the fork point, then
-   * connects the new branch one atomic batch per block. A block that fails to
+   * connects the new branch one block at a time. A block that fails to
    * connect is marked invalid with its descendants and the chain with most
    * remaining work is chosen instead (possibly the old one).
    */

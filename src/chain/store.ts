@@ -163,7 +163,7 @@ export class ChainStore {
     return decodeUndo(bytes)
   }
 
-  /** UTXO changes, undo data, tip and stats in one atomic batch, so a crash leaves either state whole. */
+  /** UTXO changes, undo data, tip and stats in one atomic batch, so a crash leaves the old or the new state whole. */
   async writeState (u: StateWrite): Promise<void> {
     const batch = this.db.batch()
     for (const [key, coin] of u.put) batch.put(key, encodeCoin(coin), { sublevel: this.#utxo })
