@@ -107,7 +107,7 @@ export interface ValidationBench {
   cacheSpeedup: number
 }
 
-export async function benchValidation (runs = 3): Promise<ValidationBench> {
+export async function benchValidation (runs = 5): Promise<ValidationBench> {
   const fixture = await buildFixture()
   try {
     const checks = fixture.block.txs.flatMap(tx => sigChecksOf(tx, chainTag(params)))

@@ -56,6 +56,10 @@ test('encoding: ids are CIDv1 dag-cbor sha2-256; objects round-trip; headers lin
   assert.equal(Tx.fromBytes(cb.bytes).idString, cb.idString)
   assert.ok(b.header.data.prev?.equals(genesisBlock(params).id))
   assert.ok(b.header.data.txs.equals(cidOf(encodeTxList([cb]))))
+  for (const count of [1, 23, 24, 255, 256, 300]) {
+    const txs = Array.from({ length: count }, (_, i) => coinbase(i + 1))
+    assert.deepEqual(encodeTxList(txs), encodeCbor(txs.map(tx => tx.id)), `a list of ${count} encodes as DAG-CBOR does`)
+  }
   assert.equal(cidStringOfDigest(b.id.multihash.digest), b.idString)
   for (let i = 0; i < 200; i++) {
     const digest = new Uint8Array(randomBytes(32))

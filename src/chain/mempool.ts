@@ -169,8 +169,10 @@ export class Mempool {
     for (const tx of block.txs) {
       const mined = this.#entries.get(tx.idString)
       if (mined !== undefined) {
+        // What it spent, only it spent in the pool: no conflict to look for.
         this.#drop(mined)
         removed.push(tx)
+        continue
       }
       if (tx.isCoinbase) continue
       for (const key of tx.inputKeys()) {

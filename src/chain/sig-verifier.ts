@@ -77,6 +77,11 @@ export class SignatureVerifier {
     return ok
   }
 
+  /** Whether every signature of this transaction has been verified already. */
+  has (txid: string): boolean {
+    return this.#cache.has(txid)
+  }
+
   /** Transactions in the cache, for tests and benchmarks. */
   get cached (): number { return this.#cache.size }
 
