@@ -139,5 +139,11 @@ test('median time past and decoding blocks with the mempool\'s transactions', as
   const decoded = chain.decodeBlock(wire)
   // The very object the mempool verified: its sighash and signature check carry over.
   assert.equal(decoded.txs[1], chain.mempool.get(tx.idString)?.tx)
+  // Found by its bytes alone: a copy matches; the same fingerprint with one byte changed does not.
+  assert.equal(chain.mempool.findByBytes(Uint8Array.from(tx.bytes)), tx)
+  const altered = Uint8Array.from(tx.bytes)
+  altered[altered.length - 1] ^= 1
+  assert.equal(chain.mempool.findByBytes(altered), undefined)
   assert.deepEqual(await chain.processBlock(decoded), { status: 'connected' })
+  assert.equal(chain.mempool.findByBytes(tx.bytes), undefined, 'a mined transaction leaves the index')
 })

@@ -250,7 +250,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    * bytes) so their decoding, sighashes and verified signatures carry over.
    */
   decodeBlock (bytes: Uint8Array, expected?: Header): Block {
-    return Block.decode(bytes, id => this.mempool.get(id)?.tx, expected)
+    return Block.decode(bytes, txBytes => this.mempool.findByBytes(txBytes), expected)
   }
 
   /** Validates and stores a block, moving the tip when it extends the chain with most work. */

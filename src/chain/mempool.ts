@@ -43,6 +43,8 @@ export class Mempool {
   readonly #entries = new Map<string, PoolEntry>()
   /** Outpoint key -> id of the mempool transaction spending it. */
   readonly #spentBy = new Map<string, string>()
+  /** Transactions by a slice of their bytes, to find a block's without hashing them (see findByBytes). */
+  readonly #byFingerprint = new Map<string, PoolEntry>()
   #bytes = 0
 
   constructor (components: MempoolComponents, init: MempoolInit = {}) {
@@ -58,6 +60,17 @@ export class Mempool {
   has (id: string): boolean { return this.#entries.has(id) }
   get (id: string): MempoolEntry | undefined { return this.#entries.get(id) }
   entries (): IterableIterator<MempoolEntry> { return this.#entries.values() }
+
+  /**
+   * The mempool's transaction with exactly these bytes (so the same id), found
+   * without hashing them: a block full of known transactions decodes without
+   * one SHA-256 each. A fingerprint (bytes that fall inside the first
+   * signature) picks the candidate; only equal bytes count.
+   */
+  findByBytes (bytes: Uint8Array): Tx | undefined {
+    const candidate = this.#byFingerprint.get(fingerprintOf(bytes))?.tx
+    return candidate !== undefined && Buffer.compare(candidate.bytes, bytes) === 0 ? candidate : undefined
+  }
 
   /** An unconfirmed output, as a coin of the next block's height. */
   #mempoolCoin (key: string): Coin | undefined {
@@ -93,6 +106,7 @@ export class Mempool {
     this.#makeRoom(size, feeRate, this.#ancestors(parents))
     const entry: PoolEntry = { tx, fee, size, feeRate, time: this.#c.now(), spends, parents }
     this.#entries.set(tx.idString, entry)
+    this.#byFingerprint.set(fingerprintOf(tx.bytes), entry)
     for (const key of spends) this.#spentBy.set(key, tx.idString)
     this.#bytes += size
     return entry
@@ -159,6 +173,8 @@ export class Mempool {
 
   #drop (entry: PoolEntry): void {
     this.#entries.delete(entry.tx.idString)
+    const fingerprint = fingerprintOf(entry.tx.bytes)
+    if (this.#byFingerprint.get(fingerprint) === entry) this.#byFingerprint.delete(fingerprint)
     for (const key of entry.spends) this.#spentBy.delete(key)
     this.#bytes -= entry.size
   }
@@ -193,6 +209,7 @@ export class Mempool {
   clear (): Tx[] {
     const txs = [...this.#entries.values()].map(e => e.tx)
     this.#entries.clear()
+    this.#byFingerprint.clear()
     this.#spentBy.clear()
     this.#bytes = 0
     return txs
@@ -218,4 +235,10 @@ export class Mempool {
     }
     return selected
   }
+}
+
+/** 32 bytes at an offset that falls inside the first input's signature whatever the input count (all of a shorter one). */
+function fingerprintOf (bytes: Uint8Array): string {
+  const [from, length] = bytes.length >= 56 ? [24, 32] : [0, bytes.length]
+  return Buffer.from(bytes.buffer, bytes.byteOffset + from, length).toString('latin1')
 }

@@ -1,6 +1,6 @@
-import { encodeCbor, cidOf, cidStringOfDigest, decodeCanonical, decodeCbor, read, type CID } from './cbor.ts'
+import { encodeCbor, cidOf, decodeCanonical, decodeCbor, read, type CID } from './cbor.ts'
 import { DecodeError } from './errors.ts'
-import { bytesToBigInt, equalBytes, sha256 } from './hash.ts'
+import { bytesToBigInt, equalBytes } from './hash.ts'
 import { Tx } from './tx.ts'
 
 export const BLOCK_VERSION = 1
@@ -129,11 +129,11 @@ export class Block {
 
   /**
    * Decodes a block message. `known` may supply transactions already decoded
-   * (the mempool's), found by the CID of their bytes, which are then not decoded again.
+   * (the mempool's) with the same bytes, which are then not decoded again.
    * The wrapper itself is not content-addressed, so only its parts must be canonical.
    * `expected` is a header already decoded (sync fetches blocks by their headers): the same bytes are not decoded again.
    */
-  static decode (bytes: Uint8Array, known?: (id: string) => Tx | undefined, expected?: Header): Block {
+  static decode (bytes: Uint8Array, known?: (txBytes: Uint8Array) => Tx | undefined, expected?: Header): Block {
     if (bytes.length > MAX_BLOCK_WIRE_BYTES) throw new DecodeError('TOO_LARGE', `block message of ${bytes.length} bytes`)
     const o = read.object(decodeCbor(bytes, 'block'), 'block')
     read.keys(o, ['header', 'txs'], 'block')
@@ -141,7 +141,7 @@ export class Block {
     const header = expected !== undefined && equalBytes(expected.bytes, headerBytes) ? expected : Header.fromBytes(headerBytes)
     const txs = read.array(o.txs, 'block.txs', MAX_BLOCK_TXS).map((t, n) => {
       const txBytes = read.bytes(t, `block.txs[${n}]`)
-      return (known === undefined ? undefined : known(cidStringOfDigest(sha256(txBytes)))) ?? Tx.fromBytes(txBytes)
+      return known?.(txBytes) ?? Tx.fromBytes(txBytes)
     })
     return new Block(header, txs)
   }
