@@ -185,21 +185,20 @@ export class Mempool {
     for (const tx of block.txs) {
       const mined = this.#entries.get(tx.idString)
       if (mined !== undefined) {
-        // What it spent, only it spent in the pool: no conflict to look for.
         this.#drop(mined)
+        // Children stay: their parent is now confirmed.
+        tx.data.outputs.forEach((_, index) => {
+          const child = this.#spentBy.get(outpointKey(tx.idString, index))
+          if (child !== undefined) this.#entries.get(child)?.parents.delete(tx.idString)
+        })
         removed.push(tx)
+        // What it spent, only it spent in the pool: no conflict to look for.
         continue
       }
       if (tx.isCoinbase) continue
       for (const key of tx.inputKeys()) {
         const conflict = this.#spentBy.get(key)
         if (conflict !== undefined) removed.push(...this.removeWithDescendants(conflict))
-      }
-    }
-    // Children of mined transactions stay: their parents are confirmed now, no longer in the pool.
-    if (removed.length > 0) {
-      for (const entry of this.#entries.values()) {
-        for (const parent of entry.parents) if (!this.#entries.has(parent)) entry.parents.delete(parent)
       }
     }
     return removed
