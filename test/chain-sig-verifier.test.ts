@@ -61,6 +61,17 @@ for (const threads of [2, 0]) {
   })
 }
 
+test('checks beyond one message go out in chunks: a bad one in the last chunk fails them all', async t => {
+  const verifier = await startVerifier(t, { threads: 2 })
+  const checks = checksOf(300).flat()
+  const bad = checks.map((c, i) => i === checks.length - 2 ? corrupt(c) : c)
+  assert.equal(await verifier.verifyAll(bad), false)
+  assert.equal(verifier.cached, 0)
+  // Produced lazily, as a block's are: every chunk is verified and every transaction cached.
+  assert.equal(await verifier.verifyAll(checks.values()), true)
+  assert.equal(verifier.cached, 300)
+})
+
 test('a cached transaction is not verified again', async t => {
   const verifier = await startVerifier(t, { threads: 2 })
   const checks = checksOf(5).flat()

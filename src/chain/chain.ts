@@ -7,7 +7,7 @@ import { BlockError, TxError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
 import { chainTag, genesisBlock, subsidyAt, type NetworkParams } from '../core/params.ts'
 import { expectedBits } from '../core/pow.ts'
-import { checkBlockContext, checkBlockSanity, coinsOf, connectBlockTxs, sigChecksOf, type Coin, type ConnectResult } from '../core/rules.ts'
+import { checkBlockContext, checkBlockSanity, coinsOf, connectBlockTxs, sigChecksOf, type Coin, type ConnectResult, type SigCheck } from '../core/rules.ts'
 import { Tx, TX_VERSION } from '../core/tx.ts'
 import { BlockIndex, type IndexEntry } from './block-index.ts'
 import type { Logger } from '../log.ts'
@@ -447,11 +447,11 @@ export class Chain extends EventEmitter<ChainEvents> {
    * thread while its signatures verify on the workers. Changes nothing.
    */
   async #checkConnect (block: Block): Promise<ConnectResult> {
+    // Signatures first, so the workers start at once. Transactions verified on
+    // mempool entry are skipped before their checks are even built.
+    const signatures = this.verifier.verifyAll(this.#unverifiedChecks(block))
     const inputs: string[] = []
     for (const tx of block.txs) for (const key of tx.inputKeys()) inputs.push(key)
-    // Transactions verified on mempool entry are skipped before their checks are even built.
-    const unverified = block.txs.filter(tx => !this.verifier.has(tx.idString))
-    const signatures = this.verifier.verifyAll(unverified.flatMap(tx => sigChecksOf(tx, this.chainTag)))
     let result
     try {
       result = connectBlockTxs(block, await this.#coins.getCoins(inputs), this.params)
@@ -460,6 +460,10 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
     if (!await signatures) throw new BlockError('BAD_TX', 'a transaction has an invalid signature', new TxError('BAD_SIGNATURE'))
     return result
+  }
+
+  * #unverifiedChecks (block: Block): Generator<SigCheck> {
+    for (const tx of block.txs) if (!this.verifier.has(tx.idString)) yield * sigChecksOf(tx, this.chainTag)
   }
 
   /**

@@ -5,6 +5,9 @@ import { verifySignature } from '../core/keys.ts'
 import type { SigCheck } from '../core/rules.ts'
 import { packChecks } from './sig-pack.ts'
 
+/** Checks per message to a worker: small enough that both start early, large enough that messages stay few. */
+const CHUNK_CHECKS = 256
+
 export interface SignatureVerifierInit {
   /** Worker threads; 0 verifies on the calling thread (benchmarks' baseline). */
   threads?: number
@@ -62,18 +65,28 @@ export class SignatureVerifier {
     await Promise.all(workers.map(async w => await w.terminate()))
   }
 
-  /** Verifies all checks; true when every one is valid. Their transactions are then cached. */
-  async verifyAll (checks: SigCheck[]): Promise<boolean> {
-    const todo = checks.filter(c => !this.#cache.has(c.txid))
-    if (todo.length === 0) return true
-    let ok: boolean
-    if (this.#threads === 0) {
-      ok = todo.every(c => verifySignature(c.sig, c.msg, c.pubkey))
-    } else {
-      await this.warmUp()
-      ok = await this.#verifyOnWorkers(todo)
+  /**
+   * Verifies all checks; true when every one is valid. Their transactions are then cached.
+   * Checks go to the workers in chunks as they are produced, so the workers start
+   * while the caller's iterable still computes the later ones (a block's sighashes).
+   */
+  async verifyAll (checks: Iterable<SigCheck>): Promise<boolean> {
+    if (this.#threads > 0 && this.#workers.length === 0) await this.warmUp()
+    const txids = new Set<string>()
+    const jobs: Array<Promise<boolean>> = []
+    let chunk: SigCheck[] = []
+    for (const check of checks) {
+      if (this.#cache.has(check.txid)) continue
+      txids.add(check.txid)
+      chunk.push(check)
+      if (chunk.length === CHUNK_CHECKS) {
+        jobs.push(this.#verifyChunk(chunk))
+        chunk = []
+      }
     }
-    if (ok) for (const c of todo) this.#remember(c.txid)
+    if (chunk.length > 0) jobs.push(this.#verifyChunk(chunk))
+    const ok = (await Promise.all(jobs)).every(Boolean)
+    if (ok) for (const txid of txids) this.#remember(txid)
     return ok
   }
 
@@ -85,20 +98,16 @@ export class SignatureVerifier {
   /** Transactions in the cache, for tests and benchmarks. */
   get cached (): number { return this.#cache.size }
 
-  async #verifyOnWorkers (checks: SigCheck[]): Promise<boolean> {
-    const per = Math.ceil(checks.length / this.#workers.length)
-    const jobs: Array<Promise<number>> = []
-    for (let i = 0; i < checks.length; i += per) {
-      const packed = packChecks(checks.slice(i, i + per))
-      const worker = this.#workers[this.#next++ % this.#workers.length]
-      const id = this.#ids++
-      jobs.push(new Promise((resolve, reject) => {
-        this.#pending.set(id, { resolve, reject })
-        worker.postMessage({ id, packed }, [packed.buffer])
-      }))
-    }
-    const results = await Promise.all(jobs)
-    return results.every(failed => failed === -1)
+  async #verifyChunk (checks: SigCheck[]): Promise<boolean> {
+    if (this.#threads === 0) return checks.every(c => verifySignature(c.sig, c.msg, c.pubkey))
+    const packed = packChecks(checks)
+    const worker = this.#workers[this.#next++ % this.#workers.length]
+    const id = this.#ids++
+    const failed = await new Promise<number>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject })
+      worker.postMessage({ id, packed }, [packed.buffer])
+    })
+    return failed === -1
   }
 
   #remember (txid: string): void {
