@@ -71,6 +71,7 @@ export class SignatureVerifier {
    * while the caller's iterable still computes the later ones (a block's sighashes).
    */
   async verifyAll (checks: Iterable<SigCheck>): Promise<boolean> {
+    // Awaited only when not started: an await here would hold the first chunk until the caller yields.
     if (this.#threads > 0 && this.#workers.length === 0) await this.warmUp()
     const txids = new Set<string>()
     const jobs: Array<Promise<boolean>> = []
