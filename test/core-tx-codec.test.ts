@@ -1,11 +1,15 @@
 /**
- * The fast transaction parser against the generic decoder: it must accept only
- * what the generic decoder accepts, decode it to the same data, and cut the same
- * sighash preimage that encoding gives.
+ * The fast parsers against the generic decoder: the transaction parser must
+ * accept only what the generic decoder accepts, decode it to the same data, and
+ * cut the same sighash preimage that encoding gives; the block message splitter
+ * must give the same parts.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { decodeBlockParts, encodeBlockParts } from '../src/core/block.ts'
+import { text } from '../src/core/cbor-reader.ts'
 import { encodeCbor } from '../src/core/cbor.ts'
+import { DecodeError } from '../src/core/errors.ts'
 import { genesisBlock, getNetwork } from '../src/core/params.ts'
 import { decodeTxData, encodeSighashPreimage, Tx, TX_VERSION, type TransactionData } from '../src/core/tx.ts'
 import { parseTx, sighashPreimage } from '../src/core/tx-codec.ts'
@@ -111,4 +115,20 @@ test('fuzz: of thousands of mutated transactions, the fast parser accepts none t
   // Both outcomes are exercised: mutations inside keys, signatures and amounts still parse.
   assert.ok(counts.both > 1_000, `accepted ${counts.both}`)
   assert.ok(counts.neither > 1_000, `refused ${counts.neither}`)
+})
+
+test('block messages: the canonical layout and any other encoding split into the same parts; bad ones are refused', () => {
+  const txs = samples.slice(0, 5).map(data => Tx.create(data).bytes)
+  const header = genesis.header.bytes
+  const canonical = encodeBlockParts(header, txs)
+  const parts = decodeBlockParts(canonical)
+  assert.deepEqual(parts, { header, txs })
+  // Views of the message, not copies.
+  assert.equal(parts.header.buffer, canonical.buffer)
+  // Keys in the other order: not what we write, but a valid message the generic decoder reads.
+  const reordered = Uint8Array.from([0xa2, ...text('header'), ...encodeCbor(header), ...text('txs'), ...encodeCbor(txs)])
+  assert.deepEqual(decodeBlockParts(reordered), { header, txs })
+  assert.throws(() => decodeBlockParts(canonical.subarray(0, canonical.length - 1)), (err: unknown) => err instanceof DecodeError && err.code === 'MALFORMED_CBOR')
+  assert.throws(() => decodeBlockParts(encodeCbor({ header, txs, extra: 1 })), (err: unknown) => err instanceof DecodeError && err.code === 'BAD_FIELD')
+  assert.throws(() => decodeBlockParts(encodeCbor({ header, txs: [1] })), (err: unknown) => err instanceof DecodeError && err.code === 'BAD_FIELD')
 })

@@ -1,4 +1,5 @@
 import { encodeCbor, cidOf, decodeCanonical, decodeCbor, read, type CID } from './cbor.ts'
+import { CborReader, MISMATCH, text } from './cbor-reader.ts'
 import { DecodeError } from './errors.ts'
 import { bytesToBigInt, equalBytes } from './hash.ts'
 import { Tx } from './tx.ts'
@@ -90,6 +91,45 @@ export function encodeTxList (txs: readonly Tx[]): Uint8Array {
 /** Tag 42, a byte string of 37, the identity multibase prefix: what precedes a CID's 36 bytes in DAG-CBOR. */
 const CID_LINK_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00)
 
+/** A block message's parts: its header's bytes and each transaction's. */
+export interface BlockParts { header: Uint8Array, txs: Uint8Array[] }
+
+const TXS_KEY = text('txs')
+const HEADER_KEY = text('header')
+
+/**
+ * Splits a block message into its parts, as views of its bytes. The canonical
+ * layout (what encodeBlockParts writes) is read directly, without an object per
+ * value; anything else goes to the generic decoder, which accepts or names the error.
+ */
+export function decodeBlockParts (bytes: Uint8Array): BlockParts {
+  if (bytes.length > MAX_BLOCK_WIRE_BYTES) throw new DecodeError('TOO_LARGE', `block message of ${bytes.length} bytes`)
+  try {
+    return parseBlockParts(new CborReader(bytes))
+  } catch (err) {
+    if (err !== MISMATCH) throw err
+  }
+  // The wrapper itself is not content-addressed, so only its parts must be canonical.
+  const o = read.object(decodeCbor(bytes, 'block'), 'block')
+  read.keys(o, ['header', 'txs'], 'block')
+  return {
+    header: read.bytes(o.header, 'block.header'),
+    txs: read.array(o.txs, 'block.txs', MAX_BLOCK_TXS).map((t, n) => read.bytes(t, `block.txs[${n}]`))
+  }
+}
+
+/** The canonical layout: { txs: [bytes, ...], header: bytes }, keys in DAG-CBOR order. */
+function parseBlockParts (r: CborReader): BlockParts {
+  if (r.length(5, 2) !== 2) throw MISMATCH
+  r.expect(TXS_KEY)
+  const txs: Uint8Array[] = []
+  for (let n = r.length(4, MAX_BLOCK_TXS); n > 0; n--) txs.push(r.take(r.length(2, MAX_BLOCK_WIRE_BYTES)))
+  r.expect(HEADER_KEY)
+  const header = r.take(r.length(2, MAX_BLOCK_WIRE_BYTES))
+  if (r.pos !== r.bytes.length) throw MISMATCH
+  return { header, txs }
+}
+
 /** A block's wire form from its parts' bytes. */
 export function encodeBlockParts (header: Uint8Array, txs: Uint8Array[]): Uint8Array {
   return encodeCbor({ header, txs })
@@ -130,19 +170,12 @@ export class Block {
   /**
    * Decodes a block message. `known` may supply transactions already decoded
    * (the mempool's) with the same bytes, which are then not decoded again.
-   * The wrapper itself is not content-addressed, so only its parts must be canonical.
    * `expected` is a header already decoded (sync fetches blocks by their headers): the same bytes are not decoded again.
    */
   static decode (bytes: Uint8Array, known?: (txBytes: Uint8Array) => Tx | undefined, expected?: Header): Block {
-    if (bytes.length > MAX_BLOCK_WIRE_BYTES) throw new DecodeError('TOO_LARGE', `block message of ${bytes.length} bytes`)
-    const o = read.object(decodeCbor(bytes, 'block'), 'block')
-    read.keys(o, ['header', 'txs'], 'block')
-    const headerBytes = read.bytes(o.header, 'block.header')
-    const header = expected !== undefined && equalBytes(expected.bytes, headerBytes) ? expected : Header.fromBytes(headerBytes)
-    const txs = read.array(o.txs, 'block.txs', MAX_BLOCK_TXS).map((t, n) => {
-      const txBytes = read.bytes(t, `block.txs[${n}]`)
-      return known?.(txBytes) ?? Tx.fromBytes(txBytes)
-    })
+    const parts = decodeBlockParts(bytes)
+    const header = expected !== undefined && equalBytes(expected.bytes, parts.header) ? expected : Header.fromBytes(parts.header)
+    const txs = parts.txs.map(txBytes => known?.(txBytes) ?? Tx.fromBytes(txBytes))
     return new Block(header, txs)
   }
 }

@@ -7,6 +7,7 @@
  * parser must never accept what that one rejects (test/core-tx-codec.test.ts).
  */
 import { CID } from './cbor.ts'
+import { CborReader, MISMATCH, text } from './cbor-reader.ts'
 import { PUBKEY_BYTES, SIGNATURE_BYTES } from './keys.ts'
 import { ADDRESS_HASH_BYTES } from './address.ts'
 import type { TransactionData, TxInput, TxOutput } from './tx.ts'
@@ -15,7 +16,6 @@ import type { TransactionData, TxInput, TxOutput } from './tx.ts'
 const MAX_ITEMS = 5_000
 const MAX_UINT32 = 0xffff_ffff
 
-const text = (s: string): Uint8Array => Uint8Array.from([0x60 + s.length, ...Buffer.from(s)])
 const KEY = {
   height: text('height'),
   inputs: text('inputs'),
@@ -44,96 +44,32 @@ export interface ParsedTx {
   sigOffsets: number[]
 }
 
-/** Thrown inside the parser only: the bytes are not in the layout it accepts. */
-const MISMATCH = new Error('not the canonical transaction layout')
-
-class Reader {
-  readonly bytes: Uint8Array
-  pos = 0
-
-  constructor (bytes: Uint8Array) {
-    // Fields are views of the input; plain ones even when it is a Buffer, as the generic decoder's are.
-    this.bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  }
-
-  expect (want: Uint8Array): void {
-    const { bytes } = this
-    if (this.pos + want.length > bytes.length) throw MISMATCH
-    for (let i = 0; i < want.length; i++) if (bytes[this.pos + i] !== want[i]) throw MISMATCH
-    this.pos += want.length
-  }
-
-  take (length: number): Uint8Array {
-    if (this.pos + length > this.bytes.length) throw MISMATCH
-    const out = this.bytes.subarray(this.pos, this.pos + length)
-    this.pos += length
-    return out
-  }
-
-  /** A minimally encoded head of the given major type; returns its argument. */
-  head (major: number): bigint | number {
-    if (this.pos >= this.bytes.length) throw MISMATCH
-    const first = this.bytes[this.pos++]
-    if (first >> 5 !== major) throw MISMATCH
-    const info = first & 31
-    if (info < 24) return info
-    const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0
-    if (size === 0) throw MISMATCH
-    const raw = this.take(size)
-    let value: number | bigint
-    if (size < 8) {
-      let n = 0
-      for (const b of raw) n = n * 256 + b
-      value = n
-    } else {
-      let n = 0n
-      for (const b of raw) n = (n << 8n) | BigInt(b)
-      value = n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n
-    }
-    // Canonical: no shorter head could hold the value.
-    if (value < (size === 1 ? 24 : 2 ** (4 * size))) throw MISMATCH
-    return value
-  }
-
-  uint32 (): number {
-    const v = this.head(0)
-    if (typeof v !== 'number' || v > MAX_UINT32) throw MISMATCH
-    return v
-  }
-
-  length (major: number): number {
-    const v = this.head(major)
-    if (typeof v !== 'number' || v > MAX_ITEMS) throw MISMATCH
-    return v
-  }
-}
-
 /**
  * Parses canonical transaction bytes; undefined when they are anything else
  * (then the generic decoder decides, and names the error).
  */
 export function parseTx (bytes: Uint8Array): ParsedTx | undefined {
   try {
-    return parse(new Reader(bytes))
+    return parse(new CborReader(bytes))
   } catch (err) {
     if (err === MISMATCH) return undefined
     throw err
   }
 }
 
-function parse (r: Reader): ParsedTx {
-  const fields = r.length(5)
+function parse (r: CborReader): ParsedTx {
+  const fields = r.length(5, MAX_ITEMS)
   if (fields !== 3 && fields !== 4) throw MISMATCH
   let height: number | undefined
   if (fields === 4) {
     r.expect(KEY.height)
-    height = r.uint32()
+    height = r.uint(MAX_UINT32)
   }
   r.expect(KEY.inputs)
   const inputs: TxInput[] = []
   const sigOffsets: number[] = []
-  for (let n = r.length(4); n > 0; n--) {
-    if (r.length(5) !== 4) throw MISMATCH
+  for (let n = r.length(4, MAX_ITEMS); n > 0; n--) {
+    if (r.length(5, MAX_ITEMS) !== 4) throw MISMATCH
     r.expect(KEY.sig)
     sigOffsets.push(r.pos)
     r.expect(SIG_HEADER)
@@ -143,15 +79,15 @@ function parse (r: Reader): ParsedTx {
     const txid = CID.decode(r.bytes.subarray(r.pos - 4, r.pos + 32))
     r.pos += 32
     r.expect(KEY.index)
-    const index = r.uint32()
+    const index = r.uint(MAX_UINT32)
     r.expect(KEY.pubkey)
     r.expect(PUBKEY_HEADER)
     inputs.push({ prev: { txid, index }, pubkey: r.take(PUBKEY_BYTES), sig })
   }
   r.expect(KEY.outputs)
   const outputs: TxOutput[] = []
-  for (let n = r.length(4); n > 0; n--) {
-    if (r.length(5) !== 2) throw MISMATCH
+  for (let n = r.length(4, MAX_ITEMS); n > 0; n--) {
+    if (r.length(5, MAX_ITEMS) !== 2) throw MISMATCH
     r.expect(KEY.amount)
     // Negative amounts decode too, as the generic decoder's do: the sanity rules reject them with their own code.
     const negative = r.pos < r.bytes.length && r.bytes[r.pos] >> 5 === 1
@@ -161,7 +97,7 @@ function parse (r: Reader): ParsedTx {
     outputs.push({ amount: negative ? -1n - magnitude : magnitude, address: r.take(ADDRESS_HASH_BYTES) })
   }
   r.expect(KEY.version)
-  const version = r.uint32()
+  const version = r.uint(MAX_UINT32)
   if (r.pos !== r.bytes.length) throw MISMATCH
   const data: TransactionData = { version, inputs, outputs }
   if (height !== undefined) data.height = height

@@ -1,5 +1,5 @@
-import type { Block } from '../core/block.ts'
-import { cidOf, decodeCbor, read } from '../core/cbor.ts'
+import { decodeBlockParts, type Block } from '../core/block.ts'
+import { cidOf } from '../core/cbor.ts'
 import { BlockError, DecodeError, TxError } from '../core/errors.ts'
 import { sha256 } from '../core/hash.ts'
 import { genesisBlock, type NetworkParams } from '../core/params.ts'
@@ -28,8 +28,7 @@ export function gossipMessageId (topics: GossipTopics, topic: string, data: Uint
   try {
     if (topic === topics.txs) return cidOf(data).bytes
     if (topic === topics.blocks) {
-      const o = read.object(decodeCbor(data, 'block'), 'block')
-      return cidOf(read.bytes(o.header, 'block.header')).bytes
+      return cidOf(decodeBlockParts(data).header).bytes
     }
   } catch {
     // fall through
