@@ -97,6 +97,10 @@ test('transaction sanity: version, inputs, outputs, amounts, duplicate inputs', 
   checkTxSanity(mutate(d => ({ ...d, outputs: [{ amount: MAX_MONEY, address: key.addressHash }] })))
   throwsCode(() => checkTxSanity(mutate(d => ({ ...d, outputs: [{ amount: MAX_MONEY, address: key.addressHash }, { amount: 1n, address: key.addressHash }] }))), TxError, 'BAD_AMOUNT')
   throwsCode(() => checkTxSanity(mutate(d => ({ ...d, inputs: [d.inputs[0], d.inputs[0]] }))), TxError, 'DUPLICATE_INPUT')
+  // Many inputs (checked with a Set rather than pairwise): distinct ones pass, one repeat fails.
+  const many = (indexes: number[]): Tx => mutate(d => ({ ...d, inputs: indexes.map(index => ({ ...d.inputs[0], prev: { ...d.inputs[0].prev, index } })) }))
+  checkTxSanity(many([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]))
+  throwsCode(() => checkTxSanity(many([0, 1, 2, 3, 4, 5, 6, 7, 8, 3])), TxError, 'DUPLICATE_INPUT')
   throwsCode(() => checkTxSanity(Tx.create({ ...coinbase(1).data, inputs: tx.data.inputs })), TxError, 'NO_INPUTS')
   // After the last halving a coinbase without fees pays zero; other outputs never may.
   checkTxSanity(coinbase(1, 0n))

@@ -52,12 +52,25 @@ export function checkTxSanity (tx: Tx): void {
     total += out.amount
     if (!isMoneyRange(total)) throw new TxError('BAD_AMOUNT', 'outputs exceed the money supply')
   }
+  const duplicate = firstDuplicate(tx.inputKeys())
+  if (duplicate !== undefined) throw new TxError('DUPLICATE_INPUT', duplicate)
+  sane.add(tx)
+}
+
+/** Inputs compared pairwise while they are few (most transactions): no Set per transaction. */
+const PAIRWISE_MAX = 8
+
+function firstDuplicate (keys: readonly string[]): string | undefined {
+  if (keys.length <= PAIRWISE_MAX) {
+    for (let i = 1; i < keys.length; i++) for (let j = 0; j < i; j++) if (keys[i] === keys[j]) return keys[i]
+    return undefined
+  }
   const seen = new Set<string>()
-  for (const key of tx.inputKeys()) {
-    if (seen.has(key)) throw new TxError('DUPLICATE_INPUT', key)
+  for (const key of keys) {
+    if (seen.has(key)) return key
     seen.add(key)
   }
-  sane.add(tx)
+  return undefined
 }
 
 /**
