@@ -111,4 +111,16 @@ test('after stop, verification carries on on the calling thread', async t => {
   const checks = checksOf(5).flat()
   assert.equal(await verifier.verifyAll([...checks.slice(1), corrupt(checks[0])]), false)
   assert.equal(await verifier.verifyAll(checks), true)
+  await verifier.warmUp()
+  assert.equal(verifier.running, 0, 'no thread starts again after stop')
+})
+
+test('workers start with the first signature to verify, not before', async t => {
+  const verifier = new SignatureVerifier({ threads: 2 })
+  t.after(async () => { await verifier.stop() })
+  // A block of coinbases only: nothing to verify, no threads started.
+  assert.equal(await verifier.verifyAll([]), true)
+  assert.equal(verifier.running, 0)
+  assert.equal(await verifier.verifyAll(checksOf(1).flat()), true)
+  assert.equal(verifier.running, 2)
 })

@@ -27,6 +27,8 @@ export class SignatureVerifier {
   readonly #threads: number
   #workers: Worker[] = []
   #starting: Promise<void> | undefined
+  /** After stop(), checks run on the calling thread: a late caller must not start threads nothing will stop. */
+  #stopped = false
   #next = 0
   #ids = 0
   readonly #pending = new Map<number, { resolve: (failed: number) => void, reject: (err: Error) => void }>()
@@ -41,6 +43,7 @@ export class SignatureVerifier {
    * has loaded libsecp256k1.
    */
   async warmUp (): Promise<void> {
+    if (this.#stopped) return
     this.#starting ??= this.#startWorkers()
     await this.#starting
   }
@@ -58,6 +61,7 @@ export class SignatureVerifier {
   }
 
   async stop (): Promise<void> {
+    this.#stopped = true
     await this.#starting?.catch(() => {})
     this.#starting = undefined
     const workers = this.#workers
@@ -71,8 +75,6 @@ export class SignatureVerifier {
    * while the caller's iterable still computes the later ones (a block's sighashes).
    */
   async verifyAll (checks: Iterable<SigCheck>): Promise<boolean> {
-    // Awaited only when not started: an await here would hold the first chunk until the caller yields.
-    if (this.#threads > 0 && this.#workers.length === 0) await this.warmUp()
     const txids = new Set<string>()
     const jobs: Array<Promise<boolean>> = []
     let chunk: SigCheck[] = []
@@ -99,8 +101,14 @@ export class SignatureVerifier {
   /** Transactions in the cache, for tests and benchmarks. */
   get cached (): number { return this.#cache.size }
 
+  /** Worker threads running, for tests: none until a signature needs one. */
+  get running (): number { return this.#workers.length }
+
   async #verifyChunk (checks: SigCheck[]): Promise<boolean> {
-    if (this.#threads === 0) return checks.every(c => verifySignature(c.sig, c.msg, c.pubkey))
+    if (this.#threads === 0 || this.#stopped) return checks.every(c => verifySignature(c.sig, c.msg, c.pubkey))
+    // Started by the first chunk only, so a call with nothing to verify starts none.
+    // Awaited only when not running: an await here would hold the chunk until the caller yields.
+    if (this.#workers.length === 0) await this.warmUp()
     const packed = packChecks(checks)
     const worker = this.#workers[this.#next++ % this.#workers.length]
     const id = this.#ids++
