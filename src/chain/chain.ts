@@ -474,9 +474,10 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (this.#coins.flushDue) await this.#coins.flush()
   }
 
-
-  /** After a reorganisation: transactions of disconnected blocks and the old mempool are validated again. */
-  /** Returns the transactions of disconnected blocks that are back in the mempool. */
+  /**
+   * After a reorganisation: transactions of disconnected blocks and the old
+   * mempool are validated again. Returns those of disconnected blocks that are back in the mempool.
+   */
   async #refillMempool (disconnected: Block[]): Promise<Tx[]> {
     if (disconnected.length === 0) return []
     const old = this.mempool.clear()

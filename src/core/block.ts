@@ -1,4 +1,4 @@
-import { encodeCbor, cidOf, decodeCanonical, decodeCbor, read, type CID } from './cbor.ts'
+import { CID_LINK_HEAD, encodeCbor, cidOf, decodeCanonical, decodeCbor, read, type CID } from './cbor.ts'
 import { CborReader, MISMATCH, text } from './cbor-reader.ts'
 import { DecodeError } from './errors.ts'
 import { bytesToBigInt, equalBytes } from './hash.ts'
@@ -87,9 +87,6 @@ export function encodeTxList (txs: readonly Tx[]): Uint8Array {
   }
   return out
 }
-
-/** Tag 42, a byte string of 37, the identity multibase prefix: what precedes a CID's 36 bytes in DAG-CBOR. */
-const CID_LINK_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00)
 
 /** A block message's parts: its header's bytes and each transaction's. */
 export interface BlockParts { header: Uint8Array, txs: Uint8Array[] }

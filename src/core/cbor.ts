@@ -18,7 +18,10 @@ export function cidOfDigest (digest: Uint8Array): CID {
 
 const BASE32_LOWER = Buffer.from('abcdefghijklmnopqrstuvwxyz234567', 'latin1')
 const BASE32_UPPER = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 'latin1')
-const CID_PREFIX = Uint8Array.from([0x01, dagCbor.code, SHA2_256, 32])
+/** What every id of ours starts with: CIDv1, dag-cbor, a 32-byte SHA-256 multihash. */
+export const CID_PREFIX = Uint8Array.from([0x01, dagCbor.code, SHA2_256, 32])
+/** Tag 42, a byte string of 37, the identity multibase prefix: what precedes a CID's 36 bytes in DAG-CBOR. */
+export const CID_LINK_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00)
 
 /**
  * RFC 4648 base32, unpadded, after an ASCII `prefix`: ids are made by the

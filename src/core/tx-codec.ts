@@ -6,7 +6,7 @@
  * decoder (Tx.fromBytes), which accepts or rejects it with a precise error: this
  * parser must never accept what that one rejects (test/core-tx-codec.test.ts).
  */
-import { CID } from './cbor.ts'
+import { CID, CID_LINK_HEAD, CID_PREFIX } from './cbor.ts'
 import { CborReader, MISMATCH, text } from './cbor-reader.ts'
 import { PUBKEY_BYTES, SIGNATURE_BYTES } from './keys.ts'
 import { ADDRESS_HASH_BYTES } from './address.ts'
@@ -28,8 +28,8 @@ const KEY = {
   amount: text('amount'),
   address: text('address')
 }
-/** Tag 42, a 37-byte string, the identity multibase prefix, then CIDv1 dag-cbor sha2-256 of 32 bytes. */
-const CID_LINK_PREFIX = Uint8Array.from([0xd8, 0x2a, 0x58, 0x25, 0x00, 0x01, 0x71, 0x12, 0x20])
+/** A CID link's head, then the prefix of our ids: all of an input's txid but its digest. */
+const CID_LINK_PREFIX = Uint8Array.from([...CID_LINK_HEAD, ...CID_PREFIX])
 /** A byte string of 64: the encoded signature's header, which the sighash replaces with an empty string. */
 const SIG_HEADER = Uint8Array.of(0x58, SIGNATURE_BYTES)
 const PUBKEY_HEADER = Uint8Array.of(0x58, PUBKEY_BYTES)
@@ -76,7 +76,7 @@ function parse (r: CborReader): ParsedTx {
     const sig = r.take(SIGNATURE_BYTES)
     r.expect(KEY.txid)
     r.expect(CID_LINK_PREFIX)
-    const txid = CID.decode(r.bytes.subarray(r.pos - 4, r.pos + 32))
+    const txid = CID.decode(r.bytes.subarray(r.pos - CID_PREFIX.length, r.pos + 32))
     r.pos += 32
     r.expect(KEY.index)
     const index = r.uint(MAX_UINT32)
