@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { ChainError } from '../src/chain/chain.ts'
 import type { BlockEntry, TipChange } from '../src/chain/types.ts'
 import type { Block } from '../src/core/block.ts'
 import { COIN } from '../src/core/amount.ts'
@@ -146,4 +147,20 @@ test('median time past and decoding blocks with the mempool\'s transactions', as
   assert.equal(chain.mempool.findByBytes(altered), undefined)
   assert.deepEqual(await chain.processBlock(decoded), { status: 'connected' })
   assert.equal(chain.mempool.findByBytes(tx.bytes), undefined, 'a mined transaction leaves the index')
+})
+
+test('a stopped chain refuses blocks and transactions with NOT_RUNNING, and its database keeps its last state', async t => {
+  const { chain, ws } = await openChain(t)
+  const key = newKey()
+  const blocks = await mineBlocks(chain, ws.clock, regtest.coinbaseMaturity + 1, key.addressHash)
+  const tx = spendTx(chain, [outputOf(blocks[0].txs[0])], key)
+  const next = mineOn(chain, key.addressHash)
+  await chain.stop()
+  await assert.rejects(chain.processBlock(next), (err: Error) => err instanceof ChainError && err.code === 'NOT_RUNNING')
+  await assert.rejects(chain.acceptTx(tx), (err: Error) => err instanceof ChainError && err.code === 'NOT_RUNNING')
+  assert.equal(chain.verifier.running, 0, 'nothing started a worker after stop')
+  const reopened = await ws.open()
+  assert.equal(reopened.height, blocks.length)
+  assert.equal(reopened.tip.idString, blocks.at(-1)?.idString)
+  assert.equal((await reopened.verifyChain()).ok, true)
 })

@@ -78,3 +78,16 @@ test('a new tip aborts the running search and a new one starts on a fresh templa
   t.diagnostic(`search restarted ${searches[1] - tipAt} ms after the tip event`)
   miner.stopMining()
 })
+
+test('continuous mining ends when its chain stops, instead of mining on blocks no one takes', async t => {
+  const { chain, ws } = await openChain(t)
+  ws.clock.now = Math.floor(Date.now() / 1000)
+  const miner = new Miner({ chain, logger: createLogger('miner') })
+  t.after(async () => { await miner.stop() })
+  miner.startMining(newKey().addressHash)
+  const deadline = Date.now() + 10_000
+  while (chain.height < 2 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+  await chain.stop()
+  while (miner.mining && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+  assert.equal(miner.mining, false, 'the miner still mines on a stopped chain')
+})

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import { Block, BLOCK_VERSION, encodeBlockParts, encodeTxList, NONCE_BYTES, type Header, type HeaderData } from '../core/block.ts'
 import { cidOf, type CID } from '../core/cbor.ts'
-import { BlockError, TxError } from '../core/errors.ts'
+import { BlockError, CointsError, TxError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
 import { chainTag, genesisBlock, subsidyAt, type NetworkParams } from '../core/params.ts'
 import { expectedBits } from '../core/pow.ts'
@@ -45,6 +45,9 @@ export interface BlockTemplate {
 }
 
 export interface UtxoSummary { height: number, tip: string, txouts: number, total: bigint }
+
+/** The chain service is not running: before start() or after stop(), nothing may change its state. */
+export class ChainError extends CointsError<'NOT_RUNNING'> {}
 
 const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
 /** Room kept in a template for the header and coinbase. */
@@ -105,9 +108,10 @@ export class Chain extends EventEmitter<ChainEvents> {
     await this.store.open()
     try {
       await this.#load()
-      // A crash between storing a block and connecting it, or mid-reorganisation, resumes here.
+      // A crash between storing a block and connecting it, or mid-reorganisation, resumes here
+      // (directly: until started, nothing else may queue).
       const best = this.#index.bestCandidate()
-      if (best !== this.#index.tip) await this.#exclusive(async () => { await this.#activateBestChain(best, new Map()) })
+      if (best !== this.#index.tip) await this.#activateBestChain(best, new Map())
     } catch (err) {
       // A failed start leaves nothing running: worker threads would keep the process alive.
       await this.verifier.stop()
@@ -240,6 +244,8 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** Runs state changes one at a time: blocks and transactions never interleave. */
   async #exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    // Refused when asked, not when run: stop() waits for what was queued before it.
+    if (!this.#started) throw new ChainError('NOT_RUNNING', `the chain ${this.params.name} is stopped`)
     const run = this.#queue.then(fn, fn)
     this.#queue = run.catch(() => {})
     return await run

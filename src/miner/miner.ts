@@ -1,5 +1,5 @@
 import { Block } from '../core/block.ts'
-import type { Chain } from '../chain/chain.ts'
+import { ChainError, type Chain } from '../chain/chain.ts'
 import type { Logger } from '../log.ts'
 import { NonceSearcher } from './nonce-search.ts'
 
@@ -69,7 +69,13 @@ export class Miner {
       try {
         await this.#mineOne(address)
       } catch (err) {
-        this.#c.logger.warn(`mining attempt failed: ${(err as Error).message}`)
+        // A stopped chain takes no more blocks: mining on would only spin.
+        if (err instanceof ChainError) {
+          this.#c.logger.info(`mining stopped: ${err.message}`)
+          this.stopMining()
+        } else {
+          this.#c.logger.warn(`mining attempt failed: ${(err as Error).message}`)
+        }
       }
     }
   }
