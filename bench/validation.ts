@@ -12,6 +12,7 @@ import type { Block } from '../src/core/block.ts'
 import { keyPairOf, randomPrivateKey, type KeyPair } from '../src/core/keys.ts'
 import { chainTag, getNetwork } from '../src/core/params.ts'
 import { sigChecksOf, type SigCheck } from '../src/core/rules.ts'
+import { OutPoint } from '../src/core/outpoint.ts'
 import { signTransaction, type Tx, TX_VERSION } from '../src/core/tx.ts'
 import { solveBlock } from '../src/miner/solve.ts'
 import { median } from './stats.ts'
@@ -48,7 +49,7 @@ export async function buildFixture (): Promise<Fixture> {
     const each = (cb.data.outputs[0].amount - 200_000n) / BigInt(FANOUT)
     return signTransaction({
       version: TX_VERSION,
-      inputs: [{ prev: { txid: cb.id, index: 0 }, pubkey: key.publicKey, sig: new Uint8Array(64) }],
+      inputs: [{ prev: OutPoint.of(cb.id, 0), pubkey: key.publicKey, sig: new Uint8Array(64) }],
       outputs: Array.from({ length: FANOUT }, () => ({ amount: each, address: key.addressHash }))
     }, [key.privateKey], chain.chainTag)
   })
@@ -60,7 +61,7 @@ export async function buildFixture (): Promise<Fixture> {
     const [a, b] = [coins[i], coins[i + 1]]
     const tx = signTransaction({
       version: TX_VERSION,
-      inputs: [a, b].map(c => ({ prev: { txid: c.txid, index: c.index }, pubkey: key.publicKey, sig: new Uint8Array(64) })),
+      inputs: [a, b].map(c => ({ prev: OutPoint.of(c.txid, c.index), pubkey: key.publicKey, sig: new Uint8Array(64) })),
       outputs: [{ amount: a.amount + b.amount - 1_000n, address: key.addressHash }]
     }, [key.privateKey, key.privateKey], chain.chainTag)
     if (bytes + tx.bytes.length > params.maxBlockBytes - 1_000) break

@@ -6,6 +6,7 @@ import type { Block } from '../src/core/block.ts'
 import { TxError } from '../src/core/errors.ts'
 import type { KeyPair } from '../src/core/keys.ts'
 import { chainTag, getNetwork, subsidyAt } from '../src/core/params.ts'
+import { OutPoint } from '../src/core/outpoint.ts'
 import { signTransaction, Tx } from '../src/core/tx.ts'
 import { BranchBuilder, mineBlocks, mineOn, newKey, openChain, outputOf, regtest, spendTx, type ChainWorkspace, type OpenOptions, type Spendable } from './helpers/chain-harness.ts'
 
@@ -112,8 +113,8 @@ test('a spend with an unsigned input is refused', async t => {
   const tx = signTransaction({
     version: 1,
     inputs: [
-      { prev: { txid: f.coins[0].txid, index: 0 }, pubkey: f.key.publicKey, sig: new Uint8Array(64) },
-      { prev: { txid: f.coins[1].txid, index: 0 }, pubkey: f.key.publicKey, sig: new Uint8Array(64) }
+      { prev: OutPoint.of(f.coins[0].txid, 0), pubkey: f.key.publicKey, sig: new Uint8Array(64) },
+      { prev: OutPoint.of(f.coins[1].txid, 0), pubkey: f.key.publicKey, sig: new Uint8Array(64) }
     ],
     outputs: [{ amount: 99n * COIN, address: f.key.addressHash }]
   }, [f.key.privateKey, other.privateKey], f.chain.chainTag)

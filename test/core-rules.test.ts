@@ -3,12 +3,14 @@ import assert from 'node:assert/strict'
 import { COIN, MAX_MONEY } from '../src/core/amount.ts'
 import { Block, BLOCK_VERSION, encodeTxList, Header, NONCE_BYTES, type HeaderData } from '../src/core/block.ts'
 import { randomBytes } from 'node:crypto'
-import { cidOf, cidOfDigest, cidStringOfDigest, encodeCbor } from '../src/core/cbor.ts'
+import { base32 as base32Multibase, base32upper } from 'multiformats/bases/base32'
+import { base32, cidOf, cidOfDigest, cidStringOfDigest, encodeCbor, outpointKeyOfDigest } from '../src/core/cbor.ts'
 import { BlockError, DecodeError, TxError } from '../src/core/errors.ts'
 import { genesisBlock, getNetwork, subsidyAt, type NetworkParams } from '../src/core/params.ts'
 import { bitsToTarget, expectedBits, targetToBits, workOf } from '../src/core/pow.ts'
 import { checkBlockContext, checkBlockSanity, checkTxInputs, checkTxSanity, connectBlockTxs, medianTime, type Coin } from '../src/core/rules.ts'
-import { outpointKey, Tx, TX_VERSION, type TransactionData } from '../src/core/tx.ts'
+import { OutPoint, outpointKey } from '../src/core/outpoint.ts'
+import { Tx, TX_VERSION, type TransactionData } from '../src/core/tx.ts'
 import { newKey, outputOf, solve, spendTx } from './helpers/chain-harness.ts'
 
 const params = getNetwork('regtest')
@@ -38,7 +40,7 @@ function throwsCode (fn: () => unknown, cls: new (...args: never[]) => Error, co
 
 /** A coin of `key` at a height, with the outpoint key of a made-up funding transaction. */
 function fundedSpend (amount: bigint, opts: { coinbase?: boolean, height?: number, outputs?: bigint[] } = {}): { tx: Tx, coins: Map<string, Coin> } {
-  const funding = Tx.create({ version: TX_VERSION, inputs: [{ prev: { txid: genesisBlock(params).txs[0].id, index: 0 }, pubkey: key.publicKey, sig: new Uint8Array(64) }], outputs: [{ amount, address: key.addressHash }] })
+  const funding = Tx.create({ version: TX_VERSION, inputs: [{ prev: OutPoint.of(genesisBlock(params).txs[0].id, 0), pubkey: key.publicKey, sig: new Uint8Array(64) }], outputs: [{ amount, address: key.addressHash }] })
   const tx = spendTx(tag, [outputOf(funding)], key, { outputs: (opts.outputs ?? [amount - 1_000n]).map(a => ({ amount: a, address: key.addressHash })) })
   const coins = new Map<string, Coin>([[outpointKey(funding.idString, 0), { amount, address: key.addressHash, height: opts.height ?? 1, coinbase: opts.coinbase ?? false }]])
   return { tx, coins }
@@ -64,6 +66,13 @@ test('encoding: ids are CIDv1 dag-cbor sha2-256; objects round-trip; headers lin
   for (let i = 0; i < 200; i++) {
     const digest = new Uint8Array(randomBytes(32))
     assert.equal(cidStringOfDigest(digest), cidOfDigest(digest).toString())
+    assert.equal(outpointKeyOfDigest(digest, i * 997), outpointKey(cidOfDigest(digest).toString(), i * 997))
+  }
+  // Every length, against multiformats' encoders (the tail of under 5 bytes included).
+  for (let length = 0; length <= 40; length++) {
+    const bytes = new Uint8Array(randomBytes(length))
+    assert.equal(base32(bytes), base32Multibase.baseEncode(bytes))
+    assert.equal(base32(bytes, '/B', true), '/B' + base32upper.baseEncode(bytes))
   }
 })
 
@@ -87,7 +96,7 @@ test('decoding rejects malformed, non-canonical, mistyped and oversized data wit
 test('transaction sanity: version, inputs, outputs, amounts, duplicate inputs', () => {
   const { tx } = fundedSpend(10n * COIN)
   checkTxSanity(tx)
-  const mutate = (change: (d: TransactionData) => TransactionData): Tx => Tx.create(change(structuredClone(tx.data)))
+  const mutate = (change: (d: TransactionData) => TransactionData): Tx => Tx.create(change({ ...tx.data }))
   throwsCode(() => checkTxSanity(mutate(d => ({ ...d, version: 2 }))), TxError, 'BAD_VERSION')
   throwsCode(() => checkTxSanity(mutate(d => ({ ...d, inputs: [] }))), TxError, 'NO_INPUTS')
   throwsCode(() => checkTxSanity(mutate(d => ({ ...d, outputs: [] }))), TxError, 'NO_OUTPUTS')
@@ -98,7 +107,7 @@ test('transaction sanity: version, inputs, outputs, amounts, duplicate inputs', 
   throwsCode(() => checkTxSanity(mutate(d => ({ ...d, outputs: [{ amount: MAX_MONEY, address: key.addressHash }, { amount: 1n, address: key.addressHash }] }))), TxError, 'BAD_AMOUNT')
   throwsCode(() => checkTxSanity(mutate(d => ({ ...d, inputs: [d.inputs[0], d.inputs[0]] }))), TxError, 'DUPLICATE_INPUT')
   // Many inputs (checked with a Set rather than pairwise): distinct ones pass, one repeat fails.
-  const many = (indexes: number[]): Tx => mutate(d => ({ ...d, inputs: indexes.map(index => ({ ...d.inputs[0], prev: { ...d.inputs[0].prev, index } })) }))
+  const many = (indexes: number[]): Tx => mutate(d => ({ ...d, inputs: indexes.map(index => ({ ...d.inputs[0], prev: OutPoint.of(d.inputs[0].prev.txid, index) })) }))
   checkTxSanity(many([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]))
   throwsCode(() => checkTxSanity(many([0, 1, 2, 3, 4, 5, 6, 7, 8, 3])), TxError, 'DUPLICATE_INPUT')
   throwsCode(() => checkTxSanity(Tx.create({ ...coinbase(1).data, inputs: tx.data.inputs })), TxError, 'NO_INPUTS')

@@ -11,6 +11,7 @@ import { text } from '../src/core/cbor-reader.ts'
 import { encodeCbor } from '../src/core/cbor.ts'
 import { DecodeError } from '../src/core/errors.ts'
 import { genesisBlock, getNetwork } from '../src/core/params.ts'
+import { OutPoint } from '../src/core/outpoint.ts'
 import { decodeTxData, encodeSighashPreimage, Tx, TX_VERSION, type TransactionData } from '../src/core/tx.ts'
 import { parseTx, sighashPreimage } from '../src/core/tx-codec.ts'
 import { toHex } from '../src/core/hash.ts'
@@ -33,7 +34,7 @@ function txData (inputs: number[], amounts: bigint[], height?: number): Transact
   return {
     version: TX_VERSION,
     ...(height === undefined ? {} : { height }),
-    inputs: inputs.map((index, n) => ({ prev: { txid: genesis.txs[0].id, index }, pubkey: key.publicKey, sig: new Uint8Array(64).fill(n + 1) })),
+    inputs: inputs.map((index, n) => ({ prev: OutPoint.of(genesis.txs[0].id, index), pubkey: key.publicKey, sig: new Uint8Array(64).fill(n + 1) })),
     outputs: amounts.map(amount => ({ amount, address: key.addressHash }))
   }
 }

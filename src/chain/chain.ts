@@ -587,6 +587,6 @@ function recordOf (block: Block, status: BlockStatus): IndexRecord {
 
 function sumCoins (coins: Array<[string, Coin]>): bigint {
   let total = 0n
-  for (const [, c] of coins) total += c.amount
+  for (const pair of coins) total += pair[1].amount
   return total
 }

@@ -42,17 +42,20 @@ export class CborReader {
     if (info < 24) return info
     const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0
     if (size === 0) throw MISMATCH
-    const raw = this.take(size)
+    const { bytes } = this
+    const end = this.pos + size
+    if (end > bytes.length) throw MISMATCH
     let value: number | bigint
     if (size < 8) {
       let n = 0
-      for (const b of raw) n = n * 256 + b
+      for (let i = this.pos; i < end; i++) n = n * 256 + bytes[i]
       value = n
     } else {
-      let n = 0n
-      for (const b of raw) n = (n << 8n) | BigInt(b)
+      const view = new DataView(bytes.buffer, bytes.byteOffset + this.pos, 8)
+      const n = view.getBigUint64(0)
       value = n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n
     }
+    this.pos = end
     // Canonical: no shorter head could hold the value.
     if (value < (size === 1 ? 24 : 2 ** (4 * size))) throw MISMATCH
     return value

@@ -23,26 +23,53 @@ export const CID_PREFIX = Uint8Array.from([0x01, dagCbor.code, SHA2_256, 32])
 /** Tag 42, a byte string of 37, the identity multibase prefix: what precedes a CID's 36 bytes in DAG-CBOR. */
 export const CID_LINK_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00)
 
-/**
- * RFC 4648 base32, unpadded, after an ASCII `prefix`: ids are made by the
- * thousand per block, at about half the cost of multiformats' generic encoder.
- */
-export function base32 (bytes: Uint8Array, prefix = '', upper = false): string {
-  const alphabet = upper ? BASE32_UPPER : BASE32_LOWER
-  const out = Buffer.allocUnsafe(prefix.length + Math.ceil(bytes.length * 8 / 5))
-  let at = out.write(prefix, 'latin1')
+/** Where ids are spelled: one buffer reused, each string made from it at once (the hot paths make thousands a block). */
+const SPELL = Buffer.allocUnsafe(256)
+const CID_BYTES = new Uint8Array(CID_PREFIX.length + 32)
+CID_BYTES.set(CID_PREFIX)
+
+/** RFC 4648 base32, unpadded, of `bytes` into SPELL from `at`; returns where it ends. */
+function base32Into (bytes: Uint8Array, alphabet: Uint8Array, at: number): number {
+  const whole = bytes.length - (bytes.length % 5)
+  // Five bytes make eight characters: the first byte, then the other four as one 32-bit word.
+  for (let i = 0; i < whole; i += 5) {
+    const hi = bytes[i]
+    const lo = ((bytes[i + 1] << 24) | (bytes[i + 2] << 16) | (bytes[i + 3] << 8) | bytes[i + 4]) >>> 0
+    SPELL[at++] = alphabet[hi >> 3]
+    SPELL[at++] = alphabet[((hi & 7) << 2) | (lo >>> 30)]
+    SPELL[at++] = alphabet[(lo >>> 25) & 31]
+    SPELL[at++] = alphabet[(lo >>> 20) & 31]
+    SPELL[at++] = alphabet[(lo >>> 15) & 31]
+    SPELL[at++] = alphabet[(lo >>> 10) & 31]
+    SPELL[at++] = alphabet[(lo >>> 5) & 31]
+    SPELL[at++] = alphabet[lo & 31]
+  }
   let bits = 0
   let value = 0
-  for (const byte of bytes) {
-    value = ((value << 8) | byte) & 0x1fff
+  for (let i = whole; i < bytes.length; i++) {
+    value = ((value << 8) | bytes[i]) & 0x1fff
     bits += 8
     while (bits >= 5) {
       bits -= 5
-      out[at++] = alphabet[(value >> bits) & 31]
+      SPELL[at++] = alphabet[(value >> bits) & 31]
     }
   }
-  if (bits > 0) out[at++] = alphabet[(value << (5 - bits)) & 31]
-  return out.toString('latin1', 0, at)
+  if (bits > 0) SPELL[at++] = alphabet[(value << (5 - bits)) & 31]
+  return at
+}
+
+/** RFC 4648 base32, unpadded, after an ASCII `prefix`: for ids and keys, so at most 150 bytes. */
+export function base32 (bytes: Uint8Array, prefix = '', upper = false): string {
+  if (prefix.length + Math.ceil(bytes.length * 8 / 5) > SPELL.length) throw new RangeError(`base32 of ${bytes.length} bytes: ids and keys only`)
+  const end = base32Into(bytes, upper ? BASE32_UPPER : BASE32_LOWER, SPELL.write(prefix, 'latin1'))
+  return SPELL.toString('latin1', 0, end)
+}
+
+/** Spells the dag-cbor CIDv1 of this SHA-256 digest into SPELL; returns where it ends. */
+function cidStringInto (digest: Uint8Array): number {
+  CID_BYTES.set(digest, CID_PREFIX.length)
+  SPELL[0] = 0x62 // "b", base32's multibase prefix
+  return base32Into(CID_BYTES, BASE32_LOWER, 1)
 }
 
 /**
@@ -51,10 +78,15 @@ export function base32 (bytes: Uint8Array, prefix = '', upper = false): string {
  * transaction ids and outpoint keys make one per object.
  */
 export function cidStringOfDigest (digest: Uint8Array): string {
-  const bytes = new Uint8Array(CID_PREFIX.length + digest.length)
-  bytes.set(CID_PREFIX)
-  bytes.set(digest, CID_PREFIX.length)
-  return base32(bytes, 'b')
+  return SPELL.toString('latin1', 0, cidStringInto(digest))
+}
+
+/** "txid:index" (outpointKey) for the transaction with this digest, spelled in one string. */
+export function outpointKeyOfDigest (digest: Uint8Array, index: number): string {
+  let at = cidStringInto(digest)
+  SPELL[at++] = 0x3a // ":"
+  at += SPELL.write(String(index), at, 'latin1')
+  return SPELL.toString('latin1', 0, at)
 }
 
 export function encodeCbor (value: unknown): Uint8Array {

@@ -10,7 +10,8 @@ import { BlockError, TxError } from './errors.ts'
 import { equalBytes } from './hash.ts'
 import { type NetworkParams, subsidyAt } from './params.ts'
 import { bitsToTarget } from './pow.ts'
-import { MAX_TX_BYTES, outpointKey, type Tx, TX_VERSION } from './tx.ts'
+import { outpointKey } from './outpoint.ts'
+import { MAX_TX_BYTES, type Tx, TX_VERSION } from './tx.ts'
 
 /** An unspent output as the UTXO set holds it. */
 export interface Coin {
@@ -191,15 +192,15 @@ export function connectBlockTxs (block: Block, coins: Map<string, Coin>, params:
         }
         throw err
       }
-      for (const [key, coin] of checked.spent) {
-        coins.delete(key)
-        result.spent.push([key, coin])
+      for (const spent of checked.spent) {
+        coins.delete(spent[0])
+        result.spent.push(spent)
       }
       result.fees += checked.fee
     }
-    for (const [key, coin] of coinsOf(tx, height)) {
-      coins.set(key, coin)
-      result.created.push([key, coin])
+    for (const created of coinsOf(tx, height)) {
+      coins.set(created[0], created[1])
+      result.created.push(created)
     }
   }
   let coinbaseValue = 0n

@@ -6,10 +6,11 @@
  * decoder (Tx.fromBytes), which accepts or rejects it with a precise error: this
  * parser must never accept what that one rejects (test/core-tx-codec.test.ts).
  */
-import { CID, CID_LINK_HEAD, CID_PREFIX } from './cbor.ts'
+import { CID_LINK_HEAD, CID_PREFIX } from './cbor.ts'
 import { CborReader, MISMATCH, text } from './cbor-reader.ts'
 import { PUBKEY_BYTES, SIGNATURE_BYTES } from './keys.ts'
 import { ADDRESS_HASH_BYTES } from './address.ts'
+import { OutPoint } from './outpoint.ts'
 import type { TransactionData, TxInput, TxOutput } from './tx.ts'
 
 /** Within what the generic decoder allows (tx.ts MAX_TX_ITEMS): beyond it, that decoder gives the error. */
@@ -76,13 +77,12 @@ function parse (r: CborReader): ParsedTx {
     const sig = r.take(SIGNATURE_BYTES)
     r.expect(KEY.txid)
     r.expect(CID_LINK_PREFIX)
-    const txid = CID.decode(r.bytes.subarray(r.pos - CID_PREFIX.length, r.pos + 32))
-    r.pos += 32
+    const digest = r.take(32)
     r.expect(KEY.index)
-    const index = r.uint(MAX_UINT32)
+    const prev = new OutPoint(digest, r.uint(MAX_UINT32))
     r.expect(KEY.pubkey)
     r.expect(PUBKEY_HEADER)
-    inputs.push({ prev: { txid, index }, pubkey: r.take(PUBKEY_BYTES), sig })
+    inputs.push({ prev, pubkey: r.take(PUBKEY_BYTES), sig })
   }
   r.expect(KEY.outputs)
   const outputs: TxOutput[] = []
@@ -104,29 +104,38 @@ function parse (r: CborReader): ParsedTx {
   return { data, sigOffsets }
 }
 
+/** Reused for every preimage, grown to the largest yet. */
+let scratch = new Uint8Array(4096)
+
 /**
  * The bytes every input signs, cut from the transaction's canonical bytes: the
  * DAG-CBOR map { tx: the transaction with empty signatures, chain: chainTag }
- * (keys in canonical order), equal to encoding it afresh.
+ * (keys in canonical order), equal to encoding it afresh. Returned as a view of
+ * a buffer the next call overwrites: hash it at once (a block cuts thousands).
  */
 export function sighashPreimage (bytes: Uint8Array, sigOffsets: readonly number[], chainTag: Uint8Array): Uint8Array {
   const cut = SIG_HEADER.length + SIGNATURE_BYTES - 1
-  const tagHead = chainTag.length < 24 ? [0x40 + chainTag.length] : [0x58, chainTag.length]
-  const head = PREIMAGE_HEAD
-  const tail = [...CHAIN_KEY, ...tagHead]
-  const out = new Uint8Array(head.length + bytes.length - cut * sigOffsets.length + tail.length + chainTag.length)
-  out.set(head)
-  let at = head.length
+  const tagHead = chainTag.length < 24 ? 1 : 2
+  const length = PREIMAGE_HEAD.length + bytes.length - cut * sigOffsets.length + CHAIN_KEY.length + tagHead + chainTag.length
+  if (length > scratch.length) scratch = new Uint8Array(length * 2)
+  const out = scratch
+  out.set(PREIMAGE_HEAD)
+  let at = PREIMAGE_HEAD.length
   let from = 0
+  // Byte loops rather than set(subarray(...)): no view object per piece.
   for (const offset of sigOffsets) {
-    out.set(bytes.subarray(from, offset), at)
-    at += offset - from
+    while (from < offset) out[at++] = bytes[from++]
     out[at++] = EMPTY_BYTES
     from = offset + SIG_HEADER.length + SIGNATURE_BYTES
   }
-  out.set(bytes.subarray(from), at)
-  at += bytes.length - from
-  out.set(tail, at)
-  out.set(chainTag, at + tail.length)
-  return out
+  while (from < bytes.length) out[at++] = bytes[from++]
+  out.set(CHAIN_KEY, at)
+  at += CHAIN_KEY.length
+  if (tagHead === 1) out[at++] = 0x40 + chainTag.length
+  else {
+    out[at++] = 0x58
+    out[at++] = chainTag.length
+  }
+  out.set(chainTag, at)
+  return out.subarray(0, length)
 }

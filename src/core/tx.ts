@@ -1,4 +1,5 @@
-import { encodeCbor, cidOf, cidStringOfDigest, decodeCanonical, read, type CID } from './cbor.ts'
+import { encodeCbor, cidOf, cidStringOfDigest, decodeCanonical, outpointKeyOfDigest, read, type CID } from './cbor.ts'
+import { OutPoint } from './outpoint.ts'
 import { DecodeError } from './errors.ts'
 import { hash160, sha256 } from './hash.ts'
 import { PUBKEY_BYTES, SIGNATURE_BYTES, sign } from './keys.ts'
@@ -9,9 +10,6 @@ export const TX_VERSION = 1
 /** Larger transactions are not decoded at all. */
 export const MAX_TX_BYTES = 100_000
 const MAX_TX_ITEMS = 5_000
-
-/** A previous output, named by its transaction's id and position (coinpy named it by (amount, address), so equal outputs collided). */
-export interface OutPoint { txid: CID, index: number }
 
 export interface TxInput {
   prev: OutPoint
@@ -34,10 +32,6 @@ export interface TransactionData {
   outputs: TxOutput[]
 }
 
-/** "txid:index", the key of an outpoint in every map and in the UTXO set's index. */
-export function outpointKey (txid: string, index: number): string {
-  return `${txid}:${index}`
-}
 
 function toIpld (data: TransactionData, withSignatures: boolean): Record<string, unknown> {
   const node: Record<string, unknown> = {
@@ -63,7 +57,7 @@ function fromIpld (value: unknown): TransactionData {
       const i = read.object(v, `tx.inputs[${n}]`)
       read.keys(i, ['txid', 'index', 'pubkey', 'sig'], `tx.inputs[${n}]`)
       return {
-        prev: { txid: read.cid(i.txid, `tx.inputs[${n}].txid`), index: read.uint(i.index, `tx.inputs[${n}].index`, 0xffff_ffff) },
+        prev: OutPoint.of(read.cid(i.txid, `tx.inputs[${n}].txid`), read.uint(i.index, `tx.inputs[${n}].index`, 0xffff_ffff)),
         pubkey: read.bytes(i.pubkey, `tx.inputs[${n}].pubkey`, PUBKEY_BYTES),
         sig: read.bytes(i.sig, `tx.inputs[${n}].sig`, SIGNATURE_BYTES)
       }
@@ -141,7 +135,7 @@ export class Tx {
 
   /** The outpoint key of each input, computed once. */
   inputKeys (): string[] {
-    this.#inputKeys ??= this.data.inputs.map(i => outpointKey(cidStringOfDigest(i.prev.txid.multihash.digest), i.prev.index))
+    this.#inputKeys ??= this.data.inputs.map(i => outpointKeyOfDigest(i.prev.digest, i.prev.index))
     return this.#inputKeys
   }
 

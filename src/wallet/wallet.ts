@@ -7,7 +7,8 @@ import type { DecodeError } from '../core/errors.ts'
 import { toHex } from '../core/hash.ts'
 import { publicKeyOf } from '../core/keys.ts'
 import type { NetworkParams } from '../core/params.ts'
-import { outpointKey, signTransaction, Tx, TX_VERSION, type TransactionData } from '../core/tx.ts'
+import { OutPoint, outpointKey } from '../core/outpoint.ts'
+import { signTransaction, Tx, TX_VERSION, type TransactionData } from '../core/tx.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { BlockEntry, MempoolEntry } from '../chain/types.ts'
 import type { Logger } from '../log.ts'
@@ -332,7 +333,7 @@ export class Wallet {
     const changeAddress = (this.#deriver as AddressDeriver).derive(Branch.CHANGE, file.changeIndex)
     const build = (inputs: WalletCoin[], change: bigint | undefined): TransactionData => ({
       version: TX_VERSION,
-      inputs: inputs.map(c => ({ prev: { txid: c.tx.id, index: c.index }, pubkey: publicKeyOf(privateKeyOf(unlocked.account, c.owner.branch, c.owner.index)), sig: new Uint8Array(64) })),
+      inputs: inputs.map(c => ({ prev: OutPoint.of(c.tx.id, c.index), pubkey: publicKeyOf(privateKeyOf(unlocked.account, c.owner.branch, c.owner.index)), sig: new Uint8Array(64) })),
       outputs: [{ amount, address: to }, ...(change === undefined ? [] : [{ amount: change, address: changeAddress.hash }])]
     })
     // Signatures have a fixed size, so an unsigned draft with amounts at their widest prices the real transaction.

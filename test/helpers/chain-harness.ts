@@ -15,6 +15,7 @@ import { keyPairOf, randomPrivateKey, SIGNATURE_BYTES, type KeyPair } from '../.
 import { getNetwork, subsidyAt, type NetworkParams } from '../../src/core/params.ts'
 import { bitsToTarget } from '../../src/core/pow.ts'
 import { medianTime } from '../../src/core/rules.ts'
+import { OutPoint } from '../../src/core/outpoint.ts'
 import { signTransaction, Tx, TX_VERSION, type TxOutput } from '../../src/core/tx.ts'
 
 export const regtest = getNetwork('regtest')
@@ -207,7 +208,7 @@ export function spendTx (chain: { chainTag: Uint8Array }, coins: Spendable[], ke
   const outputs = opts.outputs ?? [{ amount: total - (opts.fee ?? 10_000n), address: key.addressHash }]
   return signTransaction({
     version: TX_VERSION,
-    inputs: coins.map(c => ({ prev: { txid: c.txid, index: c.index }, pubkey: key.publicKey, sig: new Uint8Array(SIGNATURE_BYTES) })),
+    inputs: coins.map(c => ({ prev: OutPoint.of(c.txid, c.index), pubkey: key.publicKey, sig: new Uint8Array(SIGNATURE_BYTES) })),
     outputs
   }, coins.map(() => key.privateKey), chain.chainTag)
 }
