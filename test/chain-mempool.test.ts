@@ -214,3 +214,24 @@ test('a block spending what a mempool transaction spends removes it and its desc
   assert.deepEqual(new Set(f.removed), new Set([mine.idString, mineChild.idString]))
   assert.deepEqual([...chain.mempool.entries()].map(e => e.tx.idString), [unrelated.idString])
 })
+
+test('a block mining only the parent keeps the child, which then counts no unconfirmed parent', async t => {
+  const f = await fixture(t)
+  const { chain, key } = f
+  const parent = spendTx(chain, [f.coins[0]], key, { outputs: [{ amount: 40n * COIN, address: key.addressHash }, { amount: 10n * COIN - 1_000n, address: key.addressHash }] })
+  const child = spendTx(chain, [outputOf(parent, 0)], key)
+  const grandchild = spendTx(chain, [outputOf(child, 0)], key)
+  for (const tx of [parent, child, grandchild]) await chain.acceptTx(tx)
+  f.ws.clock.now += regtest.targetBlockTime
+  const block = BranchBuilder.on(chain, chain.tip).next({ txs: [parent] })
+  assert.deepEqual(await chain.processBlock(block), { status: 'connected' })
+  assert.deepEqual([...chain.mempool.entries()].map(e => e.tx.idString), [child.idString, grandchild.idString])
+  // Its template takes the child first, then the grandchild, whose parent is still unconfirmed.
+  assert.deepEqual(chain.createBlockTemplate(key.addressHash).txs.slice(1).map(tx => tx.idString), [child.idString, grandchild.idString])
+  // Evicting the child by a conflicting block takes the grandchild along: the links still hold.
+  const conflict = spendTx(chain, [outputOf(parent, 0)], key, { fee: 5_000n })
+  f.ws.clock.now += regtest.targetBlockTime
+  assert.deepEqual(await chain.processBlock(BranchBuilder.on(chain, chain.tip).next({ txs: [conflict] })), { status: 'connected' })
+  assert.equal(chain.mempool.size, 0)
+  assert.equal((await chain.verifyChain()).ok, true)
+})

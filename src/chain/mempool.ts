@@ -30,6 +30,8 @@ interface PoolEntry extends MempoolEntry {
   spends: string[]
   /** Ids of mempool transactions whose outputs it spends. */
   parents: Set<string>
+  /** Ids of mempool transactions spending its outputs: found without an outpoint key per output. */
+  children: Set<string>
 }
 
 /**
@@ -105,8 +107,9 @@ export class Mempool {
     for (const key of spends) if (this.#spentBy.has(key)) throw new TxError('CONFLICT', `${key} was spent meanwhile`)
     const parents = new Set(spends.map(key => key.slice(0, key.lastIndexOf(':'))).filter(id => this.#entries.has(id)))
     this.#makeRoom(size, feeRate, this.#ancestors(parents))
-    const entry: PoolEntry = { tx, fee, size, feeRate, time: this.#c.now(), spends, parents }
+    const entry: PoolEntry = { tx, fee, size, feeRate, time: this.#c.now(), spends, parents, children: new Set() }
     this.#entries.set(tx.idString, entry)
+    for (const parent of parents) this.#entries.get(parent)?.children.add(tx.idString)
     this.#byFingerprint.set(fingerprintOf(tx.bytes), entry)
     for (const key of spends) this.#spentBy.set(key, tx.idString)
     this.#bytes += size
@@ -157,10 +160,7 @@ export class Mempool {
       const entry = this.#entries.get(stack.pop() as string)
       if (entry === undefined || found.has(entry.tx.idString)) continue
       found.set(entry.tx.idString, entry)
-      entry.tx.data.outputs.forEach((_, index) => {
-        const child = this.#spentBy.get(outpointKey(entry.tx.idString, index))
-        if (child !== undefined) stack.push(child)
-      })
+      for (const child of entry.children) stack.push(child)
     }
     return [...found.values()]
   }
@@ -172,8 +172,12 @@ export class Mempool {
     return removed.map(e => e.tx)
   }
 
+  /** Removes one entry; its children (if they stay) no longer count it as a parent. */
   #drop (entry: PoolEntry): void {
-    this.#entries.delete(entry.tx.idString)
+    const id = entry.tx.idString
+    this.#entries.delete(id)
+    for (const parent of entry.parents) this.#entries.get(parent)?.children.delete(id)
+    for (const child of entry.children) this.#entries.get(child)?.parents.delete(id)
     const fingerprint = fingerprintOf(entry.tx.bytes)
     if (this.#byFingerprint.get(fingerprint) === entry) this.#byFingerprint.delete(fingerprint)
     for (const key of entry.spends) this.#spentBy.delete(key)
@@ -186,12 +190,8 @@ export class Mempool {
     for (const tx of block.txs) {
       const mined = this.#entries.get(tx.idString)
       if (mined !== undefined) {
-        this.#drop(mined)
         // Children stay: their parent is now confirmed.
-        tx.data.outputs.forEach((_, index) => {
-          const child = this.#spentBy.get(outpointKey(tx.idString, index))
-          if (child !== undefined) this.#entries.get(child)?.parents.delete(tx.idString)
-        })
+        this.#drop(mined)
         removed.push(tx)
         // What it spent, only it spent in the pool: no conflict to look for.
         continue
