@@ -74,19 +74,14 @@ function cidStringInto (digest: Uint8Array): number {
 
 /**
  * The base32 string of the dag-cbor CIDv1 with this SHA-256 digest, the same as
- * `cidOfDigest(digest).toString()` without building the CID: block index loads,
- * transaction ids and outpoint keys make one per object.
+ * `cidOfDigest(digest).toString()` without building the CID, then an ASCII
+ * `suffix` in the same string: block index loads, transaction ids and outpoint
+ * keys make one per object.
  */
-export function cidStringOfDigest (digest: Uint8Array): string {
-  return SPELL.toString('latin1', 0, cidStringInto(digest))
-}
-
-/** "txid:index" (outpointKey) for the transaction with this digest, spelled in one string. */
-export function outpointKeyOfDigest (digest: Uint8Array, index: number): string {
-  let at = cidStringInto(digest)
-  SPELL[at++] = 0x3a // ":"
-  at += SPELL.write(String(index), at, 'latin1')
-  return SPELL.toString('latin1', 0, at)
+export function cidStringOfDigest (digest: Uint8Array, suffix = ''): string {
+  const at = cidStringInto(digest)
+  if (suffix.length > SPELL.length - at) throw new RangeError(`a suffix of ${suffix.length} characters: keys only`)
+  return SPELL.toString('latin1', 0, at + SPELL.write(suffix, at, 'latin1'))
 }
 
 export function encodeCbor (value: unknown): Uint8Array {

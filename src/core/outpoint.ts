@@ -1,4 +1,4 @@
-import { cidOfDigest, type CID } from './cbor.ts'
+import { cidOfDigest, cidStringOfDigest, type CID } from './cbor.ts'
 
 /**
  * A previous output, named by its transaction's id and position (coinpy named
@@ -32,4 +32,9 @@ export class OutPoint {
 /** "txid:index", the key of an outpoint in every map and in the UTXO set's index. */
 export function outpointKey (txid: string, index: number): string {
   return `${txid}:${index}`
+}
+
+/** outpointKey for the transaction with this digest, spelled as one string (a block makes one per input). */
+export function outpointKeyOfDigest (digest: Uint8Array, index: number): string {
+  return cidStringOfDigest(digest, `:${index}`)
 }

@@ -1,5 +1,5 @@
-import { encodeCbor, cidOf, cidStringOfDigest, decodeCanonical, outpointKeyOfDigest, read, type CID } from './cbor.ts'
-import { OutPoint } from './outpoint.ts'
+import { encodeCbor, cidOf, cidStringOfDigest, decodeCanonical, read, type CID } from './cbor.ts'
+import { OutPoint, outpointKeyOfDigest } from './outpoint.ts'
 import { DecodeError } from './errors.ts'
 import { hash160, sha256 } from './hash.ts'
 import { PUBKEY_BYTES, SIGNATURE_BYTES, sign } from './keys.ts'
@@ -31,7 +31,6 @@ export interface TransactionData {
   inputs: TxInput[]
   outputs: TxOutput[]
 }
-
 
 function toIpld (data: TransactionData, withSignatures: boolean): Record<string, unknown> {
   const node: Record<string, unknown> = {
