@@ -15,7 +15,8 @@ try {
   process.exit(1)
 }
 const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
-// The same V8 flags as src/cli/runtime-flags.ts (this file must run on Node 20, without TypeScript).
-const child = spawn(node, ['--max-semi-space-size=1', main, ...process.argv.slice(2)], { stdio: 'inherit' })
+// The V8 flags every node process runs with (package.json's config.nodeFlags, as src/node/runtime-flags.ts).
+const flags = require('../package.json').config.nodeFlags.split(' ')
+const child = spawn(node, [...flags, main, ...process.argv.slice(2)], { stdio: 'inherit' })
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => { child.kill(signal) })
 child.on('exit', (code, signal) => { process.exit(code ?? (signal === null ? 1 : 128)) })
