@@ -80,7 +80,11 @@ export class CoinsCache {
     }
     if (missing.length === 0) return found
     const flushes = this.#flushes
-    for (const [key, coin] of await this.#store.getCoins(missing)) {
+    const stored = await this.#store.getCoins(missing)
+    for (let n = 0; n < missing.length; n++) {
+      const key = missing[n]
+      const coin = stored[n]
+      if (coin === undefined) continue
       // A tip move while reading wins: it is newer than the disk.
       if (!this.#coins.has(key) && flushes === this.#flushes) this.#coins.set(key, coin)
       const current = this.#coins.has(key) ? this.#coins.get(key) : coin

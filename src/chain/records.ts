@@ -3,7 +3,7 @@
  * fixed layouts that load without hashing or CBOR, so a restart over 10,000
  * blocks reads the index in milliseconds.
  */
-import { base32, cidOfDigest, CID } from '../core/cbor.ts'
+import { base32, CID_PREFIX, cidOfDigest, CID } from '../core/cbor.ts'
 import type { Coin } from '../core/rules.ts'
 import { ADDRESS_HASH_BYTES } from '../core/address.ts'
 import { CointsError } from '../core/errors.ts'
@@ -15,6 +15,16 @@ export class StoreError extends CointsError {}
 export function blockstoreKey (cid: CID): string {
   // Their key: "/", then the multibase (base32upper, prefix "B") of the multihash.
   return base32(cid.multihash.bytes, '/B', true)
+}
+
+/** Our ids' multihash (SHA-256, 32 bytes) with room for the digest, reused for every key. */
+const MULTIHASH = new Uint8Array(34)
+MULTIHASH.set(CID_PREFIX.subarray(2))
+
+/** blockstoreKey of one of our ids from its digest, without its CID: a block stores thousands. */
+export function blockstoreKeyOfDigest (digest: Uint8Array): string {
+  MULTIHASH.set(digest, 2)
+  return base32(MULTIHASH, '/B', true)
 }
 
 export const BlockStatus = {
@@ -92,7 +102,8 @@ export function decodeCoin (v: Uint8Array): Coin {
   const view = new DataView(v.buffer, v.byteOffset, v.byteLength)
   return {
     amount: view.getBigUint64(0),
-    address: v.slice(8, 8 + ADDRESS_HASH_BYTES),
+    // A view, not a copy: LevelDB gives every value its own buffer, of a coin's size.
+    address: v.subarray(8, 8 + ADDRESS_HASH_BYTES),
     height: view.getUint32(8 + ADDRESS_HASH_BYTES),
     coinbase: v[COIN_BYTES - 1] === 1
   }
@@ -123,7 +134,8 @@ export function decodeUndo (bytes: Uint8Array): Array<[string, Coin]> {
     const end = at + 2 + keyLength + COIN_BYTES
     if (end > bytes.length) throw new StoreError('CORRUPT_UNDO', 'truncated undo record')
     const key = Buffer.from(bytes.buffer, bytes.byteOffset + at + 2, keyLength).toString('utf8')
-    spent.push([key, decodeCoin(bytes.subarray(end - COIN_BYTES, end))])
+    // A copy: a restored coin must not hold the whole block's undo record.
+    spent.push([key, decodeCoin(bytes.slice(end - COIN_BYTES, end))])
     at = end
   }
   return spent

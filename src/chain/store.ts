@@ -4,7 +4,7 @@ import { cidOf, decodeCbor, read, type CID } from '../core/cbor.ts'
 import type { Coin } from '../core/rules.ts'
 import { Tx } from '../core/tx.ts'
 import {
-  blockstoreKey, decodeCoin, decodeIndexRecord, decodeUndo, encodeCoin, encodeIndexValue, encodeUndo,
+  blockstoreKey, blockstoreKeyOfDigest, decodeCoin, decodeIndexRecord, decodeUndo, encodeCoin, encodeIndexValue, encodeUndo,
   indexKey, type IndexRecord, StoreError
 } from './records.ts'
 
@@ -65,7 +65,7 @@ export class ChainStore {
     const batch = this.db.batch()
     batch.put(blockstoreKey(block.id), block.header.bytes)
     batch.put(blockstoreKey(cidOf(block.txList)), block.txList)
-    for (const tx of block.txs) batch.put(blockstoreKey(tx.id), tx.bytes)
+    for (const tx of block.txs) batch.put(blockstoreKeyOfDigest(tx.digest), tx.bytes)
     batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: this.#index })
     await batch.write()
   }
@@ -145,12 +145,11 @@ export class ChainStore {
     return bytes === undefined ? undefined : Tx.fromBytes(bytes)
   }
 
-  async getCoins (keys: string[]): Promise<Map<string, Coin>> {
-    const coins = new Map<string, Coin>()
-    if (keys.length === 0) return coins
+  /** The coin of each key, in the keys' order (undefined: no such coin), as LevelDB's getMany answers. */
+  async getCoins (keys: string[]): Promise<Array<Coin | undefined>> {
+    if (keys.length === 0) return []
     const values = await this.#utxo.getMany(keys)
-    values.forEach((v, n) => { if (v !== undefined) coins.set(keys[n], decodeCoin(v)) })
-    return coins
+    return values.map(v => v === undefined ? undefined : decodeCoin(v))
   }
 
   async * coins (): AsyncGenerator<[string, Coin]> {

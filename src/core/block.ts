@@ -1,4 +1,4 @@
-import { CID_LINK_HEAD, encodeCbor, cidOf, decodeCanonical, decodeCbor, read, type CID } from './cbor.ts'
+import { CID_LINK_HEAD, CID_PREFIX, encodeCbor, cidOf, decodeCanonical, decodeCbor, read, type CID } from './cbor.ts'
 import { CborReader, MISMATCH, text } from './cbor-reader.ts'
 import { DecodeError } from './errors.ts'
 import { bytesToBigInt, equalBytes } from './hash.ts'
@@ -74,7 +74,8 @@ export class Header {
 /** The DAG-CBOR list of transaction CIDs that a header links to. */
 export function encodeTxList (txs: readonly Tx[]): Uint8Array {
   // Written directly, as DAG-CBOR would: a list head, then tag 42 and the
-  // identity-prefixed bytes of each 36-byte CID (test/core-rules.test.ts compares).
+  // identity-prefixed bytes of each 36-byte CID: our prefix, then the digest
+  // (test/core-rules.test.ts compares).
   const n = txs.length
   const head = n < 24 ? [0x80 + n] : n < 0x100 ? [0x98, n] : n < 0x1_0000 ? [0x99, n >> 8, n & 0xff] : [0x9a, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]
   const out = new Uint8Array(head.length + n * (CID_LINK_HEAD.length + 36))
@@ -82,8 +83,9 @@ export function encodeTxList (txs: readonly Tx[]): Uint8Array {
   let at = head.length
   for (const tx of txs) {
     out.set(CID_LINK_HEAD, at)
-    out.set(tx.id.bytes, at + CID_LINK_HEAD.length)
-    at += CID_LINK_HEAD.length + 36
+    out.set(CID_PREFIX, at + CID_LINK_HEAD.length)
+    out.set(tx.digest, at + CID_LINK_HEAD.length + CID_PREFIX.length)
+    at += CID_LINK_HEAD.length + CID_PREFIX.length + 32
   }
   return out
 }

@@ -179,11 +179,12 @@ export interface ConnectResult {
 export function connectBlockTxs (block: Block, coins: Map<string, Coin>, params: NetworkParams): ConnectResult {
   const height = block.height
   const result: ConnectResult = { fees: 0n, spent: [], created: [] }
+  const coinOf = (key: string): Coin | undefined => coins.get(key)
   for (const tx of block.txs) {
     if (!tx.isCoinbase) {
       let checked
       try {
-        checked = checkTxInputs(tx, key => coins.get(key), height, params)
+        checked = checkTxInputs(tx, coinOf, height, params)
       } catch (err) {
         if (err instanceof TxError) {
           const doubleSpend = err.code === 'MISSING_INPUT' && tx.inputKeys().some(key => result.spent.some(([spent]) => spent === key))

@@ -1,4 +1,4 @@
-import { encodeCbor, cidOf, cidStringOfDigest, decodeCanonical, read, type CID } from './cbor.ts'
+import { encodeCbor, cidOfDigest, cidStringOfDigest, decodeCanonical, read, type CID } from './cbor.ts'
 import { OutPoint, outpointKeyOfDigest } from './outpoint.ts'
 import { DecodeError } from './errors.ts'
 import { hash160, sha256 } from './hash.ts'
@@ -84,12 +84,18 @@ export function encodeSighashPreimage (data: TransactionData, chainTag: Uint8Arr
   return encodeCbor({ chain: chainTag, tx: toIpld(data, false) })
 }
 
-/** A transaction with its canonical DAG-CBOR bytes and CID, computed once. */
+/**
+ * A transaction with its canonical DAG-CBOR bytes and id, computed once. The id
+ * is held as its digest and string: a block decodes thousands, and only the
+ * IPLD and RPC paths need the CID object, made on first use.
+ */
 export class Tx {
   readonly data: TransactionData
   readonly bytes: Uint8Array
-  readonly id: CID
+  /** SHA-256 of `bytes`: all of the id but the CID prefix. */
+  readonly digest: Uint8Array
   readonly idString: string
+  #id?: CID
   /** Where the signatures sit in `bytes`, when they are in the layout tx-codec parses. */
   readonly #sigOffsets: readonly number[] | undefined
   #sighash?: Uint8Array
@@ -100,8 +106,13 @@ export class Tx {
     this.data = data
     this.bytes = bytes
     this.#sigOffsets = sigOffsets
-    this.id = cidOf(bytes)
-    this.idString = cidStringOfDigest(this.id.multihash.digest)
+    this.digest = sha256(bytes)
+    this.idString = cidStringOfDigest(this.digest)
+  }
+
+  get id (): CID {
+    this.#id ??= cidOfDigest(this.digest)
+    return this.#id
   }
 
   static create (data: TransactionData): Tx {
