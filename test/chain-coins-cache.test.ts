@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { StateWrite } from '../src/chain/store.ts'
-import { chainWorkspace, mineBlocks, newKey, outputOf, spendTx } from './helpers/chain-harness.ts'
+import { chainWorkspace, mineBlocks, mineOn, newKey, outputOf, spendTx } from './helpers/chain-harness.ts'
 
 test('blocks connect in memory; a flush writes their coins, and a coin created and spent in between never reaches the disk', async t => {
   const ws = await chainWorkspace(t)
@@ -81,4 +81,20 @@ test('a cache smaller than the set forgets clean coins and reads them again from
   assert.equal((await chain.getCoins([keys[0]])).size, 0)
   const check = await chain.verifyChain()
   assert.equal(check.ok, true, check.mismatches.join('\n'))
+})
+
+test('a cached coin does not keep the bytes of the block it came in alive', async t => {
+  const ws = await chainWorkspace(t)
+  const chain = await ws.open()
+  const key = newKey()
+  ws.clock.now += chain.params.targetBlockTime
+  // As from a peer: decoded from one message, every output's address a view of it.
+  const wire = mineOn(chain, key.addressHash).encode()
+  const block = chain.decodeBlock(wire)
+  assert.equal(block.txs[0].data.outputs[0].address.buffer.byteLength, wire.buffer.byteLength)
+  assert.equal((await chain.processBlock(block)).status, 'connected')
+  const coinKey = `${block.txs[0].idString}:0`
+  const coin = (await chain.getCoins([coinKey])).get(coinKey)
+  assert.deepEqual(coin?.address, key.addressHash)
+  assert.ok((coin?.address.buffer.byteLength ?? Infinity) < wire.length, 'the address is held in a buffer of its own')
 })

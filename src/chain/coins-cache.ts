@@ -1,3 +1,4 @@
+import { ADDRESS_HASH_BYTES } from '../core/address.ts'
 import type { Coin } from '../core/rules.ts'
 import { toHex } from '../core/hash.ts'
 import type { ChainStore, UtxoStats } from './store.ts'
@@ -95,9 +96,16 @@ export class CoinsCache {
   }
 
   apply (move: TipMove): void {
+    // A coin decoded from a block views the block's bytes: held as it is, every
+    // cached coin would keep its whole block alive. Their addresses move to one
+    // buffer of this move's own.
+    const addresses = new Uint8Array(move.put.length * ADDRESS_HASH_BYTES)
+    let at = 0
     for (const [key, coin] of move.put) {
+      addresses.set(coin.address, at)
+      const held: Coin = { amount: coin.amount, address: addresses.subarray(at, at += ADDRESS_HASH_BYTES), height: coin.height, coinbase: coin.coinbase }
       if (!this.#coins.has(key)) this.#fresh.add(key)
-      this.#coins.set(key, coin)
+      this.#coins.set(key, held)
       this.#dirty.add(key)
     }
     for (const key of move.del) {
