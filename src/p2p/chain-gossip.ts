@@ -1,11 +1,11 @@
-import { decodeBlockParts, type Block } from '../core/block.ts'
+import type { Block } from '../core/block.ts'
 import { cidOf } from '../core/cbor.ts'
 import { BlockError, DecodeError, TxError } from '../core/errors.ts'
 import { sha256 } from '../core/hash.ts'
 import { genesisBlock, type NetworkParams } from '../core/params.ts'
 import { Tx } from '../core/tx.ts'
 import type { Chain } from '../chain/chain.ts'
-import type { GossipTransport, GossipVerdict, PeerPolicy } from './transport.ts'
+import { HARMLESS_BLOCK_ERRORS, type GossipTransport, type GossipVerdict, type PeerPolicy } from './transport.ts'
 import type { Logger } from '../log.ts'
 
 export interface GossipTopics {
@@ -20,20 +20,14 @@ export function gossipTopics (params: NetworkParams): GossipTopics {
 }
 
 /**
- * Gossip message ids are the content's CID (a block's header CID, a transaction's
- * CID), so a block or transaction is dropped as a duplicate whoever re-sends it.
- * Undecodable data gets its SHA-256 (the validator rejects it anyway).
+ * Gossip message ids hash the whole message (a transaction's id is its CID), so
+ * a block or transaction is dropped as a duplicate whoever re-sends it. Not a
+ * block's header alone: gossipsub marks an id seen before validating its
+ * message, so a copy of a new block with its genuine header and altered
+ * transactions would shut the genuine block out for the seen cache's lifetime.
  */
 export function gossipMessageId (topics: GossipTopics, topic: string, data: Uint8Array): Uint8Array {
-  try {
-    if (topic === topics.txs) return cidOf(data).bytes
-    if (topic === topics.blocks) {
-      return cidOf(decodeBlockParts(data).header).bytes
-    }
-  } catch {
-    // fall through
-  }
-  return sha256(data)
+  return topic === topics.txs ? cidOf(data).bytes : sha256(data)
 }
 
 export interface ChainGossipComponents {
@@ -47,8 +41,6 @@ export interface ChainGossipComponents {
 
 /** Codes of transactions that may become valid later or are simply redundant: ignored, not punished. */
 const HARMLESS_TX_ERRORS = new Set<string>(['ALREADY_KNOWN', 'MISSING_INPUT', 'CONFLICT', 'MEMPOOL_FULL', 'FEE_TOO_LOW', 'IMMATURE_SPEND'])
-/** Block errors that do not prove the sender wrong (our clock, or a race). */
-const HARMLESS_BLOCK_ERRORS = new Set<string>(['TIME_TOO_NEW', 'ALREADY_KNOWN'])
 
 /**
  * Blocks and transactions over gossipsub. Each message is decoded and validated
