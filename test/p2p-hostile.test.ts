@@ -4,7 +4,9 @@ import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { lpStream } from '@libp2p/utils'
+import { Block } from '../src/core/block.ts'
 import { genesisBlock } from '../src/core/params.ts'
+import type { Tx } from '../src/core/tx.ts'
 import { BanList } from '../src/p2p/ban-list.ts'
 import { gossipMessageId, gossipTopics } from '../src/p2p/chain-gossip.ts'
 import { createLibp2pNode, type CointsLibp2p } from '../src/p2p/libp2p-node.ts'
@@ -85,5 +87,43 @@ test('a sync peer that claims more work and answers garbage is penalised and dro
   })
   const node = await startNode(t, { bootstrap: [hostile.getMultiaddrs()[0].toString()], statusIntervalMs: 200 })
   await waitFor(() => node.p2p?.bans.isBanned(hostileId), 'the lying peer to be banned', 20_000)
+  assert.equal(node.chain.height, 0)
+})
+
+test('a copy of a new block with its header and altered transactions does not shut the genuine block out of gossip', async t => {
+  const key = newKey()
+  // Status polls out of the way: the genuine block can reach `target` only by gossip.
+  const target = await startNode(t, { minerAddress: key.address, statusIntervalMs: 600_000 })
+  const source = await startNode(t, { bootstrap: [addrOf(target)], minerAddress: key.address, statusIntervalMs: 600_000 })
+  await rpc(target, 'generate', [1])
+  await waitForSameTip([target, source], 1)
+
+  const hostile = await hostilePeer(t)
+  await hostile.dial(multiaddr(addrOf(target)))
+  const hostileId = hostile.peerId.toString()
+  await waitFor(() => hostile.services.pubsub.getSubscribers(topics.blocks).length > 0, 'the hostile peer to see a subscriber')
+  await waitFor(() => target.p2p?.libp2p.services.pubsub.getSubscribers(topics.blocks).some(p => p.toString() === hostileId), 'the target to see the hostile subscription')
+
+  // Three copies with the genuine header, each with an extra transaction: each is judged on its own (three offences ban).
+  const genuine = mineBlockOn(target.chain, target.chain.tip)
+  for (let extra = 1; extra <= 3; extra++) {
+    const tampered = new Block(genuine.header, [...genuine.txs, ...Array<Tx>(extra).fill(genuine.txs[0])])
+    await hostile.services.pubsub.publish(topics.blocks, tampered.encode())
+  }
+  await waitFor(() => target.p2p?.bans.isBanned(hostileId), 'every tampered copy to be rejected', 10_000)
+
+  await rpc(source, 'submitblock', [Buffer.from(genuine.encode()).toString('hex')])
+  await waitFor(() => target.chain.tip.idString === genuine.idString, 'the genuine block to reach the target by gossip', 10_000)
+})
+
+test('a peer whose blocks are too new for our clock is not punished by sync', async t => {
+  const key = newKey()
+  // Three hours ahead: its blocks are over the two hours' limit for us, within it for itself.
+  const ahead = await startNode(t, { minerAddress: key.address, clockOffset: 3 * 60 * 60 })
+  await rpc(ahead, 'generate', [1])
+  const node = await startNode(t, { bootstrap: [addrOf(ahead)], statusIntervalMs: 200 })
+  const aheadId = ahead.p2p?.libp2p.peerId.toString() ?? ''
+  await waitFor(() => node.p2p?.sync.peerState(aheadId)?.disappointedAt, 'a sync from the peer ahead to fail')
+  assert.equal(node.p2p?.bans.isBanned(aheadId), false)
   assert.equal(node.chain.height, 0)
 })

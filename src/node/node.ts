@@ -42,7 +42,8 @@ export class CointsNode {
       params: this.params,
       dbPath: join(options.datadir, 'chain'),
       mempoolMaxBytes: options.mempoolMaxBytes,
-      verifierThreads: options.verifierThreads
+      verifierThreads: options.verifierThreads,
+      now: () => Math.floor(Date.now() / 1000) + (options.clockOffset ?? 0)
     })
     if (options.minerAddress !== undefined) decodeAddress(this.params.addressPrefix, options.minerAddress)
     this.wallet = new Wallet({ chain: this.chain, logger: createLogger('wallet') }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })

@@ -24,6 +24,8 @@ export interface NodeOptions {
   verifierThreads?: number
   /** How often peers are asked for their chain status, in ms. */
   statusIntervalMs?: number
+  /** Seconds added to the system clock, for tests of nodes whose clocks disagree (Bitcoin Core's -mocktime). */
+  clockOffset?: number
   /** Default fee rate of wallet sends, base units per byte. */
   feeRate: number
   logLevel: LogLevel

@@ -5,7 +5,7 @@ import { genesisBlock } from '../core/params.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { Logger } from '../log.ts'
 import { BlockDownload } from './block-download.ts'
-import { BAN_WEIGHT, type PeerPolicy, type RequestTransport } from './transport.ts'
+import { BAN_WEIGHT, HARMLESS_BLOCK_ERRORS, type PeerPolicy, type RequestTransport } from './transport.ts'
 import {
   decodeBlocksRequest, decodeBlocksResponse, decodeHeadersRequest, decodeHeadersResponse, decodeStatus,
   encodeBlocksRequest, encodeBlocksResponse, encodeHeadersRequest, encodeHeadersResponse, encodeStatus,
@@ -156,8 +156,9 @@ export class SyncService {
         await this.#syncFrom(peer)
       } catch (err) {
         this.#c.logger.warn(`sync from ${peer} failed: ${(err as Error).message}`)
-        if (err instanceof BlockError) this.#c.peers.penalise(peer, err.message, BAN_WEIGHT)
-        else if (err instanceof SyncError) this.#c.peers.penalise(peer, err.message, err.code === 'TIMEOUT' || err.code === 'STREAM_FAILED' ? 1 : BAN_WEIGHT)
+        if (err instanceof BlockError) {
+          if (!HARMLESS_BLOCK_ERRORS.has(err.code)) this.#c.peers.penalise(peer, err.message, BAN_WEIGHT)
+        } else if (err instanceof SyncError) this.#c.peers.penalise(peer, err.message, err.code === 'TIMEOUT' || err.code === 'STREAM_FAILED' ? 1 : BAN_WEIGHT)
       }
       const state = this.#peers.get(peer)
       if (state !== undefined && (state.status === undefined || state.status.chainwork > this.#c.chain.tip.chainwork || this.#c.chain.tip.chainwork === before)) {

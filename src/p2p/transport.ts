@@ -33,3 +33,6 @@ export interface PeerPolicy {
 
 /** An offence weight that bans on the spot. */
 export const BAN_WEIGHT = 100
+
+/** Block errors that do not prove the sender wrong (our clock, or a race): neither gossip nor sync punishes them. */
+export const HARMLESS_BLOCK_ERRORS: ReadonlySet<string> = new Set(['TIME_TOO_NEW', 'ALREADY_KNOWN'])
