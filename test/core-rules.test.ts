@@ -138,6 +138,8 @@ test('block sanity: each rule passes at its limit and fails past it', () => {
   for (let i = 0; unsolved.powHash <= bitsToTarget(params.powLimitBits); i++) unsolved = Header.create({ ...headerFor([cb]), nonce: Uint8Array.from([0, 0, 0, 0, 0, 0, 0, i]) })
   throwsCode(() => checkBlockSanity(new Block(unsolved, [cb]), params, NOW), BlockError, 'BAD_POW')
   throwsCode(() => checkBlockSanity(block([cb], { bits: targetToBits(bitsToTarget(params.powLimitBits) * 2n) }), params, NOW), BlockError, 'TARGET_ABOVE_LIMIT')
+  // Bits with the sign bit set (a negative target): a block error, not the codec's.
+  throwsCode(() => checkBlockSanity(new Block(Header.create(headerFor([cb], { bits: 0x2080_0001 })), [cb]), params, NOW), BlockError, 'TARGET_ABOVE_LIMIT')
   checkBlockSanity(block([cb], { time: NOW + params.maxFutureBlockTime }), params, NOW)
   throwsCode(() => checkBlockSanity(block([cb], { time: NOW + params.maxFutureBlockTime + 1 }), params, NOW), BlockError, 'TIME_TOO_NEW')
   const small: NetworkParams = { ...params, maxBlockBytes: block([cb]).size }

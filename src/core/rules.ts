@@ -115,7 +115,8 @@ export function checkTxInputs (tx: Tx, coinOf: (key: string) => Coin | undefined
 export function checkBlockSanity (block: Block, params: NetworkParams, now: number): void {
   const h = block.header.data
   if (h.version !== BLOCK_VERSION) throw new BlockError('BAD_VERSION', `block version ${h.version}`)
-  const target = bitsToTarget(h.bits)
+  // A set sign bit is a negative target, which bitsToTarget refuses with no block error's code.
+  const target = (h.bits & 0x0080_0000) === 0 ? bitsToTarget(h.bits) : -1n
   if (target > bitsToTarget(params.powLimitBits) || target <= 0n) throw new BlockError('TARGET_ABOVE_LIMIT', `bits ${h.bits.toString(16)}`)
   if (block.header.powHash > target) throw new BlockError('BAD_POW', 'hash above target')
   if (h.time > now + params.maxFutureBlockTime) throw new BlockError('TIME_TOO_NEW', `time ${h.time} is more than ${params.maxFutureBlockTime}s ahead`)
