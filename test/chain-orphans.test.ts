@@ -62,6 +62,24 @@ test('the orphan pool is bounded: the oldest orphans go first', async t => {
   assert.equal(chain.height, 6)
 })
 
+test('the orphan pool is bounded by bytes too: the oldest go first, and a block over the whole budget is not held', async t => {
+  const probe = await openChain(t)
+  const blocks = BranchBuilder.on(probe.chain, probe.chain.tip).extend(4)
+  const [, b1, b2, b3] = blocks
+  const { chain } = await openChain(t, { maxOrphanBytes: b1.size + b2.size + b3.size - 1 })
+  for (const b of [b3, b2]) assert.equal((await chain.processBlock(b)).status, 'orphan')
+  assert.equal(chain.orphanCount, 2)
+  assert.equal((await chain.processBlock(b1)).status, 'orphan')
+  assert.equal(chain.orphanCount, 2)
+  assert.equal(chain.hasBlock(b3.idString), false, 'the oldest orphan made room')
+  assert.equal(chain.hasBlock(b2.idString), true)
+  assert.equal(chain.hasBlock(b1.idString), true)
+
+  const tiny = await openChain(t, { maxOrphanBytes: b3.size - 1 })
+  assert.equal((await tiny.chain.processBlock(b3)).status, 'orphan')
+  assert.equal(tiny.chain.orphanCount, 0)
+})
+
 test('an orphan that fails sanity checks is not held', async t => {
   const { chain } = await openChain(t)
   const builder = BranchBuilder.on(chain, chain.tip)

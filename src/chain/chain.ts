@@ -28,6 +28,8 @@ export interface ChainInit {
   mempoolMaxBytes?: number
   minFeeRate?: number
   maxOrphans?: number
+  /** Wire bytes of orphan blocks held at most. */
+  maxOrphanBytes?: number
   /** When changed coins are written to LevelDB (default: 50,000 changes or a minute after the first). */
   coinsCache?: CoinsCacheInit
   /** Clock in seconds, replaceable in tests. */
@@ -90,7 +92,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.#coins = new CoinsCache(this.store, init.coinsCache)
     this.verifier = new SignatureVerifier({ threads: init.verifierThreads })
     this.#index = new BlockIndex(init.params)
-    this.#orphans = new OrphanPool(init.maxOrphans)
+    this.#orphans = new OrphanPool({ maxBlocks: init.maxOrphans, maxBytes: init.maxOrphanBytes })
     this.mempool = new Mempool({
       params: init.params,
       chainTag: this.chainTag,

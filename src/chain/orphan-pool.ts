@@ -1,16 +1,28 @@
 import type { Block } from '../core/block.ts'
 
+export interface OrphanPoolInit {
+  /** Blocks held at most. */
+  maxBlocks?: number
+  /** Wire bytes held at most: orphans cost a sender no proof of connecting, so they must not cost us much memory. */
+  maxBytes?: number
+}
+
 /**
- * Blocks whose parent we lack, held until it arrives. Bounded by count: the
- * oldest go first, so a peer flooding us with orphans only evicts its own.
+ * Blocks whose parent we lack, held until it arrives. Bounded by count and by
+ * bytes, the oldest going first. Only a shortcut: a peer flooding orphans can
+ * evict others' orphans, but an orphan also has the node sync from its sender,
+ * which fetches the branch again.
  */
 export class OrphanPool {
   readonly #blocks = new Map<string, Block>()
   readonly #byParent = new Map<string, Set<string>>()
-  readonly #max: number
+  readonly #maxBlocks: number
+  readonly #maxBytes: number
+  #bytes = 0
 
-  constructor (max = 256) {
-    this.#max = max
+  constructor (init: OrphanPoolInit = {}) {
+    this.#maxBlocks = init.maxBlocks ?? 256
+    this.#maxBytes = init.maxBytes ?? 16 * 1024 * 1024
   }
 
   get size (): number { return this.#blocks.size }
@@ -20,14 +32,15 @@ export class OrphanPool {
   }
 
   add (block: Block): void {
-    if (this.#blocks.has(block.idString)) return
-    while (this.#blocks.size >= this.#max) {
+    if (this.#blocks.has(block.idString) || block.size > this.#maxBytes) return
+    while (this.#blocks.size >= this.#maxBlocks || this.#bytes + block.size > this.#maxBytes) {
       const oldest = this.#blocks.keys().next().value
       if (oldest === undefined) break
       this.#remove(oldest)
     }
     const parent = this.#parentOf(block)
     this.#blocks.set(block.idString, block)
+    this.#bytes += block.size
     let siblings = this.#byParent.get(parent)
     if (siblings === undefined) this.#byParent.set(parent, siblings = new Set())
     siblings.add(block.idString)
@@ -57,6 +70,7 @@ export class OrphanPool {
     const block = this.#blocks.get(id)
     if (block === undefined) return
     this.#blocks.delete(id)
+    this.#bytes -= block.size
     const parent = this.#parentOf(block)
     const siblings = this.#byParent.get(parent)
     siblings?.delete(id)
