@@ -10,9 +10,9 @@ import type { Tx } from '../src/core/tx.ts'
 import { BanList } from '../src/p2p/ban-list.ts'
 import { gossipMessageId, gossipTopics } from '../src/p2p/chain-gossip.ts'
 import { createLibp2pNode, type CointsLibp2p } from '../src/p2p/libp2p-node.ts'
-import { encodeStatus } from '../src/p2p/sync-messages.ts'
+import { decodeBlocksRequest, encodeBlocksResponse, encodeHeadersResponse, encodeStatus } from '../src/p2p/sync-messages.ts'
 import { addrOf, newKey, regtest, rpc, startNode, waitFor, waitForSameTip } from './helpers/node-harness.ts'
-import { mineBlockOn } from './helpers/chain-harness.ts'
+import { mineBlockOn, mineBlocks, openChain } from './helpers/chain-harness.ts'
 
 const topics = gossipTopics(regtest)
 const prefix = `/coints/${regtest.name}/${genesisBlock(regtest).idString}`
@@ -126,4 +126,30 @@ test('a peer whose blocks are too new for our clock is not punished by sync', as
   await waitFor(() => node.p2p?.sync.peerState(aheadId)?.disappointedAt, 'a sync from the peer ahead to fail')
   assert.equal(node.p2p?.bans.isBanned(aheadId), false)
   assert.equal(node.chain.height, 0)
+})
+
+test('a sync peer that serves one block at a time, holding back the rest of a reply, is banned for withholding', async t => {
+  // A real chain of 3 blocks, served by hand: status and headers true, every blocks reply cut to its first block.
+  const { chain, ws } = await openChain(t)
+  const blocks = await mineBlocks(chain, ws.clock, 3, newKey().addressHash)
+  const hostile = await hostilePeer(t)
+  const hostileId = hostile.peerId.toString()
+  const status = encodeStatus({ genesis: genesisBlock(regtest).id, tip: chain.tip.id, height: chain.height, chainwork: chain.tip.chainwork })
+  const serve = (protocol: string, reply: (request: Uint8Array) => Uint8Array): void => {
+    void hostile.handle(`${prefix}/${protocol}/1.0.0`, async stream => {
+      const lp = lpStream(stream)
+      const request = await lp.read()
+      await lp.write(reply(request.subarray()))
+      await stream.close()
+    })
+  }
+  serve('status', () => status)
+  serve('headers', () => encodeHeadersResponse(blocks.map(b => b.header.bytes)))
+  serve('blocks', request => {
+    const [first] = decodeBlocksRequest(request)
+    return encodeBlocksResponse(blocks.filter(b => b.id.equals(first)).map(b => b.encode()))
+  })
+  const node = await startNode(t, { bootstrap: [hostile.getMultiaddrs()[0].toString()], statusIntervalMs: 200 })
+  await waitFor(() => node.p2p?.bans.isBanned(hostileId), 'the withholding peer to be banned', 10_000)
+  assert.ok(node.chain.height < 3)
 })

@@ -15,6 +15,8 @@ export const SyncErrorCode = {
   BAD_HEADERS: 'BAD_HEADERS',
   BAD_BLOCK: 'BAD_BLOCK',
   UNREQUESTED: 'UNREQUESTED',
+  /** A blocks reply stopped short of both the byte limit and the blocks asked for: the server holds back blocks whose headers it sent. */
+  WITHHELD: 'WITHHELD',
   /** The exchange broke (reset, refused protocol, closed connection): no proof of malice. */
   STREAM_FAILED: 'STREAM_FAILED'
 } as const

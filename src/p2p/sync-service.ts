@@ -107,8 +107,14 @@ export class SyncService {
   /** A peer showed us a block we cannot connect (its parent is unknown): fetch what we miss from it. */
   requestSync (peer: string): void {
     this.#preferred = peer
-    if (!this.#peers.has(peer)) this.#peers.set(peer, {})
-    this.#schedule()
+    const state = this.#peers.get(peer)
+    if (state === undefined) this.#peers.set(peer, {})
+    if (state?.disappointedAt === undefined) {
+      this.#schedule()
+      return
+    }
+    // It disappointed us before: worth another try once its status has changed (a new status clears that).
+    void this.#refreshStatus(peer).then(() => { this.#schedule() }, () => {})
   }
 
   #pollStatuses (): void {
@@ -171,7 +177,9 @@ export class SyncService {
   #pickPeer (): string | undefined {
     const preferred = this.#preferred
     this.#preferred = undefined
-    if (preferred !== undefined && this.#peers.has(preferred)) return preferred
+    // A peer that disappointed is not preferred for showing an orphan (cheap to send) until its status changes.
+    const preferredState = preferred === undefined ? undefined : this.#peers.get(preferred)
+    if (preferredState !== undefined && preferredState.disappointedAt === undefined) return preferred
     let best: string | undefined
     let bestWork = this.#c.chain.tip.chainwork
     for (const [peer, state] of this.#peers) {
@@ -228,10 +236,17 @@ export class SyncService {
     return headers
   }
 
-  /** The first blocks of `batch`, as many as the peer's reply holds (at least one). */
+  /**
+   * The first blocks of `batch`, as many as the peer's reply holds. A reply stops
+   * early only when full: a peer serves every block whose header it sent us, so
+   * one that answers a block at a time would otherwise hold the sync at its pace.
+   */
   async #fetchBlocks (peer: string, batch: Header[]): Promise<Block[]> {
     const reply = decodeBlocksResponse(await this.#request(peer, this.#protocols.blocks, encodeBlocksRequest(batch.map(h => h.id)), MAX_SYNC_MESSAGE_BYTES))
     if (reply.length === 0 || reply.length > batch.length) throw new SyncError('BAD_BLOCK', `asked for ${batch.length} blocks, got ${reply.length}`)
+    if (reply.length < batch.length && reply.reduce((sum, b) => sum + b.length, 0) < BLOCKS_REPLY_BYTES) {
+      throw new SyncError('WITHHELD', `asked for ${batch.length} blocks, got ${reply.length} in a reply that was not full`)
+    }
     return reply.map((bytes, n) => {
       let block: Block
       try {
