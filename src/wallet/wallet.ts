@@ -78,6 +78,8 @@ export class Wallet {
   #unlocked: { account: HDKey, until: number, timer: NodeJS.Timeout } | undefined
   #scanning: { height: number, tip: number } | undefined
   #listening = false
+  /** The wallet file's writes, one at a time. */
+  #saving: Promise<void> = Promise.resolve()
 
   constructor (components: WalletComponents, init: WalletInit) {
     this.#c = components
@@ -210,12 +212,22 @@ export class Wallet {
         bumped = true
       }
     }
-    if (bumped) void this.#save()
+    if (bumped) void this.#saveOrLog()
   }
 
+  /**
+   * Writes the wallet file. Writes run one at a time, each of the state when it
+   * starts, so an older state can never be written over a newer one.
+   */
   async #save (): Promise<void> {
-    if (this.#file === undefined) return
-    await writeWalletFile(this.#path, this.#file).catch(err => { this.#c.logger.error(`saving the wallet failed: ${(err as Error).message}`) })
+    const write = this.#saving.then(async () => { if (this.#file !== undefined) await writeWalletFile(this.#path, this.#file) })
+    this.#saving = write.catch(() => {})
+    await write
+  }
+
+  /** For saves after the fact (a transaction already sent or seen): failing is logged, not thrown. */
+  async #saveOrLog (): Promise<void> {
+    await this.#save().catch(err => { this.#c.logger.error(`saving the wallet failed: ${(err as Error).message}`) })
   }
 
   #applyBlock (block: Block, entry: BlockEntry): void {
@@ -292,7 +304,7 @@ export class Wallet {
     const address = (this.#deriver as AddressDeriver).derive(branch, file[field])
     file[field]++
     this.#watchUpTo(branch, file[field] + this.#gap)
-    await writeWalletFile(this.#path, file)
+    await this.#save()
     return address
   }
 
@@ -344,9 +356,10 @@ export class Wallet {
     const tx = signTransaction(data, inputs.map(c => privateKeyOf(unlocked.account, c.owner.branch, c.owner.index)), this.#c.chain.chainTag)
     await this.#c.chain.acceptTx(tx)
     if (change > 0n) {
-      file.changeIndex++
+      // Seeing the transaction may have moved the index past this address already.
+      file.changeIndex = Math.max(file.changeIndex, changeAddress.index + 1)
       this.#watchUpTo(Branch.CHANGE, file.changeIndex + this.#gap)
-      await this.#save()
+      await this.#saveOrLog()
     }
     return tx.idString
   }
