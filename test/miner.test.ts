@@ -4,7 +4,7 @@ import { encodeHeaderData, NONCE_BYTES } from '../src/core/block.ts'
 import { bitsToTarget, targetToBits } from '../src/core/pow.ts'
 import { headerTemplate } from '../src/miner/header-template.ts'
 import { Miner } from '../src/miner/miner.ts'
-import { NonceSearcher } from '../src/miner/nonce-search.ts'
+import { MinerError, NonceSearcher } from '../src/miner/nonce-search.ts'
 import { createLogger, setLogLevel } from '../src/log.ts'
 import { newKey, openChain, regtest } from './helpers/chain-harness.ts'
 
@@ -90,4 +90,17 @@ test('continuous mining ends when its chain stops, instead of mining on blocks n
   await chain.stop()
   while (miner.mining && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
   assert.equal(miner.mining, false, 'the miner still mines on a stopped chain')
+})
+
+test('stopping the miner during generate fails the generate and leaves no worker running', async t => {
+  const { chain, ws } = await openChain(t)
+  ws.clock.now = Math.floor(Date.now() / 1000)
+  const miner = new Miner({ chain, logger: createLogger('miner') })
+  const generate = miner.mineBlocks(10_000, newKey().addressHash)
+  generate.catch(() => {})
+  const deadline = Date.now() + 10_000
+  while (chain.height < 2 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+  await miner.stop()
+  await assert.rejects(generate, (err: unknown) => err instanceof MinerError && err.code === 'STOPPED')
+  assert.equal(miner.searcher.running, 0)
 })

@@ -19,6 +19,7 @@ import { SignatureVerifier } from './sig-verifier.ts'
 import { ChainStore } from './store.ts'
 import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
 import type { BlockEntry, ChainEvents, MempoolEntry, ProcessResult, TipChange } from './types.ts'
+import { SerialQueue } from '../util/serial-queue.ts'
 
 export interface ChainInit {
   params: NetworkParams
@@ -79,7 +80,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   /** Connect checks started early, for blocks that extend the tip, while they are stored. */
   readonly #connectChecks = new WeakMap<Block, Promise<ConnectResult>>()
   /** Every state change runs through this queue, one at a time. */
-  #queue: Promise<unknown> = Promise.resolve()
+  readonly #queue = new SerialQueue()
   #started = false
 
   constructor (components: ChainComponents, init: ChainInit) {
@@ -144,7 +145,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   async stop (): Promise<void> {
     if (!this.#started) return
     this.#started = false
-    await this.#queue.catch(() => {})
+    await this.#queue.idle()
     await this.#coins.flush().catch(err => { this.#log.error(`writing the UTXO set failed; blocks since its last write connect again on start: ${(err as Error).message}`) })
     await this.verifier.stop()
     await this.store.close()
@@ -248,9 +249,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   async #exclusive<T> (fn: () => Promise<T>): Promise<T> {
     // Refused when asked, not when run: stop() waits for what was queued before it.
     if (!this.#started) throw new ChainError('NOT_RUNNING', `the chain ${this.params.name} is stopped`)
-    const run = this.#queue.then(fn, fn)
-    this.#queue = run.catch(() => {})
-    return await run
+    return await this.#queue.run(fn)
   }
 
   /**

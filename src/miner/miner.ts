@@ -2,6 +2,7 @@ import { Block } from '../core/block.ts'
 import { ChainError, type Chain } from '../chain/chain.ts'
 import type { Logger } from '../log.ts'
 import { NonceSearcher } from './nonce-search.ts'
+import { SerialQueue } from '../util/serial-queue.ts'
 
 export interface MinerComponents {
   chain: Chain
@@ -29,7 +30,7 @@ export class Miner {
   #mining = false
   #loop: Promise<void> | undefined
   /** Searches take turns through this queue. */
-  #queue: Promise<unknown> = Promise.resolve()
+  readonly #queue = new SerialQueue()
   #retemplate: NodeJS.Timeout | undefined
   readonly #onTip = (): void => { this.searcher.abort() }
 
@@ -39,10 +40,13 @@ export class Miner {
     this.searcher = new NonceSearcher({ threads: init.threads })
   }
 
+  /** Ends mining; a `generate` under way fails with MinerError('STOPPED') at its next search. */
   async stop (): Promise<void> {
     this.stopMining()
     await this.#loop
     await this.searcher.stop()
+    // A block found before the stop finishes connecting before the chain can stop.
+    await this.#queue.idle()
   }
 
   get mining (): boolean { return this.#mining }
@@ -93,7 +97,7 @@ export class Miner {
 
   /** One search on the current tip; the block when found and accepted. */
   async #mineOne (address: Uint8Array): Promise<Block | undefined> {
-    const run = this.#queue.then(async () => {
+    return await this.#queue.run(async () => {
       const template = this.#c.chain.createBlockTemplate(address)
       const header = await this.searcher.search(template.header)
       if (header === null) return undefined
@@ -104,7 +108,5 @@ export class Miner {
       this.#c.onBlockMined?.(block)
       return block
     })
-    this.#queue = run.catch(() => {})
-    return await run
   }
 }

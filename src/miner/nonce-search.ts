@@ -4,6 +4,10 @@ import { Header, type HeaderData } from '../core/block.ts'
 import { bitsToTarget } from '../core/pow.ts'
 import { headerTemplate } from './header-template.ts'
 import type { PowReply } from './pow-worker.ts'
+import { CointsError } from '../core/errors.ts'
+
+/** The searcher was stopped: a late search must not start workers nothing will stop. */
+export class MinerError extends CointsError<'STOPPED'> {}
 
 export interface NonceSearchInit {
   threads?: number
@@ -18,6 +22,7 @@ export class NonceSearcher {
   readonly #threads: number
   #workers: Worker[] = []
   #starting: Promise<void> | undefined
+  #stopped = false
   readonly #control = new Int32Array(new SharedArrayBuffer(4))
   #generation = 0
   #hashes = 0
@@ -29,6 +34,7 @@ export class NonceSearcher {
 
   /** Starts the workers (on first use: a node that does not mine holds none). */
   async warmUp (): Promise<void> {
+    if (this.#stopped) throw new MinerError('STOPPED', 'the miner is stopped')
     this.#starting ??= this.#start()
     await this.#starting
   }
@@ -38,6 +44,7 @@ export class NonceSearcher {
   }
 
   async stop (): Promise<void> {
+    this.#stopped = true
     this.abort()
     await this.#starting?.catch(() => {})
     this.#starting = undefined
@@ -50,6 +57,9 @@ export class NonceSearcher {
   abort (): void {
     Atomics.store(this.#control, 0, ++this.#generation)
   }
+
+  /** Worker threads running, for tests: none until a search needs one, none after stop(). */
+  get running (): number { return this.#workers.length }
 
   /** Hashes per second since the last call. */
   takeHashrate (): number {
