@@ -107,3 +107,16 @@ test('a reorganisation makes a confirmed wallet transaction unconfirmed again', 
   assert.equal(row?.confirmations, 0)
   assert.ok(node.chain.mempool.has(txid))
 })
+
+test('two sends at once spend different coins: both are accepted', async t => {
+  const alice = await startNode(t)
+  await rpc(alice, 'createwallet', ['alice passphrase'])
+  await rpc(alice, 'generate', [2])
+  await rpc(alice, 'generate', [regtest.coinbaseMaturity, elsewhere])
+  assert.equal((await balance(alice)).confirmed, '100')
+  await rpc(alice, 'walletpassphrase', ['alice passphrase', 60])
+  // Each call on its own HTTP connection, so the node handles them at once.
+  const txids = await Promise.all([rpc(alice, 'sendtoaddress', [elsewhere, '40']), rpc(alice, 'sendtoaddress', [elsewhere, '40'])]) as string[]
+  assert.notEqual(txids[0], txids[1])
+  for (const txid of txids) assert.equal(alice.chain.mempool.has(txid), true)
+})

@@ -10,6 +10,8 @@ export const WalletErrorCode = {
   WRONG_NETWORK: 'WRONG_NETWORK',
   WALLET_LOCKED: 'WALLET_LOCKED',
   INSUFFICIENT_FUNDS: 'INSUFFICIENT_FUNDS',
+  /** The payment would need a transaction over the size limit. */
+  TOO_MANY_INPUTS: 'TOO_MANY_INPUTS',
   BAD_AMOUNT: 'BAD_AMOUNT',
   BAD_ADDRESS: 'BAD_ADDRESS',
   BAD_FEE_RATE: 'BAD_FEE_RATE',

@@ -8,10 +8,11 @@ import { toHex } from '../core/hash.ts'
 import { publicKeyOf } from '../core/keys.ts'
 import type { NetworkParams } from '../core/params.ts'
 import { OutPoint, outpointKey } from '../core/outpoint.ts'
-import { signTransaction, Tx, TX_VERSION, type TransactionData } from '../core/tx.ts'
+import { MAX_TX_BYTES, signTransaction, Tx, TX_VERSION, type TransactionData } from '../core/tx.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { BlockEntry, MempoolEntry } from '../chain/types.ts'
 import type { Logger } from '../log.ts'
+import { SerialQueue } from '../util/serial-queue.ts'
 import { selectCoins } from './coin-select.ts'
 import { WalletError } from './errors.ts'
 import { accountKey, AddressDeriver, Branch, checkMnemonic, newMnemonic, privateKeyOf, type DerivedAddress } from './hd.ts'
@@ -79,7 +80,9 @@ export class Wallet {
   #scanning: { height: number, tip: number } | undefined
   #listening = false
   /** The wallet file's writes, one at a time. */
-  #saving: Promise<void> = Promise.resolve()
+  readonly #writes = new SerialQueue()
+  /** Sends, one at a time: a second must not select coins the first is spending. */
+  readonly #sends = new SerialQueue()
 
   constructor (components: WalletComponents, init: WalletInit) {
     this.#c = components
@@ -220,9 +223,7 @@ export class Wallet {
    * starts, so an older state can never be written over a newer one.
    */
   async #save (): Promise<void> {
-    const write = this.#saving.then(async () => { if (this.#file !== undefined) await writeWalletFile(this.#path, this.#file) })
-    this.#saving = write.catch(() => {})
-    await write
+    await this.#writes.run(async () => { if (this.#file !== undefined) await writeWalletFile(this.#path, this.#file) })
   }
 
   /** For saves after the fact (a transaction already sent or seen): failing is logged, not thrown. */
@@ -339,29 +340,40 @@ export class Wallet {
     if (!Number.isFinite(feeRate) || feeRate < this.#c.chain.mempool.minFeeRate || feeRate > 1_000_000) {
       throw new WalletError('BAD_FEE_RATE', `fee rate must be ${this.#c.chain.mempool.minFeeRate} to 1000000 base units per byte`)
     }
-    const unlocked = this.#unlocked
-    if (unlocked === undefined) throw new WalletError('WALLET_LOCKED', 'the wallet is locked: unlock it with walletpassphrase first')
-    const spendable = this.coins().filter(c => c.state === 'confirmed' || (c.state === 'unconfirmed' && c.tx.inputKeys().every(k => this.#ownCoin(k) !== undefined)))
-    const changeAddress = (this.#deriver as AddressDeriver).derive(Branch.CHANGE, file.changeIndex)
-    const build = (inputs: WalletCoin[], change: bigint | undefined): TransactionData => ({
-      version: TX_VERSION,
-      inputs: inputs.map(c => ({ prev: OutPoint.of(c.tx.id, c.index), pubkey: publicKeyOf(privateKeyOf(unlocked.account, c.owner.branch, c.owner.index)), sig: new Uint8Array(64) })),
-      outputs: [{ amount, address: to }, ...(change === undefined ? [] : [{ amount: change, address: changeAddress.hash }])]
+    return await this.#sends.run(async () => {
+      const unlocked = this.#unlocked
+      if (unlocked === undefined) throw new WalletError('WALLET_LOCKED', 'the wallet is locked: unlock it with walletpassphrase first')
+      const spendable = this.coins().filter(c => c.state === 'confirmed' || (c.state === 'unconfirmed' && c.tx.inputKeys().every(k => this.#ownCoin(k) !== undefined)))
+      const changeAddress = (this.#deriver as AddressDeriver).derive(Branch.CHANGE, file.changeIndex)
+      // One key derivation a coin, however many drafts price it.
+      const keys = new Map<WalletCoin, { privateKey: Uint8Array, publicKey: Uint8Array }>()
+      const keyOf = (c: WalletCoin): { privateKey: Uint8Array, publicKey: Uint8Array } => {
+        let key = keys.get(c)
+        if (key === undefined) {
+          const privateKey = privateKeyOf(unlocked.account, c.owner.branch, c.owner.index)
+          keys.set(c, key = { privateKey, publicKey: publicKeyOf(privateKey) })
+        }
+        return key
+      }
+      const build = (inputs: WalletCoin[], change: bigint | undefined): TransactionData => ({
+        version: TX_VERSION,
+        inputs: inputs.map(c => ({ prev: OutPoint.of(c.tx.id, c.index), pubkey: keyOf(c).publicKey, sig: new Uint8Array(64) })),
+        outputs: [{ amount, address: to }, ...(change === undefined ? [] : [{ amount: change, address: changeAddress.hash }])]
+      })
+      // Signatures have a fixed size, so an unsigned draft with amounts at their widest sizes the real transaction.
+      const draftBytes = (inputs: WalletCoin[], withChange: boolean): number => Tx.create(build(inputs, withChange ? MAX_MONEY : undefined)).bytes.length
+      const { inputs, change } = selectCoins(spendable, amount, draftBytes, { feeRate, dust: DUST, maxBytes: MAX_TX_BYTES })
+      const data = build(inputs, change > 0n ? change : undefined)
+      const tx = signTransaction(data, inputs.map(c => keyOf(c).privateKey), this.#c.chain.chainTag)
+      await this.#c.chain.acceptTx(tx)
+      if (change > 0n) {
+        // Seeing the transaction may have moved the index past this address already.
+        file.changeIndex = Math.max(file.changeIndex, changeAddress.index + 1)
+        this.#watchUpTo(Branch.CHANGE, file.changeIndex + this.#gap)
+        await this.#saveOrLog()
+      }
+      return tx.idString
     })
-    // Signatures have a fixed size, so an unsigned draft with amounts at their widest prices the real transaction.
-    const feeFor = (inputs: WalletCoin[], withChange: boolean): bigint =>
-      BigInt(Math.ceil(Tx.create(build(inputs, withChange ? MAX_MONEY : undefined)).bytes.length * feeRate))
-    const { inputs, change } = selectCoins(spendable, amount, feeFor, DUST)
-    const data = build(inputs, change > 0n ? change : undefined)
-    const tx = signTransaction(data, inputs.map(c => privateKeyOf(unlocked.account, c.owner.branch, c.owner.index)), this.#c.chain.chainTag)
-    await this.#c.chain.acceptTx(tx)
-    if (change > 0n) {
-      // Seeing the transaction may have moved the index past this address already.
-      file.changeIndex = Math.max(file.changeIndex, changeAddress.index + 1)
-      this.#watchUpTo(Branch.CHANGE, file.changeIndex + this.#gap)
-      await this.#saveOrLog()
-    }
-    return tx.idString
   }
 
   /** History, newest first: net amount to the wallet, fee when it paid one, and confirmations. */
