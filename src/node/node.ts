@@ -29,6 +29,7 @@ export class CointsNode {
   readonly wallet: Wallet
   readonly rpc: RpcServer
   readonly #log: Logger
+  #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
   readonly #stopped: Promise<void>
   #resolveStopped: () => void = () => {}
@@ -87,11 +88,23 @@ export class CointsNode {
   }
 
   async start (): Promise<void> {
+    this.#starting ??= this.#start()
+    await this.#starting
+  }
+
+  async #start (): Promise<void> {
     await mkdir(this.options.datadir, { recursive: true, mode: 0o700 })
-    await this.chain.start()
-    await this.wallet.start()
-    await this.p2p?.start()
-    await this.rpc.start()
+    const steps = [
+      async () => { await this.chain.start() },
+      async () => { await this.wallet.start() },
+      async () => { await this.p2p?.start() },
+      async () => { await this.rpc.start() }
+    ]
+    for (const step of steps) {
+      // A stop (a signal) while starting: start nothing more, so stop() has everything started to stop.
+      if (this.#stopping !== undefined) throw new CointsError('STOPPED_WHILE_STARTING', 'the node was stopped while starting')
+      await step()
+    }
     if (this.options.mine) this.miner.startMining(await this.#payee(undefined))
     this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.options.rpcHost}:${this.rpc.port}, datadir ${this.options.datadir}`)
   }
@@ -102,10 +115,12 @@ export class CointsNode {
   async stop (): Promise<void> {
     this.#stopping ??= (async () => {
       this.#log.info('stopping')
+      // The start step under way finishes first (a wallet rescan ends early when its wallet stops).
+      this.wallet.stop()
+      await this.#starting?.catch(() => {})
       await this.rpc.stop()
       await this.miner.stop()
       await this.p2p?.stop()
-      this.wallet.stop()
       await this.chain.stop()
       this.#log.info('stopped')
       this.#resolveStopped()

@@ -176,10 +176,16 @@ export class Wallet {
   async #rescan (from: number): Promise<void> {
     const { chain } = this.#c
     this.#txs.clear()
-    for (let h = from; h <= chain.height; h++) {
+    // Stopping (the listeners gone) ends the scan: the node must not wait for a long one.
+    for (let h = from; h <= chain.height && this.#listening; h++) {
       this.#scanning = { height: h, tip: chain.height }
       const entry = chain.getEntryAt(h)
       const block = entry === undefined ? undefined : await chain.getBlock(entry.id)
+      // The chain may have reorganised while the block was read: scan the height again.
+      if (chain.getEntryAt(h) !== entry) {
+        h--
+        continue
+      }
       if (block !== undefined && entry !== undefined) this.#applyBlock(block, entry)
       if (h % 1_000 === 0 && h > from) this.#c.logger.info(`wallet rescan at ${h} of ${chain.height}`)
     }

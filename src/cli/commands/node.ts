@@ -1,3 +1,4 @@
+import { CointsError } from '../../core/errors.ts'
 import { isLogLevel, LOG_LEVELS, setLogLevel } from '../../log.ts'
 import { defaultNodeOptions, type NodeOptions } from '../../node/options.ts'
 import { helpText, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
@@ -112,6 +113,8 @@ export const nodeCommand: Command = {
       await node.start()
     } catch (err) {
       await node.stop().catch(() => {})
+      // Stopped by a signal while starting: a clean stop, not a failure.
+      if (err instanceof CointsError && err.code === 'STOPPED_WHILE_STARTING') return 0
       throw err
     }
     await node.stopped
