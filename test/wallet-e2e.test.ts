@@ -120,3 +120,16 @@ test('two sends at once spend different coins: both are accepted', async t => {
   assert.notEqual(txids[0], txids[1])
   for (const txid of txids) assert.equal(alice.chain.mempool.has(txid), true)
 })
+
+test('templates for an external miner pay one wallet address until a block pays it', async t => {
+  const node = await startNode(t)
+  await rpc(node, 'createwallet', ['passphrase'])
+  const receiveIndex = async (): Promise<number> => (await rpc(node, 'getwalletinfo') as { receive_index: number }).receive_index
+  const before = await receiveIndex()
+  for (let i = 0; i < 5; i++) await rpc(node, 'getblocktemplate')
+  assert.equal(await receiveIndex(), before + 1, 'polling templates uses up one address, not one a poll')
+  await rpc(node, 'generate', [1])
+  assert.equal(await receiveIndex(), before + 1, 'the block paid the same address')
+  await rpc(node, 'getblocktemplate')
+  assert.equal(await receiveIndex(), before + 2, 'once a block paid it, the next template pays a new one')
+})

@@ -1,7 +1,9 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeAddress } from '../core/address.ts'
+import type { Block } from '../core/block.ts'
 import { CointsError } from '../core/errors.ts'
+import { equalBytes } from '../core/hash.ts'
 import { getNetwork, type NetworkParams } from '../core/params.ts'
 import { Chain } from '../chain/chain.ts'
 import { Miner } from '../miner/miner.ts'
@@ -29,6 +31,8 @@ export class CointsNode {
   readonly wallet: Wallet
   readonly rpc: RpcServer
   readonly #log: Logger
+  /** The wallet address blocks pay until one is connected (#walletPayee). */
+  #minedTo: Uint8Array | undefined
   #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
   readonly #stopped: Promise<void>
@@ -46,6 +50,7 @@ export class CointsNode {
       verifierThreads: options.verifierThreads,
       now: () => Math.floor(Date.now() / 1000) + (options.clockOffset ?? 0)
     })
+    this.chain.on('block:connected', this.#onBlockConnected)
     if (options.minerAddress !== undefined) decodeAddress(this.params.addressPrefix, options.minerAddress)
     this.wallet = new Wallet({ chain: this.chain, logger: createLogger('wallet') }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
     this.p2p = options.p2p
@@ -79,12 +84,27 @@ export class CointsNode {
     return methods
   }
 
-  /** The address a block pays: the one given, else the configured miner address, else a new wallet address. */
+  /** The address a block pays: the one given, else the configured miner address, else a wallet address. */
   async #payee (address: string | undefined): Promise<Uint8Array> {
     const text = address ?? this.options.minerAddress
     if (text !== undefined) return decodeAddress(this.params.addressPrefix, text)
-    if (this.wallet.exists) return (await this.wallet.newAddress()).hash
+    if (this.wallet.exists) return await this.#walletPayee()
     throw new CointsError('NO_ADDRESS', 'no address given, no --miner-address configured and no wallet to pay')
+  }
+
+  /**
+   * One new wallet address for blocks, kept until a connected block pays it: an
+   * external miner polls getblocktemplate, and an address per poll would leave
+   * the wallet's used addresses beyond the 20 unused ones a restore looks ahead.
+   */
+  async #walletPayee (): Promise<Uint8Array> {
+    this.#minedTo ??= (await this.wallet.newAddress()).hash
+    return this.#minedTo
+  }
+
+  readonly #onBlockConnected = (block: Block): void => {
+    const payee = this.#minedTo
+    if (payee !== undefined && block.txs[0].data.outputs.some(o => equalBytes(o.address, payee))) this.#minedTo = undefined
   }
 
   async start (): Promise<void> {

@@ -13,7 +13,7 @@ export interface ChainMethodsContext {
   chain: Chain
   /** Mines n blocks now to the address (or the configured one); returns their ids. */
   generate: (n: number, address?: string) => Promise<string[]>
-  /** The configured miner address's hash, for getblocktemplate without an address. */
+  /** The hash a template pays when given no address: the configured miner address, else a wallet address kept until a block pays it. */
   templateAddress: (address?: string) => Promise<Uint8Array>
   /** Publishes a submitted block to peers, when networking runs. */
   relayBlock: (block: Block) => void
