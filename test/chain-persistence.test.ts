@@ -4,8 +4,9 @@ import { once } from 'node:events'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
+import { Level } from 'level'
 import type { Chain } from '../src/chain/chain.ts'
-import { BlockStatus, blockstoreKey, StoreError, type IndexRecord } from '../src/chain/records.ts'
+import { BlockStatus, blockstoreKey, encodeIndexValue, indexKey, StoreError, type IndexRecord } from '../src/chain/records.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
 import type { Block } from '../src/core/block.ts'
 import { BlockError } from '../src/core/errors.ts'
@@ -243,4 +244,25 @@ test('a stored block whose bytes were damaged reads as CORRUPT_BLOCK', async t =
   await assert.rejects(chain.getBlock(block.id), (err: unknown) => err instanceof StoreError && err.code === 'MISSING_BLOCK')
   const check = chain.verifyChain()
   await assert.rejects(check, (err: unknown) => err instanceof StoreError && err.code === 'MISSING_BLOCK')
+})
+
+test('a block index with a record missing or at the wrong height is refused on start as CORRUPT_INDEX', async t => {
+  const ws = await chainWorkspace(t)
+  const chain = await ws.open()
+  const blocks = await mineBlocks(chain, ws.clock, 3, newKey().addressHash)
+  const second = recordOf(blocks[1])
+  await chain.stop()
+  const damage = async (change: (index: { del: (key: Uint8Array) => Promise<void>, put: (key: Uint8Array, value: Uint8Array) => Promise<void> }) => Promise<void>): Promise<void> => {
+    const db = new Level<string, Uint8Array>(ws.dbPath(), { keyEncoding: 'utf8', valueEncoding: 'view' })
+    await change(db.sublevel<Uint8Array, Uint8Array>('i', { keyEncoding: 'view', valueEncoding: 'view' }))
+    await db.close()
+    await assert.rejects(ws.open(), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_INDEX')
+  }
+  // A record filed under another height: its parent's height + 1 no longer matches.
+  await damage(async index => {
+    await index.del(indexKey(second.height, second.digest))
+    await index.put(indexKey(7, second.digest), encodeIndexValue({ ...second, height: 7 }))
+  })
+  // Lost: the record above it has no parent.
+  await damage(async index => { await index.del(indexKey(7, second.digest)) })
 })

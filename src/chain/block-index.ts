@@ -2,7 +2,7 @@ import { workOf } from '../core/pow.ts'
 import { medianTime } from '../core/rules.ts'
 import type { NetworkParams } from '../core/params.ts'
 import { cidStringOfDigest, type CID } from '../core/cbor.ts'
-import { cidFromDigest, BlockStatus, type IndexRecord } from './records.ts'
+import { cidFromDigest, BlockStatus, StoreError, type IndexRecord } from './records.ts'
 import type { BlockEntry } from './types.ts'
 
 /** An index entry; its CID object is built on first use (start-up loads thousands that are never asked for). */
@@ -65,7 +65,9 @@ export class BlockIndex {
   add (record: IndexRecord): IndexEntry {
     const prev = record.prevDigest === null ? null : cidStringOfDigest(record.prevDigest)
     const parent = prev === null ? undefined : this.#entries.get(prev)
-    if (prev !== null && parent === undefined) throw new Error(`index record at height ${record.height} has no parent in the index`)
+    // Records load in height order, so either is a damaged database, never a block we accepted.
+    if (prev !== null && parent === undefined) throw new StoreError('CORRUPT_INDEX', `index record at height ${record.height} has no parent in the index`)
+    if ((parent?.height ?? -1) + 1 !== record.height) throw new StoreError('CORRUPT_INDEX', `index record at height ${record.height} follows one at height ${parent?.height ?? 'none'}`)
     let work = this.#workByBits.get(record.bits)
     if (work === undefined) this.#workByBits.set(record.bits, work = workOf(record.bits))
     const entry = new IndexEntry({
