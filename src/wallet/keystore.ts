@@ -56,15 +56,24 @@ export async function decryptSecret (file: Pick<WalletFile, 'kdf' | 'cipher'>, p
   }
 }
 
-const HEX = /^[0-9a-f]*$/
+/** Hex of whole bytes, between `min` and `max` bytes. */
+function isHexBytes (s: unknown, min: number, max: number): boolean {
+  return typeof s === 'string' && /^(?:[0-9a-f]{2})*$/.test(s) && s.length >= 2 * min && s.length <= 2 * max
+}
+
+/** scrypt parameters a wallet could have been written with: anything else would fail or exhaust memory on unlock. */
+function isKdf (k: WalletFile['kdf'] | undefined): boolean {
+  return k?.name === 'scrypt' && Number.isSafeInteger(k.N) && k.N >= 2 && k.N <= 1 << 20 && (k.N & (k.N - 1)) === 0 &&
+    Number.isSafeInteger(k.r) && k.r >= 1 && k.r <= 32 && Number.isSafeInteger(k.p) && k.p >= 1 && k.p <= 16 && isHexBytes(k.salt, 16, 64)
+}
 
 function isWalletFile (v: unknown): v is WalletFile {
   const f = v as WalletFile
   return typeof f === 'object' && f !== null && f.version === 1 && typeof f.network === 'string' &&
-    Number.isSafeInteger(f.birthHeight) && typeof f.xpub === 'string' &&
+    Number.isSafeInteger(f.birthHeight) && f.birthHeight >= 0 && typeof f.xpub === 'string' &&
     Number.isSafeInteger(f.receiveIndex) && f.receiveIndex >= 0 && Number.isSafeInteger(f.changeIndex) && f.changeIndex >= 0 &&
-    f.kdf?.name === 'scrypt' && [f.kdf.N, f.kdf.r, f.kdf.p].every(n => Number.isSafeInteger(n) && n > 0) && HEX.test(f.kdf.salt) &&
-    f.cipher?.name === 'aes-256-gcm' && [f.cipher.iv, f.cipher.tag, f.cipher.data].every(s => typeof s === 'string' && HEX.test(s))
+    isKdf(f.kdf) && f.cipher?.name === 'aes-256-gcm' &&
+    isHexBytes(f.cipher.iv, 12, 12) && isHexBytes(f.cipher.tag, 16, 16) && isHexBytes(f.cipher.data, 1, 1_024)
 }
 
 /** Reads the wallet file; undefined when there is none. A damaged file is an error naming it. */

@@ -144,8 +144,12 @@ export class Wallet {
   }
 
   #load (file: WalletFile): void {
+    try {
+      this.#deriver = new AddressDeriver(file.xpub, this.#init.params)
+    } catch (err) {
+      throw new WalletError('CORRUPT_WALLET_FILE', `${this.#path} holds no valid extended public key (${(err as Error).message}): restore the wallet from its mnemonic`)
+    }
     this.#file = file
-    this.#deriver = new AddressDeriver(file.xpub, this.#init.params)
     this.#watchUpTo(Branch.RECEIVE, file.receiveIndex + this.#gap)
     this.#watchUpTo(Branch.CHANGE, file.changeIndex + this.#gap)
     if (!this.#listening) {
