@@ -104,3 +104,25 @@ test('coints node, rpc and wallet drive a regtest node; SIGTERM stops it cleanly
   assert.equal((await coints(['rpc', ...target, 'stop'])).code, 0)
   await stopped
 })
+
+test('coints wallet restore takes the mnemonic from COINTS_MNEMONIC (or the terminal), off the command line', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-cli-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const port = String(await freePort())
+  const target = ['--network', 'regtest', '--datadir', dir, '--rpc-port', port]
+  const child = spawn(process.execPath, [MAIN, 'node', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
+  t.after(() => { child.kill('SIGKILL') })
+  await waitFor(async () => (await coints(['rpc', ...target, 'getblockchaininfo'])).code === 0, 'the node to answer RPC')
+
+  // No words, no variable and no terminal: a usage error naming the variable, nothing restored.
+  const none = await coints(['wallet', 'restore', ...target], { COINTS_PASSPHRASE: 'pw' })
+  assert.equal(none.code, 2)
+  assert.match(none.stderr, /COINTS_MNEMONIC/)
+  const mnemonic = ` ${Array(23).fill('abandon').join(' ')}  art\n`
+  const restored = await coints(['wallet', 'restore', '--json', ...target], { COINTS_PASSPHRASE: 'pw', COINTS_MNEMONIC: mnemonic })
+  assert.equal(restored.code, 0, restored.stderr)
+  assert.equal(JSON.parse(restored.stdout).txcount, 0)
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  assert.equal((await coints(['rpc', ...target, 'stop'])).code, 0)
+  await exited
+})

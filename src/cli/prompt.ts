@@ -1,14 +1,20 @@
 import { createInterface } from 'node:readline'
 import { UsageError } from './command.ts'
 
-/**
- * A secret from the COINTS_PASSPHRASE environment variable, else asked on the
- * terminal without echo. With neither, an error says how to give one.
- */
+/** A wallet passphrase: see readSecret. */
 export async function readPassphrase (question: string): Promise<string> {
-  const fromEnv = process.env.COINTS_PASSPHRASE
+  return await readSecret(question, 'passphrase', 'COINTS_PASSPHRASE')
+}
+
+/**
+ * A secret from an environment variable, else asked on the terminal without
+ * echo (never from the command line, where `ps` and shell history show it).
+ * With neither, an error says how to give one.
+ */
+export async function readSecret (question: string, what: string, envVar: string): Promise<string> {
+  const fromEnv = process.env[envVar]
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv
-  if (process.stdin.isTTY !== true) throw new UsageError('NO_PASSPHRASE', 'no terminal to ask for the passphrase: set COINTS_PASSPHRASE')
+  if (process.stdin.isTTY !== true) throw new UsageError(`NO_${what.toUpperCase()}`, `no terminal to ask for the ${what}: set ${envVar}`)
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true })
   const muted = rl as unknown as { _writeToOutput: (s: string) => void }
   process.stderr.write(question)

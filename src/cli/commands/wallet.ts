@@ -1,6 +1,6 @@
 import { callRpc, RpcCallError, type RpcTarget } from '../../rpc/client.ts'
 import { helpText, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
-import { endProgress, progressLine, readPassphrase } from '../prompt.ts'
+import { endProgress, progressLine, readPassphrase, readSecret } from '../prompt.ts'
 import { rpcTargetOf, targetFlagHelp, targetFlags } from './common.ts'
 
 const flags = { ...targetFlags, 'fee-rate': { type: 'string' } } as const
@@ -44,12 +44,12 @@ const subcommands: Record<string, { usage: string, summary: string, run: Sub }> 
     }
   },
   restore: {
-    usage: 'restore WORD...',
-    summary: 'recreate the wallet from its mnemonic and rescan the chain',
+    usage: 'restore [WORD...]',
+    summary: 'recreate the wallet from its mnemonic and rescan the chain (the mnemonic is asked on the terminal or read from COINTS_MNEMONIC when no words are given)',
     async run (target, args) {
-      if (args.length === 0) throw new UsageError('BAD_FLAGS', 'give the mnemonic\'s words: coints wallet restore word1 word2 ...')
+      const mnemonic = args.length > 0 ? args.join(' ') : await readSecret('mnemonic (words separated by spaces): ', 'mnemonic', 'COINTS_MNEMONIC')
       const passphrase = await readPassphrase('passphrase for the restored wallet: ')
-      const r = await withRescanProgress(target, call(target, 'restorewallet', [args.join(' '), passphrase])) as { balance: Balance, txcount: number }
+      const r = await withRescanProgress(target, call(target, 'restorewallet', [mnemonic.trim().split(/\s+/).join(' '), passphrase])) as { balance: Balance, txcount: number }
       return { json: r, text: `wallet restored: ${r.txcount} transactions, ${r.balance.confirmed} coins confirmed` }
     }
   },
@@ -101,7 +101,7 @@ const subcommands: Record<string, { usage: string, summary: string, run: Sub }> 
 
 export const walletCommand: Command = {
   name: 'wallet',
-  summary: 'Uses the running node\'s wallet: create, restore, address, balance, send, history. The passphrase is asked on the terminal, or read from COINTS_PASSPHRASE.',
+  summary: 'Uses the running node\'s wallet: create, restore, address, balance, send, history. The passphrase is asked on the terminal, or read from COINTS_PASSPHRASE (a mnemonic to restore: COINTS_MNEMONIC).',
   usage: `coints wallet ${Object.keys(subcommands).join('|')} [options]\n${Object.values(subcommands).map(s => `  coints wallet ${s.usage.padEnd(36)} ${s.summary}`).join('\n')}`,
   flags: [...targetFlagHelp, ['--fee-rate N', 'fee in base units per byte (send; default from the node\'s config)'], ['--json', 'print one JSON value instead of text']],
   async run (argv) {
