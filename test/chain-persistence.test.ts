@@ -240,6 +240,7 @@ test('a stored block whose bytes were damaged reads as CORRUPT_BLOCK', async t =
   const [block] = await mineBlocks(chain, ws.clock, 1, newKey().addressHash)
   await chain.store.db.put(blockstoreKey(block.txs[0].id), new Uint8Array([0xa1, 0x61, 0x78, 0x01]))
   await assert.rejects(chain.getBlock(block.id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
+  await assert.rejects(chain.getTx(block.txs[0].id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
   await chain.store.db.del(blockstoreKey(block.txs[0].id))
   await assert.rejects(chain.getBlock(block.id), (err: unknown) => err instanceof StoreError && err.code === 'MISSING_BLOCK')
   const check = chain.verifyChain()

@@ -142,7 +142,12 @@ export class ChainStore {
 
   async getTx (cid: CID): Promise<Tx | undefined> {
     const bytes = await this.getRaw(cid)
-    return bytes === undefined ? undefined : Tx.fromBytes(bytes)
+    if (bytes === undefined) return undefined
+    try {
+      return Tx.fromBytes(bytes)
+    } catch (err) {
+      throw new StoreError('CORRUPT_BLOCK', `stored transaction ${cid.toString()}: ${(err as Error).message}`)
+    }
   }
 
   /** The coin of each key, in the keys' order (undefined: no such coin), as LevelDB's getMany answers. */
