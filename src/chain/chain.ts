@@ -19,6 +19,7 @@ import { SignatureVerifier } from './sig-verifier.ts'
 import { ChainStore } from './store.ts'
 import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
 import type { BlockEntry, ChainEvents, MempoolEntry, ProcessResult, TipChange } from './types.ts'
+import { BoundedSet } from '../util/bounded-set.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
 
 export interface ChainInit {
@@ -76,7 +77,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   readonly #log: Logger
   readonly #now: () => number
   /** Ids that failed validation without being indexed (context errors). */
-  readonly #rejected = new Set<string>()
+  /** Blocks refused before they were stored (no index entry to mark), by id: a peer pays a penalty for each, yet they are bounded. */
+  readonly #rejected = new BoundedSet<string>(10_000)
   /** Connect checks started early, for blocks that extend the tip, while they are stored. */
   readonly #connectChecks = new WeakMap<Block, Promise<ConnectResult>>()
   /** Every state change runs through this queue, one at a time. */

@@ -4,6 +4,7 @@ import { startWorkers } from '../util/workers.ts'
 import { verifySignature } from '../core/keys.ts'
 import type { SigCheck } from '../core/rules.ts'
 import { packChecks } from './sig-pack.ts'
+import { BoundedSet } from '../util/bounded-set.ts'
 
 /** Checks per message to a worker: small enough that both start early, large enough that messages stay few. */
 const CHUNK_CHECKS = 256
@@ -22,8 +23,7 @@ export interface SignatureVerifierInit {
  * commits to every signature, public key and the signed message.
  */
 export class SignatureVerifier {
-  readonly #cache = new Set<string>()
-  readonly #cacheSize: number
+  readonly #cache: BoundedSet<string>
   readonly #threads: number
   #workers: Worker[] = []
   #starting: Promise<void> | undefined
@@ -35,7 +35,7 @@ export class SignatureVerifier {
 
   constructor (init: SignatureVerifierInit = {}) {
     this.#threads = Math.max(0, init.threads ?? availableParallelism())
-    this.#cacheSize = init.cacheSize ?? 200_000
+    this.#cache = new BoundedSet(init.cacheSize ?? 200_000)
   }
 
   /**
@@ -89,7 +89,7 @@ export class SignatureVerifier {
     }
     if (chunk.length > 0) jobs.push(this.#verifyChunk(chunk))
     const ok = (await Promise.all(jobs)).every(Boolean)
-    if (ok) for (const txid of txids) this.#remember(txid)
+    if (ok) for (const txid of txids) this.#cache.add(txid)
     return ok
   }
 
@@ -117,15 +117,5 @@ export class SignatureVerifier {
       worker.postMessage({ id, packed }, [packed.buffer])
     })
     return failed === -1
-  }
-
-  #remember (txid: string): void {
-    // A Set iterates in insertion order: dropping the first entry evicts the oldest.
-    if (this.#cache.has(txid)) return
-    if (this.#cache.size >= this.#cacheSize) {
-      const oldest = this.#cache.values().next().value
-      if (oldest !== undefined) this.#cache.delete(oldest)
-    }
-    this.#cache.add(txid)
   }
 }
