@@ -80,16 +80,24 @@ export class NonceSearcher {
     const target = Buffer.from(bitsToTarget(data.bits).toString(16).padStart(64, '0'), 'hex')
     Atomics.store(this.#control, 0, generation)
     const replies = this.#workers.map(async (worker, i) => await new Promise<PowReply>((resolve, reject) => {
+      const settle = (): void => {
+        worker.off('message', onMessage)
+        worker.off('error', onError)
+        worker.off('exit', onExit)
+      }
       const onMessage = (reply: PowReply): void => {
         if (reply.generation !== generation) return
         this.#hashes += reply.hashes
         if (reply.type === 'progress') return
-        worker.off('message', onMessage)
-        worker.off('error', reject)
+        settle()
         resolve(reply)
       }
+      const onError = (err: Error): void => { settle(); reject(err) }
+      // Terminated by stop() before it could answer the abort: the search ends with nothing found.
+      const onExit = (): void => { settle(); resolve({ type: 'stopped', generation, hashes: 0 }) }
       worker.on('message', onMessage)
-      worker.once('error', reject)
+      worker.on('error', onError)
+      worker.on('exit', onExit)
       worker.postMessage({ header: bytes, offset, target, start: i, stride: this.#workers.length, generation, control: this.#control })
     }))
     const found = await new Promise<Extract<PowReply, { type: 'found' }> | null>((resolve, reject) => {
