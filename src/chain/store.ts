@@ -29,63 +29,80 @@ export interface StateWrite {
  * every IPLD block (headers, transaction lists, transactions) by CID. Sublevels:
  * i (block index), u (UTXO set), r (undo data), m (tip, stats, network).
  */
+/** The database and its sublevels, made by open(): a Level opens itself once made, and a store must not touch the disk before open(). */
+function openDatabase (path: string) {
+  const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  return {
+    db,
+    index: db.sublevel<Uint8Array, Uint8Array>('i', { keyEncoding: 'view', valueEncoding: 'view' }),
+    utxo: db.sublevel<string, Uint8Array>('u', { keyEncoding: 'utf8', valueEncoding: 'view' }),
+    undo: db.sublevel<Uint8Array, Uint8Array>('r', { keyEncoding: 'view', valueEncoding: 'view' }),
+    meta: db.sublevel<string, Uint8Array>('m', { keyEncoding: 'utf8', valueEncoding: 'view' })
+  }
+}
+
 export class ChainStore {
   readonly path: string
-  readonly db: Level<string, Uint8Array>
-  readonly #index
-  readonly #utxo
-  readonly #undo
-  readonly #meta
+  #open: ReturnType<typeof openDatabase> | undefined
 
   constructor (path: string) {
     this.path = path
-    this.db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
-    this.#index = this.db.sublevel<Uint8Array, Uint8Array>('i', { keyEncoding: 'view', valueEncoding: 'view' })
-    this.#utxo = this.db.sublevel<string, Uint8Array>('u', { keyEncoding: 'utf8', valueEncoding: 'view' })
-    this.#undo = this.db.sublevel<Uint8Array, Uint8Array>('r', { keyEncoding: 'view', valueEncoding: 'view' })
-    this.#meta = this.db.sublevel<string, Uint8Array>('m', { keyEncoding: 'utf8', valueEncoding: 'view' })
+  }
+
+  /** The LevelDB database, between open() and close(). */
+  get db (): Level<string, Uint8Array> {
+    return this.#parts.db
+  }
+
+  get #parts (): ReturnType<typeof openDatabase> {
+    if (this.#open === undefined) throw new StoreError('NOT_OPEN', `the chain database at ${this.path} is not open`)
+    return this.#open
   }
 
   async open (): Promise<void> {
+    const parts = openDatabase(this.path)
     try {
-      await this.db.open()
+      await parts.db.open()
     } catch (err) {
       const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message
       throw new StoreError('DB_OPEN_FAILED', `cannot open the chain database at ${this.path}: ${cause}`)
     }
+    this.#open = parts
   }
 
   async close (): Promise<void> {
-    await this.db.close()
+    const parts = this.#open
+    this.#open = undefined
+    await parts?.db.close()
   }
 
   /** Stores a block's IPLD objects and its index record in one batch. */
   async putBlock (block: Block, record: IndexRecord): Promise<void> {
     // A chained batch: for a block's thousands of puts, far cheaper in abstract-level than an array of operations.
-    const batch = this.db.batch()
+    const batch = this.#parts.db.batch()
     batch.put(blockstoreKey(block.id), block.header.bytes)
     batch.put(blockstoreKey(cidOf(block.txList)), block.txList)
     for (const tx of block.txs) batch.put(blockstoreKeyOfDigest(tx.digest), tx.bytes)
-    batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: this.#index })
+    batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: this.#parts.index })
     await batch.write()
   }
 
   async putIndexRecord (record: IndexRecord): Promise<void> {
-    await this.#index.put(indexKey(record.height, record.digest), encodeIndexValue(record))
+    await this.#parts.index.put(indexKey(record.height, record.digest), encodeIndexValue(record))
   }
 
   async loadIndex (): Promise<IndexRecord[]> {
     const records: IndexRecord[] = []
-    for await (const [key, value] of this.#index.iterator()) records.push(decodeIndexRecord(key, value))
+    for await (const [key, value] of this.#parts.index.iterator()) records.push(decodeIndexRecord(key, value))
     return records
   }
 
   async getRaw (cid: CID): Promise<Uint8Array | undefined> {
-    return await this.db.get(blockstoreKey(cid))
+    return await this.#parts.db.get(blockstoreKey(cid))
   }
 
   async getHeaders (cids: CID[]): Promise<Uint8Array[]> {
-    const values = await this.db.getMany(cids.map(blockstoreKey))
+    const values = await this.#parts.db.getMany(cids.map(blockstoreKey))
     return values.map((v, n) => {
       if (v === undefined) throw new StoreError('MISSING_BLOCK', `header ${cids[n].toString()} is not stored`)
       return v
@@ -108,7 +125,7 @@ export class ChainStore {
    * all: the headers, their transaction lists, then every transaction.
    */
   async getBlocksParts (cids: CID[]): Promise<Array<{ header: Uint8Array, txs: Uint8Array[] }>> {
-    const stored = await this.db.getMany(cids.map(blockstoreKey))
+    const stored = await this.#parts.db.getMany(cids.map(blockstoreKey))
     const missing = stored.findIndex(v => v === undefined)
     const headers = (missing < 0 ? stored : stored.slice(0, missing)) as Uint8Array[]
     const corrupt = (n: number, err: unknown): StoreError => err instanceof StoreError ? err : new StoreError('CORRUPT_BLOCK', `stored block ${cids[n].toString()}: ${(err as Error).message}`)
@@ -119,7 +136,7 @@ export class ChainStore {
         throw corrupt(n, err)
       }
     })
-    const lists = await this.db.getMany(listIds.map(blockstoreKey))
+    const lists = await this.#parts.db.getMany(listIds.map(blockstoreKey))
     const txIds = lists.map((list, n) => {
       try {
         if (list === undefined) throw new StoreError('MISSING_BLOCK', `transaction list of ${cids[n].toString()}`)
@@ -128,7 +145,7 @@ export class ChainStore {
         throw corrupt(n, err)
       }
     })
-    const txs = await this.db.getMany(txIds.flat().map(blockstoreKey))
+    const txs = await this.#parts.db.getMany(txIds.flat().map(blockstoreKey))
     let at = 0
     return headers.map((header, n) => ({
       header,
@@ -153,44 +170,44 @@ export class ChainStore {
   /** The coin of each key, in the keys' order (undefined: no such coin), as LevelDB's getMany answers. */
   async getCoins (keys: string[]): Promise<Array<Coin | undefined>> {
     if (keys.length === 0) return []
-    const values = await this.#utxo.getMany(keys)
+    const values = await this.#parts.utxo.getMany(keys)
     return values.map(v => v === undefined ? undefined : decodeCoin(v))
   }
 
   async * coins (): AsyncGenerator<[string, Coin]> {
-    for await (const [key, value] of this.#utxo.iterator()) yield [key, decodeCoin(value)]
+    for await (const [key, value] of this.#parts.utxo.iterator()) yield [key, decodeCoin(value)]
   }
 
   async getUndo (digest: Uint8Array): Promise<Array<[string, Coin]>> {
-    const bytes = await this.#undo.get(digest)
+    const bytes = await this.#parts.undo.get(digest)
     if (bytes === undefined) throw new StoreError('MISSING_UNDO', 'undo data of a connected block is missing')
     return decodeUndo(bytes)
   }
 
   /** UTXO changes, undo data, tip and stats in one atomic batch, so a crash leaves the old or the new state whole. */
   async writeState (u: StateWrite): Promise<void> {
-    const batch = this.db.batch()
-    for (const [key, coin] of u.put) batch.put(key, encodeCoin(coin), { sublevel: this.#utxo })
-    for (const key of u.del) batch.del(key, { sublevel: this.#utxo })
+    const batch = this.#parts.db.batch()
+    for (const [key, coin] of u.put) batch.put(key, encodeCoin(coin), { sublevel: this.#parts.utxo })
+    for (const key of u.del) batch.del(key, { sublevel: this.#parts.utxo })
     for (const { digest, spent } of u.undo) {
-      if (spent === undefined) batch.del(digest, { sublevel: this.#undo })
-      else batch.put(digest, encodeUndo(spent), { sublevel: this.#undo })
+      if (spent === undefined) batch.del(digest, { sublevel: this.#parts.undo })
+      else batch.put(digest, encodeUndo(spent), { sublevel: this.#parts.undo })
     }
-    batch.put('tip', u.tipDigest, { sublevel: this.#meta })
-    batch.put('stats', encodeStats(u.stats), { sublevel: this.#meta })
+    batch.put('tip', u.tipDigest, { sublevel: this.#parts.meta })
+    batch.put('stats', encodeStats(u.stats), { sublevel: this.#parts.meta })
     await batch.write()
   }
 
   async getMeta (key: string): Promise<Uint8Array | undefined> {
-    return await this.#meta.get(key)
+    return await this.#parts.meta.get(key)
   }
 
   async putMeta (key: string, value: Uint8Array): Promise<void> {
-    await this.#meta.put(key, value)
+    await this.#parts.meta.put(key, value)
   }
 
   async getStats (): Promise<UtxoStats> {
-    const v = await this.#meta.get('stats')
+    const v = await this.#parts.meta.get('stats')
     if (v === undefined) return { txouts: 0, total: 0n }
     if (v.length !== 16) throw new StoreError('CORRUPT_META', 'UTXO statistics record of the wrong size')
     const view = new DataView(v.buffer, v.byteOffset, v.byteLength)
