@@ -16,7 +16,9 @@ const methods: MethodTable = {
   amount: { description: 'amount', params: [{ name: 'value', type: 'amount' }], handler: async ({ value }) => value },
   fail: { description: 'fails', params: [], handler: async () => { throw new TxError('CONFLICT', 'spent already') } },
   missing: { description: 'not found', params: [], handler: async () => { throw new CointsError('NOT_FOUND', 'no such thing') } },
-  crash: { description: 'bug', params: [], handler: async () => { throw new TypeError('undefined is not a function') } }
+  crash: { description: 'bug', params: [], handler: async () => { throw new TypeError('undefined is not a function') } },
+  cyclic: { description: 'a result JSON cannot hold', params: [], handler: async () => { const o: Record<string, unknown> = {}; o.self = o; return o } },
+  big: { description: '40 MB', params: [], handler: async () => 'x'.repeat(40 * 1024 * 1024) }
 }
 
 async function server (t: { after: (fn: () => Promise<void>) => void }): Promise<{ rpc: RpcServer, datadir: string, url: string, auth: string }> {
@@ -96,4 +98,27 @@ test('the cookie file: mode 0600, new at every start, removed at stop; the clien
   await assert.rejects(callRpc({ datadir, port: rpc.port }, 'echo', ['x']), /no RPC cookie/)
   await rpc.start()
   assert.notEqual(await readFile(path, 'utf8'), first)
+})
+
+test('requests that could not be answered safely: odd ids, notifications, huge batches, unwritable replies; the server carries on', async t => {
+  const { url, auth } = await server(t)
+  const send = async (body: unknown): Promise<{ status: number, json: unknown }> => await post(url, auth, typeof body === 'string' ? body : JSON.stringify(body))
+  // An id nested 100,000 deep: JSON.parse takes it, echoing it back would overflow the stack.
+  const nested = `{"jsonrpc":"2.0","id":${'['.repeat(100_000)}${']'.repeat(100_000)},"method":"echo","params":["a"]}`
+  assert.deepEqual((await send(nested)).json, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'id must be a string, a number or null' } })
+  assert.equal(((await send({ id: { a: 1 }, method: 'echo', params: ['a'] })).json as { error: { code: number } }).error.code, -32600)
+  // A result JSON cannot hold is an internal error reply.
+  assert.equal(((await send({ id: 1, method: 'cyclic' })).json as { error: { code: number } }).error.code, -32603)
+  // Notifications (no id) run but are not answered; a batch of only notifications gets no body.
+  assert.deepEqual(await send({ method: 'echo', params: ['a'] }), { status: 204, json: '' })
+  assert.deepEqual(await send([{ method: 'echo', params: ['a'] }, { method: 'nope' }]), { status: 204, json: '' })
+  assert.deepEqual((await send([{ method: 'echo', params: ['a'] }, { id: 7, method: 'echo', params: ['b'] }])).json, [{ jsonrpc: '2.0', id: 7, result: 'b' }])
+  const tooMany = (await send(Array.from({ length: 1_001 }, (_, id) => ({ id, method: 'echo', params: ['a'] })))).json as { error: { code: number } }
+  assert.equal(tooMany.error.code, -32600)
+  // Past 64 MB of replies, the rest of a batch is not run.
+  const big = (await send([{ id: 1, method: 'big' }, { id: 2, method: 'big' }, { id: 3, method: 'echo', params: ['c'] }])).json as Array<{ id: number, result?: string, error?: { code: number } }>
+  assert.equal(big.length, 3)
+  assert.equal(big[1].result?.length, 40 * 1024 * 1024)
+  assert.equal(big[2].error?.code, -32603)
+  assert.deepEqual((await send({ id: 9, method: 'echo', params: ['still here'] })).json, { jsonrpc: '2.0', id: 9, result: 'still here' })
 })

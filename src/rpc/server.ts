@@ -12,6 +12,10 @@ import { ParamsError, validateParams } from './params.ts'
 export const COOKIE_FILE = '.cookie'
 export const COOKIE_USER = '__cookie__'
 const MAX_BODY_BYTES = 8 * 1024 * 1024
+/** Requests in one batch at most. */
+const MAX_BATCH = 1_000
+/** Once a batch's replies pass this size, its remaining requests are not run: a reply must stay far below V8's longest string. */
+const MAX_BATCH_REPLY_BYTES = 64 * 1024 * 1024
 
 /** JSON-RPC error codes: the standard ones, and Bitcoin Core's for application errors. */
 export const RpcCode = {
@@ -128,43 +132,80 @@ export class RpcServer {
     })
     req.on('end', () => {
       if (tooLarge) return
-      void this.#answer(Buffer.concat(chunks).toString('utf8')).then(body => {
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(body)
+      this.#answer(Buffer.concat(chunks).toString('utf8')).then(body => {
+        if (body === undefined) res.writeHead(204).end()
+        else res.writeHead(200, { 'Content-Type': 'application/json' }).end(body)
+      }, (err: unknown) => {
+        // #answer catches what it expects: a failure here is a bug, answered without taking the node down.
+        this.#c.logger.error(`rpc reply failed: ${(err as Error).stack ?? String(err)}`)
+        if (res.headersSent) res.destroy()
+        else res.writeHead(500, { 'Content-Type': 'text/plain' }).end('internal error\n')
       })
     })
     req.on('error', () => { res.destroy() })
   }
 
-  async #answer (text: string): Promise<string> {
+  /** The reply body; undefined when there is nothing to answer (notifications only). */
+  async #answer (text: string): Promise<string | undefined> {
     let request: unknown
     try {
       request = JSON.parse(text)
     } catch {
-      return serialise(errorReply(null, { code: RpcCode.PARSE_ERROR, message: 'parse error: the body is not JSON' }))
+      return this.#serialise(errorReply(null, { code: RpcCode.PARSE_ERROR, message: 'parse error: the body is not JSON' }))
     }
-    if (Array.isArray(request)) {
-      if (request.length === 0) return serialise(errorReply(null, { code: RpcCode.INVALID_REQUEST, message: 'empty batch' }))
-      const replies = []
-      for (const r of request) replies.push(await this.#call(r))
-      return serialise(replies)
+    if (!Array.isArray(request)) {
+      const reply = await this.#call(request)
+      return reply === undefined ? undefined : this.#serialise(reply)
     }
-    return serialise(await this.#call(request))
+    if (request.length === 0) return this.#serialise(errorReply(null, { code: RpcCode.INVALID_REQUEST, message: 'empty batch' }))
+    if (request.length > MAX_BATCH) return this.#serialise(errorReply(null, { code: RpcCode.INVALID_REQUEST, message: `a batch of ${request.length} requests: at most ${MAX_BATCH}` }))
+    const replies: string[] = []
+    let bytes = 0
+    for (const r of request) {
+      const reply = bytes <= MAX_BATCH_REPLY_BYTES
+        ? await this.#call(r)
+        : errorReply(idOf(r) ?? null, { code: RpcCode.INTERNAL_ERROR, message: `not run: the batch's replies passed ${MAX_BATCH_REPLY_BYTES} bytes; ask in smaller batches` })
+      if (reply === undefined) continue
+      const body = this.#serialise(reply)
+      bytes += body.length
+      replies.push(body)
+    }
+    return replies.length === 0 ? undefined : `[${replies.join(',')}]`
   }
 
+  /** One reply as JSON; a reply that cannot be written becomes an internal error, not a crash. */
+  #serialise (reply: unknown): string {
+    try {
+      return serialise(reply)
+    } catch (err) {
+      this.#c.logger.error(`rpc reply could not be serialised: ${(err as Error).message}`)
+      return serialise(errorReply(null, { code: RpcCode.INTERNAL_ERROR, message: `internal error: the reply could not be written (${(err as Error).message})` }))
+    }
+  }
+
+  /** A request's reply; undefined for a notification (a request without an id), which JSON-RPC 2.0 never answers. */
   async #call (request: unknown): Promise<unknown> {
     if (typeof request !== 'object' || request === null || Array.isArray(request)) {
       return errorReply(null, { code: RpcCode.INVALID_REQUEST, message: 'a request must be an object' })
     }
-    const { id = null, method, params } = request as Record<string, unknown>
+    const { method, params } = request as Record<string, unknown>
+    const notification = !Object.hasOwn(request, 'id')
+    const id = idOf(request)
+    if (id === undefined) return errorReply(null, { code: RpcCode.INVALID_REQUEST, message: 'id must be a string, a number or null' })
     if (typeof method !== 'string') return errorReply(id, { code: RpcCode.INVALID_REQUEST, message: 'method must be a string' })
     const spec = Object.hasOwn(this.#c.methods, method) ? this.#c.methods[method] : undefined
-    if (spec === undefined) return errorReply(id, { code: RpcCode.METHOD_NOT_FOUND, message: `method not found: ${method.slice(0, 64)}` })
-    try {
-      const result = await spec.handler(validateParams(method, spec.params, params))
-      return { jsonrpc: '2.0', id, result: result ?? null }
-    } catch (err) {
-      return errorReply(id, this.#toRpcError(method, err))
+    let reply: unknown
+    if (spec === undefined) {
+      reply = errorReply(id, { code: RpcCode.METHOD_NOT_FOUND, message: `method not found: ${method.slice(0, 64)}` })
+    } else {
+      try {
+        const result = await spec.handler(validateParams(method, spec.params, params))
+        reply = { jsonrpc: '2.0', id, result: result ?? null }
+      } catch (err) {
+        reply = errorReply(id, this.#toRpcError(method, err))
+      }
     }
+    return notification ? undefined : reply
   }
 
   #toRpcError (method: string, err: unknown): RpcError {
@@ -180,6 +221,12 @@ export class RpcServer {
 
 function errorReply (id: unknown, error: RpcError): unknown {
   return { jsonrpc: '2.0', id, error }
+}
+
+/** A request's id as JSON-RPC 2.0 allows it (a string, a number or null; null when absent); undefined when it is anything else. */
+function idOf (request: unknown): string | number | null | undefined {
+  const id = (request as { id?: unknown } | null)?.id ?? null
+  return id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : undefined
 }
 
 /** JSON with bigint as decimal strings, so an amount that slipped through unformatted cannot crash a reply. */
