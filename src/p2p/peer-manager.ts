@@ -18,6 +18,20 @@ export interface PeerManagerInit {
   /** Discovered peers are dialed until this many are connected. */
   targetPeers: number
   maintainIntervalMs?: number
+  /** Clock in ms, replaceable in tests. */
+  now?: () => number
+}
+
+/** Discovered peers remembered at most (mDNS on a busy LAN announces many). */
+const MAX_DISCOVERED = 1_000
+/** Longest wait between dials of a discovered peer that keeps failing. */
+const MAX_BACKOFF_MS = 5 * 60_000
+
+interface Candidate {
+  addrs: Multiaddr[]
+  failures: number
+  /** No dial before this time (ms): doubled waits after failures, so dead peers do not crowd out live ones. */
+  notBefore: number
 }
 
 /**
@@ -30,7 +44,9 @@ export class PeerManager implements PeerPolicy {
   readonly #bootstrap: Array<{ peer: string, addr: Multiaddr }>
   readonly #targetPeers: number
   readonly #intervalMs: number
-  readonly #discovered = new Map<string, Multiaddr[]>()
+  /** In the order they were last tried (oldest first), so every candidate gets its turn. */
+  readonly #discovered = new Map<string, Candidate>()
+  readonly #now: () => number
   readonly #dialing = new Set<string>()
   #timer: NodeJS.Timeout | undefined
   readonly #onDiscovery = (evt: CustomEvent<PeerInfo>): void => { this.#discoveredPeer(evt.detail) }
@@ -45,6 +61,7 @@ export class PeerManager implements PeerPolicy {
     })
     this.#targetPeers = init.targetPeers
     this.#intervalMs = init.maintainIntervalMs ?? 3_000
+    this.#now = init.now ?? Date.now
   }
 
   start (): void {
@@ -88,8 +105,13 @@ export class PeerManager implements PeerPolicy {
   #discoveredPeer (info: PeerInfo): void {
     const peer = info.id.toString()
     if (peer === this.#c.libp2p.peerId.toString() || info.multiaddrs.length === 0) return
-    this.#discovered.set(peer, dialableAddresses(info.multiaddrs))
-    if (this.#connected().size < this.#targetPeers) this.#dial(info.id, peer, this.#discovered.get(peer) as Multiaddr[])
+    this.#discovered.delete(peer)
+    if (this.#discovered.size >= MAX_DISCOVERED) {
+      const oldest = this.#discovered.keys().next()
+      if (oldest.done !== true) this.#discovered.delete(oldest.value)
+    }
+    this.#discovered.set(peer, { addrs: dialableAddresses(info.multiaddrs), failures: 0, notBefore: 0 })
+    if (this.#connected().size < this.#targetPeers) this.#dialDiscovered(peer)
   }
 
   #maintain (): void {
@@ -97,21 +119,38 @@ export class PeerManager implements PeerPolicy {
     for (const { peer, addr } of this.#bootstrap) {
       if (!connected.has(peer)) this.#dial(peerIdFromString(peer), peer, [addr])
     }
-    let count = connected.size
-    for (const [peer, addrs] of this.#discovered) {
+    // Dials under way count toward the target; banned, connected and waiting peers do not take a turn.
+    let count = connected.size + [...this.#dialing].filter(p => !connected.has(p)).length
+    const now = this.#now()
+    for (const [peer, candidate] of [...this.#discovered]) {
       if (count >= this.#targetPeers) break
-      if (connected.has(peer)) continue
-      this.#dial(peerIdFromString(peer), peer, addrs)
+      if (connected.has(peer) || this.#dialing.has(peer) || candidate.notBefore > now || this.#c.bans.isBanned(peer)) continue
+      this.#dialDiscovered(peer)
       count++
     }
   }
 
-  #dial (id: PeerId, peer: string, addrs: Multiaddr[]): void {
+  /** Dials a discovered peer, moving it to the back of the turn order; failures back it off. */
+  #dialDiscovered (peer: string): void {
+    const candidate = this.#discovered.get(peer)
+    if (candidate === undefined) return
+    this.#discovered.delete(peer)
+    this.#discovered.set(peer, candidate)
+    this.#dial(peerIdFromString(peer), peer, candidate.addrs, ok => {
+      candidate.failures = ok ? 0 : candidate.failures + 1
+      candidate.notBefore = ok ? 0 : this.#now() + Math.min(MAX_BACKOFF_MS, this.#intervalMs * 2 ** candidate.failures)
+    })
+  }
+
+  #dial (id: PeerId, peer: string, addrs: Multiaddr[], done?: (ok: boolean) => void): void {
     if (this.#dialing.has(peer) || this.#c.bans.isBanned(peer) || peer === this.#c.libp2p.peerId.toString()) return
     this.#dialing.add(peer)
     // Dial the addresses themselves: the peer store may also hold the peer's loopback ones.
     void this.#c.libp2p.dial(addrs.map(a => a.getComponents().some(c => c.name === 'p2p') ? a : a.encapsulate(`/p2p/${id.toString()}`)))
-      .catch(err => { this.#c.logger.debug(`dial ${peer} failed: ${(err as Error).message}`) })
+      .then(() => { done?.(true) }, err => {
+        this.#c.logger.debug(`dial ${peer} failed: ${(err as Error).message}`)
+        done?.(false)
+      })
       .finally(() => { this.#dialing.delete(peer) })
   }
 }
