@@ -191,7 +191,8 @@ test('evicting a transaction takes its descendants along', async t => {
   const f = await fixture(t, { mempoolMaxBytes: 3 * SPEND_BYTES + 120 })
   const { chain, coins } = f
   const low = spendAtRate(f, coins[0], 5)
-  const lowChild = spendAtRate(f, outputOf(low), 60)
+  // The two pay 10 a byte together: less than the newcomer.
+  const lowChild = spendAtRate(f, outputOf(low), 15)
   const mid = spendAtRate(f, coins[1], 30)
   for (const tx of [low, lowChild, mid]) await chain.acceptTx(tx)
   const newcomer = spendAtRate(f, coins[2], 20)
@@ -199,6 +200,26 @@ test('evicting a transaction takes its descendants along', async t => {
   assert.deepEqual(new Set([...chain.mempool.entries()].map(e => e.tx.idString)), new Set([mid, newcomer].map(tx => tx.idString)))
   assert.equal(chain.mempool.bytes, 2 * SPEND_BYTES)
   assert.deepEqual(new Set(f.removed), new Set([low.idString, lowChild.idString]))
+})
+
+test('a cheap parent is judged with the child that pays for it: a newcomer paying less than the two together evicts nothing, and the next is refused unverified', async t => {
+  const f = await fixture(t, { mempoolMaxBytes: 3 * SPEND_BYTES + 120 })
+  const { chain, coins } = f
+  const low = spendAtRate(f, coins[0], 5)
+  const child = spendAtRate(f, outputOf(low), 60)
+  const mid = spendAtRate(f, coins[1], 30)
+  for (const tx of [low, child, mid]) await chain.acceptTx(tx)
+  await rejectsWith(f, spendAtRate(f, coins[2], 20), 'MEMPOOL_FULL')
+  assert.deepEqual(new Set([...chain.mempool.entries()].map(e => e.tx.idString)), new Set([low, child, mid].map(tx => tx.idString)))
+  assert.deepEqual(f.removed, [])
+  // Below the lowest package (30) while full: refused before its signature is verified.
+  const next = spendAtRate(f, coins[3], 25)
+  await rejectsWith(f, next, 'MEMPOOL_FULL')
+  assert.equal(chain.verifier.has(next.idString), false)
+  // Above it: mid goes.
+  const better = spendAtRate(f, coins[4], 31)
+  await chain.acceptTx(better)
+  assert.deepEqual(f.removed, [mid.idString])
 })
 
 test('a block spending what a mempool transaction spends removes it and its descendants', async t => {

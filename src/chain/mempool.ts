@@ -49,6 +49,12 @@ export class Mempool {
   /** Transactions by a slice of their bytes, to find a block's without hashing them (see findByBytes). */
   readonly #byFingerprint = new Map<number, PoolEntry>()
   #bytes = 0
+  /**
+   * A lower bound of the lowest package fee rate (see #makeRoom), known from the
+   * last full look: while the pool is full, a newcomer paying no more is refused
+   * before its signatures are verified and without another look. 0 when unknown.
+   */
+  #floor = 0
 
   constructor (components: MempoolComponents, init: MempoolInit = {}) {
     this.#c = components
@@ -101,6 +107,7 @@ export class Mempool {
     const size = tx.bytes.length
     const feeRate = Number(fee) / size
     if (feeRate < this.minFeeRate) throw new TxError('FEE_TOO_LOW', `fee rate ${feeRate.toFixed(2)}/byte is below the minimum ${this.minFeeRate}/byte`)
+    if (this.#bytes + size > this.#maxBytes && feeRate <= this.#floor) throw mempoolFull(feeRate)
     if (!await this.#c.verifier.verifyAll(sigChecksOf(tx, this.#c.chainTag))) throw new TxError('BAD_SIGNATURE', `${tx.idString} has an invalid signature`)
     // Another accept may have raced ahead during the verification above.
     if (this.#entries.has(tx.idString)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already in the mempool`)
@@ -113,28 +120,46 @@ export class Mempool {
     this.#byFingerprint.set(fingerprintOf(tx.bytes), entry)
     for (const key of spends) this.#spentBy.set(key, tx.idString)
     this.#bytes += size
+    // Its ancestors' packages now include it: each package's rate stays at or above the lower of the two.
+    this.#floor = Math.min(this.#floor, feeRate)
     return entry
   }
 
   /**
-   * Evicts the lowest fee rates (each with its descendants) until `size` more bytes
-   * fit, never an ancestor of the newcomer (`keep`). All or nothing: when room would
-   * take a fee rate at or above the newcomer's, nothing is evicted.
+   * Evicts packages (a transaction with its descendants, which go with it) by
+   * the fee rate of the whole package, lowest first, until `size` more bytes
+   * fit, never an ancestor of the newcomer (`keep`): a cheap parent is judged
+   * with the children that pay for it. All or nothing: when room would take a
+   * package paying at or above the newcomer's rate, nothing is evicted.
    */
   #makeRoom (size: number, feeRate: number, keep: Set<string>): void {
+    if (this.#bytes + size <= this.#maxBytes) return
+    const ranked: Array<{ id: string, rate: number, members: PoolEntry[] }> = []
+    for (const [id, e] of this.#entries) {
+      const members = e.children.size === 0 ? [e] : this.#withDescendants(id)
+      let fee = 0n
+      let bytes = 0
+      for (const m of members) {
+        fee += m.fee
+        bytes += m.size
+      }
+      ranked.push({ id, rate: Number(fee) / bytes, members })
+    }
+    ranked.sort((a, b) => a.rate - b.rate)
+    // Every package counted, the newcomer's ancestors too: the lowest is exact.
+    this.#floor = ranked[0]?.rate ?? 0
     const evict = new Set<string>()
     let bytes = this.#bytes
-    while (bytes + size > this.#maxBytes) {
-      let lowest: PoolEntry | undefined
-      for (const e of this.#entries.values()) {
-        if (!keep.has(e.tx.idString) && !evict.has(e.tx.idString) && (lowest === undefined || e.feeRate < lowest.feeRate)) lowest = e
-      }
-      if (lowest === undefined || lowest.feeRate >= feeRate) throw new TxError('MEMPOOL_FULL', `mempool is full and fee rate ${feeRate.toFixed(2)}/byte is too low`)
-      for (const e of this.#withDescendants(lowest.tx.idString)) {
-        if (!evict.has(e.tx.idString)) bytes -= e.size
-        evict.add(e.tx.idString)
+    for (const candidate of ranked) {
+      if (bytes + size <= this.#maxBytes) break
+      if (keep.has(candidate.id) || evict.has(candidate.id)) continue
+      if (candidate.rate >= feeRate) throw mempoolFull(feeRate)
+      for (const m of candidate.members) {
+        if (!evict.has(m.tx.idString)) bytes -= m.size
+        evict.add(m.tx.idString)
       }
     }
+    if (bytes + size > this.#maxBytes) throw mempoolFull(feeRate)
     const evicted = [...evict].flatMap(id => this.removeWithDescendants(id))
     if (evicted.length > 0) this.#c.evicted?.(evicted)
   }
@@ -182,6 +207,8 @@ export class Mempool {
     if (this.#byFingerprint.get(fingerprint) === entry) this.#byFingerprint.delete(fingerprint)
     for (const key of entry.spends) this.#spentBy.delete(key)
     this.#bytes -= entry.size
+    // Its ancestors' packages lost it and may pay less now.
+    this.#floor = 0
   }
 
   /** After a block connects: its transactions leave, and so does anything spending what it spent. */
@@ -245,4 +272,8 @@ export class Mempool {
 function fingerprintOf (bytes: Uint8Array): number {
   if (bytes.length < 30) return bytes.length
   return (bytes[24] | bytes[25] << 8 | bytes[26] << 16) + (bytes[27] | bytes[28] << 8 | bytes[29] << 16) * 0x100_0000
+}
+
+function mempoolFull (feeRate: number): TxError {
+  return new TxError('MEMPOOL_FULL', `mempool is full and fee rate ${feeRate.toFixed(2)}/byte is too low`)
 }
