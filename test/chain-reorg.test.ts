@@ -135,6 +135,18 @@ test('transactions of disconnected blocks return to the mempool and are mined ag
   assert.equal((await chain.verifyChain()).ok, true)
 })
 
+test('a template asked for while a reorganisation runs is built after it: on the new tip, with the returned transactions', async t => {
+  const { chain, key, tx1, tx1child } = await mempoolReorgFixture(t)
+  const branch = BranchBuilder.on(chain, chain.getEntryAt(12) as BlockEntry).extend(2)
+  assert.equal((await chain.processBlock(branch[0])).status, 'side')
+  const switching = chain.processBlock(branch[1])
+  const template = await chain.blockTemplate(key.addressHash)
+  assert.equal((await switching).status, 'connected')
+  assert.equal(template.header.prev?.toString(), branch[1].idString)
+  const ids = template.txs.map(tx => tx.idString)
+  assert.ok(ids.includes(tx1.idString) && ids.indexOf(tx1.idString) < ids.indexOf(tx1child.idString))
+})
+
 test('a disconnected transaction that conflicts with the new branch is dropped with its child', async t => {
   const { ws, chain, key, main, tx1, tx2, tx1child, tx3 } = await mempoolReorgFixture(t)
   const log = recordEvents(chain)

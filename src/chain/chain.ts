@@ -517,6 +517,16 @@ export class Chain extends EventEmitter<ChainEvents> {
     })
   }
 
+  /**
+   * createBlockTemplate once the blocks and transactions queued before it are
+   * done: mid-reorganisation the tip is the fork point and the mempool still
+   * holds children of transactions in disconnected blocks, a template of which
+   * could not connect.
+   */
+  async blockTemplate (address: Uint8Array): Promise<BlockTemplate> {
+    return await this.#exclusive(async () => this.createBlockTemplate(address))
+  }
+
   /** A block to mine on the current tip: coinbase to `address`, then mempool transactions by fee rate. */
   createBlockTemplate (address: Uint8Array): BlockTemplate {
     const tip = this.#index.tip

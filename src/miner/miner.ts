@@ -98,7 +98,7 @@ export class Miner {
   /** One search on the current tip; the block when found and accepted. */
   async #mineOne (address: Uint8Array): Promise<Block | undefined> {
     return await this.#queue.run(async () => {
-      const template = this.#c.chain.createBlockTemplate(address)
+      const template = await this.#c.chain.blockTemplate(address)
       const header = await this.searcher.search(template.header)
       if (header === null) return undefined
       const block = new Block(header, template.txs)

@@ -137,7 +137,7 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       description: 'A block to mine: the encoded block with a zero nonce, where its header and nonce sit, and the target.',
       params: [{ name: 'address', type: 'string', optional: true }],
       handler: async ({ address }) => {
-        const template = chain.createBlockTemplate(await ctx.templateAddress(address as string | undefined))
+        const template = await chain.blockTemplate(await ctx.templateAddress(address as string | undefined))
         const headerBytes = encodeHeaderData(template.header)
         return {
           height: template.header.height,
