@@ -133,3 +133,14 @@ test('block messages: the canonical layout and any other encoding split into the
   assert.throws(() => decodeBlockParts(encodeCbor({ header, txs, extra: 1 })), (err: unknown) => err instanceof DecodeError && err.code === 'BAD_FIELD')
   assert.throws(() => decodeBlockParts(encodeCbor({ header, txs: [1] })), (err: unknown) => err instanceof DecodeError && err.code === 'BAD_FIELD')
 })
+
+test('a transaction\'s sighash follows the chain tag it is asked for: one Tx object checked for two networks gets two', () => {
+  const other = genesisBlock(getNetwork('lan')).id.bytes
+  const tx = Tx.fromBytes(Tx.create(txData([0, 1], [5n])).bytes)
+  const ours = tx.sighash(chainTag)
+  const theirs = tx.sighash(other)
+  assert.notEqual(toHex(ours), toHex(theirs))
+  assert.equal(toHex(theirs), toHex(Tx.fromBytes(tx.bytes).sighash(other)))
+  assert.equal(toHex(tx.sighash(chainTag)), toHex(ours))
+  assert.throws(() => sighashPreimage(tx.bytes, (parseTx(tx.bytes) as { sigOffsets: number[] }).sigOffsets, new Uint8Array(256)), RangeError)
+})

@@ -114,6 +114,8 @@ let scratch = new Uint8Array(4096)
  * a buffer the next call overwrites: hash it at once (a block cuts thousands).
  */
 export function sighashPreimage (bytes: Uint8Array, sigOffsets: readonly number[], chainTag: Uint8Array): Uint8Array {
+  // A chain tag is a CID (36 bytes): the one- and two-byte heads below cover up to 255.
+  if (chainTag.length > 255) throw new RangeError(`a chain tag of ${chainTag.length} bytes`)
   const cut = SIG_HEADER.length + SIGNATURE_BYTES - 1
   const tagHead = chainTag.length < 24 ? 1 : 2
   const length = PREIMAGE_HEAD.length + bytes.length - cut * sigOffsets.length + CHAIN_KEY.length + tagHead + chainTag.length

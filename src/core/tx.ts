@@ -99,6 +99,8 @@ export class Tx {
   /** Where the signatures sit in `bytes`, when they are in the layout tx-codec parses. */
   readonly #sigOffsets: readonly number[] | undefined
   #sighash?: Uint8Array
+  /** The chain tag #sighash was computed for: another network's tag must not get it. */
+  #sighashTag?: Uint8Array
   #inputAddresses?: Uint8Array[]
   #inputKeys?: string[]
 
@@ -137,9 +139,12 @@ export class Tx {
    * bound to the network's genesis id so a transaction cannot be replayed on another network.
    */
   sighash (chainTag: Uint8Array): Uint8Array {
-    this.#sighash ??= sha256(this.#sigOffsets === undefined
-      ? encodeSighashPreimage(this.data, chainTag)
-      : sighashPreimage(this.bytes, this.#sigOffsets, chainTag))
+    if (this.#sighash === undefined || this.#sighashTag !== chainTag) {
+      this.#sighashTag = chainTag
+      this.#sighash = sha256(this.#sigOffsets === undefined
+        ? encodeSighashPreimage(this.data, chainTag)
+        : sighashPreimage(this.bytes, this.#sigOffsets, chainTag))
+    }
     return this.#sighash
   }
 
