@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CointsError, TxError } from '../src/core/errors.ts'
@@ -121,4 +122,18 @@ test('requests that could not be answered safely: odd ids, notifications, huge b
   assert.equal(big[1].result?.length, 40 * 1024 * 1024)
   assert.equal(big[2].error?.code, -32603)
   assert.deepEqual((await send({ id: 9, method: 'echo', params: ['still here'] })).json, { jsonrpc: '2.0', id: 9, result: 'still here' })
+})
+
+test('a call with a deadline to a node that never answers fails with RPC_TIMEOUT', async t => {
+  const silent = createServer(() => {})
+  await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+  const datadir = await mkdtemp(join(tmpdir(), 'coints-rpc-'))
+  t.after(async () => {
+    silent.closeAllConnections()
+    await new Promise(resolve => silent.close(resolve))
+    await rm(datadir, { recursive: true, force: true })
+  })
+  await writeFile(join(datadir, '.cookie'), '__cookie__:00')
+  const port = (silent.address() as { port: number }).port
+  await assert.rejects(callRpc({ datadir, port, timeoutMs: 200 }, 'echo', ['x']), (err: unknown) => err instanceof CointsError && err.code === 'RPC_TIMEOUT')
 })

@@ -8,6 +8,8 @@ export interface RpcTarget {
   datadir: string
   port: number
   host?: string
+  /** Gives up on a call after this long (none by default: generate and rescans may take minutes). */
+  timeoutMs?: number
 }
 
 /** A JSON-RPC error answered by the node, with its numeric code and the error's own code string. */
@@ -42,8 +44,12 @@ export async function callRpc (target: RpcTarget, method: string, params: unknow
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
       res.on('error', reject)
     })
+    if (target.timeoutMs !== undefined) {
+      req.setTimeout(target.timeoutMs, () => { req.destroy(new CointsError('RPC_TIMEOUT', `${method} on port ${target.port} did not answer within ${target.timeoutMs} ms`)) })
+    }
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED') reject(new CointsError('NOT_RUNNING', `no node is running with RPC on port ${target.port} (datadir ${target.datadir})`))
+      if (err instanceof CointsError) reject(err)
+      else if (err.code === 'ECONNREFUSED') reject(new CointsError('NOT_RUNNING', `no node is running with RPC on port ${target.port} (datadir ${target.datadir})`))
       else reject(new CointsError('RPC_UNREACHABLE', `cannot reach the node's RPC on port ${target.port}: ${err.message}`))
     })
     req.end(body)

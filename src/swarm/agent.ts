@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline'
 import { callRpc } from '../rpc/client.ts'
 
-const [datadir, port] = process.argv.slice(2)
+const [datadir, port, timeoutMs] = process.argv.slice(2)
 const lines = createInterface({ input: process.stdin })
 lines.on('line', line => {
   let request: { id: number, method: string, params: unknown[] }
@@ -15,7 +15,7 @@ lines.on('line', line => {
   } catch {
     return
   }
-  callRpc({ datadir, port: Number(port) }, request.method, request.params).then(
+  callRpc({ datadir, port: Number(port), timeoutMs: Number(timeoutMs) }, request.method, request.params).then(
     result => { process.stdout.write(JSON.stringify({ id: request.id, result }) + '\n') },
     (err: Error & { code?: string }) => { process.stdout.write(JSON.stringify({ id: request.id, error: { code: err.code ?? 'ERROR', message: err.message } }) + '\n') }
   )

@@ -16,8 +16,8 @@ const regtest = getNetwork('regtest')
 export interface NodeHost {
   readonly index: number
   readonly datadir: string
-  /** Starts (or restarts, on the same datadir) the node process. */
-  start: (extraArgs: string[]) => Promise<void>
+  /** Starts (or restarts, on the same datadir) the node process; never once `signal` has aborted (the swarm is stopping). */
+  start: (extraArgs: string[], signal: AbortSignal) => Promise<void>
   /** SIGKILL: a crash. */
   kill: () => Promise<void>
   /** SIGTERM, then wait for the exit. */
@@ -32,10 +32,21 @@ function nodeArgs (datadir: string, rpcPort: number, extra: string[]): string[] 
   return [...NODE_RUNTIME_FLAGS, MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(rpcPort), '--log-level', 'warn', ...extra]
 }
 
+/** A swarm's RPC calls give up after this long: a hung node must not hang the swarm. */
+const RPC_TIMEOUT_MS = 120_000
+/** A process that has not exited this long after SIGTERM gets SIGKILL. */
+const EXIT_DEADLINE_MS = 15_000
+
 async function exitOf (child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
   if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise(resolve => child.once('exit', resolve))
+  const exited = new Promise<true>(resolve => child.once('exit', () => { resolve(true) }))
   child.kill(signal)
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>(resolve => { timer = setTimeout(resolve, EXIT_DEADLINE_MS, false) })
+  const inTime = await Promise.race([exited, late])
+  clearTimeout(timer)
+  if (inTime) return
+  child.kill('SIGKILL')
   await exited
 }
 
@@ -55,11 +66,13 @@ export class LoopbackHost implements NodeHost {
   get alive (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
   get pid (): number | undefined { return this.alive ? this.#child?.pid : undefined }
 
-  async start (extraArgs: string[]): Promise<void> {
+  async start (extraArgs: string[], signal: AbortSignal): Promise<void> {
     if (this.#rpcPort === 0) {
       this.#rpcPort = await freePort()
       this.#p2pPort = await freePort()
     }
+    // After the last await: a stop that came meanwhile has already passed this host by.
+    signal.throwIfAborted()
     this.#child = spawn(process.execPath, nodeArgs(this.datadir, this.#rpcPort, ['--listen', `/ip4/127.0.0.1/tcp/${this.#p2pPort}`, '--no-mdns', ...extraArgs]), { stdio: 'ignore' })
   }
 
@@ -67,7 +80,7 @@ export class LoopbackHost implements NodeHost {
   async stop (): Promise<void> { await exitOf(this.#child, 'SIGTERM') }
 
   async rpc (method: string, params: unknown[] = []): Promise<unknown> {
-    return await callRpc({ datadir: this.datadir, port: this.#rpcPort }, method, params)
+    return await callRpc({ datadir: this.datadir, port: this.#rpcPort, timeoutMs: RPC_TIMEOUT_MS }, method, params)
   }
 }
 
@@ -91,10 +104,11 @@ export class LanHost implements NodeHost {
   /** `ip netns exec` execs the node, so the spawned pid is the node's. */
   get pid (): number | undefined { return this.alive ? this.#child?.pid : undefined }
 
-  async start (extraArgs: string[]): Promise<void> {
+  async start (extraArgs: string[], signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted()
     this.#child = this.#lan.spawn(this.index, process.execPath, nodeArgs(this.datadir, regtest.defaultRpcPort, ['--listen', `/ip4/0.0.0.0/tcp/${regtest.defaultPort}`, '--mdns', ...extraArgs]), { stdio: 'ignore' })
     if (this.#agent === undefined) {
-      const agent = this.#lan.spawn(this.index, process.execPath, [AGENT, this.datadir, String(regtest.defaultRpcPort)], { stdio: ['pipe', 'pipe', 'ignore'] })
+      const agent = this.#lan.spawn(this.index, process.execPath, [AGENT, this.datadir, String(regtest.defaultRpcPort), String(RPC_TIMEOUT_MS)], { stdio: ['pipe', 'pipe', 'ignore'] })
       createInterface({ input: agent.stdout as NodeJS.ReadableStream }).on('line', line => {
         const reply = JSON.parse(line) as { id: number, result?: unknown, error?: { code: string, message: string } }
         const p = this.#pending.get(reply.id)
@@ -118,6 +132,8 @@ export class LanHost implements NodeHost {
   async rpc (method: string, params: unknown[] = []): Promise<unknown> {
     const agent = this.#agent
     if (agent?.stdin === undefined || agent.stdin === null) throw new Error('node host is not started')
+    // Its stdin is gone with it: a request written now would never be answered.
+    if (agent.exitCode !== null || agent.signalCode !== null) throw new Error('swarm agent exited')
     const id = this.#ids++
     return await new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })

@@ -1,6 +1,7 @@
 /**
  * A LAN of hosts on one machine: network namespaces joined by a bridge that
- * lives in a namespace of its own (nothing touches the machine's interfaces).
+ * lives in a namespace of its own (nothing touches the machine's interfaces:
+ * even the veth pairs are made inside the namespaces).
  * Each host gets an address and a default route over its veth, since multicast
  * (mDNS) needs a route. Needs root and iproute2.
  */
@@ -47,7 +48,7 @@ export class Lan {
   readonly #switch: string
   readonly #id: number
   #destroyed = false
-  /** Every namespace made so far, recorded before it is made. */
+  /** Every namespace made so far. */
   readonly #names: string[] = []
 
   private constructor (id: number) {
@@ -78,8 +79,7 @@ export class Lan {
 
   async #build (count: number, signal?: AbortSignal): Promise<void> {
     const sw = this.#switch
-    this.#names.push(sw)
-    await ip('netns', 'add', sw)
+    await this.#addNamespace(sw)
     await ip('-n', sw, 'link', 'set', 'lo', 'up')
     for (const bridge of ['br0', 'br1']) {
       await ip('-n', sw, 'link', 'add', bridge, 'type', 'bridge', 'mcast_snooping', '0')
@@ -90,13 +90,10 @@ export class Lan {
       const ns = `${PREFIX}-${process.pid}-${this.#id}-h${i}`
       const port = this.#port(i)
       const host: LanHost = { ns, ip: `10.77.${this.#id}.${i + 1}`, iface: 'eth0' }
-      this.#names.push(ns)
-      await ip('netns', 'add', ns)
+      await this.#addNamespace(ns)
       this.hosts.push(host)
-      await ip('link', 'add', `${port}h`, 'type', 'veth', 'peer', 'name', port)
-      await ip('link', 'set', `${port}h`, 'netns', ns)
-      await ip('link', 'set', port, 'netns', sw)
-      await ip('-n', ns, 'link', 'set', `${port}h`, 'name', 'eth0')
+      // Made inside the namespaces, the pair never exists in the machine's own, so removing the namespaces removes it.
+      await ip('-n', sw, 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns)
       await ip('-n', ns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0')
       await ip('-n', ns, 'link', 'set', 'lo', 'up')
       await ip('-n', ns, 'link', 'set', 'eth0', 'up')
@@ -104,6 +101,12 @@ export class Lan {
       await ip('-n', sw, 'link', 'set', port, 'master', 'br0')
       await ip('-n', sw, 'link', 'set', port, 'up')
     }
+  }
+
+  /** Makes a namespace and records it for destroy(), only once made: a name that already existed is not ours to remove. */
+  async #addNamespace (name: string): Promise<void> {
+    await ip('netns', 'add', name)
+    this.#names.push(name)
   }
 
   /** Starts a program inside a host's namespace. */
@@ -145,8 +148,9 @@ export async function sweepStaleLans (): Promise<string[]> {
     let alive = true
     try {
       process.kill(pid, 0)
-    } catch {
-      alive = false
+    } catch (err) {
+      // Only "no such process" proves it gone (EPERM: alive, another user's).
+      alive = (err as NodeJS.ErrnoException).code !== 'ESRCH'
     }
     if (!alive) {
       await ip('netns', 'del', name).catch(() => {})

@@ -91,6 +91,8 @@ export class Swarm {
   readonly #blocks: Sent[] = []
   readonly #txs: Sent[] = []
   readonly #addresses = new Map<number, string>()
+  /** Arrival times a crashed node reported before its crash, by host index then id: a restarted node knows none of them. */
+  readonly #arrivalsBeforeCrash = new Map<number, Map<string, number>>()
   readonly #errors: string[] = []
   #stopped = false
   readonly #abort = new AbortController()
@@ -163,8 +165,10 @@ export class Swarm {
     for (const scenario of o.scenarios) {
       this.#progress(`scenario ${scenario}`)
       if (scenario === 'steady') await sleep(o.phaseSeconds * 1000)
-      if (scenario === 'partition') convergeAfterHealMs = await this.#partition(initial, miners)
-      if (scenario === 'crash') await this.#crash(initial, miners)
+      // Late nodes joined before take part: left out of a partition, they would bridge it.
+      const running = this.#hosts.filter(h => h.alive)
+      if (scenario === 'partition') convergeAfterHealMs = await this.#partition(running, miners)
+      if (scenario === 'crash') await this.#crash(running, miners)
       if (scenario === 'late') await this.#late(initial)
     }
     this.#mining = false
@@ -184,7 +188,7 @@ export class Swarm {
       const peers = host.index >= 2 ? [seed, this.#hosts[host.index - 2]] : [seed]
       for (const peer of new Set(peers)) extra.push('--bootstrap', (await peer.rpc('getnetworkinfo') as { addresses: string[] }).addresses[0])
     }
-    await host.start(extra)
+    await host.start(extra, this.#abort.signal)
     if (await until(async () => { await host.rpc('getblockchaininfo'); return true }, 60_000) === null) throw new Error(`node ${host.index} did not start`)
   }
 
@@ -273,6 +277,9 @@ export class Swarm {
   async #crash (nodes: NodeHost[], miners: NodeHost[]): Promise<void> {
     const victim = [...nodes].reverse().find(h => !miners.includes(h)) ?? nodes[nodes.length - 1]
     this.#cut = true
+    const ids = [...this.#blocks, ...this.#txs].map(i => i.id)
+    const arrivals = await victim.rpc('getarrivals', [ids]) as Array<number | null>
+    this.#arrivalsBeforeCrash.set(victim.index, new Map(ids.flatMap((id, n) => arrivals[n] === null ? [] : [[id, arrivals[n] as number]])))
     await victim.kill()
     this.#progress(`killed node ${victim.index}`)
     await sleep(this.#o.phaseSeconds * 500)
@@ -304,7 +311,7 @@ export class Swarm {
       const arrivals = await Promise.all(hosts.map(async h => await h.rpc('getarrivals', [items.map(i => i.id)]) as Array<number | null>))
       // An item counts once it reached every node running when it was made: its delay is to the last one.
       return items.flatMap((item, n) => {
-        const times = hosts.flatMap((h, k) => item.hosts.has(h.index) ? [arrivals[k][n]] : [])
+        const times = hosts.flatMap((h, k) => item.hosts.has(h.index) ? [arrivals[k][n] ?? this.#arrivalsBeforeCrash.get(h.index)?.get(item.id) ?? null] : [])
         return times.every(t => t !== null) ? [Math.max(...times as number[]) - item.origin] : []
       })
     }

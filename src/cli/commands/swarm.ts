@@ -74,13 +74,20 @@ export const swarmCommand: Command = {
       onProgress: line => { progressLine(`swarm: ${line}`) }
     }
     const swarm = new Swarm(options)
+    let stopping = false
     const onSignal = (): void => {
+      // A second Ctrl-C must not cut the cleanup short: it would leave namespaces and node processes behind.
+      if (stopping) {
+        process.stderr.write('swarm: still stopping (every wait has a deadline)...\n')
+        return
+      }
+      stopping = true
       endProgress()
       process.stderr.write('swarm: stopping every node and removing the namespaces...\n')
       void swarm.shutdown().finally(() => process.exit(130))
     }
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
     const report = await swarm.run()
     endProgress()
     console.log(formatReport(report))
