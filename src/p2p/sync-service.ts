@@ -74,7 +74,8 @@ export class SyncService {
     const { transport } = this.#c
     await transport.handle(this.#protocols.status, async () => encodeStatus(this.ownStatus()), { maxRequestBytes: 64 })
     await transport.handle(this.#protocols.headers, async body => await this.#serveHeaders(body), { maxRequestBytes: 8_192 })
-    await transport.handle(this.#protocols.blocks, async body => await this.#serveBlocks(body), { maxRequestBytes: 8_192 })
+    // A blocks reply holds up to ~5 MB until read: two a peer bounds what peers that never read can pin (maxPeers × 10 MB).
+    await transport.handle(this.#protocols.blocks, async body => await this.#serveBlocks(body), { maxRequestBytes: 8_192, repliesPerPeer: 2 })
     this.#timer = setInterval(() => { this.#pollStatuses() }, this.#statusIntervalMs)
   }
 

@@ -9,10 +9,16 @@ export interface RequestOptions {
 
 export type RequestHandler = (body: Uint8Array, peer: string) => Promise<Uint8Array>
 
+export interface HandleOptions {
+  maxRequestBytes: number
+  /** Replies made and sent at once to one peer; its further requests wait their turn (none: as many as its streams). */
+  repliesPerPeer?: number
+}
+
 export interface RequestTransport {
   /** One request, one length-prefixed reply; rejects on timeout, reset or an oversized reply. */
   request: (peer: string, protocol: string, body: Uint8Array, options: RequestOptions) => Promise<Uint8Array>
-  handle: (protocol: string, handler: RequestHandler, options: { maxRequestBytes: number }) => Promise<void>
+  handle: (protocol: string, handler: RequestHandler, options: HandleOptions) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
 }
 
