@@ -32,6 +32,21 @@ function spendAtRate (f: Fixture, coin: Spendable, rate: number): Tx {
   return spendTx(f.chain, [coin], f.key, { fee: BigInt(rate * SPEND_BYTES) })
 }
 
+/** The ids in the mempool, to compare with a set of transactions' ids. */
+function poolIds (chain: Chain): Set<string> {
+  return new Set([...chain.mempool.entries()].map(e => e.tx.idString))
+}
+
+/** A pool with room for three spends, full: a parent at 5 a byte, its child at `childRate`, and an unrelated one at 30. */
+async function familyPool (t: TestContext, childRate: number): Promise<{ f: Fixture, low: Tx, child: Tx, mid: Tx }> {
+  const f = await fixture(t, { mempoolMaxBytes: 3 * SPEND_BYTES + 120 })
+  const low = spendAtRate(f, f.coins[0], 5)
+  const child = spendAtRate(f, outputOf(low), childRate)
+  const mid = spendAtRate(f, f.coins[1], 30)
+  for (const tx of [low, child, mid]) await f.chain.acceptTx(tx)
+  return { f, low, child, mid }
+}
+
 async function rejectsWith (f: Fixture, tx: Tx, code: string): Promise<void> {
   const size = f.chain.mempool.size
   await assert.rejects(f.chain.acceptTx(tx), (err: unknown) => {
@@ -152,7 +167,7 @@ test('a full mempool evicts the lowest fee rate; a newcomer with the lowest is r
   await chain.acceptTx(t25)
   assert.equal(chain.mempool.has(t10.idString), false)
   assert.deepEqual(f.removed, [t10.idString], 'eviction is announced')
-  assert.deepEqual(new Set([...chain.mempool.entries()].map(e => e.tx.idString)), new Set([t30, t20, t25].map(tx => tx.idString)))
+  assert.deepEqual(poolIds(chain), new Set([t30, t20, t25].map(tx => tx.idString)))
   assert.ok(chain.mempool.bytes <= chain.mempool.maxBytes)
 
   await rejectsWith(f, spendAtRate(f, coins[4], 5), 'MEMPOOL_FULL')
@@ -163,7 +178,7 @@ test('a full mempool evicts the lowest fee rate; a newcomer with the lowest is r
   const big = spendTx(chain, [coins[5], coins[6]], f.key, { fee: BigInt(22 * 405) })
   assert.equal(big.bytes.length, 405)
   await rejectsWith(f, big, 'MEMPOOL_FULL')
-  assert.deepEqual(new Set([...chain.mempool.entries()].map(e => e.tx.idString)), new Set([t30, t20, t25].map(tx => tx.idString)))
+  assert.deepEqual(poolIds(chain), new Set([t30, t20, t25].map(tx => tx.idString)))
   assert.deepEqual(f.removed, [t10.idString])
 })
 
@@ -177,7 +192,7 @@ test('eviction never takes an ancestor of the newcomer', async t => {
   for (const tx of [a, b, x, y]) await chain.acceptTx(tx)
   const c = spendAtRate(f, outputOf(b), 50)
   await chain.acceptTx(c)
-  assert.deepEqual(new Set([...chain.mempool.entries()].map(e => e.tx.idString)), new Set([a, b, y, c].map(tx => tx.idString)))
+  assert.deepEqual(poolIds(chain), new Set([a, b, y, c].map(tx => tx.idString)))
   assert.deepEqual(f.removed, [x.idString])
   const template = chain.createBlockTemplate(f.key.addressHash)
   const order = template.txs.map(tx => tx.idString)
@@ -188,29 +203,21 @@ test('eviction never takes an ancestor of the newcomer', async t => {
 })
 
 test('evicting a transaction takes its descendants along', async t => {
-  const f = await fixture(t, { mempoolMaxBytes: 3 * SPEND_BYTES + 120 })
-  const { chain, coins } = f
-  const low = spendAtRate(f, coins[0], 5)
   // The two pay 10 a byte together: less than the newcomer.
-  const lowChild = spendAtRate(f, outputOf(low), 15)
-  const mid = spendAtRate(f, coins[1], 30)
-  for (const tx of [low, lowChild, mid]) await chain.acceptTx(tx)
+  const { f, low, child: lowChild, mid } = await familyPool(t, 15)
+  const { chain, coins } = f
   const newcomer = spendAtRate(f, coins[2], 20)
   await chain.acceptTx(newcomer)
-  assert.deepEqual(new Set([...chain.mempool.entries()].map(e => e.tx.idString)), new Set([mid, newcomer].map(tx => tx.idString)))
+  assert.deepEqual(poolIds(chain), new Set([mid, newcomer].map(tx => tx.idString)))
   assert.equal(chain.mempool.bytes, 2 * SPEND_BYTES)
   assert.deepEqual(new Set(f.removed), new Set([low.idString, lowChild.idString]))
 })
 
 test('a cheap parent is judged with the child that pays for it: a newcomer paying less than the two together evicts nothing, and the next is refused unverified', async t => {
-  const f = await fixture(t, { mempoolMaxBytes: 3 * SPEND_BYTES + 120 })
+  const { f, low, child, mid } = await familyPool(t, 60)
   const { chain, coins } = f
-  const low = spendAtRate(f, coins[0], 5)
-  const child = spendAtRate(f, outputOf(low), 60)
-  const mid = spendAtRate(f, coins[1], 30)
-  for (const tx of [low, child, mid]) await chain.acceptTx(tx)
   await rejectsWith(f, spendAtRate(f, coins[2], 20), 'MEMPOOL_FULL')
-  assert.deepEqual(new Set([...chain.mempool.entries()].map(e => e.tx.idString)), new Set([low, child, mid].map(tx => tx.idString)))
+  assert.deepEqual(poolIds(chain), new Set([low, child, mid].map(tx => tx.idString)))
   assert.deepEqual(f.removed, [])
   // Below the lowest package (30) while full: refused before its signature is verified.
   const next = spendAtRate(f, coins[3], 25)

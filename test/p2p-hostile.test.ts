@@ -1,35 +1,23 @@
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { lpStream } from '@libp2p/utils'
 import { Block } from '../src/core/block.ts'
 import { genesisBlock } from '../src/core/params.ts'
 import type { Tx } from '../src/core/tx.ts'
-import { BanList } from '../src/p2p/ban-list.ts'
 import { gossipMessageId, gossipTopics } from '../src/p2p/chain-gossip.ts'
-import { createLibp2pNode, type CointsLibp2p } from '../src/p2p/libp2p-node.ts'
+import type { CointsLibp2p } from '../src/p2p/libp2p-node.ts'
 import { decodeBlocksRequest, encodeBlocksResponse, encodeHeadersResponse, encodeStatus } from '../src/p2p/sync-messages.ts'
-import { addrOf, newKey, regtest, rpc, startNode, waitFor, waitForSameTip } from './helpers/node-harness.ts'
+import { addrOf, newKey, regtest, rpc, startLibp2p, startNode, waitFor, waitForSameTip } from './helpers/node-harness.ts'
 import { mineBlockOn, mineBlocks, openChain } from './helpers/chain-harness.ts'
 
 const topics = gossipTopics(regtest)
 const prefix = `/coints/${regtest.name}/${genesisBlock(regtest).idString}`
 
 /** A libp2p peer speaking our protocols, driven by the test to misbehave. */
-async function hostilePeer (t: { after: (fn: () => Promise<void>) => void }): Promise<CointsLibp2p> {
-  const node = await createLibp2pNode({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    bootstrap: [],
-    mdns: false,
-    maxPeers: 8,
-    bans: new BanList(),
-    topics: [topics.blocks, topics.txs],
-    messageId: (topic, data) => gossipMessageId(topics, topic, data)
-  })
-  t.after(async () => { await node.stop() })
+async function hostilePeer (t: TestContext): Promise<CointsLibp2p> {
+  const node = await startLibp2p(t, { topics: [topics.blocks, topics.txs], messageId: (topic, data) => gossipMessageId(topics, topic, data) })
   node.services.pubsub.subscribe(topics.blocks)
   node.services.pubsub.subscribe(topics.txs)
   return node

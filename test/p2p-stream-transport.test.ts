@@ -1,30 +1,16 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { BanList } from '../src/p2p/ban-list.ts'
-import { createLibp2pNode, type CointsLibp2p } from '../src/p2p/libp2p-node.ts'
+import { test, type TestContext } from 'node:test'
+import type { CointsLibp2p } from '../src/p2p/libp2p-node.ts'
 import { StreamTransport } from '../src/p2p/stream-transport.ts'
 import { createLogger, setLogLevel } from '../src/log.ts'
+import { startLibp2p } from './helpers/node-harness.ts'
 
 setLogLevel('silent')
 
-async function node (t: { after: (fn: () => Promise<void>) => void }): Promise<CointsLibp2p> {
-  const libp2p = await createLibp2pNode({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    bootstrap: [],
-    mdns: false,
-    maxPeers: 8,
-    bans: new BanList(),
-    topics: [],
-    messageId: () => new Uint8Array(32)
-  })
-  t.after(async () => { await libp2p.stop() })
-  return libp2p
-}
+const bare = async (t: TestContext): Promise<CointsLibp2p> => await startLibp2p(t, { topics: [], messageId: () => new Uint8Array(32) })
 
 test('a handler with two replies a peer serves six requests at once two at a time, and answers them all', async t => {
-  const [server, client] = [await node(t), await node(t)]
+  const [server, client] = [await bare(t), await bare(t)]
   const protocol = '/coints-test/turns/1.0.0'
   let active = 0
   let most = 0

@@ -9,6 +9,9 @@ import { setLogLevel } from '../../src/log.ts'
 import { CointsNode } from '../../src/node/node.ts'
 import { defaultNodeOptions, type NodeOptions } from '../../src/node/options.ts'
 import { callRpc } from '../../src/rpc/client.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { BanList } from '../../src/p2p/ban-list.ts'
+import { createLibp2pNode, type CointsLibp2p, type Libp2pInit } from '../../src/p2p/libp2p-node.ts'
 
 import { newKey as newKeyPair, regtest } from './chain-harness.ts'
 
@@ -71,4 +74,19 @@ export async function waitForSameTip (nodes: CointsNode[], height: number, timeo
     const tips = new Set(nodes.map(n => n.chain.tip.idString))
     return tips.size === 1 && nodes[0].chain.height >= height ? nodes[0].chain.tip.idString : undefined
   }, `${nodes.length} nodes to agree on a tip at height ≥ ${height} (heights ${nodes.map(n => n.chain.height).join(', ')})`, timeoutMs)
+}
+
+/** A bare libp2p node on loopback, with the node's own stack but no chain: tests drive it by hand. Stopped after the test. */
+export async function startLibp2p (t: TestContext, init: Pick<Libp2pInit, 'topics' | 'messageId'>): Promise<CointsLibp2p> {
+  const libp2p = await createLibp2pNode({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrap: [],
+    mdns: false,
+    maxPeers: 8,
+    bans: new BanList(),
+    ...init
+  })
+  t.after(async () => { await libp2p.stop() })
+  return libp2p
 }
