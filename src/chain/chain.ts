@@ -76,8 +76,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   readonly #orphans: OrphanPool
   readonly #log: Logger
   readonly #now: () => number
-  /** Ids that failed validation without being indexed (context errors). */
-  /** Blocks refused before they were stored (no index entry to mark), by id: a peer pays a penalty for each, yet they are bounded. */
+  /** Ids of blocks that failed validation before they were stored (context errors: no index entry to mark); a peer pays a penalty for each, yet they are bounded. */
   readonly #rejected = new BoundedSet<string>(10_000)
   /** Connect checks started early, for blocks that extend the tip, while they are stored. */
   readonly #connectChecks = new WeakMap<Block, Promise<ConnectResult>>()

@@ -24,11 +24,6 @@ export interface StateWrite {
   stats: UtxoStats
 }
 
-/**
- * LevelDB layout. Root keys "/<base32 multihash>" are blockstore-level's, holding
- * every IPLD block (headers, transaction lists, transactions) by CID. Sublevels:
- * i (block index), u (UTXO set), r (undo data), m (tip, stats, network).
- */
 /** The database and its sublevels, made by open(): a Level opens itself once made, and a store must not touch the disk before open(). */
 function openDatabase (path: string) {
   const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
@@ -41,6 +36,11 @@ function openDatabase (path: string) {
   }
 }
 
+/**
+ * LevelDB layout. Root keys "/<base32 multihash>" are blockstore-level's, holding
+ * every IPLD block (headers, transaction lists, transactions) by CID. Sublevels:
+ * i (block index), u (UTXO set), r (undo data), m (tip, stats, network).
+ */
 export class ChainStore {
   readonly path: string
   #open: ReturnType<typeof openDatabase> | undefined
@@ -79,11 +79,12 @@ export class ChainStore {
   /** Stores a block's IPLD objects and its index record in one batch. */
   async putBlock (block: Block, record: IndexRecord): Promise<void> {
     // A chained batch: for a block's thousands of puts, far cheaper in abstract-level than an array of operations.
-    const batch = this.#parts.db.batch()
+    const { db, index } = this.#parts
+    const batch = db.batch()
     batch.put(blockstoreKey(block.id), block.header.bytes)
     batch.put(blockstoreKey(cidOf(block.txList)), block.txList)
     for (const tx of block.txs) batch.put(blockstoreKeyOfDigest(tx.digest), tx.bytes)
-    batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: this.#parts.index })
+    batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: index })
     await batch.write()
   }
 
@@ -186,15 +187,16 @@ export class ChainStore {
 
   /** UTXO changes, undo data, tip and stats in one atomic batch, so a crash leaves the old or the new state whole. */
   async writeState (u: StateWrite): Promise<void> {
-    const batch = this.#parts.db.batch()
-    for (const [key, coin] of u.put) batch.put(key, encodeCoin(coin), { sublevel: this.#parts.utxo })
-    for (const key of u.del) batch.del(key, { sublevel: this.#parts.utxo })
+    const { db, utxo, undo, meta } = this.#parts
+    const batch = db.batch()
+    for (const [key, coin] of u.put) batch.put(key, encodeCoin(coin), { sublevel: utxo })
+    for (const key of u.del) batch.del(key, { sublevel: utxo })
     for (const { digest, spent } of u.undo) {
-      if (spent === undefined) batch.del(digest, { sublevel: this.#parts.undo })
-      else batch.put(digest, encodeUndo(spent), { sublevel: this.#parts.undo })
+      if (spent === undefined) batch.del(digest, { sublevel: undo })
+      else batch.put(digest, encodeUndo(spent), { sublevel: undo })
     }
-    batch.put('tip', u.tipDigest, { sublevel: this.#parts.meta })
-    batch.put('stats', encodeStats(u.stats), { sublevel: this.#parts.meta })
+    batch.put('tip', u.tipDigest, { sublevel: meta })
+    batch.put('stats', encodeStats(u.stats), { sublevel: meta })
     await batch.write()
   }
 
