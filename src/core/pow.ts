@@ -2,11 +2,16 @@ import { CointsError } from './errors.ts'
 
 const TWO_256 = 1n << 256n
 
+/** Whether compact bits have the mantissa's sign bit set: a negative target, which bitsToTarget refuses. */
+export function isNegativeBits (bits: number): boolean {
+  return (bits & 0x0080_0000) !== 0
+}
+
 /** Bitcoin's compact "bits" form of a 256-bit target: 1 byte of size, 3 of mantissa. */
 export function bitsToTarget (bits: number): bigint {
   const size = bits >>> 24
   const mantissa = BigInt(bits & 0x007f_ffff)
-  if ((bits & 0x0080_0000) !== 0) throw new CointsError('BAD_BITS', 'negative target')
+  if (isNegativeBits(bits)) throw new CointsError('BAD_BITS', 'negative target')
   return size <= 3 ? mantissa >> BigInt(8 * (3 - size)) : mantissa << BigInt(8 * (size - 3))
 }
 

@@ -9,7 +9,7 @@ import { cidOf } from './cbor.ts'
 import { BlockError, TxError } from './errors.ts'
 import { equalBytes } from './hash.ts'
 import { type NetworkParams, subsidyAt } from './params.ts'
-import { bitsToTarget } from './pow.ts'
+import { bitsToTarget, isNegativeBits } from './pow.ts'
 import { outpointKey } from './outpoint.ts'
 import { MAX_TX_BYTES, type Tx, TX_VERSION } from './tx.ts'
 
@@ -115,8 +115,8 @@ export function checkTxInputs (tx: Tx, coinOf: (key: string) => Coin | undefined
 export function checkBlockSanity (block: Block, params: NetworkParams, now: number): void {
   const h = block.header.data
   if (h.version !== BLOCK_VERSION) throw new BlockError('BAD_VERSION', `block version ${h.version}`)
-  // A set sign bit is a negative target, which bitsToTarget refuses with no block error's code.
-  const target = (h.bits & 0x0080_0000) === 0 ? bitsToTarget(h.bits) : -1n
+  // A negative target, which bitsToTarget refuses with no block error's code, fails the rule below.
+  const target = isNegativeBits(h.bits) ? -1n : bitsToTarget(h.bits)
   if (target > bitsToTarget(params.powLimitBits) || target <= 0n) throw new BlockError('TARGET_ABOVE_LIMIT', `bits ${h.bits.toString(16)}`)
   if (block.header.powHash > target) throw new BlockError('BAD_POW', 'hash above target')
   if (h.time > now + params.maxFutureBlockTime) throw new BlockError('TIME_TOO_NEW', `time ${h.time} is more than ${params.maxFutureBlockTime}s ahead`)
