@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { rpcArg } from '../src/cli/commands/rpc.ts'
 import { freePort } from '../src/util/free-port.ts'
 import { waitFor } from './helpers/node-harness.ts'
 
@@ -28,6 +29,18 @@ test('the launcher runs on the system Node (v20) by re-executing on the bundled 
   if (systemNode === undefined) return t.skip('no system node')
   const { stdout } = await run(systemNode, [BIN, '--help'])
   assert.match(stdout, /usage: coints <command>/)
+})
+
+test('coints rpc arguments: integers, booleans, null and JSON as JSON; amounts and other text as typed', () => {
+  assert.equal(rpcArg('12'), 12)
+  assert.equal(rpcArg('true'), true)
+  assert.equal(rpcArg('null'), null)
+  assert.deepEqual(rpcArg('["a",1]'), ['a', 1])
+  assert.equal(rpcArg('1.5'), '1.5', 'an amount travels as text, never a float')
+  assert.equal(rpcArg('0.00000001'), '0.00000001')
+  assert.equal(rpcArg('1e3'), '1e3')
+  assert.equal(rpcArg('9007199254740993'), '9007199254740993', 'an integer a double cannot hold stays exact')
+  assert.equal(rpcArg('bcrt1qxyz'), 'bcrt1qxyz')
 })
 
 test('help, unknown commands and bad flags explain themselves and exit non-zero', async () => {

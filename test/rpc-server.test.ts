@@ -68,6 +68,8 @@ test('JSON-RPC errors: parse, invalid request, unknown method, bad params, coded
   assert.equal((await error({ id: 1, method: 'echo', params: ['a', 1, 2] })).data?.code, 'TOO_MANY_PARAMS')
   assert.equal((await error({ id: 1, method: 'echo', params: ['a', 9] })).code, -32602)
   assert.equal((await error({ id: 1, method: 'amount', params: ['1.000000001'] })).data?.code, 'BAD_AMOUNT')
+  assert.equal((await error({ id: 1, method: 'amount', params: [1.5] })).data?.code, 'BAD_AMOUNT', 'a fraction of a coin as a float')
+  assert.equal((await error({ id: 1, method: 'amount', params: [-2] })).data?.code, 'BAD_AMOUNT')
   assert.deepEqual(await error({ id: 1, method: 'fail' }), { code: -25, message: 'CONFLICT: spent already', data: { code: 'CONFLICT' } })
   assert.equal((await error({ id: 1, method: 'missing' })).code, -5)
   const internal = await error({ id: 1, method: 'crash' })
@@ -83,6 +85,8 @@ test('batches, named params and amounts as bigint results', async t => {
   assert.equal(replies[0].result, 'a')
   assert.equal((replies[1].error as { code: number }).code, -32601)
   assert.equal(replies[2].result, '150000000', 'a bigint serialises as a decimal string')
+  const whole = (await post(url, auth, JSON.stringify({ id: 4, method: 'amount', params: [2] }))).json as { result: string }
+  assert.equal(whole.result, '200000000', 'a whole number of coins may come as a JSON number')
   assert.equal(((await post(url, auth, '[]')).json as { error: { code: number } }).error.code, -32600)
 })
 

@@ -7,7 +7,8 @@ export class ParamsError extends CointsError {}
 
 /**
  * Validates positional or named params against a method's spec and returns them
- * by name. Amounts arrive as decimal strings of coins and leave as bigint units.
+ * by name. Amounts arrive as decimal strings of coins (or a whole number of
+ * coins) and leave as bigint units.
  */
 export function validateParams (method: string, specs: ParamSpec[], params: unknown): Record<string, unknown> {
   const args: Record<string, unknown> = {}
@@ -54,7 +55,8 @@ function checkType (method: string, spec: ParamSpec, value: unknown): unknown {
       return value
     case 'amount':
       try {
-        return parseAmount(value)
+        // A whole number of coins is exact as a JSON number; a fraction must come as text.
+        return parseAmount(Number.isSafeInteger(value) ? String(value) : value)
       } catch (err) {
         throw new ParamsError('BAD_AMOUNT', `${where}: ${(err as Error).message}`)
       }

@@ -2,11 +2,18 @@ import { callRpc } from '../../rpc/client.ts'
 import { helpText, parseFlags, UsageError, type Command } from '../command.ts'
 import { rpcTargetOf, targetFlagHelp, targetFlags } from './common.ts'
 
-/** A command-line argument as a JSON-RPC param: JSON when it parses as a number, boolean, null, array or object; else the string. */
+const INTEGER = /^-?\d+$/
+
+/**
+ * A command-line argument as a JSON-RPC param: JSON when it parses as an
+ * integer, boolean, null, array or object; else the string as typed. A numeral
+ * with a fraction or exponent stays text, as amounts travel ("1.5"): as a
+ * JSON number it would reach the node as a float.
+ */
 export function rpcArg (text: string): unknown {
   try {
     const value: unknown = JSON.parse(text)
-    if (typeof value !== 'string') return value
+    if (typeof value === 'number' ? Number.isSafeInteger(value) && INTEGER.test(text) : typeof value !== 'string') return value
   } catch {
     // not JSON: a plain string
   }
