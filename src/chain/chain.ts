@@ -410,7 +410,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const { stats } = this.#coins
     this.#coins.apply({
       put: result.created,
-      del: result.spent.map(([key]) => key),
+      del: result.spent.map(pair => pair[0]),
       undo: { digest: entry.digest, spent: result.spent },
       tipDigest: entry.digest,
       stats: {
@@ -436,7 +436,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     // Restore first, then delete: a coin created and spent inside the block ends up absent.
     this.#coins.apply({
       put: spent,
-      del: created.map(([key]) => key),
+      del: created.map(pair => pair[0]),
       undo: { digest: entry.digest, spent: undefined },
       tipDigest: parent.digest,
       stats: {
@@ -459,7 +459,10 @@ export class Chain extends EventEmitter<ChainEvents> {
     // mempool entry are skipped before their checks are even built.
     const signatures = this.verifier.verifyAll(this.#unverifiedChecks(block))
     const inputs: string[] = []
-    for (const tx of block.txs) for (const key of tx.inputKeys()) inputs.push(key)
+    for (let t = 0; t < block.txs.length; t++) {
+      const keys = block.txs[t].inputKeys()
+      for (let n = 0; n < keys.length; n++) inputs.push(keys[n])
+    }
     let result
     try {
       result = connectBlockTxs(block, await this.#coins.getCoins(inputs), this.params)
@@ -599,6 +602,6 @@ function recordOf (block: Block, status: BlockStatus): IndexRecord {
 
 function sumCoins (coins: Array<[string, Coin]>): bigint {
   let total = 0n
-  for (const pair of coins) total += pair[1].amount
+  for (let n = 0; n < coins.length; n++) total += coins[n][1].amount
   return total
 }

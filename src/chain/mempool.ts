@@ -201,11 +201,13 @@ export class Mempool {
   #drop (entry: PoolEntry): void {
     const id = entry.tx.idString
     this.#entries.delete(id)
-    for (const parent of entry.parents) this.#entries.get(parent)?.children.delete(id)
-    for (const child of entry.children) this.#entries.get(child)?.parents.delete(id)
+    // forEach and an indexed loop: #drop runs for every mined transaction, and for-of makes an iterator object per element.
+    entry.parents.forEach(parent => this.#entries.get(parent)?.children.delete(id))
+    entry.children.forEach(child => this.#entries.get(child)?.parents.delete(id))
     const fingerprint = fingerprintOf(entry.tx.bytes)
     if (this.#byFingerprint.get(fingerprint) === entry) this.#byFingerprint.delete(fingerprint)
-    for (const key of entry.spends) this.#spentBy.delete(key)
+    const { spends } = entry
+    for (let n = 0; n < spends.length; n++) this.#spentBy.delete(spends[n])
     this.#bytes -= entry.size
     // Its ancestors' packages lost it and may pay less now.
     this.#floor = 0
@@ -214,7 +216,9 @@ export class Mempool {
   /** After a block connects: its transactions leave, and so does anything spending what it spent. */
   removeForBlock (block: Block): Tx[] {
     const removed: Tx[] = []
-    for (const tx of block.txs) {
+    const { txs } = block
+    for (let t = 0; t < txs.length; t++) {
+      const tx = txs[t]
       const mined = this.#entries.get(tx.idString)
       if (mined !== undefined) {
         // Children stay: their parent is now confirmed.

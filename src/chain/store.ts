@@ -83,7 +83,7 @@ export class ChainStore {
     const batch = db.batch()
     batch.put(blockstoreKey(block.id), block.header.bytes)
     batch.put(blockstoreKey(cidOf(block.txList)), block.txList)
-    for (const tx of block.txs) batch.put(blockstoreKeyOfDigest(tx.digest), tx.bytes)
+    for (let t = 0; t < block.txs.length; t++) batch.put(blockstoreKeyOfDigest(block.txs[t].digest), block.txs[t].bytes)
     batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: index })
     await batch.write()
   }

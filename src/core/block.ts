@@ -81,10 +81,10 @@ export function encodeTxList (txs: readonly Tx[]): Uint8Array {
   const out = new Uint8Array(head.length + n * (CID_LINK_HEAD.length + 36))
   out.set(head)
   let at = head.length
-  for (const tx of txs) {
+  for (let t = 0; t < n; t++) {
     out.set(CID_LINK_HEAD, at)
     out.set(CID_PREFIX, at + CID_LINK_HEAD.length)
-    out.set(tx.digest, at + CID_LINK_HEAD.length + CID_PREFIX.length)
+    out.set(txs[t].digest, at + CID_LINK_HEAD.length + CID_PREFIX.length)
     at += CID_LINK_HEAD.length + CID_PREFIX.length + 32
   }
   return out
@@ -157,7 +157,7 @@ export class Block {
   /** Consensus size: header plus transactions. */
   get size (): number {
     let size = this.header.bytes.length
-    for (const tx of this.txs) size += tx.bytes.length
+    for (let t = 0; t < this.txs.length; t++) size += this.txs[t].bytes.length
     return size
   }
 
