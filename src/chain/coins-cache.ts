@@ -15,6 +15,23 @@ export interface TipMove {
   stats: UtxoStats
 }
 
+/** Where a cached coin stands against the disk. */
+const EntryState = {
+  /** As on disk. */
+  CLEAN: 0,
+  /** Changed since the last flush. */
+  DIRTY: 1,
+  /** Changed and not on disk at all: spending it just forgets it. */
+  FRESH: 2
+} as const
+type EntryState = typeof EntryState[keyof typeof EntryState]
+
+/** A cached coin, or (coin undefined) one spent since the last flush, to delete then. */
+interface CacheEntry {
+  coin: Coin | undefined
+  state: EntryState
+}
+
 export interface CoinsCacheInit {
   /** Changed coins held before a flush is due (0: every tip move is flushed). */
   maxDirty?: number
@@ -39,11 +56,10 @@ export class CoinsCache {
   readonly #maxAgeMs: number
   /** When the first change since the last flush was made. */
   #changedAt = 0
-  /** Cached coins; undefined marks one spent since the last flush, to delete then. */
-  readonly #coins = new Map<string, Coin | undefined>()
-  readonly #dirty = new Set<string>()
-  /** Dirty coins that are not on disk: spending one just forgets it. */
-  readonly #fresh = new Set<string>()
+  /** Cached coins with their state in one entry: a block's thousands of coins cost one map lookup each. */
+  readonly #coins = new Map<string, CacheEntry>()
+  /** Entries not CLEAN. */
+  #dirty = 0
   /** Undo data since the last flush, by block digest: spent coins to store, or undefined to delete. */
   readonly #undo = new Map<string, TipMove['undo']>()
   #tip: Uint8Array | undefined
@@ -66,18 +82,16 @@ export class CoinsCache {
   /** Tip moves since the last flush, or none. */
   get unflushed (): boolean { return this.#tip !== undefined }
   get flushDue (): boolean {
-    return this.unflushed && (this.#dirty.size > this.#maxDirty || this.#maxDirty === 0 || Date.now() - this.#changedAt > this.#maxAgeMs)
+    return this.unflushed && (this.#dirty > this.#maxDirty || this.#maxDirty === 0 || Date.now() - this.#changedAt > this.#maxAgeMs)
   }
 
   async getCoins (keys: string[]): Promise<Map<string, Coin>> {
     const found = new Map<string, Coin>()
     const missing: string[] = []
-    for (const key of keys) {
-      if (!this.#coins.has(key)) missing.push(key)
-      else {
-        const coin = this.#coins.get(key)
-        if (coin !== undefined) found.set(key, coin)
-      }
+    for (let n = 0; n < keys.length; n++) {
+      const entry = this.#coins.get(keys[n])
+      if (entry === undefined) missing.push(keys[n])
+      else if (entry.coin !== undefined) found.set(keys[n], entry.coin)
     }
     if (missing.length === 0) return found
     const flushes = this.#flushes
@@ -87,9 +101,13 @@ export class CoinsCache {
       const coin = stored[n]
       if (coin === undefined) continue
       // A tip move while reading wins: it is newer than the disk.
-      if (!this.#coins.has(key) && flushes === this.#flushes) this.#coins.set(key, coin)
-      const current = this.#coins.has(key) ? this.#coins.get(key) : coin
-      if (current !== undefined) found.set(key, current)
+      const entry = this.#coins.get(key)
+      if (entry === undefined) {
+        if (flushes === this.#flushes) this.#coins.set(key, { coin, state: EntryState.CLEAN })
+        found.set(key, coin)
+      } else if (entry.coin !== undefined) {
+        found.set(key, entry.coin)
+      }
     }
     this.#trim()
     return found
@@ -108,24 +126,39 @@ export class CoinsCache {
       const coin = put[n][1]
       addresses.set(coin.address, at)
       const held: Coin = { amount: coin.amount, address: addresses.subarray(at, at += ADDRESS_HASH_BYTES), height: coin.height, coinbase: coin.coinbase }
-      if (!this.#coins.has(key)) this.#fresh.add(key)
-      this.#coins.set(key, held)
-      this.#dirty.add(key)
+      const entry = this.#coins.get(key)
+      if (entry === undefined) {
+        this.#coins.set(key, { coin: held, state: EntryState.FRESH })
+        this.#dirty++
+      } else {
+        entry.coin = held
+        this.#markDirty(entry)
+      }
     }
     for (let n = 0; n < del.length; n++) {
       const key = del[n]
-      if (this.#fresh.delete(key)) {
+      const entry = this.#coins.get(key)
+      if (entry === undefined) {
+        this.#coins.set(key, { coin: undefined, state: EntryState.DIRTY })
+        this.#dirty++
+      } else if (entry.state === EntryState.FRESH) {
         this.#coins.delete(key)
-        this.#dirty.delete(key)
+        this.#dirty--
       } else {
-        this.#coins.set(key, undefined)
-        this.#dirty.add(key)
+        entry.coin = undefined
+        this.#markDirty(entry)
       }
     }
     this.#undo.set(toHex(move.undo.digest), move.undo)
     if (this.#tip === undefined) this.#changedAt = Date.now()
     this.#tip = move.tipDigest
     this.#stats = move.stats
+  }
+
+  #markDirty (entry: CacheEntry): void {
+    if (entry.state !== EntryState.CLEAN) return
+    entry.state = EntryState.DIRTY
+    this.#dirty++
   }
 
   async getUndo (digest: Uint8Array): Promise<Array<[string, Coin]>> {
@@ -140,16 +173,19 @@ export class CoinsCache {
     if (tipDigest === undefined) return
     const put: Array<[string, Coin]> = []
     const del: string[] = []
-    for (const key of this.#dirty) {
-      const coin = this.#coins.get(key)
-      if (coin === undefined) del.push(key)
-      else put.push([key, coin])
+    const written: CacheEntry[] = []
+    // The whole cache is walked: flushes are rare, a block's lookups are not.
+    for (const [key, entry] of this.#coins) {
+      if (entry.state === EntryState.CLEAN) continue
+      if (entry.coin === undefined) del.push(key)
+      else put.push([key, entry.coin])
+      written.push(entry)
     }
     await this.#store.writeState({ put, del, undo: [...this.#undo.values()], tipDigest, stats: this.#stats })
     this.#flushes++
     for (const key of del) this.#coins.delete(key)
-    this.#dirty.clear()
-    this.#fresh.clear()
+    for (const entry of written) entry.state = EntryState.CLEAN
+    this.#dirty = 0
     this.#undo.clear()
     this.#tip = undefined
     this.#trim()
@@ -158,7 +194,7 @@ export class CoinsCache {
   /** Above maxEntries, forgets the clean coins (the disk has them); changed ones stay until their flush. */
   #trim (): void {
     if (this.#coins.size <= this.#maxEntries) return
-    if (this.#dirty.size === 0) this.#coins.clear()
-    else for (const key of this.#coins.keys()) if (!this.#dirty.has(key)) this.#coins.delete(key)
+    if (this.#dirty === 0) this.#coins.clear()
+    else for (const [key, entry] of this.#coins) if (entry.state === EntryState.CLEAN) this.#coins.delete(key)
   }
 }

@@ -202,8 +202,8 @@ export class Mempool {
     const id = entry.tx.idString
     this.#entries.delete(id)
     // forEach and an indexed loop: #drop runs for every mined transaction, and for-of makes an iterator object per element.
-    entry.parents.forEach(parent => this.#entries.get(parent)?.children.delete(id))
-    entry.children.forEach(child => this.#entries.get(child)?.parents.delete(id))
+    if (entry.parents.size > 0) entry.parents.forEach(parent => this.#entries.get(parent)?.children.delete(id))
+    if (entry.children.size > 0) entry.children.forEach(child => this.#entries.get(child)?.parents.delete(id))
     const fingerprint = fingerprintOf(entry.tx.bytes)
     if (this.#byFingerprint.get(fingerprint) === entry) this.#byFingerprint.delete(fingerprint)
     const { spends } = entry
