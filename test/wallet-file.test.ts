@@ -4,7 +4,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Wallet, WALLET_FILE } from '../src/wallet/wallet.ts'
 import { WalletError } from '../src/wallet/errors.ts'
-import { openChain, regtest } from './helpers/chain-harness.ts'
+import type { BlockEntry } from '../src/chain/types.ts'
+import { BranchBuilder, mineBlocks, openChain, regtest } from './helpers/chain-harness.ts'
 import { createLogger, setLogLevel } from '../src/log.ts'
 
 setLogLevel('silent')
@@ -39,4 +40,42 @@ test('a wallet file whose fields pass as JSON but cannot be used is refused on s
   assert.equal(restarted.exists, true)
   await restarted.unlock('passphrase', 10)
   restarted.stop()
+})
+
+test('a restore whose rescan meets a reorganisation scans the changed height again: no coin of the branch that left', async t => {
+  const { chain, ws } = await openChain(t)
+  const kdf = { N: 1 << 10, r: 8, p: 1 }
+  const walletAt = async (name: string): Promise<Wallet> => {
+    const datadir = ws.dbPath(name)
+    await mkdir(datadir, { recursive: true })
+    const wallet = new Wallet({ chain, logger: createLogger('wallet') }, { datadir, params: regtest, defaultFeeRate: 1, kdf })
+    t.after(() => { wallet.stop() })
+    return wallet
+  }
+  const original = await walletAt('original')
+  const mnemonic = await original.create('passphrase')
+  const paid = await original.newAddress()
+  original.stop()
+  const [staying, leaving] = await mineBlocks(chain, ws.clock, 2, paid.hash)
+  // A heavier branch from height 1 that pays someone else, held back until the rescan reads height 2.
+  const branch = BranchBuilder.on(chain, chain.getEntryAt(1) as BlockEntry)
+  const heavier = [branch.next(), branch.next()]
+
+  const read = chain.getBlock.bind(chain)
+  let reorganised = false
+  chain.getBlock = async id => {
+    const block = await read(id)
+    if (!reorganised && id.equals(leaving.id)) {
+      reorganised = true
+      for (const b of heavier) await chain.processBlock(b)
+    }
+    return block
+  }
+  const restored = await walletAt('restored')
+  await restored.restore(mnemonic, 'passphrase')
+  assert.ok(reorganised, 'the chain reorganised while the rescan read height 2')
+  assert.equal(chain.getEntryAt(2)?.idString, heavier[0].idString)
+  const txids = restored.transactions().map(row => row.txid)
+  assert.ok(!txids.includes(leaving.txs[0].idString), 'the coinbase of the block that left the chain is not the wallet\'s')
+  assert.deepEqual(restored.coins().map(coin => coin.key), [`${staying.txs[0].idString}:0`], 'only the coinbase at height 1, on both branches')
 })
