@@ -7,7 +7,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Chain } from '../src/chain/chain.ts'
-import { BlockStatus } from '../src/chain/records.ts'
+import { indexRecordOf } from '../src/chain/records.ts'
 import { SignatureVerifier } from '../src/chain/sig-verifier.ts'
 import { ChainStore } from '../src/chain/store.ts'
 import { type Block, decodeBlockParts } from '../src/core/block.ts'
@@ -86,10 +86,19 @@ export async function buildFixture (): Promise<Fixture> {
  */
 export type Arrival = 'cold' | 'warm' | 'signatures-cached'
 
-export async function timeConnect (fixture: Fixture, arrival: Arrival): Promise<number> {
+/** Runs `fn` on a copy of the fixture's datadir, so every timed run starts from the same disk. */
+async function onCopy<T> (fixture: Fixture, fn: (dir: string) => Promise<T>): Promise<T> {
   const work = await mkdtemp(join(tmpdir(), 'coints-bench-run-'))
   try {
     await cp(fixture.dir, work, { recursive: true })
+    return await fn(work)
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+export async function timeConnect (fixture: Fixture, arrival: Arrival): Promise<number> {
+  return await onCopy(fixture, async work => {
     const chain = await openChain(work, { ...fixture.clock })
     await chain.verifier.warmUp()
     // A block as it arrives from a peer: fresh objects decoded from the wire.
@@ -102,9 +111,7 @@ export async function timeConnect (fixture: Fixture, arrival: Arrival): Promise<
     if (result.status !== 'connected') throw new Error(`bench block not connected: ${result.status}`)
     await chain.stop()
     return elapsed
-  } finally {
-    await rm(work, { recursive: true, force: true })
-  }
+  })
 }
 
 /**
@@ -117,35 +124,26 @@ export async function timeConnect (fixture: Fixture, arrival: Arrival): Promise<
 async function timeUnavoidable (fixture: Fixture): Promise<number> {
   const tag = chainTag(params)
   const wire = fixture.block.encode()
-  const clock = (fn: () => void): number => {
+  const clock = async (fn: () => unknown): Promise<number> => {
     const start = performance.now()
-    fn()
+    await fn()
     return performance.now() - start
   }
   let offsets: number[][] = []
-  const decoding = clock(() => { offsets = decodeBlockParts(wire).txs.map(bytes => parseTx(bytes)?.sigOffsets ?? []) })
+  const decoding = await clock(() => { offsets = decodeBlockParts(wire).txs.map(bytes => parseTx(bytes)?.sigOffsets ?? []) })
   const { txs } = fixture.block
-  const ids = clock(() => { for (const tx of txs) sha256(tx.bytes) })
-  const sighashes = clock(() => { for (let n = 1; n < txs.length; n++) sha256(sighashPreimage(txs[n].bytes, offsets[n], tag)) })
-  const keys = clock(() => { for (const tx of txs) for (const input of tx.data.inputs) hash160(input.pubkey) })
-  const work = await mkdtemp(join(tmpdir(), 'coints-bench-store-'))
-  try {
-    await cp(fixture.dir, work, { recursive: true })
+  const ids = await clock(() => { for (const tx of txs) sha256(tx.bytes) })
+  const sighashes = await clock(() => { for (let n = 1; n < txs.length; n++) sha256(sighashPreimage(txs[n].bytes, offsets[n], tag)) })
+  const keys = await clock(() => { for (const tx of txs) for (const input of tx.data.inputs) hash160(input.pubkey) })
+  const spent = txs.flatMap(tx => tx.inputKeys())
+  return decoding + ids + sighashes + keys + await onCopy(fixture, async work => {
     const store = new ChainStore(join(work, 'chain'))
     await store.open()
-    const spent = txs.flatMap(tx => tx.inputKeys())
-    let start = performance.now()
-    await store.getCoins(spent)
-    const coins = performance.now() - start
-    const h = fixture.block.header.data
-    start = performance.now()
-    await store.putBlock(fixture.block, { digest: fixture.block.id.multihash.digest, prevDigest: h.prev?.multihash.digest ?? null, height: h.height, time: h.time, bits: h.bits, status: BlockStatus.VALID })
-    const storing = performance.now() - start
+    const coins = await clock(async () => await store.getCoins(spent))
+    const storing = await clock(async () => { await store.putBlock(fixture.block, indexRecordOf(fixture.block)) })
     await store.close()
-    return decoding + ids + sighashes + keys + coins + storing
-  } finally {
-    await rm(work, { recursive: true, force: true })
-  }
+    return coins + storing
+  })
 }
 
 /**

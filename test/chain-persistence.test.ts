@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { Level } from 'level'
 import type { Chain } from '../src/chain/chain.ts'
-import { BlockStatus, blockstoreKey, encodeIndexValue, indexKey, StoreError, type IndexRecord } from '../src/chain/records.ts'
+import { blockstoreKey, encodeIndexValue, indexKey, indexRecordOf, StoreError } from '../src/chain/records.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
 import type { Block } from '../src/core/block.ts'
 import { BlockError } from '../src/core/errors.ts'
@@ -15,11 +15,6 @@ import { getNetwork, subsidyAt } from '../src/core/params.ts'
 import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
 
 const NODE = '/work/main/node_modules/.bin/node'
-
-function recordOf (block: Block): IndexRecord {
-  const h = block.header.data
-  return { digest: block.id.multihash.digest, prevDigest: h.prev?.multihash.digest ?? null, height: h.height, time: h.time, bits: h.bits, status: BlockStatus.VALID }
-}
 
 async function directSummary (ws: ChainWorkspace, name: string, blocks: Block[]): Promise<ReturnType<Chain['utxoSummary']>> {
   const direct = await ws.open({ name })
@@ -128,7 +123,7 @@ async function forked (t: Parameters<typeof chainWorkspace>[0], bad?: number, op
 
 test('blocks of a heavier branch stored but never connected (a crash before the switch) are connected on start', async t => {
   const { ws, chain, main, branch } = await forked(t)
-  for (const b of branch) await chain.store.putBlock(b, recordOf(b))
+  for (const b of branch) await chain.store.putBlock(b, indexRecordOf(b))
   await chain.stop()
 
   const tips: number[] = []
@@ -144,7 +139,7 @@ test('blocks of a heavier branch stored but never connected (a crash before the 
 test('a stored heavier branch with an invalid block is rejected on start and stays rejected', async t => {
   const { ws, chain, main, branch } = await forked(t, 5)
   const summary = chain.utxoSummary()
-  for (const b of branch) await chain.store.putBlock(b, recordOf(b))
+  for (const b of branch) await chain.store.putBlock(b, indexRecordOf(b))
   await chain.stop()
 
   const again = await ws.open()
@@ -207,7 +202,7 @@ test('verifyChain reports a stored best chain that does not connect instead of t
   const { ws, chain, main, key } = await forked(t)
   // Damage: the tip record points at a stored block that never passed validation.
   const bad = BranchBuilder.on(chain, chain.tip).next({ coinbaseOutputs: [{ amount: 51n * 10n ** 8n, address: key.addressHash }] })
-  await chain.store.putBlock(bad, recordOf(bad))
+  await chain.store.putBlock(bad, indexRecordOf(bad))
   await chain.store.putMeta('tip', bad.id.multihash.digest)
   await chain.stop()
   const again = await ws.open()
@@ -221,7 +216,7 @@ test('verifyChain reports a stored best chain that does not connect instead of t
 test('a start that fails while resuming a reorganisation closes everything', async t => {
   const { ws, chain, branch } = await forked(t)
   // Damage: the tip moved onto a block whose undo data was never written; resuming must disconnect it.
-  await chain.store.putBlock(branch[0], recordOf(branch[0]))
+  await chain.store.putBlock(branch[0], indexRecordOf(branch[0]))
   await chain.store.putMeta('tip', branch[0].id.multihash.digest)
   await chain.stop()
   await assert.rejects(ws.open(), (err: unknown) => err instanceof StoreError && err.code === 'MISSING_UNDO')
@@ -251,7 +246,7 @@ test('a block index with a record missing or at the wrong height is refused on s
   const ws = await chainWorkspace(t)
   const chain = await ws.open()
   const blocks = await mineBlocks(chain, ws.clock, 3, newKey().addressHash)
-  const second = recordOf(blocks[1])
+  const second = indexRecordOf(blocks[1])
   await chain.stop()
   const damage = async (change: (index: { del: (key: Uint8Array) => Promise<void>, put: (key: Uint8Array, value: Uint8Array) => Promise<void> }) => Promise<void>): Promise<void> => {
     const db = new Level<string, Uint8Array>(ws.dbPath(), { keyEncoding: 'utf8', valueEncoding: 'view' })

@@ -14,7 +14,7 @@ import type { Logger } from '../log.ts'
 import { ChainStats } from './chain-stats.ts'
 import { Mempool } from './mempool.ts'
 import { OrphanPool } from './orphan-pool.ts'
-import { BlockStatus, cidFromDigest, type IndexRecord, StoreError } from './records.ts'
+import { BlockStatus, cidFromDigest, indexRecordOf, StoreError } from './records.ts'
 import { SignatureVerifier } from './sig-verifier.ts'
 import { ChainStore } from './store.ts'
 import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
@@ -153,7 +153,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   async #initGenesis (genesis: Block): Promise<void> {
-    const record = recordOf(genesis, BlockStatus.VALID)
+    const record = indexRecordOf(genesis)
     await this.store.putBlock(genesis, record)
     const created = coinsOf(genesis.txs[0], 0)
     await this.store.writeState({
@@ -330,7 +330,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
     let entry: IndexEntry
     try {
-      const record = recordOf(block, BlockStatus.VALID)
+      const record = indexRecordOf(block)
       await this.store.putBlock(block, record)
       entry = this.#index.add(record)
       this.stats.arrived(id)
@@ -593,11 +593,6 @@ export class Chain extends EventEmitter<ChainEvents> {
       return { ok: mismatches.length === 0, height: tip.height, txouts, total_amount: total, mismatches: mismatches.slice(0, 20) }
     })
   }
-}
-
-function recordOf (block: Block, status: BlockStatus): IndexRecord {
-  const h = block.header.data
-  return { digest: block.id.multihash.digest, prevDigest: h.prev?.multihash.digest ?? null, height: h.height, time: h.time, bits: h.bits, status }
 }
 
 function sumCoins (coins: Array<[string, Coin]>): bigint {

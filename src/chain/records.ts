@@ -3,6 +3,7 @@
  * fixed layouts that load without hashing or CBOR, so a restart over 10,000
  * blocks reads the index in milliseconds.
  */
+import type { Block } from '../core/block.ts'
 import { base32, CID_PREFIX, cidOfDigest, CID } from '../core/cbor.ts'
 import type { Coin } from '../core/rules.ts'
 import { ADDRESS_HASH_BYTES } from '../core/address.ts'
@@ -40,6 +41,12 @@ export interface IndexRecord {
   time: number
   bits: number
   status: BlockStatus
+}
+
+/** A block's index record, from its header. */
+export function indexRecordOf (block: Block, status: BlockStatus = BlockStatus.VALID): IndexRecord {
+  const h = block.header.data
+  return { digest: block.id.multihash.digest, prevDigest: h.prev?.multihash.digest ?? null, height: h.height, time: h.time, bits: h.bits, status }
 }
 
 const DIGEST = 32
