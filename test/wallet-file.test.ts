@@ -4,16 +4,22 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Wallet, WALLET_FILE } from '../src/wallet/wallet.ts'
 import { WalletError } from '../src/wallet/errors.ts'
+import type { Chain } from '../src/chain/chain.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
 import { BranchBuilder, mineBlocks, openChain, regtest } from './helpers/chain-harness.ts'
 import { createLogger, setLogLevel } from '../src/log.ts'
 
 setLogLevel('silent')
 
+/** A wallet over `chain` in `datadir`, with a cheap key derivation. */
+function walletIn (chain: Chain, datadir: string): Wallet {
+  return new Wallet({ chain, logger: createLogger('wallet') }, { datadir, params: regtest, defaultFeeRate: 1, kdf: { N: 1 << 10, r: 8, p: 1 } })
+}
+
 test('a wallet file whose fields pass as JSON but cannot be used is refused on start as CORRUPT_WALLET_FILE', async t => {
   const { chain, ws } = await openChain(t)
   const datadir = ws.dbPath('wallet')
-  const walletOf = (): Wallet => new Wallet({ chain, logger: createLogger('wallet') }, { datadir, params: regtest, defaultFeeRate: 1, kdf: { N: 1 << 10, r: 8, p: 1 } })
+  const walletOf = (): Wallet => walletIn(chain, datadir)
   await mkdir(datadir, { recursive: true })
   const created = walletOf()
   await created.create('passphrase')
@@ -44,11 +50,10 @@ test('a wallet file whose fields pass as JSON but cannot be used is refused on s
 
 test('a restore whose rescan meets a reorganisation scans the changed height again: no coin of the branch that left', async t => {
   const { chain, ws } = await openChain(t)
-  const kdf = { N: 1 << 10, r: 8, p: 1 }
   const walletAt = async (name: string): Promise<Wallet> => {
     const datadir = ws.dbPath(name)
     await mkdir(datadir, { recursive: true })
-    const wallet = new Wallet({ chain, logger: createLogger('wallet') }, { datadir, params: regtest, defaultFeeRate: 1, kdf })
+    const wallet = walletIn(chain, datadir)
     t.after(() => { wallet.stop() })
     return wallet
   }
