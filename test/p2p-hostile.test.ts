@@ -92,7 +92,7 @@ test('a copy of a new block with its header and altered transactions does not sh
   await waitFor(() => hostile.services.pubsub.getSubscribers(topics.blocks).length > 0, 'the hostile peer to see a subscriber')
   await waitFor(() => target.p2p?.libp2p.services.pubsub.getSubscribers(topics.blocks).some(p => p.toString() === hostileId), 'the target to see the hostile subscription')
 
-  // Three copies with the genuine header, each with an extra transaction: each is judged on its own (three offences ban).
+  // Copies with the genuine header, each with an extra transaction: each is judged on its own (the first already bans its sender).
   const genuine = mineBlockOn(target.chain, target.chain.tip)
   for (let extra = 1; extra <= 3; extra++) {
     const tampered = new Block(genuine.header, [...genuine.txs, ...Array<Tx>(extra).fill(genuine.txs[0])])

@@ -1,11 +1,12 @@
 import type { Block } from '../core/block.ts'
 import { cidOf } from '../core/cbor.ts'
-import { BlockError, DecodeError, TxError } from '../core/errors.ts'
+import { DecodeError, Verdict, type PeerVerdict } from '../core/errors.ts'
 import { sha256 } from '../core/hash.ts'
 import { genesisBlock, type NetworkParams } from '../core/params.ts'
 import { Tx } from '../core/tx.ts'
 import type { Chain } from '../chain/chain.ts'
-import { HARMLESS_BLOCK_ERRORS, type GossipTransport, type GossipVerdict, type PeerPolicy } from './transport.ts'
+import type { GossipTransport, GossipVerdict, PeerPolicy } from './transport.ts'
+import { judge, verdictOf } from './verdicts.ts'
 import type { Logger } from '../log.ts'
 
 export interface GossipTopics {
@@ -39,13 +40,11 @@ export interface ChainGossipComponents {
   onOrphan: (peer: string) => void
 }
 
-/** Codes of transactions that may become valid later or are simply redundant: ignored, not punished. */
-const HARMLESS_TX_ERRORS = new Set<string>(['ALREADY_KNOWN', 'MISSING_INPUT', 'CONFLICT', 'MEMPOOL_FULL', 'FEE_TOO_LOW', 'IMMATURE_SPEND'])
-
 /**
  * Blocks and transactions over gossipsub. Each message is decoded and validated
- * by the chain before gossipsub forwards it: valid → accept; invalid → reject
- * (the sender's score drops and it is penalised); known or not yet connectable → ignore.
+ * by the chain before gossipsub forwards it: valid → accept; known or not yet
+ * connectable → ignore; an error → its code's verdict (errors.ts), a rejection
+ * counting its weight against the sender.
  */
 export class ChainGossip {
   readonly #c: ChainGossipComponents
@@ -80,7 +79,7 @@ export class ChainGossip {
     try {
       block = chain.decodeBlock(data)
     } catch (err) {
-      return this.#reject(from, `undecodable block: ${(err as Error).message}`)
+      return this.#judge(from, Verdict.BAN, `undecodable block: ${(err as Error).message}`)
     }
     if (chain.hasBlock(block.idString)) return 'ignore'
     try {
@@ -91,9 +90,9 @@ export class ChainGossip {
       }
       return result.status === 'known' ? 'ignore' : 'accept'
     } catch (err) {
-      if (err instanceof BlockError && !HARMLESS_BLOCK_ERRORS.has(err.code)) return this.#reject(from, `invalid block ${block.idString}: ${err.message}`)
-      if (err instanceof BlockError || err instanceof DecodeError) return 'ignore'
-      throw err
+      const verdict = verdictOf(err) ?? (err instanceof DecodeError ? Verdict.IGNORE : undefined)
+      if (verdict === undefined) throw err
+      return this.#judge(from, verdict, `invalid block ${block.idString}: ${(err as Error).message}`)
     }
   }
 
@@ -103,22 +102,21 @@ export class ChainGossip {
     try {
       tx = Tx.fromBytes(data)
     } catch (err) {
-      return this.#reject(from, `undecodable transaction: ${(err as Error).message}`)
+      return this.#judge(from, Verdict.BAN, `undecodable transaction: ${(err as Error).message}`)
     }
     if (chain.mempool.has(tx.idString)) return 'ignore'
     try {
       await chain.acceptTx(tx)
       return 'accept'
     } catch (err) {
-      if (err instanceof TxError && !HARMLESS_TX_ERRORS.has(err.code)) return this.#reject(from, `invalid transaction ${tx.idString}: ${err.message}`)
-      if (err instanceof TxError) return 'ignore'
-      throw err
+      const verdict = verdictOf(err)
+      if (verdict === undefined) throw err
+      return this.#judge(from, verdict, `invalid transaction ${tx.idString}: ${(err as Error).message}`)
     }
   }
 
-  #reject (from: string, reason: string): GossipVerdict {
-    this.#c.logger.debug(`rejecting gossip from ${from}: ${reason}`)
-    this.#c.peers.penalise(from, reason)
-    return 'reject'
+  #judge (from: string, verdict: PeerVerdict, reason: string): GossipVerdict {
+    this.#c.logger.debug(`${verdict.action === 'reject' ? 'rejecting' : 'ignoring'} gossip from ${from}: ${reason}`)
+    return judge(this.#c.peers, from, verdict, reason)
   }
 }

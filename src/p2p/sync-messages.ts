@@ -4,7 +4,7 @@
  * sent them is penalised).
  */
 import { encodeCbor, decodeCbor, read, type CID } from '../core/cbor.ts'
-import { CointsError, DecodeError } from '../core/errors.ts'
+import { CointsError, DecodeError, Verdict, type PeerVerdict } from '../core/errors.ts'
 import { bytesToBigInt } from '../core/hash.ts'
 
 export const SyncErrorCode = {
@@ -21,7 +21,26 @@ export const SyncErrorCode = {
   STREAM_FAILED: 'STREAM_FAILED'
 } as const
 export type SyncErrorCode = typeof SyncErrorCode[keyof typeof SyncErrorCode]
-export class SyncError extends CointsError<SyncErrorCode> {}
+
+/** An offence that bans only when it recurs (three within the ban list's forget period): honest peers time out now and then. */
+const LIGHT: PeerVerdict = { action: 'reject', weight: 1 }
+
+/** Each sync error's verdict on the peer we were syncing from, in the style of BLOCK_VERDICTS. */
+export const SYNC_VERDICTS: { readonly [C in SyncErrorCode]: PeerVerdict } = {
+  MALFORMED: Verdict.BAN,
+  WRONG_NETWORK: Verdict.BAN,
+  TIMEOUT: LIGHT,
+  TOO_LARGE: Verdict.BAN,
+  BAD_HEADERS: Verdict.BAN,
+  BAD_BLOCK: Verdict.BAN,
+  UNREQUESTED: Verdict.BAN,
+  WITHHELD: Verdict.BAN,
+  STREAM_FAILED: LIGHT
+}
+
+export class SyncError extends CointsError<SyncErrorCode> {
+  get verdict (): PeerVerdict { return SYNC_VERDICTS[this.code] }
+}
 
 /** Most headers one reply carries. */
 export const MAX_HEADERS = 2_000

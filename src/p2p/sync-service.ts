@@ -1,11 +1,11 @@
 import { Header, type Block } from '../core/block.ts'
 import { parseCid } from '../core/cbor.ts'
-import { BlockError } from '../core/errors.ts'
 import { genesisBlock } from '../core/params.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { Logger } from '../log.ts'
 import { BlockDownload } from './block-download.ts'
-import { BAN_WEIGHT, HARMLESS_BLOCK_ERRORS, type PeerPolicy, type RequestTransport } from './transport.ts'
+import type { PeerPolicy, RequestTransport } from './transport.ts'
+import { judge, verdictOf } from './verdicts.ts'
 import {
   decodeBlocksRequest, decodeBlocksResponse, decodeHeadersRequest, decodeHeadersResponse, decodeStatus,
   encodeBlocksRequest, encodeBlocksResponse, encodeHeadersRequest, encodeHeadersResponse, encodeStatus,
@@ -127,14 +127,12 @@ export class SyncService {
     if (state === undefined) return
     try {
       const status = decodeStatus(await this.#request(peer, this.#protocols.status, new Uint8Array(0), 1_024))
-      if (!status.genesis.equals(genesisBlock(this.#c.chain.params).id)) {
-        this.#c.peers.penalise(peer, 'peer is on another network', BAN_WEIGHT)
-        throw new SyncError('WRONG_NETWORK', `${peer} has genesis ${status.genesis.toString()}`)
-      }
+      if (!status.genesis.equals(genesisBlock(this.#c.chain.params).id)) throw new SyncError('WRONG_NETWORK', `${peer} has genesis ${status.genesis.toString()}`)
       if (status.chainwork !== state.status?.chainwork) state.disappointedAt = undefined
       state.status = status
     } catch (err) {
-      if (err instanceof SyncError && err.code === 'MALFORMED') this.#c.peers.penalise(peer, err.message, BAN_WEIGHT)
+      // Only what the peer said counts here: a status poll that times out is retried at the next one.
+      if (err instanceof SyncError && (err.code === 'MALFORMED' || err.code === 'WRONG_NETWORK')) judge(this.#c.peers, peer, err.verdict, err.message)
       this.#c.logger.debug(`status from ${peer} failed: ${(err as Error).message}`)
       throw err
     }
@@ -163,9 +161,8 @@ export class SyncService {
         await this.#syncFrom(peer)
       } catch (err) {
         this.#c.logger.warn(`sync from ${peer} failed: ${(err as Error).message}`)
-        if (err instanceof BlockError) {
-          if (!HARMLESS_BLOCK_ERRORS.has(err.code)) this.#c.peers.penalise(peer, err.message, BAN_WEIGHT)
-        } else if (err instanceof SyncError) this.#c.peers.penalise(peer, err.message, err.code === 'TIMEOUT' || err.code === 'STREAM_FAILED' ? 1 : BAN_WEIGHT)
+        const verdict = verdictOf(err)
+        if (verdict !== undefined) judge(this.#c.peers, peer, verdict, (err as Error).message)
       }
       const state = this.#peers.get(peer)
       if (state !== undefined && (state.status === undefined || state.status.chainwork > this.#c.chain.tip.chainwork || this.#c.chain.tip.chainwork === before)) {

@@ -1,3 +1,5 @@
+import type { PeerVerdict } from '../core/errors.ts'
+
 /**
  * What the chain-facing protocols need from the network, so that sync and
  * gossip logic do not depend on libp2p's types (and tests can drive them).
@@ -23,7 +25,7 @@ export interface RequestTransport {
 }
 
 /** Verdicts of a gossip validator, as gossipsub's: accept forwards, reject penalises the sender, ignore drops. */
-export type GossipVerdict = 'accept' | 'reject' | 'ignore'
+export type GossipVerdict = 'accept' | PeerVerdict['action']
 
 export interface GossipTransport {
   subscribe: (topic: string, validate: (data: Uint8Array, from: string) => Promise<GossipVerdict>) => void
@@ -37,8 +39,5 @@ export interface PeerPolicy {
   penalise: (peer: string, reason: string, weight?: number) => void
 }
 
-/** An offence weight that bans on the spot. */
-export const BAN_WEIGHT = 100
-
-/** Block errors that do not prove the sender wrong (our clock, or a race): neither gossip nor sync punishes them. */
-export const HARMLESS_BLOCK_ERRORS: ReadonlySet<string> = new Set(['TIME_TOO_NEW', 'ALREADY_KNOWN'])
+/** An offence weight that bans on the spot (the verdict tables' Verdict.BAN). */
+export { BAN_WEIGHT } from '../core/errors.ts'
