@@ -1,4 +1,6 @@
+import { networkInterfaces } from 'node:os'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { parseAddress } from './subnet.ts'
 
 /** Loopback addresses (127.0.0.0/8, ::1). */
 export function isLoopback (ma: Multiaddr): boolean {
@@ -17,4 +19,22 @@ export function isLoopback (ma: Multiaddr): boolean {
 export function dialableAddresses (addrs: Multiaddr[]): Multiaddr[] {
   const remote = addrs.filter(a => !isLoopback(a))
   return remote.length > 0 ? remote : addrs
+}
+
+/** The bytes of the IP address a multiaddr starts with (/ip4/… or /ip6/…), if any. */
+export function addressOf (ma: Multiaddr): Uint8Array | undefined {
+  const [first] = ma.getComponents()
+  return first?.value !== undefined && (first.name === 'ip4' || first.name === 'ip6') ? parseAddress(first.value) : undefined
+}
+
+/**
+ * Whether an address is one of this host's own (127.0.0.1, ::1, its LAN
+ * addresses): a peer connecting from there is a process on this machine, and
+ * every local process shares it.
+ */
+export function isThisHost (address: Uint8Array): boolean {
+  return Object.values(networkInterfaces()).some(list => list?.some(i => {
+    const own = parseAddress(i.address)
+    return own !== undefined && own.length === address.length && own.every((b, n) => b === address[n])
+  }))
 }

@@ -1,5 +1,5 @@
 import { createLibp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
+import { tcp, type TCPOptions } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
@@ -8,8 +8,10 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { createPeerScoreParams, createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { MAX_BLOCK_WIRE_BYTES } from '../core/block.ts'
+import { addressOf } from './addresses.ts'
 import type { BanList } from './ban-list.ts'
 
 export type CointsLibp2p = Libp2p<{ pubsub: GossipSub, identify: unknown, ping: unknown }>
@@ -24,6 +26,8 @@ export interface Libp2pInit {
   topics: string[]
   /** Gossip message ids from content: a message's CID. */
   messageId: (topic: string, data: Uint8Array) => Uint8Array
+  /** Options of the TCP transport (tests dial from a second loopback address with `dialOpts`). */
+  tcp?: TCPOptions
 }
 
 /**
@@ -32,7 +36,12 @@ export interface Libp2pInit {
  * libp2p 2 only), mDNS and a bootstrap list.
  */
 export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p> {
-  const banned = (peer: { toString: () => string }): boolean => init.bans.isBanned(peer.toString())
+  const { bans } = init
+  const peerBanned = (peer: PeerId): boolean => bans.isBanned(peer.toString())
+  const addressBanned = (ma: Multiaddr): boolean => {
+    const address = addressOf(ma)
+    return address !== undefined && bans.isAddressBanned(address)
+  }
   const topics = Object.fromEntries(init.topics.map(topic => [topic, createTopicScoreParams({
     topicWeight: 1,
     // A rejected block or transaction costs a lot; the decay forgives slowly.
@@ -46,7 +55,7 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
   return await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
-    transports: [tcp()],
+    transports: [tcp(init.tcp)],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: [
@@ -54,9 +63,13 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
       ...(init.bootstrap.length > 0 ? [bootstrap({ list: init.bootstrap })] : [])
     ],
     connectionManager: { maxConnections: init.maxPeers },
+    // A banned address is refused before the handshake; a banned key once it is known.
     connectionGater: {
-      denyDialPeer: banned,
-      denyInboundEncryptedConnection: banned
+      denyDialPeer: peerBanned,
+      denyDialMultiaddr: ma => addressBanned(ma) || bans.isBanned(ma.getComponents().findLast(c => c.name === 'p2p')?.value ?? ''),
+      denyInboundConnection: maConn => addressBanned(maConn.remoteAddr),
+      denyInboundEncryptedConnection: (peer, maConn) => peerBanned(peer) || addressBanned(maConn.remoteAddr),
+      denyOutboundEncryptedConnection: peerBanned
     },
     services: {
       identify: identify(),

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Block } from '../core/block.ts'
 import { genesisBlock } from '../core/params.ts'
@@ -5,6 +6,8 @@ import type { Chain } from '../chain/chain.ts'
 import type { MempoolEntry, TipChange } from '../chain/types.ts'
 import { MAX_TX_BYTES } from '../core/tx.ts'
 import { createLogger, type Logger } from '../log.ts'
+import { addressOf } from './addresses.ts'
+import { BanFile, BANS_FILE } from './ban-file.ts'
 import { BanList } from './ban-list.ts'
 import { ChainGossip, gossipMessageId, gossipTopics } from './chain-gossip.ts'
 import { GossipsubTransport } from './gossip-transport.ts'
@@ -13,6 +16,7 @@ import { loadOrCreatePeerKey } from './peer-key.ts'
 import { PeerManager } from './peer-manager.ts'
 import { StreamTransport } from './stream-transport.ts'
 import { SyncService } from './sync-service.ts'
+import type { Subnet } from './subnet.ts'
 
 /** Most transactions pushed to a peer after one reorganisation. */
 const MAX_PUSHED_TXS = 5_000
@@ -42,6 +46,7 @@ export class P2PService {
   readonly #init: P2PInit
   readonly #log: Logger
   readonly bans = new BanList()
+  readonly #banFile: BanFile
   #libp2p: CointsLibp2p | undefined
   #peers: PeerManager | undefined
   #sync: SyncService | undefined
@@ -53,6 +58,7 @@ export class P2PService {
     this.#chain = components.chain
     this.#init = init
     this.#log = components.logger ?? createLogger('p2p')
+    this.#banFile = new BanFile({ bans: this.bans, logger: this.#log }, { path: join(init.datadir, BANS_FILE) })
   }
 
   get libp2p (): CointsLibp2p {
@@ -73,6 +79,7 @@ export class P2PService {
   async start (): Promise<void> {
     const params = this.#chain.params
     const topics = gossipTopics(params)
+    await this.#banFile.load()
     const libp2p = await createLibp2pNode({
       privateKey: await loadOrCreatePeerKey(this.#init.datadir),
       listen: this.#init.listen,
@@ -127,6 +134,7 @@ export class P2PService {
     await this.#sync?.stop()
     await this.#libp2p?.stop()
     this.#libp2p = undefined
+    await this.#banFile.flush()
   }
 
   publishBlock (block: Block): void {
@@ -154,14 +162,20 @@ export class P2PService {
     void this.#gossip?.publishTx(entry.tx).catch(err => { this.#log.warn(`publishing transaction ${entry.tx.idString} failed: ${(err as Error).message}`) })
   }
 
-  /** Bans a peer for `seconds` (hanging up on it), or lifts the ban: how a swarm partitions loopback nodes. */
-  async setBan (peerId: string, ban: boolean, seconds: number): Promise<void> {
-    if (ban) {
-      this.bans.ban(peerId, seconds * 1000)
-      await this.peers.hangUp(peerId)
-    } else {
-      this.bans.unban(peerId)
-    }
+  /** Bans a peer id until `until` (ms) and hangs up on it: how a swarm partitions loopback nodes. */
+  async banPeer (peerId: string, until: number, reason: string): Promise<void> {
+    this.bans.ban(peerId, until - Date.now(), reason)
+    await this.peers.hangUp(peerId)
+  }
+
+  /** Bans a subnet until `until` (ms) and closes every connection from it, whatever its key. */
+  async banSubnet (subnet: Subnet, until: number, reason: string): Promise<void> {
+    this.bans.banSubnet(subnet, until - Date.now(), reason)
+    const covered = this.libp2p.getConnections().filter(conn => {
+      const address = addressOf(conn.remoteAddr)
+      return address !== undefined && subnet.contains(address)
+    })
+    await Promise.all(covered.map(async conn => { await conn.close().catch(() => { conn.abort(new Error('banned')) }) }))
   }
 
   peerInfo (): PeerInfoView[] {

@@ -2,8 +2,9 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Logger } from '../log.ts'
-import { dialableAddresses } from './addresses.ts'
+import { addressOf, dialableAddresses, isThisHost } from './addresses.ts'
 import type { BanList } from './ban-list.ts'
+import { hostSubnet, type Subnet } from './subnet.ts'
 import type { PeerPolicy } from './transport.ts'
 
 export interface PeerManagerComponents {
@@ -37,7 +38,9 @@ interface Candidate {
 /**
  * libp2p 3 does not dial what discovery finds: this does, up to a target count,
  * never ourselves, never a banned peer, never a remote peer's loopback address.
- * It also redials bootstrap peers it lost, and bans peers that keep misbehaving.
+ * It also redials bootstrap peers it lost, and bans peers that keep misbehaving:
+ * their key, and the address they connected from (an IPv6 one's /64), unless
+ * that address is this host's own (see docs/architecture.md, "Bans").
  */
 export class PeerManager implements PeerPolicy {
   readonly #c: PeerManagerComponents
@@ -77,13 +80,27 @@ export class PeerManager implements PeerPolicy {
 
   penalise (peer: string, reason: string, weight = 1): void {
     this.#c.logger.debug(`penalising ${peer}: ${reason}`)
-    if (this.#c.bans.offend(peer, weight)) void this.ban(peer, reason)
+    if (!this.#c.bans.offend(peer, weight, reason)) return
+    const subnets = this.#bannableSubnets(peer)
+    for (const subnet of subnets) this.#c.bans.banSubnet(subnet, undefined, `${reason} (peer ${peer})`)
+    this.#c.logger.warn(`banned ${[peer, ...subnets.map(s => s.text)].join(' and ')}: ${reason}`)
+    void this.hangUp(peer)
   }
 
-  async ban (peer: string, reason: string): Promise<void> {
-    this.#c.bans.ban(peer)
-    this.#c.logger.warn(`banned ${peer}: ${reason}`)
-    await this.hangUp(peer)
+  /**
+   * The subnets a ban of `peer` covers: those of the addresses its connections
+   * came from (never the addresses it claims: it could name a victim's), except
+   * this host's own, which every local process shares.
+   */
+  #bannableSubnets (peer: string): Subnet[] {
+    const subnets = new Map<string, Subnet>()
+    for (const conn of this.#c.libp2p.getConnections(peerIdFromString(peer))) {
+      const address = addressOf(conn.remoteAddr)
+      if (address === undefined || isThisHost(address)) continue
+      const subnet = hostSubnet(address)
+      subnets.set(subnet.text, subnet)
+    }
+    return [...subnets.values()]
   }
 
   async hangUp (peer: string): Promise<void> {

@@ -76,16 +76,25 @@ export async function waitForSameTip (nodes: CointsNode[], height: number, timeo
   }, `${nodes.length} nodes to agree on a tip at height ≥ ${height} (heights ${nodes.map(n => n.chain.height).join(', ')})`, timeoutMs)
 }
 
-/** A bare libp2p node on loopback, with the node's own stack but no chain: tests drive it by hand. Stopped after the test. */
-export async function startLibp2p (t: TestContext, init: Pick<Libp2pInit, 'topics' | 'messageId'>): Promise<CointsLibp2p> {
+/**
+ * A bare libp2p node on loopback, with the node's own stack but no chain: tests
+ * drive it by hand. `host` is the loopback address it listens and dials from
+ * (Linux routes all of 127/8 to lo): hostile peers on 127.0.0.2 can be banned by
+ * address without cutting the honest nodes on 127.0.0.1. Stopped after the test.
+ */
+export async function startLibp2p (t: TestContext, init: Pick<Libp2pInit, 'topics' | 'messageId'> & Partial<Pick<Libp2pInit, 'privateKey'>> & { host?: string }): Promise<CointsLibp2p> {
+  const { host = '127.0.0.1', privateKey = await generateKeyPair('Ed25519'), ...rest } = init
+  // net.connect's localAddress, which @libp2p/tcp passes through without declaring it (noDelay, its default, makes the type match).
+  const dialOpts = { localAddress: host, noDelay: true }
   const libp2p = await createLibp2pNode({
-    privateKey: await generateKeyPair('Ed25519'),
-    listen: ['/ip4/127.0.0.1/tcp/0'],
+    privateKey,
+    listen: [`/ip4/${host}/tcp/0`],
     bootstrap: [],
     mdns: false,
     maxPeers: 8,
     bans: new BanList(),
-    ...init
+    tcp: { dialOpts },
+    ...rest
   })
   t.after(async () => { await libp2p.stop() })
   return libp2p

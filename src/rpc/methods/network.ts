@@ -1,7 +1,9 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CointsError } from '../../core/errors.ts'
+import type { Ban } from '../../p2p/ban-list.ts'
 import type { P2PService } from '../../p2p/p2p-service.ts'
+import { parseSubnet, type Subnet } from '../../p2p/subnet.ts'
 import type { MethodTable } from './types.ts'
 
 function networkingOff (): never {
@@ -16,7 +18,31 @@ function checkPeerId (peerId: string): void {
   }
 }
 
-/** Peer-to-peer methods: peers, addresses, and manual connections. */
+/** Core's default setban time: a day. */
+const DEFAULT_BAN_SECONDS = 86_400
+
+/** What setban acts on: an IP address or subnet (Core's syntax, see parseSubnet), or a peer id (which has neither dots nor colons). */
+function banTarget (text: string): { peerId: string } | { subnet: Subnet } {
+  if (text.includes('.') || text.includes(':')) return { subnet: parseSubnet(text) }
+  try {
+    peerIdFromString(text)
+  } catch {
+    throw new CointsError('BAD_BAN_TARGET', `not a peer id, an IP address or a subnet: ${text}`)
+  }
+  return { peerId: text }
+}
+
+/** A ban as listbanned shows it: Core's fields (seconds since the epoch), with peerId for a ban of a key. */
+function banView (ban: Ban): Record<string, string | number> {
+  return {
+    ...(ban.kind === 'peer' ? { peerId: ban.target } : { address: ban.target }),
+    ban_created: Math.floor(ban.created / 1000),
+    banned_until: Math.floor(ban.until / 1000),
+    reason: ban.reason
+  }
+}
+
+/** Peer-to-peer methods: peers, addresses, manual connections and bans. */
 export function networkMethods (p2p: P2PService | undefined): MethodTable {
   return {
     getpeerinfo: {
@@ -44,20 +70,43 @@ export function networkMethods (p2p: P2PService | undefined): MethodTable {
       }
     },
     setban: {
-      description: 'Bans a peer ("add", for `seconds`, default 86400) or lifts its ban ("remove").',
-      params: [{ name: 'peerId', type: 'string' }, { name: 'command', type: 'string' }, { name: 'seconds', type: 'integer', optional: true, min: 1 }],
-      handler: async ({ peerId, command, seconds }) => {
+      description: 'Bans a peer id, an IP address or a subnet ("1.2.3.0/24", "2001:db8::/48"): "add" for `bantime` seconds (default 86400; with `absolute`, until that Unix time), or "remove" its ban.',
+      params: [
+        { name: 'target', type: 'string', max: 200 },
+        { name: 'command', type: 'string' },
+        { name: 'bantime', type: 'integer', optional: true, min: 1 },
+        { name: 'absolute', type: 'boolean', optional: true }
+      ],
+      handler: async ({ target, command, bantime, absolute }) => {
         if (p2p === undefined) networkingOff()
         if (command !== 'add' && command !== 'remove') throw new CointsError('BAD_COMMAND', 'command must be "add" or "remove"')
-        checkPeerId(peerId as string)
-        await p2p.setBan(peerId as string, command === 'add', (seconds as number | undefined) ?? 86_400)
+        const what = banTarget(target as string)
+        if (command === 'remove') {
+          const lifted = 'peerId' in what ? p2p.bans.unban(what.peerId) : p2p.bans.unbanSubnet(what.subnet)
+          if (!lifted) throw new CointsError('NOT_BANNED', `${'peerId' in what ? what.peerId : what.subnet.text} is not banned`)
+          return null
+        }
+        const seconds = (bantime as number | undefined) ?? DEFAULT_BAN_SECONDS
+        const until = absolute === true ? seconds * 1000 : Date.now() + seconds * 1000
+        if (until <= Date.now()) throw new CointsError('BAD_BANTIME', `an absolute bantime of ${seconds} is in the past`)
+        if ('peerId' in what) await p2p.banPeer(what.peerId, until, 'setban')
+        else await p2p.banSubnet(what.subnet, until, 'setban')
         return null
       }
     },
     listbanned: {
-      description: 'Peers banned now.',
+      description: 'Bans in force: [{peerId or address, ban_created, banned_until, reason}], times in seconds since the epoch.',
       params: [],
-      handler: async () => p2p?.bans.banned ?? []
+      handler: async () => p2p?.bans.list().map(banView) ?? []
+    },
+    clearbanned: {
+      description: 'Lifts every ban, of peers and of addresses.',
+      params: [],
+      handler: async () => {
+        if (p2p === undefined) networkingOff()
+        p2p.bans.clear()
+        return null
+      }
     },
     disconnectnode: {
       description: 'Closes the connections to a peer.',
