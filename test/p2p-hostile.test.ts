@@ -7,7 +7,8 @@ import { Block } from '../src/core/block.ts'
 import { genesisBlock } from '../src/core/params.ts'
 import type { Tx } from '../src/core/tx.ts'
 import { gossipMessageId, gossipTopics } from '../src/p2p/chain-gossip.ts'
-import type { CointsLibp2p } from '../src/p2p/libp2p-node.ts'
+import type { CointsNode } from '../src/node/node.ts'
+import { SCORE_THRESHOLDS, type CointsLibp2p } from '../src/p2p/libp2p-node.ts'
 import { decodeBlocksRequest, encodeBlocksResponse, encodeHeadersResponse, encodeStatus } from '../src/p2p/sync-messages.ts'
 import { addrOf, newKey, regtest, rpc, startLibp2p, startNode, waitFor, waitForSameTip } from './helpers/node-harness.ts'
 import { mineBlockOn, mineBlocks, openChain } from './helpers/chain-harness.ts'
@@ -140,4 +141,70 @@ test('a sync peer that serves one block at a time, holding back the rest of a re
   const node = await startNode(t, { bootstrap: [hostile.getMultiaddrs()[0].toString()], statusIntervalMs: 200 })
   await waitFor(() => node.p2p?.bans.isBanned(hostileId), 'the withholding peer to be banned', 10_000)
   assert.ok(node.chain.height < 3)
+})
+
+/** Resolves after `count` gossipsub heartbeats of `node`: scores are recomputed at each. */
+async function heartbeats (node: CointsNode, count: number): Promise<void> {
+  const pubsub = node.p2p?.libp2p.services.pubsub
+  if (pubsub === undefined) throw new Error('p2p is off')
+  let seen = 0
+  await new Promise<void>(resolve => {
+    const beat = (): void => {
+      if (++seen < count) return
+      pubsub.removeEventListener('gossipsub:heartbeat', beat)
+      resolve()
+    }
+    pubsub.addEventListener('gossipsub:heartbeat', beat)
+  })
+}
+
+/** The gossipsub score `node` gives `peer` (GossipSub's class has getScore; the interface it is exported as does not declare it). */
+function scoreOf (node: CointsNode, peer: string): number {
+  const pubsub: unknown = node.p2p?.libp2p.services.pubsub
+  if (typeof pubsub !== 'object' || pubsub === null || !('getScore' in pubsub) || typeof pubsub.getScore !== 'function') throw new Error('gossipsub has no getScore')
+  const score: unknown = pubsub.getScore(peer)
+  if (typeof score !== 'number') throw new Error('gossipsub\'s getScore gave no number')
+  return score
+}
+
+/** A hostile peer connected to `node`, each seeing the other's block subscription. */
+async function hostileOn (t: TestContext, node: CointsNode): Promise<{ hostile: CointsLibp2p, hostileId: string }> {
+  const hostile = await hostilePeer(t)
+  await hostile.dial(multiaddr(addrOf(node)))
+  const hostileId = hostile.peerId.toString()
+  await waitFor(() => node.p2p?.libp2p.services.pubsub.getSubscribers(topics.blocks).some(p => p.toString() === hostileId), 'the node to see the hostile subscription')
+  await waitFor(() => hostile.services.pubsub.getSubscribers(topics.blocks).length > 0, 'the hostile peer to see a subscriber')
+  return { hostile, hostileId }
+}
+
+test('a peer gossiping invalid blocks one at a time is banned and hung up on, not left connected and muted by gossipsub', async t => {
+  const key = newKey()
+  const node = await startNode(t, { minerAddress: key.address })
+  const { hostile, hostileId } = await hostileOn(t, node)
+  for (let extra = 1n; extra <= 3n && node.p2p?.bans.isBanned(hostileId) !== true; extra++) {
+    const invalid = mineBlockOn(node.chain, node.chain.tip, { coinbaseOutputs: [{ amount: regtest.initialSubsidy + extra, address: key.addressHash }] })
+    await hostile.services.pubsub.publish(topics.blocks, invalid.encode())
+    // Gossipsub recomputes the sender's score before the next one (it used to graylist it here, and the rest went unread).
+    await heartbeats(node, 2)
+  }
+  await waitFor(() => node.p2p?.bans.isBanned(hostileId) === true && !node.p2p.libp2p.getPeers().some(p => p.toString() === hostileId), 'the hostile peer to be banned and hung up on', 10_000)
+})
+
+test('gossipsub scores a peer by our offences: light ones lower its score but never to the graylist, so it is still heard, until the ban', async t => {
+  const node = await startNode(t, { minerAddress: newKey().address })
+  const { hostile, hostileId } = await hostileOn(t, node)
+  // Two of the three light offences that ban (a sync timeout weighs one).
+  node.p2p?.peers.penalise(hostileId, 'a timeout', 1)
+  node.p2p?.peers.penalise(hostileId, 'a timeout', 1)
+  await heartbeats(node, 2)
+  const score = scoreOf(node, hostileId)
+  assert.ok(score < 0, `score ${score} reflects the offences`)
+  assert.ok(score >= SCORE_THRESHOLDS.graylistThreshold, `score ${score} is not graylisted`)
+  const valid = mineBlockOn(node.chain, node.chain.tip)
+  await hostile.services.pubsub.publish(topics.blocks, valid.encode())
+  await waitFor(() => node.chain.tip.idString === valid.idString, 'a valid block from the penalised peer to be heard')
+  // The third bans, and the ban (not gossipsub) hangs up.
+  node.p2p?.peers.penalise(hostileId, 'a timeout', 1)
+  assert.equal(node.p2p?.bans.isBanned(hostileId), true)
+  await waitFor(() => !node.p2p?.libp2p.getPeers().some(p => p.toString() === hostileId), 'the banned peer to be hung up on')
 })

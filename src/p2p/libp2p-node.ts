@@ -5,7 +5,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import { createPeerScoreParams, createTopicScoreParams } from '@libp2p/gossipsub/score'
+import { createPeerScoreParams } from '@libp2p/gossipsub/score'
 import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
@@ -23,11 +23,28 @@ export interface Libp2pInit {
   mdns: boolean
   maxPeers: number
   bans: BanList
+  /** The gossip topics: messages and subscriptions on others are dropped unread (a peer could otherwise have us track topics without end). */
   topics: string[]
   /** Gossip message ids from content: a message's CID. */
   messageId: (topic: string, data: Uint8Array) => Uint8Array
   /** Options of the TCP transport (tests dial from a second loopback address with `dialOpts`). */
   tcp?: TCPOptions
+}
+
+/** Gossipsub's default score thresholds, spelled out because the gossip score below is scaled to the graylist one. */
+export const SCORE_THRESHOLDS = { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 }
+
+/**
+ * A peer's gossipsub score is our ban list's verdict, so the two never
+ * disagree: offences lower it in proportion (gossipsub then stops gossiping
+ * to the peer, and prunes it from meshes), and it reaches the graylist
+ * threshold only when the ban does (and we hang up). Gossipsub's own
+ * invalid-message penalty (P4) is off: it graylisted a peer after one or two
+ * rejected messages, after which our validators never saw the rest and the
+ * peer stayed connected, muted, never banned.
+ */
+export function gossipScore (bans: BanList, peer: string): number {
+  return SCORE_THRESHOLDS.graylistThreshold * (bans.isBanned(peer) ? 2 : bans.offenceLevel(peer))
 }
 
 /**
@@ -42,16 +59,6 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
     const address = addressOf(ma)
     return address !== undefined && bans.isAddressBanned(address)
   }
-  const topics = Object.fromEntries(init.topics.map(topic => [topic, createTopicScoreParams({
-    topicWeight: 1,
-    // A rejected block or transaction costs a lot; the decay forgives slowly.
-    invalidMessageDeliveriesWeight: -100,
-    invalidMessageDeliveriesDecay: 0.9,
-    timeInMeshWeight: 0,
-    firstMessageDeliveriesWeight: 0,
-    meshMessageDeliveriesWeight: 0,
-    meshFailurePenaltyWeight: 0
-  })]))
   return await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
@@ -76,13 +83,16 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
       ping: ping(),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
+        allowedTopics: init.topics,
         ignoreDuplicatePublishError: true,
         emitSelf: false,
         // Content-addressed ids: the same block from two publishers is one message.
         globalSignaturePolicy: 'StrictNoSign',
         msgIdFn: message => init.messageId(message.topic, message.data),
         maxInboundDataLength: MAX_BLOCK_WIRE_BYTES + 64 * 1024,
-        scoreParams: createPeerScoreParams({ topics, IPColocationFactorWeight: 0 })
+        // No topic scores (P1–P4): the app-specific score (P5) is the ban list's; P6 off for loopback and LAN nodes sharing an IP.
+        scoreParams: createPeerScoreParams({ IPColocationFactorWeight: 0, appSpecificWeight: 1, appSpecificScore: peer => gossipScore(bans, peer) }),
+        scoreThresholds: SCORE_THRESHOLDS
       })
     }
   }) as CointsLibp2p
