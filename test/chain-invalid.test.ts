@@ -4,6 +4,7 @@ import type { Chain } from '../src/chain/chain.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
 import { COIN } from '../src/core/amount.ts'
 import type { Block } from '../src/core/block.ts'
+import { cidOf } from '../src/core/cbor.ts'
 import { BlockError } from '../src/core/errors.ts'
 import type { KeyPair } from '../src/core/keys.ts'
 import { getNetwork, chainTag, subsidyAt } from '../src/core/params.ts'
@@ -96,6 +97,13 @@ for (const c of cases) {
     assert.equal(chain.getEntry(b11.idString)?.height, 11, 'the valid part of the branch stays')
     assert.equal(chain.getEntry(b12.idString), undefined)
     assert.equal(chain.getEntry(b13.idString), undefined)
+    for (const b of [b12, b13]) {
+      assert.equal(chain.blockInfo(b.idString)?.validity, 'invalid')
+      assert.equal(await chain.getBlock(b.id), undefined, 'an invalid block is not served')
+    }
+    // b13 came in this call and is dropped to its header; b12, stored earlier on the side, keeps its transactions (other blocks may hold them too).
+    assert.equal(await chain.store.getRaw(cidOf(b13.txList)), undefined)
+    assert.ok(await chain.store.getRaw(cidOf(b12.txList)))
     assert.equal(chain.mempool.has(pending.idString), true, 'a mempool transaction mined on the failed branch is kept')
     const check = await chain.verifyChain()
     assert.equal(check.ok, true, check.mismatches.join('\n'))

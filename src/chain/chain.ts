@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { Block, BLOCK_VERSION, encodeBlockParts, encodeTxList, NONCE_BYTES, type Header, type HeaderData } from '../core/block.ts'
+import { Block, BLOCK_VERSION, encodeBlockParts, encodeTxList, Header, NONCE_BYTES, type HeaderData } from '../core/block.ts'
 import { cidOf, type CID } from '../core/cbor.ts'
 import { BlockError, CointsError, TxError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
 import { chainTag, genesisBlock, subsidyAt, type NetworkParams } from '../core/params.ts'
-import { expectedBits } from '../core/pow.ts'
+import { expectedBits, workOf } from '../core/pow.ts'
 import { checkBlockContext, checkBlockSanity, coinsOf, connectBlockTxs, sigChecksOf, type Coin, type ConnectResult, type SigCheck } from '../core/rules.ts'
 import { Tx, TX_VERSION } from '../core/tx.ts'
 import { BlockIndex, type IndexEntry } from './block-index.ts'
@@ -18,7 +18,7 @@ import { BlockStatus, cidFromDigest, indexRecordOf, StoreError } from './records
 import { SignatureVerifier } from './sig-verifier.ts'
 import { ChainStore } from './store.ts'
 import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
-import type { BlockEntry, ChainEvents, MempoolEntry, ProcessResult, TipChange } from './types.ts'
+import type { BlockEntry, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, TipChange } from './types.ts'
 import { BoundedSet } from '../util/bounded-set.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
 
@@ -189,8 +189,29 @@ export class Chain extends EventEmitter<ChainEvents> {
     return this.#index.get(id) !== undefined || this.#orphans.has(id)
   }
 
+  /** An indexed block (invalid ones included: getEntry answers valid ones only) and where it stands; undefined for orphans and blocks never stored. */
+  blockInfo (id: string): { entry: BlockEntry, validity: BlockValidity } | undefined {
+    const entry = this.#index.get(id)
+    if (entry === undefined) return undefined
+    return { entry, validity: entry.status === BlockStatus.INVALID ? 'invalid' : this.#index.isOnBestChain(entry) ? 'active' : 'valid-fork' }
+  }
+
+  /** A stored block that is not known invalid: an invalid one is answered by its header alone (getHeader). */
   async getBlock (id: CID): Promise<Block | undefined> {
+    if (this.#index.get(id.toString())?.status !== BlockStatus.VALID) return undefined
     return await this.store.getBlock(id)
+  }
+
+  /** The header of any indexed block, invalid ones included. */
+  async getHeader (id: CID): Promise<Header | undefined> {
+    if (this.#index.get(id.toString()) === undefined) return undefined
+    const bytes = await this.store.getRaw(id)
+    if (bytes === undefined) throw new StoreError('MISSING_BLOCK', `header of indexed block ${id.toString()} is not stored`)
+    try {
+      return Header.fromBytes(bytes)
+    } catch (err) {
+      throw new StoreError('CORRUPT_BLOCK', `stored header ${id.toString()}: ${(err as Error).message}`)
+    }
   }
 
   /**
@@ -261,11 +282,15 @@ export class Chain extends EventEmitter<ChainEvents> {
     return Block.decode(bytes, txBytes => this.mempool.findByBytes(txBytes), expected)
   }
 
-  /** Validates and stores a block, moving the tip when it extends the chain with most work. */
-  async processBlock (block: Block): Promise<ProcessResult> {
+  /**
+   * Validates and stores a block, moving the tip when it extends the chain with
+   * most work. An unrequested block (`requested: false`, gossip) on a branch with
+   * less work than the tip is refused before anything is written ('unwanted').
+   */
+  async processBlock (block: Block, options: ProcessOptions = {}): Promise<ProcessResult> {
     return await this.#exclusive(async () => {
-      const result = await this.#processBlock(block)
-      if (result.status !== 'orphan' && result.status !== 'known') await this.#processOrphans(block.idString)
+      const result = await this.#processBlock(block, options.requested ?? true)
+      if (stored(result)) await this.#processOrphans(block.idString)
       return result
     })
   }
@@ -273,18 +298,19 @@ export class Chain extends EventEmitter<ChainEvents> {
   async #processOrphans (parentId: string): Promise<void> {
     const queue = [parentId]
     while (queue.length > 0) {
-      for (const child of this.#orphans.takeChildren(queue.shift() as string)) {
+      for (const { block, requested } of this.#orphans.takeChildren(queue.shift() as string)) {
         try {
-          await this.#processBlock(child)
-          queue.push(child.idString)
+          const result = await this.#processBlock(block, requested)
+          if (stored(result)) queue.push(block.idString)
+          else this.#log.debug(`orphan ${block.idString} dropped: ${result.status}`)
         } catch (err) {
-          this.#log.debug(`orphan ${child.idString} rejected: ${(err as Error).message}`)
+          this.#log.debug(`orphan ${block.idString} rejected: ${(err as Error).message}`)
         }
       }
     }
   }
 
-  async #processBlock (block: Block): Promise<ProcessResult> {
+  async #processBlock (block: Block, requested: boolean): Promise<ProcessResult> {
     const id = block.idString
     const known = this.#index.get(id)
     if (known !== undefined) {
@@ -304,7 +330,7 @@ export class Chain extends EventEmitter<ChainEvents> {
         this.#rejected.add(id)
         throw new BlockError('PREV_INVALID', `parent ${prev} is invalid`)
       }
-      this.#orphans.add(block)
+      this.#orphans.add(block, requested)
       this.stats.orphans++
       return { status: 'orphan', missing: this.#orphans.rootMissing(block) }
     }
@@ -322,29 +348,40 @@ export class Chain extends EventEmitter<ChainEvents> {
       this.#rejected.add(id)
       throw err
     }
+    // As Bitcoin Core's AcceptBlock: a block nobody asked for matters only if its branch could be the best chain.
+    const chainwork = parent.chainwork + workOf(block.header.data.bits)
+    if (!requested && chainwork < this.#index.tip.chainwork) {
+      this.#log.debug(`unrequested block ${id} at height ${block.height} has less work than the tip: not stored`)
+      return { status: 'unwanted' }
+    }
     // A block on the tip is checked against the coins (signatures on the workers) while it is stored.
     if (parent === this.#index.tip) {
       const check = this.#checkConnect(block)
       check.catch(() => {})
       this.#connectChecks.set(block, check)
     }
+    // A block about to move the tip is judged in this call: the database as it was before
+    // tells what the block brought, to delete again if it turns out invalid.
+    const before = chainwork > this.#index.tip.chainwork ? this.store.snapshot() : undefined
     let entry: IndexEntry
     try {
       const record = indexRecordOf(block)
       await this.store.putBlock(block, record)
       entry = this.#index.add(record)
       this.stats.arrived(id)
-      if (entry.chainwork > this.#index.tip.chainwork) {
+      if (before !== undefined) {
         const failures = new Map<string, BlockError>()
         await this.#activateBestChain(entry, new Map([[id, block]]), failures)
+        // Invalid itself or through an ancestor stored earlier as a side block: only its header stays.
+        if (entry.status === BlockStatus.INVALID) await this.store.dropBlockBody(block, before)
         const failure = failures.get(id)
         if (failure !== undefined) throw failure
-        // An ancestor stored earlier as a side block failed: this one is invalid with it.
         if (entry.status === BlockStatus.INVALID) throw new BlockError('PREV_INVALID', `an ancestor of ${id} is invalid: ${[...failures.values()][0]?.message}`)
       }
     } finally {
       // The check holds for this tip only.
       this.#connectChecks.delete(block)
+      await before?.close()
     }
     return { status: this.#index.isOnBestChain(entry) ? 'connected' : 'side' }
   }
@@ -593,6 +630,11 @@ export class Chain extends EventEmitter<ChainEvents> {
       return { ok: mismatches.length === 0, height: tip.height, txouts, total_amount: total, mismatches: mismatches.slice(0, 20) }
     })
   }
+}
+
+/** Whether a block was stored (so orphans waiting for it can follow). */
+function stored (result: ProcessResult): boolean {
+  return result.status === 'connected' || result.status === 'side'
 }
 
 function sumCoins (coins: Array<[string, Coin]>): bigint {

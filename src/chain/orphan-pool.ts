@@ -1,5 +1,11 @@
 import type { Block } from '../core/block.ts'
 
+/** An orphan and how it came: when its parent arrives it is processed as it would have been then. */
+export interface Orphan {
+  block: Block
+  requested: boolean
+}
+
 export interface OrphanPoolInit {
   /** Blocks held at most. */
   maxBlocks?: number
@@ -11,10 +17,12 @@ export interface OrphanPoolInit {
  * Blocks whose parent we lack, held until it arrives. Bounded by count and by
  * bytes, the oldest going first. Only a shortcut: a peer flooding orphans can
  * evict others' orphans, but an orphan also has the node sync from its sender,
- * which fetches the branch again.
+ * which fetches the branch again. Orphans live in memory only: when their
+ * parent arrives they go through the chain's checks (the work rule among them)
+ * as if they had just come.
  */
 export class OrphanPool {
-  readonly #blocks = new Map<string, Block>()
+  readonly #blocks = new Map<string, Orphan>()
   readonly #byParent = new Map<string, Set<string>>()
   readonly #maxBlocks: number
   readonly #maxBytes: number
@@ -31,7 +39,7 @@ export class OrphanPool {
     return this.#blocks.has(id)
   }
 
-  add (block: Block): void {
+  add (block: Block, requested: boolean): void {
     if (this.#blocks.has(block.idString) || block.size > this.#maxBytes) return
     while (this.#blocks.size >= this.#maxBlocks || this.#bytes + block.size > this.#maxBytes) {
       const oldest = this.#blocks.keys().next().value
@@ -39,7 +47,7 @@ export class OrphanPool {
       this.#remove(oldest)
     }
     const parent = this.#parentOf(block)
-    this.#blocks.set(block.idString, block)
+    this.#blocks.set(block.idString, { block, requested })
     this.#bytes += block.size
     let siblings = this.#byParent.get(parent)
     if (siblings === undefined) this.#byParent.set(parent, siblings = new Set())
@@ -47,10 +55,10 @@ export class OrphanPool {
   }
 
   /** Removes and returns the orphans waiting for this parent. */
-  takeChildren (parentId: string): Block[] {
+  takeChildren (parentId: string): Orphan[] {
     const ids = this.#byParent.get(parentId)
     if (ids === undefined) return []
-    const blocks = [...ids].map(id => this.#blocks.get(id) as Block)
+    const blocks = [...ids].map(id => this.#blocks.get(id) as Orphan)
     for (const id of ids) this.#remove(id)
     return blocks
   }
@@ -58,7 +66,7 @@ export class OrphanPool {
   /** The missing block at the root of an orphan's known ancestry, to ask peers for. */
   rootMissing (block: Block): string {
     let parent = this.#parentOf(block)
-    for (let b = this.#blocks.get(parent); b !== undefined; b = this.#blocks.get(parent)) parent = this.#parentOf(b)
+    for (let o = this.#blocks.get(parent); o !== undefined; o = this.#blocks.get(parent)) parent = this.#parentOf(o.block)
     return parent
   }
 
@@ -67,7 +75,7 @@ export class OrphanPool {
   }
 
   #remove (id: string): void {
-    const block = this.#blocks.get(id)
+    const block = this.#blocks.get(id)?.block
     if (block === undefined) return
     this.#blocks.delete(id)
     this.#bytes -= block.size

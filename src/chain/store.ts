@@ -24,6 +24,9 @@ export interface StateWrite {
   stats: UtxoStats
 }
 
+/** A read view of the database at one moment. */
+export type Snapshot = ReturnType<Level<string, Uint8Array>['snapshot']>
+
 /** The database and its sublevels, made by open(): a Level opens itself once made, and a store must not touch the disk before open(). */
 function openDatabase (path: string) {
   const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
@@ -85,6 +88,26 @@ export class ChainStore {
     batch.put(blockstoreKey(cidOf(block.txList)), block.txList)
     for (let t = 0; t < block.txs.length; t++) batch.put(blockstoreKeyOfDigest(block.txs[t].digest), block.txs[t].bytes)
     batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: index })
+    await batch.write()
+  }
+
+  /** The database as it is now, to read from later (dropBlockBody); close it when done. */
+  snapshot (): Snapshot {
+    return this.#parts.db.snapshot()
+  }
+
+  /**
+   * Deletes a block's transaction list and the transactions that `before` (a
+   * snapshot taken just before putBlock) did not hold: what the block brought,
+   * none of it shared with another stored block. Its header and index record stay.
+   */
+  async dropBlockBody (block: Block, before: Snapshot): Promise<void> {
+    const { db } = this.#parts
+    const keys = [blockstoreKey(cidOf(block.txList))]
+    for (let t = 0; t < block.txs.length; t++) keys.push(blockstoreKeyOfDigest(block.txs[t].digest))
+    const held = await db.hasMany(keys, { snapshot: before })
+    const batch = db.batch()
+    for (let n = 0; n < keys.length; n++) if (!held[n]) batch.del(keys[n])
     await batch.write()
   }
 

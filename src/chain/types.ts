@@ -23,6 +23,19 @@ export type ProcessStatus =
   | 'side' // valid so far, stored on a branch with less work
   | 'orphan' // parent unknown: held in the orphan pool, parent wanted
   | 'known' // already had it
+  | 'unwanted' // unrequested, on a branch with less work than the tip: refused, nothing stored (not the sender's fault)
+
+export interface ProcessOptions {
+  /**
+   * Whether this node asked for the block (sync fetches by headers that showed
+   * enough work) or made it (miner, submitblock). An unrequested block (gossip)
+   * is stored only if its branch has at least the tip's work. Default true.
+   */
+  requested?: boolean
+}
+
+/** Where a block the chain indexed stands: on the best chain, on a side branch (not known invalid), or invalid. */
+export type BlockValidity = 'active' | 'valid-fork' | 'invalid'
 
 export interface ProcessResult {
   status: ProcessStatus

@@ -212,3 +212,22 @@ export function spendTx (chain: { chainTag: Uint8Array }, coins: Spendable[], ke
     outputs
   }, coins.map(() => key.privateKey), chain.chainTag)
 }
+
+/** Bytes of every key and value in a chain's database (blocks, index, UTXO set, undo data, meta). */
+export async function storedBytes (chain: Chain): Promise<number> {
+  let bytes = 0
+  for await (const [key, value] of chain.store.db.iterator({ keyEncoding: 'view', valueEncoding: 'view' })) bytes += key.length + value.length
+  return bytes
+}
+
+/**
+ * Well-formed, signed transactions spending coins that do not exist (what an
+ * attacker fills a side block with: only connecting would show them wrong),
+ * each with `outputs` outputs: about 30 bytes an output.
+ */
+export function phantomSpends (chain: { chainTag: Uint8Array }, count: number, outputs: number): Tx[] {
+  const key = newKey()
+  return Array.from({ length: count }, () => spendTx(chain, [{ txid: cidOf(randomBytes(32)), index: 0, amount: 50n * 100_000_000n }], key, {
+    outputs: Array.from({ length: outputs }, () => ({ amount: 1_000n, address: key.addressHash }))
+  }))
+}
