@@ -35,6 +35,7 @@ function download (peer: ReturnType<typeof fakePeer>, connected: number[], over:
     batchSize: 64,
     depth: 4,
     wanted: () => true,
+    worthFetching: () => true,
     connect: async block => { connected.push(Number(block.idString)) },
     stopped: () => false,
     ...over
@@ -70,4 +71,35 @@ test('a failed header round fails the download after the blocks before it connec
   const partial: number[] = []
   await assert.rejects(download(fakePeer(2_500, { roundSize: 1_000, replyMax: 64, failBlockAt: 700 }), partial).run(), /bad block/)
   assert.ok(partial.length < 700 && partial.every((h, i) => h === i + 1), 'nothing past the failed batch connects')
+})
+
+test('headers come first: no block is fetched until the branch is worth it, and a branch that never is fetches nothing', async () => {
+  const peer = fakePeer(2_500, { roundSize: 1_000, replyMax: 64 })
+  const connected: number[] = []
+  const seen: number[] = []
+  let blocksAskedBeforeWorth = false
+  await download(peer, connected, {
+    worthFetching: branch => {
+      seen.push(branch.length)
+      blocksAskedBeforeWorth ||= peer.stats.inFlight > 0 || connected.length > 0
+      return branch.length >= 1_500
+    }
+  }).run()
+  assert.equal(blocksAskedBeforeWorth, false)
+  // Asked after each round until the second round's headers make it worth it.
+  assert.deepEqual(seen, [1_000, 2_000])
+  assert.deepEqual(connected, Array.from({ length: 2_500 }, (_, i) => i + 1))
+
+  const light = fakePeer(2_500, { roundSize: 1_000, replyMax: 64 })
+  const none: number[] = []
+  const calls: Array<[number, boolean]> = []
+  await download(light, none, { worthFetching: (branch, complete) => { calls.push([branch.length, complete]); return false } }).run()
+  assert.deepEqual(none, [])
+  assert.deepEqual(calls, [[1_000, false], [2_000, false], [2_500, true]])
+  assert.equal(light.stats.maxInFlight, 0, 'no block requested')
+
+  const refused = fakePeer(2_500, { roundSize: 1_000, replyMax: 64 })
+  await assert.rejects(download(refused, none, { worthFetching: branch => { if (branch.length >= 2_000) throw new Error('too deep'); return false } }).run(), /too deep/)
+  assert.equal(refused.stats.headerRequests, 2)
+  assert.equal(refused.stats.maxInFlight, 0)
 })

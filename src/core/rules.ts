@@ -4,7 +4,7 @@
  * the chain layer fetches what they need and applies what they return.
  */
 import { isMoneyRange } from './amount.ts'
-import { type Block, BLOCK_VERSION } from './block.ts'
+import { type Block, BLOCK_VERSION, type Header } from './block.ts'
 import { cidOf } from './cbor.ts'
 import { BlockError, TxError } from './errors.ts'
 import { equalBytes } from './hash.ts'
@@ -112,13 +112,19 @@ export function checkTxInputs (tx: Tx, coinOf: (key: string) => Coin | undefined
   return { fee: total - out, spent }
 }
 
+/** A header's proof of work: its target within the network's limit, its hash at most the target (what sync checks of headers alone). */
+export function checkProofOfWork (header: Header, params: NetworkParams): void {
+  const { bits } = header.data
+  // A negative target, which bitsToTarget refuses with no block error's code, fails the rule below.
+  const target = isNegativeBits(bits) ? -1n : bitsToTarget(bits)
+  if (target > bitsToTarget(params.powLimitBits) || target <= 0n) throw new BlockError('TARGET_ABOVE_LIMIT', `bits ${bits.toString(16)}`)
+  if (header.powHash > target) throw new BlockError('BAD_POW', 'hash above target')
+}
+
 export function checkBlockSanity (block: Block, params: NetworkParams, now: number): void {
   const h = block.header.data
   if (h.version !== BLOCK_VERSION) throw new BlockError('BAD_VERSION', `block version ${h.version}`)
-  // A negative target, which bitsToTarget refuses with no block error's code, fails the rule below.
-  const target = isNegativeBits(h.bits) ? -1n : bitsToTarget(h.bits)
-  if (target > bitsToTarget(params.powLimitBits) || target <= 0n) throw new BlockError('TARGET_ABOVE_LIMIT', `bits ${h.bits.toString(16)}`)
-  if (block.header.powHash > target) throw new BlockError('BAD_POW', 'hash above target')
+  checkProofOfWork(block.header, params)
   if (h.time > now + params.maxFutureBlockTime) throw new BlockError('TIME_TOO_NEW', `time ${h.time} is more than ${params.maxFutureBlockTime}s ahead`)
   if (block.size > params.maxBlockBytes) throw new BlockError('TOO_LARGE', `${block.size} bytes`)
   const { txs } = block

@@ -17,6 +17,13 @@ export interface DownloadInit {
   depth: number
   /** Whether a block is still to fetch (not stored yet). */
   wanted: (header: Header) => boolean
+  /**
+   * Whether the branch the headers so far make (every round's, from the first)
+   * carries enough work for its blocks to be fetched; `complete` once the peer
+   * has no more. False holds the headers back and asks for the next round;
+   * throwing ends the download (a branch held back too long).
+   */
+  worthFetching: (branch: Header[], complete: boolean) => boolean
   connect: (block: Block) => Promise<void>
   stopped: () => boolean
 }
@@ -25,7 +32,9 @@ export interface DownloadInit {
  * One headers-first download from one peer, as a single ordered stream of
  * batches: headers are fetched a round ahead while blocks download `depth`
  * requests ahead of the one being connected, so the pipeline does not drain
- * between rounds. At most two rounds of headers wait at once.
+ * between rounds. At most two rounds of headers wait at once. Headers come
+ * first: no block is asked for until the headers show a branch worth it
+ * (`worthFetching`), so a peer cannot have us fetch a branch that cannot matter.
  */
 export class BlockDownload {
   readonly #source: DownloadSource
@@ -63,17 +72,31 @@ export class BlockDownload {
   }
 
   async #fetchHeaders (): Promise<void> {
-    const { roundSize, batchSize, wanted, stopped } = this.#init
+    const { roundSize, batchSize, wanted, worthFetching, stopped } = this.#init
     try {
       let after: Header | undefined
+      /** Headers held back until their branch is worth fetching; undefined once it is. */
+      let pending: Header[] | undefined = []
       while (!this.#headersDone && !stopped()) {
-        const headers = await this.#source.headers(after)
+        const round = await this.#source.headers(after)
+        const complete = round.length < roundSize
+        let headers = round
+        if (pending !== undefined) {
+          for (const h of round) pending.push(h)
+          if (!worthFetching(pending, complete)) {
+            if (complete) break
+            after = round[round.length - 1]
+            continue
+          }
+          headers = pending
+          pending = undefined
+        }
         const fresh = headers.filter(wanted)
         for (let i = 0; i < fresh.length; i += batchSize) this.#batches.push(fresh.slice(i, i + batchSize))
         this.#queued += fresh.length
         this.#notify()
-        if (headers.length < roundSize || fresh.length === 0) break
-        after = headers[headers.length - 1]
+        if (complete || fresh.length === 0) break
+        after = round[round.length - 1]
         while (this.#queued >= roundSize && !this.#headersDone) await this.#changed()
       }
     } catch (err) {

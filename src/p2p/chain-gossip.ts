@@ -42,9 +42,11 @@ export interface ChainGossipComponents {
 
 /**
  * Blocks and transactions over gossipsub. Each message is decoded and validated
- * by the chain before gossipsub forwards it: valid → accept; known or not yet
- * connectable → ignore; an error → its code's verdict (errors.ts), a rejection
- * counting its weight against the sender.
+ * by the chain before gossipsub forwards it: a block that connected to our best
+ * chain, a valid transaction → accept; known, not yet connectable, on a side
+ * branch or with too little work to be stored (unrequested blocks) → ignore;
+ * an error → its code's verdict (errors.ts), a rejection counting its weight
+ * against the sender.
  */
 export class ChainGossip {
   readonly #c: ChainGossipComponents
@@ -83,12 +85,10 @@ export class ChainGossip {
     }
     if (chain.hasBlock(block.idString)) return 'ignore'
     try {
-      const result = await chain.processBlock(block)
-      if (result.status === 'orphan') {
-        this.#c.onOrphan(from)
-        return 'ignore'
-      }
-      return result.status === 'known' ? 'ignore' : 'accept'
+      const result = await chain.processBlock(block, { requested: false })
+      if (result.status === 'orphan') this.#c.onOrphan(from)
+      // Forwarded only once on our best chain: a side block costs its sender no proof that it matters.
+      return result.status === 'connected' ? 'accept' : 'ignore'
     } catch (err) {
       const verdict = verdictOf(err) ?? (err instanceof DecodeError ? Verdict.IGNORE : undefined)
       if (verdict === undefined) throw err

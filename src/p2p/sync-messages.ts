@@ -18,7 +18,11 @@ export const SyncErrorCode = {
   /** A blocks reply stopped short of both the byte limit and the blocks asked for: the server holds back blocks whose headers it sent. */
   WITHHELD: 'WITHHELD',
   /** The exchange broke (reset, refused protocol, closed connection): no proof of malice. */
-  STREAM_FAILED: 'STREAM_FAILED'
+  STREAM_FAILED: 'STREAM_FAILED',
+  /** The peer's headers ended with less work than its status claimed (a lie, or a reorganisation caught midway). */
+  LOW_WORK: 'LOW_WORK',
+  /** The peer's branch did not show our tip's work within the headers we hold back for it. */
+  TOO_DEEP: 'TOO_DEEP'
 } as const
 export type SyncErrorCode = typeof SyncErrorCode[keyof typeof SyncErrorCode]
 
@@ -35,7 +39,9 @@ export const SYNC_VERDICTS: { readonly [C in SyncErrorCode]: PeerVerdict } = {
   BAD_BLOCK: Verdict.BAN,
   UNREQUESTED: Verdict.BAN,
   WITHHELD: Verdict.BAN,
-  STREAM_FAILED: LIGHT
+  STREAM_FAILED: LIGHT,
+  LOW_WORK: LIGHT,
+  TOO_DEEP: LIGHT
 }
 
 export class SyncError extends CointsError<SyncErrorCode> {

@@ -1,6 +1,8 @@
 import { Header, type Block } from '../core/block.ts'
 import { parseCid } from '../core/cbor.ts'
 import { genesisBlock } from '../core/params.ts'
+import { workOf } from '../core/pow.ts'
+import { checkProofOfWork } from '../core/rules.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { Logger } from '../log.ts'
 import { BlockDownload } from './block-download.ts'
@@ -37,6 +39,12 @@ export interface PeerSyncState {
 const PIPELINE_DEPTH = 6
 /** Blocks a server reads at once for a reply. */
 const SERVE_READ_AHEAD = 16
+/**
+ * Headers held back at most while their branch shows less work than our tip
+ * (two rounds, what a download holds anyway): the deepest fork a sync follows,
+ * at our tip's difficulty.
+ */
+export const MAX_LOW_WORK_HEADERS = 2 * MAX_HEADERS
 
 /**
  * Chain sync over request/response streams (headers first): status on connect,
@@ -192,6 +200,7 @@ export class SyncService {
 
   async #syncFrom (peer: string): Promise<void> {
     const { chain, logger } = this.#c
+    const claimed = this.#peers.get(peer)?.status?.chainwork
     const download = new BlockDownload({
       headers: async after => {
         const locator = [...(after === undefined ? [] : [after.idString]), ...chain.locator()].slice(0, MAX_LOCATOR)
@@ -205,8 +214,10 @@ export class SyncService {
       roundSize: MAX_HEADERS,
       batchSize: MAX_BLOCKS_PER_REQUEST,
       depth: PIPELINE_DEPTH,
-      wanted: h => !chain.hasBlock(h.idString),
-      connect: async block => { await chain.processBlock(block) },
+      // Not indexed yet: an orphan gossip brought is fetched again, as requested (processed as unrequested it may be refused).
+      wanted: h => chain.blockInfo(h.idString) === undefined,
+      worthFetching: (branch, complete) => this.#worthFetching(branch, complete, claimed),
+      connect: async block => { await chain.processBlock(block, { requested: true }) },
       stopped: () => this.#stopped
     })
     await download.run()
@@ -214,8 +225,38 @@ export class SyncService {
   }
 
   /**
-   * Headers must decode and form one chain hanging off `after` (the previous
-   * round's last header, not connected yet) or a block we know.
+   * Headers first, as Bitcoin Core: a branch's blocks are fetched once its
+   * headers carry at least our tip's work. A branch whose headers end short of
+   * the work its peer claimed, or that stays below ours for MAX_LOW_WORK_HEADERS
+   * headers, ends the sync with that peer (counted lightly: a peer's status read
+   * during its own reorganisation can claim more than its headers then show).
+   */
+  #worthFetching (branch: Header[], complete: boolean, claimed: bigint | undefined): boolean {
+    const tip = this.#c.chain.tip.chainwork
+    // No headers: the peer's best block is one of our locator's, with no more work than our tip.
+    const work = branch.length === 0 ? tip : this.#branchWork(branch)
+    if (branch.length > 0 && work >= tip) return true
+    if (complete) {
+      if (claimed !== undefined && claimed > work) throw new SyncError('LOW_WORK', `status claimed chainwork ${claimed.toString(16)}, its headers carry ${work.toString(16)}`)
+      return false
+    }
+    if (branch.length >= MAX_LOW_WORK_HEADERS) throw new SyncError('TOO_DEEP', `${branch.length} headers past the fork point carry less work than our tip`)
+    return false
+  }
+
+  /** Cumulative work at a branch's last header; its first hangs off a block we index (checked with the headers). */
+  #branchWork (branch: Header[]): bigint {
+    const base = this.#c.chain.blockInfo(branch[0].data.prev?.toString() ?? '')
+    if (base === undefined) throw new SyncError('BAD_HEADERS', 'headers do not start from a block we know')
+    let work = base.entry.chainwork
+    for (const h of branch) work += workOf(h.data.bits)
+    return work
+  }
+
+  /**
+   * Headers must decode, carry their proof of work, and form one chain hanging
+   * off `after` (the previous round's last header, not connected yet) or a
+   * valid block we index.
    */
   #checkHeaders (raw: Uint8Array[], after: Header | undefined): Header[] {
     const headers = raw.map(bytes => {
@@ -227,9 +268,13 @@ export class SyncService {
     })
     if (headers.length === 0) return headers
     const first = headers[0].data.prev?.toString()
-    if (first === undefined || (first !== after?.idString && !this.#c.chain.hasBlock(first))) throw new SyncError('BAD_HEADERS', 'headers do not start from a block we know')
-    for (let i = 1; i < headers.length; i++) {
-      if (headers[i].data.prev?.toString() !== headers[i - 1].idString) throw new SyncError('BAD_HEADERS', `header ${i} does not follow header ${i - 1}`)
+    const parent = first === undefined ? undefined : first === after?.idString ? after.data : this.#c.chain.getEntry(first)
+    if (parent === undefined) throw new SyncError('BAD_HEADERS', 'headers do not start from a block we know')
+    for (let i = 0; i < headers.length; i++) {
+      const { data } = headers[i]
+      if (i > 0 && data.prev?.toString() !== headers[i - 1].idString) throw new SyncError('BAD_HEADERS', `header ${i} does not follow header ${i - 1}`)
+      if (data.height !== (i === 0 ? parent.height : headers[i - 1].data.height) + 1) throw new SyncError('BAD_HEADERS', `header ${i} has height ${data.height}`)
+      checkProofOfWork(headers[i], this.#c.chain.params)
     }
     return headers
   }
