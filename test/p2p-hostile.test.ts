@@ -10,8 +10,11 @@ import { gossipMessageId, gossipTopics } from '../src/p2p/chain-gossip.ts'
 import type { CointsNode } from '../src/node/node.ts'
 import { SCORE_THRESHOLDS, type CointsLibp2p } from '../src/p2p/libp2p-node.ts'
 import { decodeBlocksRequest, encodeBlocksResponse, encodeHeadersResponse, encodeStatus } from '../src/p2p/sync-messages.ts'
+import { join } from 'node:path'
+import { Chain } from '../src/chain/chain.ts'
+import type { BlockEntry } from '../src/chain/types.ts'
 import { addrOf, newKey, regtest, rpc, startLibp2p, startNode, waitFor, waitForSameTip } from './helpers/node-harness.ts'
-import { mineBlockOn, mineBlocks, openChain } from './helpers/chain-harness.ts'
+import { BranchBuilder, mineBlockOn, mineBlocks, openChain, phantomSpends, storedBytes } from './helpers/chain-harness.ts'
 
 const topics = gossipTopics(regtest)
 const prefix = `/coints/${regtest.name}/${genesisBlock(regtest).idString}`
@@ -24,6 +27,31 @@ async function hostilePeer (t: TestContext): Promise<CointsLibp2p> {
   return node
 }
 
+/** Dials `node` from `hostile` and waits until each sees the other's block subscription; returns the hostile peer's id. */
+async function joinGossip (hostile: CointsLibp2p, node: CointsNode): Promise<string> {
+  await hostile.dial(multiaddr(addrOf(node)))
+  const hostileId = hostile.peerId.toString()
+  await waitFor(() => node.p2p?.libp2p.services.pubsub.getSubscribers(topics.blocks).some(p => p.toString() === hostileId), 'the node to see the hostile subscription')
+  await waitFor(() => hostile.services.pubsub.getSubscribers(topics.blocks).length > 0, 'the hostile peer to see a subscriber')
+  return hostileId
+}
+
+/** A hostile peer connected to `node`, each seeing the other's block subscription. */
+async function hostileOn (t: TestContext, node: CointsNode): Promise<{ hostile: CointsLibp2p, hostileId: string }> {
+  const hostile = await hostilePeer(t)
+  return { hostile, hostileId: await joinGossip(hostile, node) }
+}
+
+/** Answers every request on one of our sync protocols with `reply`. */
+function serve (node: CointsLibp2p, protocol: string, reply: (request: Uint8Array) => Uint8Array): void {
+  void node.handle(`${prefix}/${protocol}/1.0.0`, async stream => {
+    const lp = lpStream(stream)
+    const request = await lp.read()
+    await lp.write(reply(request.subarray()))
+    await stream.close()
+  })
+}
+
 test('a peer gossiping garbage and invalid blocks is rejected and banned while honest nodes carry on', async t => {
   const key = newKey()
   const honest = await startNode(t, { minerAddress: key.address })
@@ -31,11 +59,7 @@ test('a peer gossiping garbage and invalid blocks is rejected and banned while h
   await rpc(honest, 'generate', [2])
   await waitForSameTip([honest, other], 2)
 
-  const hostile = await hostilePeer(t)
-  await hostile.dial(multiaddr(addrOf(honest)))
-  const hostileId = hostile.peerId.toString()
-  await waitFor(() => honest.p2p?.libp2p.services.pubsub.getSubscribers(topics.blocks).some(p => p.toString() === hostileId), 'the honest node to see the hostile subscription')
-  await waitFor(() => hostile.services.pubsub.getSubscribers(topics.blocks).length > 0, 'the hostile peer to see a subscriber')
+  const { hostile, hostileId } = await hostileOn(t, honest)
 
   // An invalid block: valid proof of work on the tip, but a coinbase paying more than the subsidy.
   const invalid = mineBlockOn(honest.chain, honest.chain.tip, { coinbaseOutputs: [{ amount: regtest.initialSubsidy + 1n, address: key.addressHash }] })
@@ -87,11 +111,7 @@ test('a copy of a new block with its header and altered transactions does not sh
   await rpc(target, 'generate', [1])
   await waitForSameTip([target, source], 1)
 
-  const hostile = await hostilePeer(t)
-  await hostile.dial(multiaddr(addrOf(target)))
-  const hostileId = hostile.peerId.toString()
-  await waitFor(() => hostile.services.pubsub.getSubscribers(topics.blocks).length > 0, 'the hostile peer to see a subscriber')
-  await waitFor(() => target.p2p?.libp2p.services.pubsub.getSubscribers(topics.blocks).some(p => p.toString() === hostileId), 'the target to see the hostile subscription')
+  const { hostile, hostileId } = await hostileOn(t, target)
 
   // Copies with the genuine header, each with an extra transaction: each is judged on its own (the first already bans its sender).
   const genuine = mineBlockOn(target.chain, target.chain.tip)
@@ -124,17 +144,9 @@ test('a sync peer that serves one block at a time, holding back the rest of a re
   const hostile = await hostilePeer(t)
   const hostileId = hostile.peerId.toString()
   const status = encodeStatus({ genesis: genesisBlock(regtest).id, tip: chain.tip.id, height: chain.height, chainwork: chain.tip.chainwork })
-  const serve = (protocol: string, reply: (request: Uint8Array) => Uint8Array): void => {
-    void hostile.handle(`${prefix}/${protocol}/1.0.0`, async stream => {
-      const lp = lpStream(stream)
-      const request = await lp.read()
-      await lp.write(reply(request.subarray()))
-      await stream.close()
-    })
-  }
-  serve('status', () => status)
-  serve('headers', () => encodeHeadersResponse(blocks.map(b => b.header.bytes)))
-  serve('blocks', request => {
+  serve(hostile, 'status', () => status)
+  serve(hostile, 'headers', () => encodeHeadersResponse(blocks.map(b => b.header.bytes)))
+  serve(hostile, 'blocks', request => {
     const [first] = decodeBlocksRequest(request)
     return encodeBlocksResponse(blocks.filter(b => b.id.equals(first)).map(b => b.encode()))
   })
@@ -167,16 +179,6 @@ function scoreOf (node: CointsNode, peer: string): number {
   return score
 }
 
-/** A hostile peer connected to `node`, each seeing the other's block subscription. */
-async function hostileOn (t: TestContext, node: CointsNode): Promise<{ hostile: CointsLibp2p, hostileId: string }> {
-  const hostile = await hostilePeer(t)
-  await hostile.dial(multiaddr(addrOf(node)))
-  const hostileId = hostile.peerId.toString()
-  await waitFor(() => node.p2p?.libp2p.services.pubsub.getSubscribers(topics.blocks).some(p => p.toString() === hostileId), 'the node to see the hostile subscription')
-  await waitFor(() => hostile.services.pubsub.getSubscribers(topics.blocks).length > 0, 'the hostile peer to see a subscriber')
-  return { hostile, hostileId }
-}
-
 test('a peer gossiping invalid blocks one at a time is banned and hung up on, not left connected and muted by gossipsub', async t => {
   const key = newKey()
   const node = await startNode(t, { minerAddress: key.address })
@@ -207,4 +209,123 @@ test('gossipsub scores a peer by our offences: light ones lower its score but ne
   node.p2p?.peers.penalise(hostileId, 'a timeout', 1)
   assert.equal(node.p2p?.bans.isBanned(hostileId), true)
   await waitFor(() => !node.p2p?.libp2p.getPeers().some(p => p.toString() === hostileId), 'the banned peer to be hung up on')
+})
+
+test('side-branch blocks from genesis full of spends of coins that do not exist are neither stored nor relayed; the peer claiming work it lacks is banned; nothing is there after a restart', async t => {
+  const key = newKey()
+  const target = await startNode(t, { minerAddress: key.address, statusIntervalMs: 200 })
+  // Status polls out of the way: what reaches `second` comes by gossip.
+  const second = await startNode(t, { bootstrap: [addrOf(target)], statusIntervalMs: 600_000 })
+  await rpc(target, 'generate', [10])
+  await waitForSameTip([target, second], 10)
+
+  // Six blocks of ~150 kB forking from genesis: valid headers and well-formed transactions, less work than the tip.
+  const builder = BranchBuilder.on(target.chain, target.chain.getEntryAt(0) as BlockEntry)
+  const junk = Array.from({ length: 6 }, () => builder.next({ txs: phantomSpends(target.chain, 50, 100) }))
+  const junkBytes = junk.reduce((n, b) => n + b.size, 0)
+  const junkWork = target.chain.getEntryAt(6)?.chainwork as bigint
+  // The attacker serves its branch to sync as well, claiming at first the work it has, later more than the target's.
+  let lying = false
+  let claims = 0n
+  const hostile = await hostilePeer(t)
+  const hostileId = hostile.peerId.toString()
+  serve(hostile, 'status', () => encodeStatus({ genesis: genesisBlock(regtest).id, tip: junk[5].id, height: 6, chainwork: lying ? target.chain.tip.chainwork + ++claims : junkWork }))
+  serve(hostile, 'headers', () => encodeHeadersResponse(junk.map(b => b.header.bytes)))
+  serve(hostile, 'blocks', request => {
+    const ids = decodeBlocksRequest(request)
+    return encodeBlocksResponse(junk.filter(b => ids.some(id => id.equals(b.id))).map(b => b.encode()))
+  })
+  const before = { target: await storedBytes(target.chain), second: await storedBytes(second.chain) }
+  await joinGossip(hostile, target)
+
+  // Then a valid block on the tip: once `second` has it by gossip, the target has judged and forwarded (or not) all before it.
+  const sentinel = mineBlockOn(target.chain, target.chain.tip)
+  for (const block of [...junk, sentinel]) await hostile.services.pubsub.publish(topics.blocks, block.encode())
+  await waitFor(() => second.chain.tip.idString === sentinel.idString, 'the valid block to reach the second node by gossip', 20_000)
+
+  const assertNothingStored = async (): Promise<void> => {
+    for (const node of [target, second]) {
+      for (const block of junk) assert.equal(await node.chain.store.getRaw(block.id), undefined, `junk block ${block.height} is not stored`)
+    }
+    const grown = { target: await storedBytes(target.chain) - before.target, second: await storedBytes(second.chain) - before.second }
+    t.diagnostic(`${junk.length} junk blocks (${junkBytes} bytes) grew the target's database by ${grown.target} bytes, the second node's by ${grown.second} (a valid block of ${sentinel.size} bytes included)`)
+    assert.ok(grown.target < 10_000 && grown.second < 10_000, `databases grew by ${grown.target} and ${grown.second} bytes`)
+  }
+  await assertNothingStored()
+  assert.equal(target.p2p?.bans.isBanned(hostileId), false, 'side blocks and a true status are no offence')
+
+  // Claiming more work than its headers carry is: each claim a sync finds false counts, and they add up to a ban.
+  lying = true
+  await waitFor(() => target.p2p?.bans.isBanned(hostileId), 'the peer claiming work its headers do not carry to be banned', 20_000)
+  await assertNothingStored()
+  assert.equal(target.chain.tip.idString, sentinel.idString)
+
+  await target.stop()
+  const restarted = new Chain({}, { params: regtest, dbPath: join(target.options.datadir, 'chain'), verifierThreads: 1 })
+  await restarted.start()
+  try {
+    assert.equal(restarted.tip.idString, sentinel.idString)
+    for (const block of junk) {
+      assert.equal(restarted.hasBlock(block.idString), false)
+      assert.equal(await restarted.store.getRaw(block.id), undefined)
+    }
+  } finally {
+    await restarted.stop()
+  }
+})
+
+test('a block on the tip with valid work and invalid contents is answered as invalid by getblock and getblockheader, and never served', async t => {
+  const key = newKey()
+  const target = await startNode(t, { minerAddress: key.address })
+  await rpc(target, 'generate', [3])
+  const { hostile, hostileId } = await hostileOn(t, target)
+
+  const invalid = mineBlockOn(target.chain, target.chain.tip, { txs: phantomSpends(target.chain, 5, 10) })
+  await hostile.services.pubsub.publish(topics.blocks, invalid.encode())
+  // Its sender is banned once the block is judged.
+  await waitFor(() => target.p2p?.bans.isBanned(hostileId), 'the invalid block to be judged')
+
+  const block = await rpc(target, 'getblock', [invalid.idString]) as Record<string, unknown>
+  assert.equal(block.status, 'invalid')
+  assert.equal(block.confirmations, -1)
+  assert.equal(block.height, 4)
+  assert.equal(block.txs, undefined, 'its transactions are not answered')
+  const header = await rpc(target, 'getblockheader', [invalid.idString]) as Record<string, unknown>
+  assert.deepEqual([header.status, header.confirmations, header.id, header.next], ['invalid', -1, invalid.idString, null])
+  assert.equal(await rpc(target, 'getblockheader', [invalid.idString, false]), Buffer.from(invalid.header.bytes).toString('hex'))
+  assert.equal(await target.chain.store.getRaw(invalid.txs[1].id), undefined, 'its transactions are not stored')
+  assert.deepEqual(await target.chain.getBlocksWire([invalid.id]), [])
+  assert.equal(target.chain.height, 3)
+
+  // The best chain and a side block, for comparison.
+  const tip = await rpc(target, 'getblock', [target.chain.tip.idString]) as Record<string, unknown>
+  assert.deepEqual([tip.status, tip.confirmations, tip.next], ['active', 1, null])
+  const first = await rpc(target, 'getblockheader', [target.chain.getEntryAt(1)?.idString]) as Record<string, unknown>
+  assert.deepEqual([first.status, first.confirmations, first.next], ['active', 3, target.chain.getEntryAt(2)?.idString])
+  const side = mineBlockOn(target.chain, target.chain.getEntryAt(2) as BlockEntry)
+  await rpc(target, 'submitblock', [Buffer.from(side.encode()).toString('hex')])
+  const sideView = await rpc(target, 'getblock', [side.idString]) as Record<string, unknown>
+  assert.deepEqual([sideView.status, sideView.confirmations, (sideView.txs as string[]).length], ['valid-fork', -1, 1])
+})
+
+test('a heavier fork 100 blocks deep reorganises both nodes, and its next block is relayed', async t => {
+  const key = newKey()
+  const target = await startNode(t, { minerAddress: key.address })
+  const second = await startNode(t, { bootstrap: [addrOf(target)] })
+  // Mined apart, never connected until now: 100 blocks against 105 from genesis.
+  const fork = await startNode(t, { minerAddress: newKey().address })
+  await rpc(target, 'generate', [100])
+  await rpc(fork, 'generate', [105])
+  await waitForSameTip([target, second], 100)
+
+  await rpc(fork, 'addnode', [addrOf(target)])
+  const heavier = await waitForSameTip([target, second, fork], 105, 60_000)
+  assert.equal(heavier, fork.chain.tip.idString)
+  for (const node of [target, second]) {
+    const stats = await rpc(node, 'getchainstats') as { maxreorgdepth: number }
+    assert.equal(stats.maxreorgdepth, 100)
+  }
+  await rpc(fork, 'generate', [1])
+  await waitForSameTip([target, second, fork], 106)
+  for (const node of [target, second, fork]) assert.equal((await rpc(node, 'verifychain') as { ok: boolean }).ok, true)
 })

@@ -1,6 +1,6 @@
 import { formatAmount } from '../../core/amount.ts'
 import { encodeHeaderData, type Block } from '../../core/block.ts'
-import { parseCid } from '../../core/cbor.ts'
+import { parseCid, type CID } from '../../core/cbor.ts'
 import { CointsError } from '../../core/errors.ts'
 import { fromHex, toHex } from '../../core/hash.ts'
 import { bitsToTarget, difficultyOf } from '../../core/pow.ts'
@@ -22,6 +22,31 @@ export interface ChainMethodsContext {
 
 function notFound (what: string): CointsError {
   return new CointsError('NOT_FOUND', what)
+}
+
+/** A block's header fields and standing, as getblockheader answers and getblock starts. */
+async function headerView (chain: Chain, cid: CID): Promise<Record<string, unknown>> {
+  const info = chain.blockInfo(cid.toString())
+  const header = await chain.getHeader(cid)
+  if (info === undefined || header === undefined) throw notFound(`block ${cid.toString()}`)
+  const h = header.data
+  const active = info.validity === 'active'
+  return {
+    id: header.idString,
+    height: h.height,
+    version: h.version,
+    prev: h.prev?.toString() ?? null,
+    next: active ? chain.getEntryAt(h.height + 1)?.idString ?? null : null,
+    time: h.time,
+    nonce: toHex(h.nonce),
+    bits: h.bits.toString(16),
+    difficulty: difficultyOf(h.bits, chain.params.powLimitBits),
+    chainwork: info.entry.chainwork.toString(16).padStart(64, '0'),
+    txlist: h.txs.toString(),
+    status: info.validity,
+    // As Bitcoin Core: -1 for a block off the best chain.
+    confirmations: active ? chain.height - h.height + 1 : -1
+  }
 }
 
 function decodeHex (hex: string, what: string): Uint8Array {
@@ -58,24 +83,26 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       }
     },
     getblock: {
-      description: 'A block by id: {id, height, prev, time, nonce, bits, size, confirmations, txs: [txid]}.',
+      description: 'A block by id: its header (as getblockheader) with {size, txs: [txid]}; an invalid block is answered by its header alone.',
       params: [{ name: 'id', type: 'string' }],
       handler: async ({ id }) => {
         const cid = parseCid(id as string)
+        const view = await headerView(chain, cid)
+        if (view.status === 'invalid') return view
         const block = await chain.getBlock(cid)
         if (block === undefined) throw notFound(`block ${String(id)}`)
-        const h = block.header.data
-        return {
-          id: block.idString,
-          height: h.height,
-          prev: h.prev?.toString() ?? null,
-          time: h.time,
-          nonce: toHex(h.nonce),
-          bits: h.bits.toString(16),
-          size: block.size,
-          confirmations: chain.isOnBestChain(block.idString) ? chain.height - h.height + 1 : 0,
-          txs: block.txs.map(tx => tx.idString)
-        }
+        return { ...view, size: block.size, txs: block.txs.map(tx => tx.idString) }
+      }
+    },
+    getblockheader: {
+      description: 'A block header by id: {id, height, version, prev, next, time, nonce, bits, difficulty, chainwork, txlist, status: active|valid-fork|invalid, confirmations (-1 off the best chain)}; verbose false: the header\'s hex.',
+      params: [{ name: 'id', type: 'string' }, { name: 'verbose', type: 'boolean', optional: true }],
+      handler: async ({ id, verbose }) => {
+        const cid = parseCid(id as string)
+        if (verbose !== false) return await headerView(chain, cid)
+        const header = await chain.getHeader(cid)
+        if (header === undefined) throw notFound(`block ${String(id)}`)
+        return toHex(header.bytes)
       }
     },
     getrawtransaction: {
@@ -153,12 +180,13 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       }
     },
     submitblock: {
-      description: 'Validates and stores a block (hex of its wire form: {header, txs}); returns its status.',
+      description: 'Validates and stores a block (hex of its wire form: {header, txs}); returns its status (connected, side, orphan, known); relayed to peers once connected.',
       params: [{ name: 'hex', type: 'string' }],
       handler: async ({ hex }) => {
         const block = chain.decodeBlock(decodeHex(hex as string, 'block'))
         const result = await chain.processBlock(block)
-        if (result.status === 'connected' || result.status === 'side') ctx.relayBlock(block)
+        // Relayed only once on our best chain, as gossip forwards blocks.
+        if (result.status === 'connected') ctx.relayBlock(block)
         return { id: block.idString, ...result }
       }
     },
