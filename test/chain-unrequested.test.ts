@@ -4,7 +4,7 @@ import type { BlockEntry } from '../src/chain/types.ts'
 import { cidOf } from '../src/core/cbor.ts'
 import { BlockError } from '../src/core/errors.ts'
 import { genesisBlock } from '../src/core/params.ts'
-import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, phantomSpends, regtest, spendTx, storedBytes } from './helpers/chain-harness.ts'
+import { BranchBuilder, mineBlocks, newKey, openChain, outputOf, phantomSpends, regtest, spendTx, storedBytes } from './helpers/chain-harness.ts'
 
 const unrequested = { requested: false }
 
@@ -13,8 +13,7 @@ async function assertCode (promise: Promise<unknown>, code: string): Promise<voi
 }
 
 test('an unrequested block on a branch with less work than the tip is refused before anything is written; equal or more work is stored', async t => {
-  const ws = await chainWorkspace(t)
-  const chain = await ws.open()
+  const { chain, ws } = await openChain(t)
   const main = await mineBlocks(chain, ws.clock, 5, newKey().addressHash)
   const before = await storedBytes(chain)
 
@@ -42,8 +41,7 @@ test('an unrequested block on a branch with less work than the tip is refused be
 })
 
 test('a lighter branch gossiped block by block, then fetched as requested, reorganises the chain; unrequested orphans are never stored on a light branch', async t => {
-  const ws = await chainWorkspace(t)
-  const chain = await ws.open()
+  const { chain, ws } = await openChain(t)
   await mineBlocks(chain, ws.clock, 5, newKey().addressHash)
   const branch = BranchBuilder.on(chain, chain.getEntryAt(2) as BlockEntry).extend(4)
   const [b3, b4, b5, b6] = branch
@@ -69,8 +67,7 @@ test('a lighter branch gossiped block by block, then fetched as requested, reorg
 })
 
 test('a requested branch forking 110 blocks below the tip, with less work than the tip until its last block, reorganises the chain', async t => {
-  const ws = await chainWorkspace(t)
-  const chain = await ws.open()
+  const { chain, ws } = await openChain(t)
   await mineBlocks(chain, ws.clock, 110, newKey().addressHash)
   const branch = BranchBuilder.on(chain, chain.getEntryAt(0) as BlockEntry).extend(111)
   for (const block of branch.slice(0, 110)) assert.deepEqual(await chain.processBlock(block, { requested: true }), { status: 'side' })
@@ -81,8 +78,7 @@ test('a requested branch forking 110 blocks below the tip, with less work than t
 })
 
 test('a block on the tip that fails its connect check keeps only its header, is answered as invalid, and stays so after a restart', async t => {
-  const ws = await chainWorkspace(t)
-  const chain = await ws.open()
+  const { chain, ws } = await openChain(t)
   await mineBlocks(chain, ws.clock, 3, newKey().addressHash)
   const bad = BranchBuilder.on(chain, chain.tip).next({ txs: phantomSpends(chain, 20, 100) })
   const before = await storedBytes(chain)
@@ -114,8 +110,7 @@ test('a block on the tip that fails its connect check keeps only its header, is 
 })
 
 test('an invalid block\'s transactions that other stored blocks hold stay when its body is dropped', async t => {
-  const ws = await chainWorkspace(t)
-  const chain = await ws.open()
+  const { chain, ws } = await openChain(t)
   const key = newKey()
   const main = await mineBlocks(chain, ws.clock, 12, key.addressHash)
   // One transaction confirmed on the best chain, one mined only in a side block that ties with the tip.
