@@ -13,7 +13,7 @@ import { ChainStore } from '../src/chain/store.ts'
 import { type Block, decodeBlockParts } from '../src/core/block.ts'
 import { hash160, sha256 } from '../src/core/hash.ts'
 import { keyPairOf, randomPrivateKey, type KeyPair } from '../src/core/keys.ts'
-import { chainTag, getNetwork } from '../src/core/params.ts'
+import { chainTag, genesisBlock, getNetwork } from '../src/core/params.ts'
 import { sigChecksOf, type SigCheck } from '../src/core/rules.ts'
 import { OutPoint } from '../src/core/outpoint.ts'
 import { signTransaction, type Tx, TX_VERSION } from '../src/core/tx.ts'
@@ -137,7 +137,7 @@ async function timeUnavoidable (fixture: Fixture): Promise<number> {
   const keys = await clock(() => { for (const tx of txs) for (const input of tx.data.inputs) hash160(input.pubkey) })
   const spent = txs.flatMap(tx => tx.inputKeys())
   return decoding + ids + sighashes + keys + await onCopy(fixture, async work => {
-    const store = new ChainStore(join(work, 'chain'))
+    const store = new ChainStore(join(work, 'chain'), { marker: { network: params.name, genesis: genesisBlock(params).idString } })
     await store.open()
     const coins = await clock(async () => await store.getCoins(spent))
     const storing = await clock(async () => { await store.putBlock(fixture.block, indexRecordOf(fixture.block)) })

@@ -12,6 +12,7 @@ import type { Block } from '../src/core/block.ts'
 import { BlockError } from '../src/core/errors.ts'
 import type { KeyPair } from '../src/core/keys.ts'
 import { getNetwork, subsidyAt } from '../src/core/params.ts'
+import { coinsOf } from '../src/core/rules.ts'
 import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
 
 const NODE = '/work/main/node_modules/.bin/node'
@@ -54,7 +55,7 @@ test('a restart resumes tip and UTXO statistics from the stored index, replaying
       c.on('tip', () => { events++ })
     }
   })
-  assert.equal(blockReads, 0, 'start reads no block')
+  assert.equal(blockReads, 6, 'start reads only the 6 blocks it checks')
   assert.equal(events, 0)
   assert.deepEqual(again.utxoSummary(), summary)
   assert.deepEqual(again.locator(), locator)
@@ -198,15 +199,25 @@ test('verifyChain reports a damaged UTXO set', async t => {
   assert.ok(check.mismatches.includes(`${blocks[1].txs[0].idString}:7 is stored but not in the recomputed set`))
 })
 
-test('verifyChain reports a stored best chain that does not connect instead of throwing', async t => {
+test('a stored best chain that does not connect is refused by the start check, and verifyChain reports it below the blocks checked', async t => {
   const { ws, chain, main, key } = await forked(t)
-  // Damage: the tip record points at a stored block that never passed validation.
-  const bad = BranchBuilder.on(chain, chain.tip).next({ coinbaseOutputs: [{ amount: 51n * 10n ** 8n, address: key.addressHash }] })
-  await chain.store.putBlock(bad, indexRecordOf(bad))
-  await chain.store.putMeta('tip', bad.id.multihash.digest)
+  // Damage: the tip moved onto stored blocks that never passed validation (height 6 pays too much), with their coins and undo data.
+  const builder = BranchBuilder.on(chain, chain.tip)
+  const bad = builder.next({ coinbaseOutputs: [{ amount: 51n * 10n ** 8n, address: key.addressHash }] })
+  const above = builder.next()
+  for (const b of [bad, above]) await chain.store.putBlock(b, indexRecordOf(b))
+  const stats = chain.utxoSummary()
+  await chain.store.writeState({
+    put: [...coinsOf(bad.txs[0], 6), ...coinsOf(above.txs[0], 7)],
+    del: [],
+    undo: [{ digest: bad.id.multihash.digest, spent: [] }, { digest: above.id.multihash.digest, spent: [] }],
+    tipDigest: above.id.multihash.digest,
+    stats: { txouts: stats.txouts + 2, total: stats.total + 51n * 10n ** 8n + subsidyAt(regtest, 7) }
+  })
   await chain.stop()
-  const again = await ws.open()
-  assert.equal(again.tip.idString, bad.idString)
+  await assert.rejects(ws.open(), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_UNDO' && /block 6 .*BAD_COINBASE_VALUE/.test(err.message))
+  const again = await ws.open({ checkBlocks: 1 })
+  assert.equal(again.tip.idString, above.idString)
   assert.equal(again.getEntryAt(5)?.idString, main[4].idString)
   const check = await again.verifyChain()
   assert.equal(check.ok, false)
@@ -219,8 +230,8 @@ test('a start that fails while resuming a reorganisation closes everything', asy
   await chain.store.putBlock(branch[0], indexRecordOf(branch[0]))
   await chain.store.putMeta('tip', branch[0].id.multihash.digest)
   await chain.stop()
-  await assert.rejects(ws.open(), (err: unknown) => err instanceof StoreError && err.code === 'MISSING_UNDO')
-  assert.deepEqual(await startInChild(t, ws.dir, ws.dbPath()), { code: 0, signal: null, out: 'MISSING_UNDO' })
+  await assert.rejects(ws.open(), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_UNDO')
+  assert.deepEqual(await startInChild(t, ws.dir, ws.dbPath()), { code: 0, signal: null, out: 'CORRUPT_UNDO' })
 })
 
 test('a datadir in use by another chain is refused with DB_OPEN_FAILED', async t => {
@@ -237,9 +248,9 @@ test('a stored block whose bytes were damaged reads as CORRUPT_BLOCK', async t =
   await assert.rejects(chain.getBlock(block.id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
   await assert.rejects(chain.getTx(block.txs[0].id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
   await chain.store.db.del(blockstoreKey(block.txs[0].id))
-  await assert.rejects(chain.getBlock(block.id), (err: unknown) => err instanceof StoreError && err.code === 'MISSING_BLOCK')
+  await assert.rejects(chain.getBlock(block.id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
   const check = chain.verifyChain()
-  await assert.rejects(check, (err: unknown) => err instanceof StoreError && err.code === 'MISSING_BLOCK')
+  await assert.rejects(check, (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
 })
 
 test('a block index with a record missing or at the wrong height is refused on start as CORRUPT_INDEX', async t => {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { join } from 'node:path'
+import { dirname } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import { Block, BLOCK_VERSION, encodeBlockParts, encodeTxList, Header, NONCE_BYTES, type HeaderData } from '../core/block.ts'
 import { cidOf, type CID } from '../core/cbor.ts'
@@ -10,13 +10,15 @@ import { expectedBits, workOf } from '../core/pow.ts'
 import { checkBlockContext, checkBlockSanity, coinsOf, connectBlockTxs, sigChecksOf, type Coin, type ConnectResult, type SigCheck } from '../core/rules.ts'
 import { Tx, TX_VERSION } from '../core/tx.ts'
 import { BlockIndex, type IndexEntry } from './block-index.ts'
+import { checkRecentBlocks, DEFAULT_CHECK_BLOCKS } from './block-check.ts'
 import type { Logger } from '../log.ts'
 import { ChainStats } from './chain-stats.ts'
 import { Mempool } from './mempool.ts'
 import { OrphanPool } from './orphan-pool.ts'
 import { BlockStatus, cidFromDigest, indexRecordOf, StoreError } from './records.ts'
+import { rebuildFromBlocks } from './reindex.ts'
 import { SignatureVerifier } from './sig-verifier.ts'
-import { ChainStore } from './store.ts'
+import { ChainStore, REMEDY, withRemedy } from './store.ts'
 import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
 import type { BlockEntry, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, TipChange } from './types.ts'
 import { BoundedSet } from '../util/bounded-set.ts'
@@ -36,6 +38,14 @@ export interface ChainInit {
   coinsCache?: CoinsCacheInit
   /** Clock in seconds, replaceable in tests. */
   now?: () => number
+  /** Rebuild the block index, UTXO set and undo data from the stored blocks at start (Bitcoin Core's -reindex). */
+  reindex?: boolean
+  /** Best-chain blocks checked against the UTXO set and undo data at start (default 6; 0: all), as Bitcoin Core's -checkblocks. */
+  checkBlocks?: number
+  /** Free bytes kept on the database's disk: below them the chain halts (default 50 MB). */
+  minFreeBytes?: number
+  /** fsync each flush (default true); off only to measure what it costs. */
+  syncFlushes?: boolean
 }
 
 export interface ChainComponents {
@@ -51,7 +61,7 @@ export interface BlockTemplate {
 export interface UtxoSummary { height: number, tip: string, txouts: number, total: bigint }
 
 /** The chain service is not running: before start() or after stop(), nothing may change its state. */
-export class ChainError extends CointsError<'NOT_RUNNING'> {}
+export class ChainError extends CointsError<'NOT_RUNNING' | 'HALTED'> {}
 
 const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
 /** Room kept in a template for the header and coinbase. */
@@ -82,7 +92,11 @@ export class Chain extends EventEmitter<ChainEvents> {
   readonly #connectChecks = new WeakMap<Block, Promise<ConnectResult>>()
   /** Every state change runs through this queue, one at a time. */
   readonly #queue = new SerialQueue()
+  readonly #reindex: boolean
+  readonly #checkBlocks: number
   #started = false
+  /** Why the chain stopped accepting anything (a write failed: a full disk); the node shuts down on 'halt'. */
+  #halted: StoreError | undefined
 
   constructor (components: ChainComponents, init: ChainInit) {
     super()
@@ -90,7 +104,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.chainTag = chainTag(init.params)
     this.#log = components.logger ?? silent
     this.#now = init.now ?? (() => Math.floor(Date.now() / 1000))
-    this.store = new ChainStore(init.dbPath)
+    this.#reindex = init.reindex ?? false
+    this.#checkBlocks = init.checkBlocks ?? DEFAULT_CHECK_BLOCKS
+    this.store = new ChainStore(init.dbPath, {
+      marker: { network: init.params.name, genesis: genesisBlock(init.params).idString },
+      minFreeBytes: init.minFreeBytes,
+      syncFlushes: init.syncFlushes,
+      onWriteFailure: err => { this.#halt(err) }
+    })
     this.#coins = new CoinsCache(this.store, init.coinsCache)
     this.verifier = new SignatureVerifier({ threads: init.verifierThreads })
     this.#index = new BlockIndex(init.params)
@@ -108,10 +129,17 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   async start (): Promise<void> {
     if (this.#started) return
-    await mkdir(join(this.store.path, '..'), { recursive: true })
-    await this.store.open()
+    await mkdir(dirname(this.store.path), { recursive: true })
+    const damage = await this.store.open({ salvage: this.#reindex })
+    for (const d of damage) this.#log.warn(`reindex: ${d.file} ${d.problem}; what it held is rebuilt or synced again`)
     try {
+      // A reindex interrupted by a crash begins again.
+      const reindex = this.#reindex || await this.store.getMeta('reindex') !== undefined
+      if (reindex) await this.store.beginReindex()
       await this.#load()
+      await this.store.markCreated()
+      if (reindex) await this.#rebuild()
+      else await this.#checkRecent()
       // A crash between storing a block and connecting it, or mid-reorganisation, resumes here
       // (directly: until started, nothing else may queue).
       const best = this.#index.bestCandidate()
@@ -120,11 +148,43 @@ export class Chain extends EventEmitter<ChainEvents> {
       // A failed start leaves nothing running: worker threads would keep the process alive.
       await this.verifier.stop()
       await this.store.close()
-      throw err
+      throw withRemedy(err)
     }
     this.#started = true
     this.#log.info(`chain ${this.params.name} at height ${this.#index.tip.height} (${this.#index.tip.idString}), ${this.#index.size} blocks indexed`)
   }
+
+  /** -reindex: every stored block through processBlock's own path, in height order. */
+  async #rebuild (): Promise<void> {
+    const started = Date.now()
+    const { connected, dropped } = await rebuildFromBlocks({
+      store: this.store,
+      log: this.#log,
+      process: async block => await this.#processBlock(block, true),
+      indexed: id => this.#index.get(id) !== undefined
+    })
+    await this.#coins.flush()
+    await this.store.endReindex()
+    this.#log.info(`reindex: done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${connected} blocks indexed, tip ${this.#index.tip.height}${dropped > 0 ? `; ${dropped} dropped, to be synced again from peers` : ''}`)
+  }
+
+  /** -checkblocks: the last blocks of the chain on disk against its UTXO set and undo data. */
+  async #checkRecent (): Promise<void> {
+    const started = performance.now()
+    const checked = await checkRecentBlocks(this.store, this.#index, this.params, this.#checkBlocks)
+    this.#log.debug(`start check: ${checked} blocks verified in ${(performance.now() - started).toFixed(0)} ms`)
+  }
+
+  /** A write failed (a full disk): nothing more is accepted, and 'halt' tells the node to shut down. */
+  #halt (err: StoreError): void {
+    if (this.#halted !== undefined) return
+    this.#halted = err
+    this.#log.error(`${err.message}; the chain accepts nothing more`)
+    this.emit('halt', err)
+  }
+
+  /** Why the chain halted, if it did. */
+  get halted (): StoreError | undefined { return this.#halted }
 
   /** Reads (or creates) the database's genesis, block index, tip and UTXO statistics. */
   async #load (): Promise<void> {
@@ -196,10 +256,16 @@ export class Chain extends EventEmitter<ChainEvents> {
     return { entry, validity: entry.status === BlockStatus.INVALID ? 'invalid' : this.#index.isOnBestChain(entry) ? 'active' : 'valid-fork' }
   }
 
-  /** A stored block that is not known invalid: an invalid one is answered by its header alone (getHeader). */
+  /**
+   * A stored block that is not known invalid: an invalid one is answered by its
+   * header alone (getHeader). A valid one the index holds but the store does
+   * not is damage (CORRUPT_BLOCK), never "not found".
+   */
   async getBlock (id: CID): Promise<Block | undefined> {
     if (this.#index.get(id.toString())?.status !== BlockStatus.VALID) return undefined
-    return await this.store.getBlock(id)
+    const block = await this.store.getBlock(id)
+    if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `indexed block ${id.toString()} is not stored; ${REMEDY}`)
+    return block
   }
 
   /** The header of any indexed block, invalid ones included. */
@@ -220,7 +286,9 @@ export class Chain extends EventEmitter<ChainEvents> {
    */
   async getBlocksWire (ids: CID[]): Promise<Uint8Array[]> {
     const valid = ids.findIndex(id => this.getEntry(id.toString()) === undefined)
-    const parts = await this.store.getBlocksParts(valid < 0 ? ids : ids.slice(0, valid))
+    const wanted = valid < 0 ? ids : ids.slice(0, valid)
+    const parts = await this.store.getBlocksParts(wanted)
+    if (parts.length < wanted.length) throw new StoreError('CORRUPT_BLOCK', `indexed block ${wanted[parts.length].toString()} is not stored; ${REMEDY}`)
     return parts.map(p => encodeBlockParts(p.header, p.txs))
   }
 
@@ -271,6 +339,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   async #exclusive<T> (fn: () => Promise<T>): Promise<T> {
     // Refused when asked, not when run: stop() waits for what was queued before it.
     if (!this.#started) throw new ChainError('NOT_RUNNING', `the chain ${this.params.name} is stopped`)
+    if (this.#halted !== undefined) throw new ChainError('HALTED', this.#halted.message)
     return await this.#queue.run(fn)
   }
 
@@ -411,7 +480,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       let failed = false
       for (const entry of path) {
         const block = inHand.get(entry.idString) ?? await this.store.getBlock(entry.id)
-        if (block === undefined) throw new StoreError('MISSING_BLOCK', `indexed block ${entry.idString} is not stored`)
+        if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `indexed block ${entry.idString} is not stored`)
         try {
           await this.#connectTip(block, entry)
           connected.push(entry)
@@ -466,7 +535,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const entry = this.#index.tip
     const parent = this.#index.get(entry.prev as string) as IndexEntry
     const block = await this.store.getBlock(entry.id)
-    if (block === undefined) throw new StoreError('MISSING_BLOCK', `connected block ${entry.idString} is not stored`)
+    if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `connected block ${entry.idString} is not stored`)
     const spent = await this.#coins.getUndo(entry.digest)
     const created = block.txs.flatMap(tx => coinsOf(tx, entry.height))
     const { stats } = this.#coins
@@ -600,7 +669,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       for (let h = 0; h <= tip.height; h++) {
         const entry = this.#index.atHeight(h) as IndexEntry
         const block = await this.store.getBlock(entry.id)
-        if (block === undefined) throw new StoreError('MISSING_BLOCK', `block at height ${h}`)
+        if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `best-chain block ${entry.idString} at height ${h} is not stored`)
         if (h === 0) {
           for (const [key, coin] of coinsOf(block.txs[0], 0)) coins.set(key, coin)
         } else {

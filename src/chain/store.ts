@@ -1,8 +1,14 @@
+import { mkdir, rename, statfs } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { ClassicLevel } from 'classic-level'
 import { Level } from 'level'
 import { Block, Header } from '../core/block.ts'
 import { cidOf, decodeCbor, read, type CID } from '../core/cbor.ts'
+import { equalBytes, sha256 } from '../core/hash.ts'
 import type { Coin } from '../core/rules.ts'
 import { Tx } from '../core/tx.ts'
+import { readMarker, writeMarker, markerPath, type DbMarker } from './db-marker.ts'
+import { findDbDamage, hasDbFiles, type DbDamage } from './leveldb-files.ts'
 import {
   blockstoreKey, blockstoreKeyOfDigest, decodeCoin, decodeIndexRecord, decodeUndo, encodeCoin, encodeIndexValue, encodeUndo,
   indexKey, type IndexRecord, StoreError
@@ -27,9 +33,33 @@ export interface StateWrite {
 /** A read view of the database at one moment. */
 export type Snapshot = ReturnType<Level<string, Uint8Array>['snapshot']>
 
+export interface ChainStoreInit {
+  /** The chain the database must hold (its marker beside it says which). */
+  marker: DbMarker
+  /** Whether a flush (writeState) reaches the disk before it returns (fsync), so a power cut keeps it (default true). */
+  syncFlushes?: boolean
+  /** Free bytes on the database's file system below which nothing more is written (default 50 MB, as Bitcoin Core). */
+  minFreeBytes?: number
+  /** Called when a write failed or was refused for want of space, or failed otherwise: the chain cannot go on. */
+  onWriteFailure?: (err: StoreError) => void
+}
+
+export const DEFAULT_MIN_FREE_BYTES = 50 * 1024 * 1024
+/** How often block writes check the free space; flushes always do. */
+const SPACE_CHECK_MS = 250
+
+/** What a damaged database's refusal tells the user to do. */
+export const REMEDY = 'start with --reindex to rebuild it from the stored blocks (damaged blocks are synced again from peers), or restore the datadir from a backup'
+
+/** Damage found while starting, with what to do about it (a record that did not parse says only what it is). */
+export function withRemedy (err: unknown): unknown {
+  if (!(err instanceof StoreError) || !err.code.startsWith('CORRUPT_') || err.message.includes('--reindex')) return err
+  return new StoreError(err.code, `${err.message.slice(err.code.length + 2)} in the chain database; ${REMEDY}`)
+}
+
 /** The database and its sublevels, made by open(): a Level opens itself once made, and a store must not touch the disk before open(). */
-function openDatabase (path: string) {
-  const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
+function openDatabase (path: string, createIfMissing: boolean) {
+  const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing })
   return {
     db,
     index: db.sublevel<Uint8Array, Uint8Array>('i', { keyEncoding: 'view', valueEncoding: 'view' }),
@@ -46,10 +76,17 @@ function openDatabase (path: string) {
  */
 export class ChainStore {
   readonly path: string
+  readonly #init: ChainStoreInit
+  readonly #minFreeBytes: number
   #open: ReturnType<typeof openDatabase> | undefined
+  #marked = false
+  #spaceCheckedAt = 0
+  #failed: StoreError | undefined
 
-  constructor (path: string) {
+  constructor (path: string, init: ChainStoreInit) {
     this.path = path
+    this.#init = init
+    this.#minFreeBytes = init.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
   }
 
   /** The LevelDB database, between open() and close(). */
@@ -62,15 +99,64 @@ export class ChainStore {
     return this.#open
   }
 
-  async open (): Promise<void> {
-    const parts = openDatabase(this.path)
+  /**
+   * Opens the database, refusing one that is damaged or missing where its
+   * marker says a chain was kept (LevelDB, finding no CURRENT, would make a new
+   * database and delete the old tables). Only an absent database is created.
+   * With `salvage` (--reindex), damaged tables go aside to lost/ and LevelDB's
+   * repair rebuilds the rest; returns the damage found then.
+   */
+  async open (opts: { salvage?: boolean } = {}): Promise<DbDamage[]> {
+    const { marker } = this.#init
+    const found = await readMarker(this.path)
+    if (found !== undefined && found.genesis !== marker.genesis) {
+      throw new StoreError('WRONG_NETWORK', `the database at ${this.path} belongs to the ${found.network} network (genesis ${found.genesis}), not to ${marker.network}`)
+    }
+    this.#marked = found !== undefined
+    await this.#checkSpace()
+    const exists = await hasDbFiles(this.path)
+    let damage: DbDamage[] = []
+    if (exists || found !== undefined) damage = await findDbDamage(this.path)
+    if (damage.length > 0 && opts.salvage === true && exists) {
+      await this.#salvage(damage)
+    } else if (damage.length > 0 && opts.salvage !== true) {
+      const more = damage.length > 1 ? ` (and ${damage.length - 1} more damaged file${damage.length > 2 ? 's' : ''})` : ''
+      const what = found === undefined ? '' : `, which ${markerPath(this.path)} says holds the ${found.network} chain`
+      throw new StoreError('CORRUPT_DB', `the chain database at ${this.path}${what} is damaged: ${damage[0].file} ${damage[0].problem}${more}; ${REMEDY}`)
+    }
+    const parts = openDatabase(this.path, !exists)
     try {
       await parts.db.open()
     } catch (err) {
-      const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message
-      throw new StoreError('DB_OPEN_FAILED', `cannot open the chain database at ${this.path}: ${cause}`)
+      const cause = (err as { cause?: Error }).cause ?? (err as Error)
+      const code = (cause as { code?: string }).code === 'LEVEL_CORRUPTION' ? 'CORRUPT_DB' : 'DB_OPEN_FAILED'
+      throw new StoreError(code, `cannot open the chain database at ${this.path}: ${cause.message}${code === 'CORRUPT_DB' ? `; ${REMEDY}` : ''}`)
     }
     this.#open = parts
+    return damage
+  }
+
+  /** Moves damaged tables to lost/ (their data is rebuilt or synced again) and has LevelDB rebuild its MANIFEST from the rest. */
+  async #salvage (damage: DbDamage[]): Promise<void> {
+    const lost = join(this.path, 'lost')
+    await mkdir(lost, { recursive: true })
+    for (const { file, problem } of damage) {
+      if (/\.(?:ldb|sst)$/.test(file) && problem !== 'is missing') await rename(join(this.path, file), join(lost, `${file}.damaged`))
+    }
+    try {
+      await ClassicLevel.repair(this.path)
+    } catch (err) {
+      throw new StoreError('CORRUPT_DB', `LevelDB cannot repair the chain database at ${this.path}: ${(err as Error).message}; restore the datadir from a backup, or remove it and ${markerPath(this.path)} to sync a new copy from peers`)
+    }
+    const left = await findDbDamage(this.path)
+    if (left.length > 0) throw new StoreError('CORRUPT_DB', `the chain database at ${this.path} is still damaged after its repair: ${left[0].file} ${left[0].problem}; restore the datadir from a backup, or remove it and ${markerPath(this.path)} to sync a new copy from peers`)
+  }
+
+  /** Writes the marker once the database holds its chain (a datadir made before markers gets one on its next start). */
+  async markCreated (): Promise<void> {
+    if (this.#marked) return
+    await writeMarker(this.path, this.#init.marker)
+    this.#marked = true
   }
 
   async close (): Promise<void> {
@@ -81,6 +167,7 @@ export class ChainStore {
 
   /** Stores a block's IPLD objects and its index record in one batch. */
   async putBlock (block: Block, record: IndexRecord): Promise<void> {
+    if (Date.now() - this.#spaceCheckedAt > SPACE_CHECK_MS) await this.#checkSpace()
     // A chained batch: for a block's thousands of puts, far cheaper in abstract-level than an array of operations.
     const { db, index } = this.#parts
     const batch = db.batch()
@@ -88,7 +175,7 @@ export class ChainStore {
     batch.put(blockstoreKey(cidOf(block.txList)), block.txList)
     for (let t = 0; t < block.txs.length; t++) batch.put(blockstoreKeyOfDigest(block.txs[t].digest), block.txs[t].bytes)
     batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: index })
-    await batch.write()
+    await this.#write(`storing block ${record.height}`, batch.write())
   }
 
   /** The database as it is now, to read from later (dropBlockBody); close it when done. */
@@ -105,30 +192,37 @@ export class ChainStore {
     const { db } = this.#parts
     const keys = [blockstoreKey(cidOf(block.txList))]
     for (let t = 0; t < block.txs.length; t++) keys.push(blockstoreKeyOfDigest(block.txs[t].digest))
-    const held = await db.hasMany(keys, { snapshot: before })
+    const held = await this.#read('reading a block before it', db.hasMany(keys, { snapshot: before }))
     const batch = db.batch()
     for (let n = 0; n < keys.length; n++) if (!held[n]) batch.del(keys[n])
-    await batch.write()
+    await this.#write('dropping an invalid block\'s body', batch.write())
   }
 
   async putIndexRecord (record: IndexRecord): Promise<void> {
-    await this.#parts.index.put(indexKey(record.height, record.digest), encodeIndexValue(record))
+    await this.#write('writing a block index record', this.#parts.index.put(indexKey(record.height, record.digest), encodeIndexValue(record)))
   }
 
   async loadIndex (): Promise<IndexRecord[]> {
     const records: IndexRecord[] = []
-    for await (const [key, value] of this.#parts.index.iterator()) records.push(decodeIndexRecord(key, value))
+    await this.#read('reading the block index', (async () => {
+      for await (const [key, value] of this.#parts.index.iterator()) records.push(decodeIndexRecord(key, value))
+    })())
     return records
   }
 
+  /** A stored IPLD block's bytes, checked against its CID (the content address is its checksum). */
   async getRaw (cid: CID): Promise<Uint8Array | undefined> {
-    return await this.#parts.db.get(blockstoreKey(cid))
+    const bytes = await this.#read(`reading ${cid.toString()}`, this.#parts.db.get(blockstoreKey(cid)))
+    if (bytes !== undefined) checkContent(cid, bytes)
+    return bytes
   }
 
+  /** Headers of indexed blocks: one not stored is damage. */
   async getHeaders (cids: CID[]): Promise<Uint8Array[]> {
-    const values = await this.#parts.db.getMany(cids.map(blockstoreKey))
+    const values = await this.#read('reading headers', this.#parts.db.getMany(cids.map(blockstoreKey)))
     return values.map((v, n) => {
-      if (v === undefined) throw new StoreError('MISSING_BLOCK', `header ${cids[n].toString()} is not stored`)
+      if (v === undefined) throw new StoreError('CORRUPT_BLOCK', `the header of indexed block ${cids[n].toString()} is not stored; ${REMEDY}`)
+      checkContent(cids[n], v)
       return v
     })
   }
@@ -149,33 +243,41 @@ export class ChainStore {
    * all: the headers, their transaction lists, then every transaction.
    */
   async getBlocksParts (cids: CID[]): Promise<Array<{ header: Uint8Array, txs: Uint8Array[] }>> {
-    const stored = await this.#parts.db.getMany(cids.map(blockstoreKey))
+    const { db } = this.#parts
+    const stored = await this.#read('reading blocks', db.getMany(cids.map(blockstoreKey)))
     const missing = stored.findIndex(v => v === undefined)
     const headers = (missing < 0 ? stored : stored.slice(0, missing)) as Uint8Array[]
-    const corrupt = (n: number, err: unknown): StoreError => err instanceof StoreError ? err : new StoreError('CORRUPT_BLOCK', `stored block ${cids[n].toString()}: ${(err as Error).message}`)
+    const corrupt = (n: number, err: unknown): StoreError => err instanceof StoreError ? err : new StoreError('CORRUPT_BLOCK', `stored block ${cids[n].toString()}: ${(err as Error).message}; ${REMEDY}`)
     const listIds = headers.map((header, n) => {
       try {
+        checkContent(cids[n], header)
         return read.cid(read.object(decodeCbor(header, 'header'), 'header').txs, 'header.txs')
       } catch (err) {
         throw corrupt(n, err)
       }
     })
-    const lists = await this.#parts.db.getMany(listIds.map(blockstoreKey))
+    const lists = await this.#read('reading transaction lists', db.getMany(listIds.map(blockstoreKey)))
     const txIds = lists.map((list, n) => {
       try {
-        if (list === undefined) throw new StoreError('MISSING_BLOCK', `transaction list of ${cids[n].toString()}`)
+        if (list === undefined) throw new Error('its transaction list is not stored')
+        checkContent(listIds[n], list)
         return read.array(decodeCbor(list, 'transaction list'), 'transaction list', Number.MAX_SAFE_INTEGER).map((v, i) => read.cid(v, `txs[${i}]`))
       } catch (err) {
         throw corrupt(n, err)
       }
     })
-    const txs = await this.#parts.db.getMany(txIds.flat().map(blockstoreKey))
+    const txs = await this.#read('reading transactions', db.getMany(txIds.flat().map(blockstoreKey)))
     let at = 0
     return headers.map((header, n) => ({
       header,
       txs: txIds[n].map(id => {
         const bytes = txs[at++]
-        if (bytes === undefined) throw new StoreError('MISSING_BLOCK', `transaction ${id.toString()}`)
+        try {
+          if (bytes === undefined) throw new Error(`its transaction ${id.toString()} is not stored`)
+          checkContent(id, bytes)
+        } catch (err) {
+          throw corrupt(n, err)
+        }
         return bytes
       })
     }))
@@ -194,17 +296,26 @@ export class ChainStore {
   /** The coin of each key, in the keys' order (undefined: no such coin), as LevelDB's getMany answers. */
   async getCoins (keys: string[]): Promise<Array<Coin | undefined>> {
     if (keys.length === 0) return []
-    const values = await this.#parts.utxo.getMany(keys)
+    const values = await this.#read('reading coins', this.#parts.utxo.getMany(keys))
     return values.map(v => v === undefined ? undefined : decodeCoin(v))
   }
 
   async * coins (): AsyncGenerator<[string, Coin]> {
-    for await (const [key, value] of this.#parts.utxo.iterator()) yield [key, decodeCoin(value)]
+    const iterator = this.#parts.utxo.iterator()
+    try {
+      for (;;) {
+        const entry = await this.#read('reading the UTXO set', iterator.next())
+        if (entry === undefined) return
+        yield [entry[0], decodeCoin(entry[1])]
+      }
+    } finally {
+      await iterator.close()
+    }
   }
 
   async getUndo (digest: Uint8Array): Promise<Array<[string, Coin]>> {
-    const bytes = await this.#parts.undo.get(digest)
-    if (bytes === undefined) throw new StoreError('MISSING_UNDO', 'undo data of a connected block is missing')
+    const bytes = await this.#read('reading undo data', this.#parts.undo.get(digest))
+    if (bytes === undefined) throw new StoreError('CORRUPT_UNDO', `the undo data of a connected block is missing; ${REMEDY}`)
     return decodeUndo(bytes)
   }
 
@@ -220,24 +331,121 @@ export class ChainStore {
     }
     batch.put('tip', u.tipDigest, { sublevel: meta })
     batch.put('stats', encodeStats(u.stats), { sublevel: meta })
-    await batch.write()
+    await this.#checkSpace()
+    // Synced: the flush that moves the tip on disk must survive a power cut; block writes between flushes are fetched again if lost.
+    await this.#write('writing the UTXO set', batch.write({ sync: this.#init.syncFlushes ?? true }))
   }
 
   async getMeta (key: string): Promise<Uint8Array | undefined> {
-    return await this.#parts.meta.get(key)
+    return await this.#read(`reading ${key}`, this.#parts.meta.get(key))
   }
 
+  /** Rare, and what the chain's identity rests on (network, reindex state): synced. */
   async putMeta (key: string, value: Uint8Array): Promise<void> {
-    await this.#parts.meta.put(key, value)
+    const { db, meta } = this.#parts
+    await this.#write(`writing ${key}`, db.batch().put(key, value, { sublevel: meta }).write({ sync: true }))
+  }
+
+  async delMeta (key: string): Promise<void> {
+    const { db, meta } = this.#parts
+    await this.#write(`writing ${key}`, db.batch().del(key, { sublevel: meta }).write({ sync: true }))
+  }
+
+  /**
+   * Starts a reindex: the block index, UTXO set, undo data and tip go, the
+   * blocks stay. A flag kept until endReindex() has a start after a crash
+   * begin it again.
+   */
+  async beginReindex (): Promise<void> {
+    await this.putMeta('reindex', new Uint8Array([1]))
+    const { index, utxo, undo } = this.#parts
+    for (const sublevel of [index, utxo, undo]) await this.#write('clearing the chain state', sublevel.clear())
+    for (const key of ['tip', 'stats', 'network']) await this.delMeta(key)
+  }
+
+  async endReindex (): Promise<void> {
+    await this.delMeta('reindex')
+  }
+
+  /** Every stored header (blockstore values that are 7-key maps), or, for one that does not hash to its key, that key. */
+  async * headers (): AsyncGenerator<Header | { damaged: string }> {
+    // blockstore-level's keys: "/B" and base32; sublevels' keys begin with "!".
+    const iterator = this.#parts.db.iterator({ gte: '/B', lt: '/C' })
+    try {
+      for (;;) {
+        const entry = await this.#read('reading stored blocks', iterator.next())
+        if (entry === undefined) return
+        const [key, bytes] = entry
+        if (bytes[0] !== 0xa7) continue
+        let header: Header | undefined
+        try {
+          header = Header.fromBytes(bytes)
+        } catch {}
+        if (header !== undefined && blockstoreKey(header.id) === key) yield header
+        else yield { damaged: key }
+      }
+    } finally {
+      await iterator.close()
+    }
   }
 
   async getStats (): Promise<UtxoStats> {
-    const v = await this.#parts.meta.get('stats')
+    const v = await this.getMeta('stats')
     if (v === undefined) return { txouts: 0, total: 0n }
     if (v.length !== 16) throw new StoreError('CORRUPT_META', 'UTXO statistics record of the wrong size')
     const view = new DataView(v.buffer, v.byteOffset, v.byteLength)
     return { txouts: Number(view.getBigUint64(0)), total: view.getBigUint64(8) }
   }
+
+  /** A read's failure: LevelDB's corruption is damage to report (never "not found"). */
+  async #read<T> (what: string, op: Promise<T>): Promise<T> {
+    try {
+      return await op
+    } catch (err) {
+      if (err instanceof StoreError) throw err
+      if ((err as { code?: string }).code === 'LEVEL_CORRUPTION') throw new StoreError('CORRUPT_DB', `${what} from ${this.path}: ${(err as Error).message}; ${REMEDY}`)
+      throw err
+    }
+  }
+
+  /** A write's failure (no space, an I/O error) leaves the chain unable to go on: the owner is told, once. */
+  async #write<T> (what: string, op: Promise<T>): Promise<T> {
+    try {
+      return await op
+    } catch (err) {
+      const message = (err as Error).message
+      throw this.#fail(/No space left|ENOSPC/.test(message)
+        ? new StoreError('DISK_FULL', `${what} in ${this.path} failed: the disk is full (${message}); free some space and start the node again: it resumes from its last flush`)
+        : new StoreError('WRITE_FAILED', `${what} in ${this.path} failed: ${message}`))
+    }
+  }
+
+  /** Refuses to write below the free-space threshold (Bitcoin Core stops at 50 MB too): a full disk would fail writes half-way. */
+  async #checkSpace (): Promise<void> {
+    if (this.#failed !== undefined) throw this.#failed
+    this.#spaceCheckedAt = Date.now()
+    if (this.#minFreeBytes <= 0) return
+    const fs = await statfs(dirname(this.path))
+    const free = fs.bavail * fs.bsize
+    if (free >= this.#minFreeBytes) return
+    const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`
+    throw this.#fail(new StoreError('DISK_FULL', `only ${mb(free)} free on the disk of ${this.path}, below the ${mb(this.#minFreeBytes)} the node keeps free (--min-free-mb): free some space and start the node again: it resumes from its last flush`))
+  }
+
+  #fail (err: StoreError): StoreError {
+    if (this.#failed !== undefined) return this.#failed
+    // Only while open: a start refused for want of space has nobody to stop.
+    if (this.#open !== undefined) {
+      this.#failed = err
+      this.#init.onWriteFailure?.(err)
+    }
+    return err
+  }
+}
+
+/** A stored object's bytes must hash to its id. */
+function checkContent (cid: CID, bytes: Uint8Array): void {
+  if (!equalBytes(sha256(bytes), cid.multihash.digest)) throw new StoreError('CORRUPT_BLOCK', `stored ${cid.toString()} does not hash to its id; ${REMEDY}`)
 }
 
 function encodeStats (s: UtxoStats): Uint8Array {

@@ -3,6 +3,7 @@ import type { CID } from '../core/cbor.ts'
 import type { NetworkParams } from '../core/params.ts'
 import type { Coin } from '../core/rules.ts'
 import type { Tx } from '../core/tx.ts'
+import type { StoreError } from './records.ts'
 
 /** A block in the block index (a tree of every valid header we hold). */
 export interface BlockEntry {
@@ -74,6 +75,8 @@ export interface ChainEvents {
   'tx:accepted': [MempoolEntry]
   /** Transactions left the mempool (mined, conflicted or evicted). */
   'tx:removed': [Tx[]]
+  /** A write failed (a full disk, an I/O error): the chain accepts nothing more, and its owner should shut down. */
+  halt: [StoreError]
 }
 
 export type { Block, Coin, NetworkParams, Tx }

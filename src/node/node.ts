@@ -35,6 +35,7 @@ export class CointsNode {
   #minedTo: Uint8Array | undefined
   #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
+  #haltReason: CointsError | undefined
   readonly #stopped: Promise<void>
   #resolveStopped: () => void = () => {}
 
@@ -48,9 +49,13 @@ export class CointsNode {
       dbPath: join(options.datadir, 'chain'),
       mempoolMaxBytes: options.mempoolMaxBytes,
       verifierThreads: options.verifierThreads,
-      now: () => Math.floor(Date.now() / 1000) + (options.clockOffset ?? 0)
+      now: () => Math.floor(Date.now() / 1000) + (options.clockOffset ?? 0),
+      reindex: options.reindex,
+      checkBlocks: options.checkBlocks,
+      minFreeBytes: options.minFreeMb * 1024 * 1024
     })
     this.chain.on('block:connected', this.#onBlockConnected)
+    this.chain.on('halt', this.#onHalt)
     if (options.minerAddress !== undefined) decodeAddress(this.params.addressPrefix, options.minerAddress)
     this.wallet = new Wallet({ chain: this.chain, logger: createLogger('wallet') }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
     this.p2p = options.p2p
@@ -128,6 +133,16 @@ export class CointsNode {
     if (this.options.mine) this.miner.startMining(await this.#payee(undefined))
     this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.options.rpcHost}:${this.rpc.port}, datadir ${this.options.datadir}`)
   }
+
+  /** The chain cannot write (a full disk): the node shuts down rather than run half-working (as Bitcoin Core). */
+  readonly #onHalt = (reason: CointsError): void => {
+    this.#haltReason = reason
+    this.#log.error(`shutting down: ${reason.message}`)
+    void this.stop()
+  }
+
+  /** Why the node shut itself down, if it did. */
+  get haltReason (): CointsError | undefined { return this.#haltReason }
 
   /** Resolves once the node has stopped (by stop(), RPC `stop` or a signal). */
   get stopped (): Promise<void> { return this.#stopped }

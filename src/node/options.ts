@@ -29,6 +29,12 @@ export interface NodeOptions {
   /** Default fee rate of wallet sends, base units per byte. */
   feeRate: number
   logLevel: LogLevel
+  /** Rebuild the block index, UTXO set and undo data from the stored blocks at start (--reindex). */
+  reindex: boolean
+  /** Best-chain blocks verified at start (--checkblocks; 0: all). */
+  checkBlocks: number
+  /** Free space kept on the datadir's disk, in MB (--min-free-mb): below it the node shuts down. */
+  minFreeMb: number
 }
 
 export function defaultDatadir (network: NetworkName): string {
@@ -51,6 +57,9 @@ export function defaultNodeOptions (network: NetworkName): NodeOptions {
     maxPeers: 32,
     mempoolMaxBytes: 64_000_000,
     feeRate: 2,
-    logLevel: 'info'
+    logLevel: 'info',
+    reindex: false,
+    checkBlocks: 6,
+    minFreeMb: 50
   }
 }

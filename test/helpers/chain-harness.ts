@@ -42,7 +42,7 @@ export interface ChainWorkspace {
  * A temp dir and a clock for one test. One after-hook stops every chain opened
  * here, then removes the dir, whatever order node:test runs hooks in.
  */
-export async function chainWorkspace (t: TestContext): Promise<ChainWorkspace> {
+export async function chainWorkspace (t: Pick<TestContext, 'after'> | { after: (fn: () => Promise<void>) => void }): Promise<ChainWorkspace> {
   const dir = await mkdtemp(join(tmpdir(), 'coints-chain-test-'))
   const clock: TestClock = { now: Math.max(Math.floor(Date.now() / 1000), regtest.genesisTime + 1) }
   const chains: Chain[] = []

@@ -20,6 +20,9 @@ const flags = {
   'mempool-max-bytes': { type: 'string' },
   'fee-rate': { type: 'string' },
   'log-level': { type: 'string' },
+  reindex: { type: 'boolean' },
+  checkblocks: { type: 'string' },
+  'min-free-mb': { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -64,7 +67,10 @@ export async function nodeOptionsFrom (values: Record<string, unknown>): Promise
     maxPeers: intFlag('max-peers', v['max-peers'], 1, 1_000) ?? options.maxPeers,
     mempoolMaxBytes: intFlag('mempool-max-bytes', v['mempool-max-bytes'], 100_000, 4_000_000_000) ?? options.mempoolMaxBytes,
     feeRate: intFlag('fee-rate', v['fee-rate'], 1, 1_000_000) ?? options.feeRate,
-    logLevel
+    logLevel,
+    reindex: bool('reindex') ?? options.reindex,
+    checkBlocks: intFlag('checkblocks', v.checkblocks, 0, 100_000_000) ?? options.checkBlocks,
+    minFreeMb: intFlag('min-free-mb', v['min-free-mb'], 0, 1_000_000) ?? options.minFreeMb
   }
 }
 
@@ -87,7 +93,10 @@ export const nodeCommand: Command = {
     ['--no-p2p', 'run without networking'],
     ['--mempool-max-bytes N', 'mempool bound (default 64000000)'],
     ['--fee-rate N', 'default wallet fee rate, base units per byte (default 2)'],
-    ['--log-level LEVEL', 'debug, info, warn, error or silent (default info)']
+    ['--log-level LEVEL', 'debug, info, warn, error or silent (default info)'],
+    ['--reindex', 'rebuild the block index, UTXO set and undo data from the stored blocks (a damaged database); damaged blocks are synced again from peers'],
+    ['--checkblocks N', 'best-chain blocks verified at start against the UTXO set and undo data (default 6; 0: all)'],
+    ['--min-free-mb N', 'free disk space the node keeps; below it, it shuts down cleanly (default 50; 0: only when a write fails)']
   ],
   async run (argv) {
     const { values } = parseFlags(this, argv, flags)
@@ -118,6 +127,8 @@ export const nodeCommand: Command = {
       throw err
     }
     await node.stopped
+    // Shut down by itself (a full disk): the reason is the exit's.
+    if (node.haltReason !== undefined) throw node.haltReason
     return 0
   }
 }

@@ -1,0 +1,198 @@
+/**
+ * A damaged chain database, as a user's disk damages one: each damage is
+ * refused at start (or found by the start check) with a coded StoreError, and
+ * --reindex, with the blocks it had to drop given again as a peer would, brings
+ * the chain back to the same tip and UTXO summary.
+ */
+import assert from 'node:assert/strict'
+import { cp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, test, type TestContext } from 'node:test'
+import { Level } from 'level'
+import type { Chain, UtxoSummary } from '../src/chain/chain.ts'
+import { blockstoreKey, StoreError } from '../src/chain/records.ts'
+import type { Block } from '../src/core/block.ts'
+import { chainWorkspace, mineBlocks, newKey, outputOf, spendTx, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
+
+interface Built { blocks: Block[], summary: UtxoSummary }
+
+/** 3 rounds of 60 blocks with spends, each closed and reopened: LevelDB then holds several tables. */
+async function build (ws: ChainWorkspace): Promise<Built> {
+  const key = newKey()
+  const blocks: Block[] = []
+  let chain = await ws.open()
+  for (let round = 0; round < 3; round++) {
+    for (let n = 0; n < 60; n++) {
+      blocks.push(...await mineBlocks(chain, ws.clock, 1, key.addressHash))
+      const mature = blocks.length - 12
+      if (mature >= 0 && n % 3 === 0) {
+        const coin = outputOf(blocks[mature].txs[0])
+        const half = coin.amount / 2n
+        await chain.acceptTx(spendTx(chain, [coin], key, { outputs: [{ amount: half, address: newKey().addressHash }, { amount: coin.amount - half - 10_000n, address: key.addressHash }] }))
+      }
+    }
+    await chain.stop()
+    chain = await ws.open()
+  }
+  const summary = chain.utxoSummary()
+  await chain.stop()
+  return { blocks, summary }
+}
+
+/** Built once for the file, removed after its last test. */
+const source = await (async () => {
+  const ws = await chainWorkspace({ after: (fn: () => Promise<void>) => { after(fn) } })
+  return { ws, built: await build(ws) }
+})()
+
+/** A copy of the built datadir for one test, and the names of its tables, largest first. */
+async function copy (t: TestContext): Promise<{ ws: ChainWorkspace, tables: string[] }> {
+  const ws = await chainWorkspace(t)
+  ws.clock.now = source.ws.clock.now
+  // The datadir: the database and the marker beside it.
+  await cp(source.ws.dir, ws.dir, { recursive: true, filter: src => !src.endsWith('/LOCK') })
+  const names = (await readdir(ws.dbPath())).filter(n => n.endsWith('.ldb'))
+  const sizes = await Promise.all(names.map(async n => (await stat(join(ws.dbPath(), n))).size))
+  assert.ok(names.length >= 2, `LevelDB holds ${names.length} tables`)
+  return { ws, tables: names.map((n, i) => ({ n, size: sizes[i] })).sort((a, b) => b.size - a.size).map(x => x.n) }
+}
+
+async function refused (ws: ChainWorkspace, code: string, pattern: RegExp, opts: OpenOptions = {}): Promise<void> {
+  await assert.rejects(ws.open(opts), (err: unknown) => {
+    assert.ok(err instanceof StoreError, `a StoreError, got ${String(err)}`)
+    assert.equal(err.code, code, err.message)
+    assert.match(err.message, pattern)
+    assert.match(err.message, /--reindex/)
+    assert.doesNotMatch(err.message, /\n/)
+    return true
+  })
+}
+
+/** --reindex, then every block given again (a peer's resync): back to the same tip and UTXO summary, consistent. */
+async function reindexAndResync (ws: ChainWorkspace): Promise<Chain> {
+  const chain = await ws.open({ reindex: true })
+  for (const block of source.built.blocks) await chain.processBlock(block)
+  assert.deepEqual(chain.utxoSummary(), source.built.summary)
+  const check = await chain.verifyChain()
+  assert.equal(check.ok, true, check.mismatches.join('\n'))
+  await chain.stop()
+  // And it starts again without --reindex.
+  const again = await ws.open()
+  assert.deepEqual(again.utxoSummary(), source.built.summary)
+  return again
+}
+
+test('a deleted CURRENT is refused (LevelDB would take the directory for a new database), and --reindex recovers everything', async t => {
+  const { ws } = await copy(t)
+  await rm(join(ws.dbPath(), 'CURRENT'))
+  await refused(ws, 'CORRUPT_DB', /CURRENT is missing/)
+  const tables = (await readdir(ws.dbPath())).filter(n => n.endsWith('.ldb'))
+  assert.ok(tables.length >= 2, 'the refusal deleted no table')
+  // LevelDB's repair recovers every table: nothing needs syncing again.
+  const chain = await ws.open({ reindex: true })
+  assert.deepEqual(chain.utxoSummary(), source.built.summary)
+  await chain.stop()
+  await reindexAndResync(ws)
+})
+
+test('an emptied MANIFEST is refused, and --reindex recovers everything', async t => {
+  const { ws } = await copy(t)
+  const manifest = (await readdir(ws.dbPath())).find(n => n.startsWith('MANIFEST-')) as string
+  await writeFile(join(ws.dbPath(), manifest), '')
+  await refused(ws, 'CORRUPT_DB', new RegExp(`${manifest} holds no records`))
+  const chain = await ws.open({ reindex: true })
+  assert.deepEqual(chain.utxoSummary(), source.built.summary)
+  await chain.stop()
+  await reindexAndResync(ws)
+})
+
+test('a flipped byte in the middle of a table is refused, and --reindex with a resync recovers', async t => {
+  const { ws, tables } = await copy(t)
+  const path = join(ws.dbPath(), tables[0])
+  const bytes = await readFile(path)
+  bytes[bytes.length >> 1] ^= 0x10
+  await writeFile(path, bytes)
+  await refused(ws, 'CORRUPT_DB', new RegExp(`${tables[0]} data block at offset \\d+ fails its checksum`))
+  const chain = await reindexAndResync(ws)
+  assert.ok((await readdir(join(ws.dbPath(), 'lost'))).includes(`${tables[0]}.damaged`), 'the damaged table is set aside')
+  await chain.stop()
+})
+
+test('a truncated table is refused, and --reindex with a resync recovers', async t => {
+  const { ws, tables } = await copy(t)
+  const path = join(ws.dbPath(), tables[0])
+  await truncate(path, (await stat(path)).size >> 1)
+  await refused(ws, 'CORRUPT_DB', new RegExp(`${tables[0]} is \\d+ bytes long, the MANIFEST says \\d+`))
+  await reindexAndResync(ws)
+})
+
+test('a removed table is refused, and --reindex with a resync recovers', async t => {
+  const { ws, tables } = await copy(t)
+  await rm(join(ws.dbPath(), tables[1]))
+  await refused(ws, 'CORRUPT_DB', new RegExp(`${tables[1]} is missing`))
+  await reindexAndResync(ws)
+})
+
+test('a whole database gone beside its marker is refused, never replaced by a new chain; --reindex starts it again to resync', async t => {
+  const { ws } = await copy(t)
+  await rm(ws.dbPath(), { recursive: true })
+  await refused(ws, 'CORRUPT_DB', /is missing or empty/)
+  await reindexAndResync(ws)
+})
+
+/** Opens the copy's database directly (valid LevelDB writes: damage no checksum sees). */
+async function withDb (ws: ChainWorkspace, fn: (db: Level<string, Uint8Array>) => Promise<void>): Promise<void> {
+  const db = new Level<string, Uint8Array>(ws.dbPath(), { keyEncoding: 'utf8', valueEncoding: 'view' })
+  try {
+    await fn(db)
+  } finally {
+    await db.close()
+  }
+}
+
+test('the start check finds a lost coin of a recent block, a deep one with --checkblocks 0, and damaged undo data', async t => {
+  const { blocks } = source.built
+  const coinOf = (height: number): string => `${blocks[height - 1].txs[0].idString}:0`
+  const { ws } = await copy(t)
+  // The tip's coinbase output: within the last 6 blocks.
+  await withDb(ws, async db => { await db.sublevel('u').del(coinOf(blocks.length)) })
+  await refused(ws, 'CORRUPT_UTXO', new RegExp(`block ${blocks.length} .*output ${coinOf(blocks.length)} is missing from the UTXO set`))
+
+  const deep = await copy(t)
+  // Height 170: unspent (its coinbase is not yet spent by the builder), 10 blocks below the tip.
+  await withDb(deep.ws, async db => { await db.sublevel('u').del(coinOf(170)) })
+  const chain = await deep.ws.open()
+  await chain.stop()
+  await refused(deep.ws, 'CORRUPT_UTXO', /block 170 /, { checkBlocks: 0 })
+
+  const undo = await copy(t)
+  const tipDigest = blocks[blocks.length - 2].id.multihash.digest
+  await withDb(undo.ws, async db => { await db.sublevel<Uint8Array, Uint8Array>('r', { keyEncoding: 'view', valueEncoding: 'view' }).put(tipDigest, new Uint8Array([0, 1, 0x41])) })
+  await refused(undo.ws, 'CORRUPT_UNDO', /truncated undo record/)
+})
+
+test('--reindex rebuilds a UTXO set and undo data lost whole from the blocks alone', async t => {
+  const { ws } = await copy(t)
+  await withDb(ws, async db => {
+    await db.sublevel('u').clear()
+    await db.sublevel('r').clear()
+  })
+  await refused(ws, 'CORRUPT_UNDO', /undo data of a connected block is missing/)
+  const chain = await ws.open({ reindex: true })
+  assert.deepEqual(chain.utxoSummary(), source.built.summary)
+  const check = await chain.verifyChain()
+  assert.equal(check.ok, true, check.mismatches.join('\n'))
+})
+
+test('a block the index holds but the store lost reads as CORRUPT_BLOCK, never as not found', async t => {
+  const { ws } = await copy(t)
+  const chain = await ws.open()
+  const block = source.built.blocks[100]
+  await chain.store.db.del(blockstoreKey(block.id))
+  await assert.rejects(chain.getBlock(block.id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
+  await assert.rejects(chain.getBlocksWire([block.id]), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
+  // LevelDB's own corruption errors are damage too, with the remedy.
+  const db = chain.store.db as unknown as { getMany: (...args: unknown[]) => Promise<unknown> }
+  db.getMany = async () => { throw Object.assign(new Error('Corruption: block checksum mismatch'), { code: 'LEVEL_CORRUPTION' }) }
+  await assert.rejects(chain.getBlock(source.built.blocks[5].id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_DB' && /--reindex/.test(err.message))
+})
