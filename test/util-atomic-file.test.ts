@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { writeFileAtomic } from '../src/util/atomic-file.ts'
+import { removeStaleTemps, writeFileAtomic } from '../src/util/atomic-file.ts'
 
 test('writes of one file at once each land whole, and leave no temporary file behind', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'coints-atomic-'))
@@ -15,4 +17,25 @@ test('writes of one file at once each land whole, and leave no temporary file be
   assert.deepEqual(await readdir(dir), ['wallet.json'])
   // A write that fails (its directory is gone) leaves nothing behind and throws.
   await assert.rejects(writeFileAtomic(join(dir, 'missing', 'x'), 'x'), { code: 'ENOENT' })
+})
+
+/** The pid of a process that has exited: what a write killed mid-way leaves in its temporary file's name. */
+async function deadPid (): Promise<number> {
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
+  await once(child, 'exit')
+  return child.pid as number
+}
+
+test('temporary files of writes whose process died are removed; those of a running process stay', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-atomic-'))
+  const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' })
+  t.after(async () => {
+    sleeper.kill('SIGKILL')
+    await rm(dir, { recursive: true, force: true })
+  })
+  const dead = [`wallet.json.${await deadPid()}.0123456789ab.tmp`, `bans.json.${await deadPid()}.ba9876543210.tmp`]
+  const live = `wallet.json.${sleeper.pid as number}.aaaaaaaaaaaa.tmp`
+  for (const name of [...dead, live, 'wallet.json', 'notes.tmp']) await writeFile(join(dir, name), 'encrypted seed')
+  assert.deepEqual((await removeStaleTemps(dir)).sort(), dead.sort())
+  assert.deepEqual((await readdir(dir)).sort(), [live, 'notes.tmp', 'wallet.json'].sort())
 })

@@ -15,6 +15,7 @@ import { walletMethods } from '../rpc/methods/wallet.ts'
 import { Wallet } from '../wallet/wallet.ts'
 import type { MethodTable } from '../rpc/methods/types.ts'
 import { P2PService } from '../p2p/p2p-service.ts'
+import { removeStaleTemps } from '../util/atomic-file.ts'
 import type { NodeOptions } from './options.ts'
 
 /**
@@ -119,6 +120,7 @@ export class CointsNode {
 
   async #start (): Promise<void> {
     await mkdir(this.options.datadir, { recursive: true, mode: 0o700 })
+    for (const file of await removeStaleTemps(this.options.datadir)) this.#log.info(`removed ${file}, left by a write that was cut short`)
     const steps = [
       async () => { await this.chain.start() },
       async () => { await this.wallet.start() },
