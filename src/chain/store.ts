@@ -129,6 +129,7 @@ export class ChainStore {
       await parts.db.open()
     } catch (err) {
       const cause = (err as { cause?: Error }).cause ?? (err as Error)
+      if (/No space left/.test(cause.message)) throw new StoreError('DISK_FULL', `cannot open the chain database at ${this.path}: the disk is full (${cause.message}); free some space and start again`)
       const code = (cause as { code?: string }).code === 'LEVEL_CORRUPTION' ? 'CORRUPT_DB' : 'DB_OPEN_FAILED'
       throw new StoreError(code, `cannot open the chain database at ${this.path}: ${cause.message}${code === 'CORRUPT_DB' ? `; ${REMEDY}` : ''}`)
     }
@@ -175,7 +176,7 @@ export class ChainStore {
     batch.put(blockstoreKey(cidOf(block.txList)), block.txList)
     for (let t = 0; t < block.txs.length; t++) batch.put(blockstoreKeyOfDigest(block.txs[t].digest), block.txs[t].bytes)
     batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: index })
-    await this.#write(`storing block ${record.height}`, batch.write())
+    await this.#write(`storing block ${record.height}`, () => batch.write())
   }
 
   /** The database as it is now, to read from later (dropBlockBody); close it when done. */
@@ -195,11 +196,11 @@ export class ChainStore {
     const held = await this.#read('reading a block before it', db.hasMany(keys, { snapshot: before }))
     const batch = db.batch()
     for (let n = 0; n < keys.length; n++) if (!held[n]) batch.del(keys[n])
-    await this.#write('dropping an invalid block\'s body', batch.write())
+    await this.#write('dropping an invalid block\'s body', () => batch.write())
   }
 
   async putIndexRecord (record: IndexRecord): Promise<void> {
-    await this.#write('writing a block index record', this.#parts.index.put(indexKey(record.height, record.digest), encodeIndexValue(record)))
+    await this.#write('writing a block index record', () => this.#parts.index.put(indexKey(record.height, record.digest), encodeIndexValue(record)))
   }
 
   async loadIndex (): Promise<IndexRecord[]> {
@@ -333,7 +334,7 @@ export class ChainStore {
     batch.put('stats', encodeStats(u.stats), { sublevel: meta })
     await this.#checkSpace()
     // Synced: the flush that moves the tip on disk must survive a power cut; block writes between flushes are fetched again if lost.
-    await this.#write('writing the UTXO set', batch.write({ sync: this.#init.syncFlushes ?? true }))
+    await this.#write('writing the UTXO set', () => batch.write({ sync: this.#init.syncFlushes ?? true }))
   }
 
   async getMeta (key: string): Promise<Uint8Array | undefined> {
@@ -343,12 +344,12 @@ export class ChainStore {
   /** Rare, and what the chain's identity rests on (network, reindex state): synced. */
   async putMeta (key: string, value: Uint8Array): Promise<void> {
     const { db, meta } = this.#parts
-    await this.#write(`writing ${key}`, db.batch().put(key, value, { sublevel: meta }).write({ sync: true }))
+    await this.#write(`writing ${key}`, () => db.batch().put(key, value, { sublevel: meta }).write({ sync: true }))
   }
 
   async delMeta (key: string): Promise<void> {
     const { db, meta } = this.#parts
-    await this.#write(`writing ${key}`, db.batch().del(key, { sublevel: meta }).write({ sync: true }))
+    await this.#write(`writing ${key}`, () => db.batch().del(key, { sublevel: meta }).write({ sync: true }))
   }
 
   /**
@@ -359,7 +360,7 @@ export class ChainStore {
   async beginReindex (): Promise<void> {
     await this.putMeta('reindex', new Uint8Array([1]))
     const { index, utxo, undo } = this.#parts
-    for (const sublevel of [index, utxo, undo]) await this.#write('clearing the chain state', sublevel.clear())
+    for (const sublevel of [index, utxo, undo]) await this.#write('clearing the chain state', () => sublevel.clear())
     for (const key of ['tip', 'stats', 'network']) await this.delMeta(key)
   }
 
@@ -408,10 +409,15 @@ export class ChainStore {
     }
   }
 
-  /** A write's failure (no space, an I/O error) leaves the chain unable to go on: the owner is told, once. */
-  async #write<T> (what: string, op: Promise<T>): Promise<T> {
+  /**
+   * A write's failure (no space, an I/O error) leaves the chain unable to go on:
+   * the owner is told, once, and nothing more is written (LevelDB would append
+   * after the torn record a failed write left in its log).
+   */
+  async #write<T> (what: string, op: () => Promise<T>): Promise<T> {
+    if (this.#failed !== undefined) throw this.#failed
     try {
-      return await op
+      return await op()
     } catch (err) {
       const message = (err as Error).message
       throw this.#fail(/No space left|ENOSPC/.test(message)
