@@ -194,33 +194,60 @@ function handleOf (r: Reader): Handle {
   return { offset: r.varint(), size: r.varint() }
 }
 
-/** Checks one table file; returns its problem, if any. */
-export function checkTable (bytes: Uint8Array, expectedSize?: number): string | undefined {
-  if (expectedSize !== undefined && bytes.length !== expectedSize) return `is ${bytes.length} bytes long, the MANIFEST says ${expectedSize}`
-  if (bytes.length < TABLE_FOOTER) return 'is shorter than a table footer'
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const footer = bytes.length - TABLE_FOOTER
-  if (view.getUint32(bytes.length - 8, true) !== MAGIC_LOW || view.getUint32(bytes.length - 4, true) !== MAGIC_HIGH) return 'has no table footer (truncated or overwritten)'
-  const checked: Handle[] = []
+/** A table's parts, read with their checksums checked. */
+class TableReader {
+  readonly bytes: Uint8Array
+  readonly view: DataView
+  readonly footer: number
+
+  constructor (bytes: Uint8Array) {
+    this.bytes = bytes
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.footer = bytes.length - TABLE_FOOTER
+    if (bytes.length < TABLE_FOOTER) throw new Corrupt('is shorter than a table footer')
+    if (this.view.getUint32(bytes.length - 8, true) !== MAGIC_LOW || this.view.getUint32(bytes.length - 4, true) !== MAGIC_HIGH) throw new Corrupt('has no table footer (truncated or overwritten)')
+  }
+
+  /** The metaindex and index blocks' handles, from the footer. */
+  get handles (): { metaindex: Handle, index: Handle } {
+    const r = new Reader(this.bytes, this.footer, this.bytes.length - 8)
+    return { metaindex: handleOf(r), index: handleOf(r) }
+  }
+
   /** A block's contents once its checksum passed (uncompressed when `decode`). */
-  const block = (h: Handle, what: string, decode: boolean): Uint8Array | undefined => {
-    if (h.offset + h.size + BLOCK_TRAILER > footer) throw new Corrupt(`${what} block at ${h.offset} runs past the footer`)
-    const stored = bytes.subarray(h.offset, h.offset + h.size + 1)
-    if (crcOf(stored) !== unmask(view.getUint32(h.offset + h.size + 1, true))) throw new Corrupt(`${what} block at offset ${h.offset} fails its checksum`)
-    checked.push(h)
+  block (h: Handle, what: string, decode: boolean): Uint8Array | undefined {
+    if (h.offset + h.size + BLOCK_TRAILER > this.footer) throw new Corrupt(`${what} block at ${h.offset} runs past the footer`)
+    const stored = this.bytes.subarray(h.offset, h.offset + h.size + 1)
+    if (crcOf(stored) !== unmask(this.view.getUint32(h.offset + h.size + 1, true))) throw new Corrupt(`${what} block at offset ${h.offset} fails its checksum`)
     if (!decode) return undefined
-    const type = bytes[h.offset + h.size]
-    const contents = bytes.subarray(h.offset, h.offset + h.size)
+    const type = this.bytes[h.offset + h.size]
+    const contents = this.bytes.subarray(h.offset, h.offset + h.size)
     if (type === 0) return contents
     if (type === 1) return uncompress(contents)
     throw new Corrupt(`${what} block at offset ${h.offset} has unknown compression ${type}`)
   }
+
+  /** The data blocks' handles, from the index block. */
+  dataHandles (): Handle[] {
+    return blockEntries(this.block(this.handles.index, 'index', true) as Uint8Array).map(({ value }) => handleOf(new Reader(value)))
+  }
+}
+
+/** Checks one table file; returns its problem, if any. */
+export function checkTable (bytes: Uint8Array, expectedSize?: number): string | undefined {
+  if (expectedSize !== undefined && bytes.length !== expectedSize) return `is ${bytes.length} bytes long, the MANIFEST says ${expectedSize}`
   try {
-    const r = new Reader(bytes, footer, bytes.length - 8)
-    const metaindex = handleOf(r)
-    const index = handleOf(r)
-    for (const { value } of blockEntries(block(index, 'index', true) as Uint8Array)) block(handleOf(new Reader(value)), 'data', false)
-    for (const { value } of blockEntries(block(metaindex, 'metaindex', true) as Uint8Array)) block(handleOf(new Reader(value)), 'filter', false)
+    const table = new TableReader(bytes)
+    const checked: Handle[] = [table.handles.index, table.handles.metaindex]
+    for (const h of table.dataHandles()) {
+      table.block(h, 'data', false)
+      checked.push(h)
+    }
+    for (const { value } of blockEntries(table.block(table.handles.metaindex, 'metaindex', true) as Uint8Array)) {
+      const h = handleOf(new Reader(value))
+      table.block(h, 'filter', false)
+      checked.push(h)
+    }
     // Every byte before the footer belongs to a checked block: none is read unchecked.
     checked.sort((a, b) => a.offset - b.offset)
     let next = 0
@@ -228,12 +255,43 @@ export function checkTable (bytes: Uint8Array, expectedSize?: number): string | 
       if (h.offset !== next) return `has ${h.offset - next} bytes outside any block at offset ${next}`
       next = h.offset + h.size + BLOCK_TRAILER
     }
-    if (next !== footer) return `has ${footer - next} bytes outside any block at offset ${next}`
+    if (next !== table.footer) return `has ${table.footer - next} bytes outside any block at offset ${next}`
   } catch (err) {
     if (err instanceof Corrupt) return err.message
     throw err
   }
   return undefined
+}
+
+/**
+ * The values still readable in a damaged table: every key put (not deleted) in
+ * a data block whose checksum passes. Keys are LevelDB's user keys (the
+ * internal key less its 8-byte sequence and type). None if its index is lost.
+ */
+export function readableEntries (bytes: Uint8Array): Array<{ key: Uint8Array, value: Uint8Array }> {
+  const found: Array<{ key: Uint8Array, value: Uint8Array }> = []
+  let handles: Handle[]
+  let table: TableReader
+  try {
+    table = new TableReader(bytes)
+    handles = table.dataHandles()
+  } catch (err) {
+    if (err instanceof Corrupt) return found
+    throw err
+  }
+  for (const h of handles) {
+    let contents: Uint8Array
+    try {
+      contents = table.block(h, 'data', true) as Uint8Array
+      for (const { key, value } of blockEntries(contents)) {
+        // The tag's low byte, little-endian first: 1 is a value, 0 a deletion.
+        if (key.length >= 8 && key[key.length - 8] === 1) found.push({ key: key.subarray(0, key.length - 8), value })
+      }
+    } catch (err) {
+      if (!(err instanceof Corrupt)) throw err
+    }
+  }
+  return found
 }
 
 const fileNumber = (name: string): number => Number(name.slice(0, name.indexOf('.')))

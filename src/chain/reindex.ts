@@ -2,7 +2,7 @@ import type { Block, Header } from '../core/block.ts'
 import { BlockError } from '../core/errors.ts'
 import type { Logger } from '../log.ts'
 import { StoreError } from './records.ts'
-import type { ChainStore } from './store.ts'
+import { REMEDY, type ChainStore } from './store.ts'
 
 export interface RebuildParts {
   store: ChainStore
@@ -52,7 +52,7 @@ export async function rebuildFromBlocks ({ store, log, process, indexed }: Rebui
       if (block === undefined) throw new StoreError('CORRUPT_BLOCK', 'not stored')
     } catch (err) {
       if (!(err instanceof StoreError) || !err.code.startsWith('CORRUPT_')) throw err
-      log.warn(`reindex: block ${height} (${header.idString}) is damaged (${err.message}): dropped with the blocks built on it; they are synced again from peers`)
+      log.warn(`reindex: block ${height} (${header.idString}) is damaged (${err.message.replace(`; ${REMEDY}`, '')}): dropped with the blocks built on it; they are synced again from peers`)
       dropped++
       continue
     }

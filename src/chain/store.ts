@@ -1,4 +1,4 @@
-import { mkdir, rename, statfs } from 'node:fs/promises'
+import { mkdir, readFile, rename, statfs } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { Level } from 'level'
@@ -8,7 +8,7 @@ import { equalBytes, sha256 } from '../core/hash.ts'
 import type { Coin } from '../core/rules.ts'
 import { Tx } from '../core/tx.ts'
 import { readMarker, writeMarker, markerPath, type DbMarker } from './db-marker.ts'
-import { findDbDamage, hasDbFiles, type DbDamage } from './leveldb-files.ts'
+import { findDbDamage, hasDbFiles, readableEntries, type DbDamage } from './leveldb-files.ts'
 import {
   blockstoreKey, blockstoreKeyOfDigest, decodeCoin, decodeIndexRecord, decodeUndo, encodeCoin, encodeIndexValue, encodeUndo,
   indexKey, type IndexRecord, StoreError
@@ -116,9 +116,10 @@ export class ChainStore {
     await this.#checkSpace()
     const exists = await hasDbFiles(this.path)
     let damage: DbDamage[] = []
+    let salvaged: Array<[string, Uint8Array]> = []
     if (exists || found !== undefined) damage = await findDbDamage(this.path)
     if (damage.length > 0 && opts.salvage === true && exists) {
-      await this.#salvage(damage)
+      salvaged = await this.#salvage(damage)
     } else if (damage.length > 0 && opts.salvage !== true) {
       const more = damage.length > 1 ? ` (and ${damage.length - 1} more damaged file${damage.length > 2 ? 's' : ''})` : ''
       const what = found === undefined ? '' : `, which ${markerPath(this.path)} says holds the ${found.network} chain`
@@ -134,15 +135,31 @@ export class ChainStore {
       throw new StoreError(code, `cannot open the chain database at ${this.path}: ${cause.message}${code === 'CORRUPT_DB' ? `; ${REMEDY}` : ''}`)
     }
     this.#open = parts
+    if (salvaged.length > 0) {
+      const batch = parts.db.batch()
+      for (const [key, value] of salvaged) batch.put(key, value)
+      await this.#write('putting back the blocks of damaged tables', () => batch.write({ sync: true }))
+    }
     return damage
   }
 
-  /** Moves damaged tables to lost/ (their data is rebuilt or synced again) and has LevelDB rebuild its MANIFEST from the rest. */
-  async #salvage (damage: DbDamage[]): Promise<void> {
+  /**
+   * Moves damaged tables to lost/ and has LevelDB rebuild its MANIFEST from the
+   * rest. Returns the stored blocks still readable in the damaged tables (in
+   * data blocks whose checksums pass, hashing to their keys), to put back: only
+   * what sat in a damaged block is lost, to be synced again.
+   */
+  async #salvage (damage: DbDamage[]): Promise<Array<[string, Uint8Array]>> {
     const lost = join(this.path, 'lost')
     await mkdir(lost, { recursive: true })
+    const salvaged: Array<[string, Uint8Array]> = []
     for (const { file, problem } of damage) {
-      if (/\.(?:ldb|sst)$/.test(file) && problem !== 'is missing') await rename(join(this.path, file), join(lost, `${file}.damaged`))
+      if (!/\.(?:ldb|sst)$/.test(file) || problem === 'is missing') continue
+      for (const { key, value } of readableEntries(await readFile(join(this.path, file)))) {
+        const text = Buffer.from(key).toString('latin1')
+        if (text.startsWith('/B') && blockstoreKeyOfDigest(sha256(value)) === text) salvaged.push([text, new Uint8Array(value)])
+      }
+      await rename(join(this.path, file), join(lost, `${file}.damaged`))
     }
     try {
       await ClassicLevel.repair(this.path)
@@ -151,6 +168,7 @@ export class ChainStore {
     }
     const left = await findDbDamage(this.path)
     if (left.length > 0) throw new StoreError('CORRUPT_DB', `the chain database at ${this.path} is still damaged after its repair: ${left[0].file} ${left[0].problem}; restore the datadir from a backup, or remove it and ${markerPath(this.path)} to sync a new copy from peers`)
+    return salvaged
   }
 
   /** Writes the marker once the database holds its chain (a datadir made before markers gets one on its next start). */
