@@ -5,6 +5,7 @@
 import { benchMiner } from './miner.ts'
 import { benchPropagation, benchSync } from './network.ts'
 import { benchStartup } from './startup.ts'
+import { benchStorage } from './storage.ts'
 import { benchSwarm } from './swarm.ts'
 import { benchValidation } from './validation.ts'
 
@@ -18,6 +19,7 @@ const run = async (name: string, fn: () => Promise<unknown>): Promise<void> => {
 await run('validation', benchValidation)
 await run('miner', benchMiner)
 await run('startup', benchStartup)
+await run('storage', benchStorage)
 await run('propagation', benchPropagation)
 await run('sync', benchSync)
 await run('swarm', benchSwarm)

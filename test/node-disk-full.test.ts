@@ -102,14 +102,20 @@ async function assertRecovered (disk: Disk, minFreeMb: number, address: string, 
   assert.deepEqual(await again.exited, [0, null])
 }
 
-test('below --min-free-mb the node stops accepting blocks and shuts down with the reason; it refuses to start until space is freed, then resumes', { skip }, async t => {
-  const disk = await tmpfs(t, 40)
+/** A node on a tmpfs of `mb` MB mines 30 blocks and flushes, then the disk fills up to `leaveBytes` free and it mines on until it shuts down. */
+async function mineOntoFullDisk (t: TestContext, mb: number, minFreeMb: number, leaveBytes: number): Promise<{ disk: Disk, address: string, node: NodeChild, flushed: { height: number, tip: string }, filler: string }> {
+  const disk = await tmpfs(t, mb)
   const { address } = newKey()
-  const node = await startNode(disk, 16, address)
+  const node = await startNode(disk, minFreeMb, address)
   await node.rpc('generate', [30])
   const flushed = await flushedState(node)
-  const filler = await fill(disk.dir, 10 * 1024 * 1024)
+  const filler = await fill(disk.dir, leaveBytes)
   assert.equal(await mineUntilExit(node), 1)
+  return { disk, address, node, flushed, filler }
+}
+
+test('below --min-free-mb the node stops accepting blocks and shuts down with the reason; it refuses to start until space is freed, then resumes', { skip }, async t => {
+  const { disk, address, node, flushed, filler } = await mineOntoFullDisk(t, 40, 16, 10 * 1024 * 1024)
   assert.match(node.stderr(), /coints: DISK_FULL: only \d+\.\d MB free on the disk of .*, below the 16\.0 MB the node keeps free \(--min-free-mb\)/)
 
   const early = await startNode(disk, 16, address)
@@ -121,13 +127,7 @@ test('below --min-free-mb the node stops accepting blocks and shuts down with th
 })
 
 test('a write that fails with ENOSPC shuts the node down with the reason; after space is freed it resumes from its last flush', { skip }, async t => {
-  const disk = await tmpfs(t, 24)
-  const { address } = newKey()
-  const node = await startNode(disk, 0, address)
-  await node.rpc('generate', [30])
-  const flushed = await flushedState(node)
-  const filler = await fill(disk.dir, 0)
-  assert.equal(await mineUntilExit(node), 1)
+  const { disk, address, node, flushed, filler } = await mineOntoFullDisk(t, 24, 0, 0)
   assert.match(node.stderr(), /coints: DISK_FULL: .* failed: the disk is full \(.*No space left on device/)
   await rm(filler)
   await assertRecovered(disk, 0, address, flushed)

@@ -13,7 +13,7 @@
  *   record; a record torn at the end of a log is a crash's normal leftover
  *   (LevelDB drops it too), anything else is damage.
  */
-import { readdir, readFile } from 'node:fs/promises'
+import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import crc32c from '@chainsafe/fast-crc32c'
 import { uncompress } from 'snappyjs'
@@ -79,48 +79,102 @@ class Reader {
 }
 
 /**
+ * A file read through one window of fixed size: a check reads every table and
+ * log once, and a buffer of each whole file would leave the idle node's memory
+ * megabytes higher. A range returned is valid until the next one is asked for.
+ */
+class FileWindow {
+  static readonly SIZE = 256 * 1024
+  readonly size: number
+  readonly #file: FileHandle
+  #buffer = Buffer.allocUnsafe(FileWindow.SIZE)
+  #start = 0
+  #end = 0
+
+  private constructor (file: FileHandle, size: number) {
+    this.#file = file
+    this.size = size
+  }
+
+  /** Runs `fn` over the file; undefined if there is no such file. */
+  static async over<T> (path: string, fn: (w: FileWindow) => Promise<T>): Promise<T | undefined> {
+    let file: FileHandle
+    try {
+      file = await open(path, 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+    try {
+      return await fn(new FileWindow(file, (await file.stat()).size))
+    } finally {
+      await file.close()
+    }
+  }
+
+  async range (offset: number, length: number): Promise<Uint8Array> {
+    if (offset < this.#start || offset + length > this.#end) {
+      // A block larger than the window (a large value) gets a buffer of its own.
+      const want = Math.max(length, Math.min(FileWindow.SIZE, this.size - offset))
+      const buffer = want > FileWindow.SIZE ? Buffer.allocUnsafe(want) : this.#buffer
+      const { bytesRead } = await this.#file.read(buffer, 0, want, offset)
+      if (buffer === this.#buffer) {
+        this.#start = offset
+        this.#end = offset + bytesRead
+      }
+      if (bytesRead < length) throw new Corrupt(`ends at ${offset + bytesRead}, inside a block`)
+      return buffer.subarray(0, length)
+    }
+    return this.#buffer.subarray(offset - this.#start, offset - this.#start + length)
+  }
+}
+
+/**
  * The records of a LevelDB log (the MANIFEST and the write-ahead logs), as
  * db/log_reader.cc reads them with checksums on: a problem is what LevelDB
- * would report as corruption; a torn end of the file is not one.
+ * would report as corruption; a torn end of the file is not one. Records are
+ * kept only when `keep` (the MANIFEST's; a write-ahead log's are only checked).
  */
-export function readLogRecords (bytes: Uint8Array): { records: Uint8Array[], problem?: string } {
+async function readLog (file: FileWindow, keep: boolean): Promise<{ records: Uint8Array[], problem?: string }> {
   const records: Uint8Array[] = []
+  /** The fragments of a record under way (only their total length when not kept). */
   let parts: Uint8Array[] | undefined
-  for (let block = 0; block < bytes.length; block += LOG_BLOCK) {
-    const end = Math.min(block + LOG_BLOCK, bytes.length)
+  let partsLength = 0
+  for (let block = 0; block < file.size; block += LOG_BLOCK) {
+    const bytes = await file.range(block, Math.min(LOG_BLOCK, file.size - block))
     // LevelDB's eof: the read of this block came back short.
-    const last = bytes.length - block < LOG_BLOCK
-    for (let at = block; end - at >= LOG_HEADER;) {
+    const last = bytes.length < LOG_BLOCK
+    for (let at = 0; bytes.length - at >= LOG_HEADER;) {
+      const offset = block + at
       const length = bytes[at + 4] | (bytes[at + 5] << 8)
       const type = bytes[at + 6]
-      if (at + LOG_HEADER + length > end) {
+      if (at + LOG_HEADER + length > bytes.length) {
         if (last) return { records }
-        return { records, problem: `bad record length at offset ${at}` }
+        return { records, problem: `bad record length at offset ${offset}` }
       }
       // Preallocated, never written: the rest of the block.
       if (type === RecordType.ZERO && length === 0) break
       const expected = unmask(new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0, true))
-      if (crcOf(bytes.subarray(at + 6, at + LOG_HEADER + length)) !== expected) return { records, problem: `checksum mismatch at offset ${at}` }
-      const payload = bytes.subarray(at + LOG_HEADER, at + LOG_HEADER + length)
+      if (crcOf(bytes.subarray(at + 6, at + LOG_HEADER + length)) !== expected) return { records, problem: `checksum mismatch at offset ${offset}` }
+      // A copy: the window moves on.
+      const payload = keep ? bytes.slice(at + LOG_HEADER, at + LOG_HEADER + length) : new Uint8Array(0)
       at += LOG_HEADER + length
       if (type === RecordType.FULL || type === RecordType.FIRST) {
         // An empty FIRST left by old writers at a block's end is no torn record.
-        if (parts !== undefined && parts.some(p => p.length > 0)) return { records, problem: `a record without its end before offset ${at}` }
-        if (type === RecordType.FULL) {
-          records.push(payload)
-          parts = undefined
-        } else {
-          parts = [payload]
-        }
+        if (parts !== undefined && partsLength > 0) return { records, problem: `a record without its end before offset ${block + at}` }
+        parts = type === RecordType.FULL ? undefined : [payload]
+        partsLength = length
+        if (type === RecordType.FULL && keep) records.push(payload)
       } else if (type === RecordType.MIDDLE || type === RecordType.LAST) {
-        if (parts === undefined) return { records, problem: `a record's continuation without its start at offset ${at}` }
+        if (parts === undefined) return { records, problem: `a record's continuation without its start at offset ${offset}` }
         parts.push(payload)
+        partsLength += length
         if (type === RecordType.LAST) {
-          records.push(Buffer.concat(parts))
+          if (keep) records.push(Buffer.concat(parts))
           parts = undefined
         }
       } else {
-        return { records, problem: `unknown record type ${type} at offset ${at}` }
+        return { records, problem: `unknown record type ${type} at offset ${offset}` }
       }
     }
   }
@@ -196,60 +250,56 @@ function handleOf (r: Reader): Handle {
 
 /** A table's parts, read with their checksums checked. */
 class TableReader {
-  readonly bytes: Uint8Array
-  readonly view: DataView
+  readonly #file: FileWindow
   readonly footer: number
+  readonly metaindex: Handle
+  readonly index: Handle
 
-  constructor (bytes: Uint8Array) {
-    this.bytes = bytes
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    this.footer = bytes.length - TABLE_FOOTER
-    if (bytes.length < TABLE_FOOTER) throw new Corrupt('is shorter than a table footer')
-    if (this.view.getUint32(bytes.length - 8, true) !== MAGIC_LOW || this.view.getUint32(bytes.length - 4, true) !== MAGIC_HIGH) throw new Corrupt('has no table footer (truncated or overwritten)')
+  private constructor (file: FileWindow, metaindex: Handle, index: Handle) {
+    this.#file = file
+    this.footer = file.size - TABLE_FOOTER
+    this.metaindex = metaindex
+    this.index = index
   }
 
-  /** The metaindex and index blocks' handles, from the footer. */
-  get handles (): { metaindex: Handle, index: Handle } {
-    const r = new Reader(this.bytes, this.footer, this.bytes.length - 8)
-    return { metaindex: handleOf(r), index: handleOf(r) }
+  static async open (file: FileWindow): Promise<TableReader> {
+    if (file.size < TABLE_FOOTER) throw new Corrupt('is shorter than a table footer')
+    const footer = await file.range(file.size - TABLE_FOOTER, TABLE_FOOTER)
+    const view = new DataView(footer.buffer, footer.byteOffset, footer.byteLength)
+    if (view.getUint32(TABLE_FOOTER - 8, true) !== MAGIC_LOW || view.getUint32(TABLE_FOOTER - 4, true) !== MAGIC_HIGH) throw new Corrupt('has no table footer (truncated or overwritten)')
+    const r = new Reader(footer, 0, TABLE_FOOTER - 8)
+    return new TableReader(file, handleOf(r), handleOf(r))
   }
 
-  /** A block's contents once its checksum passed (uncompressed when `decode`). */
-  block (h: Handle, what: string, decode: boolean): Uint8Array | undefined {
+  /** A block's contents (a copy, uncompressed) once its checksum passed, or nothing but the check. */
+  async block (h: Handle, what: string, decode: boolean): Promise<Uint8Array | undefined> {
     if (h.offset + h.size + BLOCK_TRAILER > this.footer) throw new Corrupt(`${what} block at ${h.offset} runs past the footer`)
-    const stored = this.bytes.subarray(h.offset, h.offset + h.size + 1)
-    if (crcOf(stored) !== unmask(this.view.getUint32(h.offset + h.size + 1, true))) throw new Corrupt(`${what} block at offset ${h.offset} fails its checksum`)
+    const bytes = await this.#file.range(h.offset, h.size + BLOCK_TRAILER)
+    const stored = unmask(new DataView(bytes.buffer, bytes.byteOffset + h.size + 1, 4).getUint32(0, true))
+    if (crcOf(bytes.subarray(0, h.size + 1)) !== stored) throw new Corrupt(`${what} block at offset ${h.offset} fails its checksum`)
     if (!decode) return undefined
-    const type = this.bytes[h.offset + h.size]
-    const contents = this.bytes.subarray(h.offset, h.offset + h.size)
-    if (type === 0) return contents
-    if (type === 1) return uncompress(contents)
+    const type = bytes[h.size]
+    if (type === 0) return bytes.slice(0, h.size)
+    if (type === 1) return uncompress(bytes.subarray(0, h.size))
     throw new Corrupt(`${what} block at offset ${h.offset} has unknown compression ${type}`)
   }
 
-  /** The data blocks' handles, from the index block. */
-  dataHandles (): Handle[] {
-    return blockEntries(this.block(this.handles.index, 'index', true) as Uint8Array).map(({ value }) => handleOf(new Reader(value)))
+  async handlesIn (h: Handle, what: string): Promise<Handle[]> {
+    return blockEntries(await this.block(h, what, true) as Uint8Array).map(({ value }) => handleOf(new Reader(value)))
   }
 }
 
 /** Checks one table file; returns its problem, if any. */
-export function checkTable (bytes: Uint8Array, expectedSize?: number): string | undefined {
-  if (expectedSize !== undefined && bytes.length !== expectedSize) return `is ${bytes.length} bytes long, the MANIFEST says ${expectedSize}`
+async function checkTable (file: FileWindow, expectedSize?: number): Promise<string | undefined> {
+  if (expectedSize !== undefined && file.size !== expectedSize) return `is ${file.size} bytes long, the MANIFEST says ${expectedSize}`
   try {
-    const table = new TableReader(bytes)
-    const checked: Handle[] = [table.handles.index, table.handles.metaindex]
-    for (const h of table.dataHandles()) {
-      table.block(h, 'data', false)
-      checked.push(h)
-    }
-    for (const { value } of blockEntries(table.block(table.handles.metaindex, 'metaindex', true) as Uint8Array)) {
-      const h = handleOf(new Reader(value))
-      table.block(h, 'filter', false)
-      checked.push(h)
-    }
+    const table = await TableReader.open(file)
+    const data = await table.handlesIn(table.index, 'index')
+    const filters = await table.handlesIn(table.metaindex, 'metaindex')
+    for (const h of data) await table.block(h, 'data', false)
+    for (const h of filters) await table.block(h, 'filter', false)
     // Every byte before the footer belongs to a checked block: none is read unchecked.
-    checked.sort((a, b) => a.offset - b.offset)
+    const checked = [table.index, table.metaindex, ...data, ...filters].sort((a, b) => a.offset - b.offset)
     let next = 0
     for (const h of checked) {
       if (h.offset !== next) return `has ${h.offset - next} bytes outside any block at offset ${next}`
@@ -268,29 +318,29 @@ export function checkTable (bytes: Uint8Array, expectedSize?: number): string | 
  * a data block whose checksum passes. Keys are LevelDB's user keys (the
  * internal key less its 8-byte sequence and type). None if its index is lost.
  */
-export function readableEntries (bytes: Uint8Array): Array<{ key: Uint8Array, value: Uint8Array }> {
+export async function readableEntries (path: string): Promise<Array<{ key: Uint8Array, value: Uint8Array }>> {
   const found: Array<{ key: Uint8Array, value: Uint8Array }> = []
-  let handles: Handle[]
-  let table: TableReader
-  try {
-    table = new TableReader(bytes)
-    handles = table.dataHandles()
-  } catch (err) {
-    if (err instanceof Corrupt) return found
-    throw err
-  }
-  for (const h of handles) {
-    let contents: Uint8Array
+  await FileWindow.over(path, async file => {
+    let table: TableReader
+    let handles: Handle[]
     try {
-      contents = table.block(h, 'data', true) as Uint8Array
-      for (const { key, value } of blockEntries(contents)) {
-        // The tag's low byte, little-endian first: 1 is a value, 0 a deletion.
-        if (key.length >= 8 && key[key.length - 8] === 1) found.push({ key: key.subarray(0, key.length - 8), value })
-      }
+      table = await TableReader.open(file)
+      handles = await table.handlesIn(table.index, 'index')
     } catch (err) {
-      if (!(err instanceof Corrupt)) throw err
+      if (err instanceof Corrupt) return
+      throw err
     }
-  }
+    for (const h of handles) {
+      try {
+        for (const { key, value } of blockEntries(await table.block(h, 'data', true) as Uint8Array)) {
+          // The tag's low byte, little-endian first: 1 is a value, 0 a deletion.
+          if (key.length >= 8 && key[key.length - 8] === 1) found.push({ key: key.subarray(0, key.length - 8), value })
+        }
+      } catch (err) {
+        if (!(err instanceof Corrupt)) throw err
+      }
+    }
+  })
   return found
 }
 
@@ -303,6 +353,29 @@ async function readIfThere (path: string): Promise<Uint8Array | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
+}
+
+/**
+ * The process holding LevelDB's lock on the database (from Linux's
+ * /proc/locks), if any: files a running node writes are no damage to report.
+ */
+export async function lockHolder (dir: string): Promise<number | undefined> {
+  let locks: string
+  let id: string
+  try {
+    const lock = await stat(join(dir, 'LOCK'))
+    locks = await readFile('/proc/locks', 'utf8')
+    const major = (lock.dev >> 8) & 0xfff
+    const minor = (lock.dev & 0xff) | ((lock.dev >> 12) & 0xfff00)
+    id = `${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${lock.ino}`
+  } catch {
+    return undefined
+  }
+  for (const line of locks.split('\n')) {
+    const fields = line.trim().split(/\s+/)
+    if (fields[5] === id) return Number(fields[4])
+  }
+  return undefined
 }
 
 /** Whether the directory holds any file of a LevelDB database (tables, logs, a MANIFEST or CURRENT). */
@@ -333,10 +406,10 @@ export async function findDbDamage (dir: string): Promise<DbDamage[]> {
   if (current === undefined) damage.push({ file: 'CURRENT', problem: 'is missing' })
   else if (manifestName === undefined) damage.push({ file: 'CURRENT', problem: 'does not name a MANIFEST' })
   else {
-    const manifest = await readIfThere(join(dir, manifestName))
+    const manifest = await FileWindow.over(join(dir, manifestName), async file => await readLog(file, true))
     if (manifest === undefined) damage.push({ file: manifestName, problem: 'is missing' })
     else {
-      const { records, problem } = readLogRecords(manifest)
+      const { records, problem } = manifest
       try {
         if (problem !== undefined) throw new Corrupt(problem)
         version = versionOf(records)
@@ -356,15 +429,14 @@ export async function findDbDamage (dir: string): Promise<DbDamage[]> {
     }
   }
   for (const [name, size] of tables) {
-    const bytes = await readIfThere(join(dir, name))
-    const problem = bytes === undefined ? 'is missing' : checkTable(bytes, size)
+    const checked = await FileWindow.over(join(dir, name), async file => ({ problem: await checkTable(file, size) }))
+    const problem = checked === undefined ? 'is missing' : checked.problem
     if (problem !== undefined) damage.push({ file: name, problem })
   }
   // The logs LevelDB replays at open (DBImpl::Recover).
   const logs = names.filter(n => /^\d+\.log$/.test(n) && (version === undefined || fileNumber(n) >= version.logNumber || fileNumber(n) === version.prevLogNumber))
   for (const name of logs) {
-    const bytes = await readIfThere(join(dir, name))
-    const problem = bytes === undefined ? undefined : readLogRecords(bytes).problem
+    const problem = (await FileWindow.over(join(dir, name), async file => await readLog(file, false)))?.problem
     if (problem !== undefined) damage.push({ file: name, problem })
   }
   return damage

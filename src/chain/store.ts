@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, statfs } from 'node:fs/promises'
+import { mkdir, rename, statfs } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { Level } from 'level'
@@ -8,7 +8,7 @@ import { equalBytes, sha256 } from '../core/hash.ts'
 import type { Coin } from '../core/rules.ts'
 import { Tx } from '../core/tx.ts'
 import { readMarker, writeMarker, markerPath, type DbMarker } from './db-marker.ts'
-import { findDbDamage, hasDbFiles, readableEntries, type DbDamage } from './leveldb-files.ts'
+import { findDbDamage, hasDbFiles, lockHolder, readableEntries, type DbDamage } from './leveldb-files.ts'
 import {
   blockstoreKey, blockstoreKeyOfDigest, decodeCoin, decodeIndexRecord, decodeUndo, encodeCoin, encodeIndexValue, encodeUndo,
   indexKey, type IndexRecord, StoreError
@@ -114,6 +114,8 @@ export class ChainStore {
     }
     this.#marked = found !== undefined
     await this.#checkSpace()
+    const holder = await lockHolder(this.path)
+    if (holder !== undefined) throw new StoreError('DB_OPEN_FAILED', `the chain database at ${this.path} is in use by process ${holder} (another node on this datadir?)`)
     const exists = await hasDbFiles(this.path)
     let damage: DbDamage[] = []
     let salvaged: Array<[string, Uint8Array]> = []
@@ -155,7 +157,7 @@ export class ChainStore {
     const salvaged: Array<[string, Uint8Array]> = []
     for (const { file, problem } of damage) {
       if (!/\.(?:ldb|sst)$/.test(file) || problem === 'is missing') continue
-      for (const { key, value } of readableEntries(await readFile(join(this.path, file)))) {
+      for (const { key, value } of await readableEntries(join(this.path, file))) {
         const text = Buffer.from(key).toString('latin1')
         if (text.startsWith('/B') && blockstoreKeyOfDigest(sha256(value)) === text) salvaged.push([text, new Uint8Array(value)])
       }
