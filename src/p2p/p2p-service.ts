@@ -94,7 +94,7 @@ export class P2PService {
     const peers = new PeerManager({ libp2p, bans: this.bans, logger: this.#log }, { bootstrap: this.#init.bootstrap, targetPeers: Math.min(8, this.#init.maxPeers) })
     this.#peers = peers
     const protocolPrefix = `/coints/${params.name}/${genesisBlock(params).idString}`
-    const transport = new StreamTransport({ libp2p, logger: this.#log })
+    const transport = new StreamTransport({ libp2p, peers, logger: this.#log })
     this.#transport = transport
     const sync = new SyncService(
       { chain: this.#chain, transport, peers, logger: this.#log },

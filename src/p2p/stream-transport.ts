@@ -1,13 +1,53 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { lpStream } from '@libp2p/utils'
+import { CointsError } from '../core/errors.ts'
 import type { Logger } from '../log.ts'
+import { FramingError, readFrame, writeFrame, type FramingErrorCode } from './framing.ts'
 import { SyncError } from './sync-messages.ts'
-import type { HandleOptions, RequestHandler, RequestOptions, RequestTransport } from './transport.ts'
+import { BAN_WEIGHT, type HandleOptions, type PeerPolicy, type RequestHandler, type RequestOptions, type RequestTransport } from './transport.ts'
 
 /** Streams of one protocol a peer may have open at once, each way. */
 const MAX_STREAMS_PER_PROTOCOL = 8
+/** A whole exchange on a stream a peer opened, waiting for a turn included. */
 const HANDLER_TIMEOUT_MS = 30_000
+/** A request is one small frame sent at once: a peer that opens a stream and says nothing for this long is stalling. */
+const REQUEST_READ_TIMEOUT_MS = 10_000
+/** A reply the peer takes none of for this long is cut: it pins its bytes until read (a blocks reply ~5 MB). */
+const REPLY_STALL_MS = 5_000
+
+/** How a stream exchange with a peer failed. */
+export type StreamFailureCode = FramingErrorCode | 'BAD_REQUEST' | 'READ_TIMEOUT' | 'REPLY_STALLED'
+/** A failure of an exchange the peer is to blame for, besides the framing's own. */
+export class StreamFailure extends CointsError<StreamFailureCode> {}
+
+/**
+ * What each failure costs the peer (offences add up to a ban, BAN_WEIGHT bans
+ * at once): bytes that break the framing or a request that does not decode are
+ * provable garbage; a stall is light, as honest links stall now and then; a
+ * reset or a dropped connection proves nothing.
+ */
+export const STREAM_FAILURE_WEIGHTS: Readonly<Record<StreamFailureCode, number>> = {
+  BAD_VARINT: BAN_WEIGHT,
+  FRAME_TOO_LONG: BAN_WEIGHT,
+  BAD_REQUEST: BAN_WEIGHT,
+  TRUNCATED: 1,
+  READ_TIMEOUT: 1,
+  REPLY_STALLED: 1,
+  CLOSED: 0
+}
+
+export interface StreamTransportComponents {
+  libp2p: Libp2p
+  /** Stream failures are reported here, weighted by STREAM_FAILURE_WEIGHTS. */
+  peers: PeerPolicy
+  logger: Logger
+}
+
+/** Deadlines, replaceable in tests. */
+export interface StreamTransportInit {
+  requestReadMs?: number
+  replyStallMs?: number
+}
 
 /**
  * Turns for one protocol's replies, per peer: a reply stays in memory until its
@@ -65,56 +105,75 @@ class PeerTurns {
 
 /**
  * Request/response on libp2p streams: one length-prefixed request, one
- * length-prefixed reply, then the stream closes. Sizes are bounded on both
- * sides and every exchange has a deadline; a bad exchange aborts only its stream.
+ * length-prefixed reply (src/p2p/framing.ts), then the stream closes. Sizes are
+ * bounded on both sides and every exchange has deadlines; a bad exchange aborts
+ * only its stream, and counts against the peer when it proves something.
  */
 export class StreamTransport implements RequestTransport {
-  readonly #libp2p: Libp2p
-  readonly #log: Logger
+  readonly #c: StreamTransportComponents
+  readonly #requestReadMs: number
+  readonly #replyStallMs: number
 
-  constructor (components: { libp2p: Libp2p, logger: Logger }) {
-    this.#libp2p = components.libp2p
-    this.#log = components.logger
+  constructor (components: StreamTransportComponents, init: StreamTransportInit = {}) {
+    this.#c = components
+    this.#requestReadMs = init.requestReadMs ?? REQUEST_READ_TIMEOUT_MS
+    this.#replyStallMs = init.replyStallMs ?? REPLY_STALL_MS
   }
 
+  /**
+   * Rejects with a FramingError when the reply breaks the framing (the peer is
+   * penalised here), else with a SyncError TIMEOUT or STREAM_FAILED (no proof:
+   * the caller judges).
+   */
   async request (peer: string, protocol: string, body: Uint8Array, options: RequestOptions): Promise<Uint8Array> {
     const signal = AbortSignal.timeout(options.timeoutMs)
     let stream: Stream | undefined
     try {
-      stream = await this.#libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal })
-      const lp = lpStream(stream, { maxDataLength: options.maxResponseBytes })
-      await lp.write(body, { signal })
-      const reply = await lp.read({ signal })
+      stream = await this.#c.libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal })
+      const reply = readFrame(stream, options.maxResponseBytes, { signal })
+      reply.catch(() => {})
+      await writeFrame(stream, body, { signal })
+      const bytes = await reply
       await stream.close({ signal }).catch(() => {})
-      return reply.subarray()
+      return bytes
     } catch (err) {
       stream?.abort(err as Error)
+      if (err instanceof FramingError && err.code !== 'CLOSED') {
+        this.#penalise(peer, protocol, err)
+        throw err
+      }
       if (signal.aborted) throw new SyncError('TIMEOUT', `${protocol} to ${peer} timed out after ${options.timeoutMs} ms`)
-      const e = err as Error & { name?: string }
-      if (e.name === 'InvalidDataLengthError') throw new SyncError('TOO_LARGE', `${protocol} reply from ${peer} exceeds ${options.maxResponseBytes} bytes`)
-      throw new SyncError('STREAM_FAILED', `${protocol} with ${peer} failed: ${e.message}`)
+      throw new SyncError('STREAM_FAILED', `${protocol} with ${peer} failed: ${(err as Error).message}`)
     }
   }
 
+  /**
+   * Serves `protocol`. A handler throws a SyncError MALFORMED for a request that
+   * does not decode: it costs the peer, as do framing errors and stalls.
+   */
   async handle (protocol: string, handler: RequestHandler, options: HandleOptions): Promise<void> {
     const turns = options.repliesPerPeer === undefined ? undefined : new PeerTurns(options.repliesPerPeer)
-    await this.#libp2p.handle(protocol, async (stream, connection) => {
-      // Reading starts at once: libp2p 3 resets a stream nobody listens to.
-      const lp = lpStream(stream, { maxDataLength: options.maxRequestBytes })
+    await this.#c.libp2p.handle(protocol, async (stream, connection) => {
       const signal = AbortSignal.timeout(HANDLER_TIMEOUT_MS)
+      // Reading starts at once: libp2p 3 resets a stream nobody listens to.
+      const request = readFrame(stream, options.maxRequestBytes, { signal: AbortSignal.timeout(this.#requestReadMs) })
       const peer = connection.remotePeer.toString()
       let turn = false
+      let stage: Stage = 'request'
       try {
-        const request = await lp.read({ signal })
+        const body = await request
+        stage = 'handler'
         if (turns !== undefined) {
           await turns.take(peer, signal)
           turn = true
         }
-        const reply = await handler(request.subarray(), peer)
-        await lp.write(reply, { signal })
-        await stream.close({ signal })
+        const reply = await handler(body, peer)
+        stage = 'reply'
+        await this.#reply(stream, reply, signal)
       } catch (err) {
-        this.#log.debug(`${protocol} from ${peer} failed: ${(err as Error).message}`)
+        const failure = this.#blame(err, stage)
+        if (failure !== undefined) this.#penalise(peer, protocol, failure)
+        else this.#c.logger.debug(`${protocol} from ${peer} failed: ${(err as Error).message}`)
         stream.abort(err as Error)
       } finally {
         if (turn) turns?.give(peer)
@@ -123,6 +182,46 @@ export class StreamTransport implements RequestTransport {
   }
 
   async unhandle (protocol: string): Promise<void> {
-    await this.#libp2p.unhandle(protocol)
+    await this.#c.libp2p.unhandle(protocol)
+  }
+
+  /** Sends the reply and closes; cut when the peer takes none of it for a stall period. */
+  async #reply (stream: Stream, reply: Uint8Array, signal: AbortSignal): Promise<void> {
+    let stalled: StreamFailure | undefined
+    let left = Infinity
+    const watch = setInterval(() => {
+      const now = stream.writeBufferLength
+      if (now > 0 && now >= left) {
+        stalled = new StreamFailure('REPLY_STALLED', `the peer took none of the reply for ${this.#replyStallMs} ms (${now} bytes left)`)
+        stream.abort(stalled)
+      }
+      left = now
+    }, this.#replyStallMs)
+    try {
+      await writeFrame(stream, reply, { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      throw stalled ?? err
+    } finally {
+      clearInterval(watch)
+    }
+    // An abort empties the write buffer, which can let the close resolve.
+    if (stalled !== undefined) throw stalled
+  }
+
+  /** What a failed exchange on a stream the peer opened holds against it, if anything. */
+  #blame (err: unknown, stage: Stage): CointsError<StreamFailureCode> | undefined {
+    if (err instanceof FramingError || err instanceof StreamFailure) return err
+    if (stage === 'request' && err instanceof DOMException && err.name === 'TimeoutError') return new StreamFailure('READ_TIMEOUT', `no request within ${this.#requestReadMs} ms`)
+    if (stage === 'handler' && err instanceof SyncError && err.code === 'MALFORMED') return new StreamFailure('BAD_REQUEST', err.message)
+    return undefined
+  }
+
+  #penalise (peer: string, protocol: string, failure: CointsError<StreamFailureCode>): void {
+    const weight = STREAM_FAILURE_WEIGHTS[failure.code]
+    if (weight > 0) this.#c.peers.penalise(peer, `${protocol}: ${failure.message}`, weight)
+    else this.#c.logger.debug(`${protocol} with ${peer}: ${failure.message}`)
   }
 }
+
+type Stage = 'request' | 'handler' | 'reply'

@@ -11,7 +11,6 @@ export const SyncErrorCode = {
   MALFORMED: 'MALFORMED',
   WRONG_NETWORK: 'WRONG_NETWORK',
   TIMEOUT: 'TIMEOUT',
-  TOO_LARGE: 'TOO_LARGE',
   BAD_HEADERS: 'BAD_HEADERS',
   BAD_BLOCK: 'BAD_BLOCK',
   UNREQUESTED: 'UNREQUESTED',
@@ -34,7 +33,6 @@ export const SYNC_VERDICTS: { readonly [C in SyncErrorCode]: PeerVerdict } = {
   MALFORMED: Verdict.BAN,
   WRONG_NETWORK: Verdict.BAN,
   TIMEOUT: LIGHT,
-  TOO_LARGE: Verdict.BAN,
   BAD_HEADERS: Verdict.BAN,
   BAD_BLOCK: Verdict.BAN,
   UNREQUESTED: Verdict.BAN,
@@ -101,6 +99,11 @@ export function decodeStatus (bytes: Uint8Array): Status {
       chainwork: bytesToBigInt(work)
     }
   })
+}
+
+/** A status request is empty: anything in it is garbage. */
+export function decodeStatusRequest (bytes: Uint8Array): void {
+  if (bytes.length > 0) throw new SyncError('MALFORMED', `a status request of ${bytes.length} bytes: it is empty`)
 }
 
 export function encodeHeadersRequest (locator: CID[], max: number): Uint8Array {

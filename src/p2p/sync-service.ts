@@ -9,7 +9,7 @@ import { BlockDownload } from './block-download.ts'
 import type { PeerPolicy, RequestTransport } from './transport.ts'
 import { judge, verdictOf } from './verdicts.ts'
 import {
-  decodeBlocksRequest, decodeBlocksResponse, decodeHeadersRequest, decodeHeadersResponse, decodeStatus,
+  decodeBlocksRequest, decodeBlocksResponse, decodeHeadersRequest, decodeHeadersResponse, decodeStatus, decodeStatusRequest,
   encodeBlocksRequest, encodeBlocksResponse, encodeHeadersRequest, encodeHeadersResponse, encodeStatus,
   BLOCKS_REPLY_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_HEADERS, MAX_LOCATOR, MAX_SYNC_MESSAGE_BYTES, type Status, SyncError
 } from './sync-messages.ts'
@@ -80,7 +80,10 @@ export class SyncService {
   async start (): Promise<void> {
     this.#stopped = false
     const { transport } = this.#c
-    await transport.handle(this.#protocols.status, async () => encodeStatus(this.ownStatus()), { maxRequestBytes: 64 })
+    await transport.handle(this.#protocols.status, async body => {
+      decodeStatusRequest(body)
+      return encodeStatus(this.ownStatus())
+    }, { maxRequestBytes: 64 })
     await transport.handle(this.#protocols.headers, async body => await this.#serveHeaders(body), { maxRequestBytes: 8_192 })
     // A blocks reply holds up to ~5 MB until read: two a peer bounds what peers that never read can pin (maxPeers × 10 MB).
     await transport.handle(this.#protocols.blocks, async body => await this.#serveBlocks(body), { maxRequestBytes: 8_192, repliesPerPeer: 2 })

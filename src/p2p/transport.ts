@@ -9,6 +9,7 @@ export interface RequestOptions {
   maxResponseBytes: number
 }
 
+/** Throws a SyncError MALFORMED for a request that does not decode: the transport holds it against the peer. */
 export type RequestHandler = (body: Uint8Array, peer: string) => Promise<Uint8Array>
 
 export interface HandleOptions {
@@ -18,7 +19,7 @@ export interface HandleOptions {
 }
 
 export interface RequestTransport {
-  /** One request, one length-prefixed reply; rejects on timeout, reset or an oversized reply. */
+  /** One request, one length-prefixed reply; rejects on timeout, reset or a reply that breaks the framing (oversized, bad prefix). */
   request: (peer: string, protocol: string, body: Uint8Array, options: RequestOptions) => Promise<Uint8Array>
   handle: (protocol: string, handler: RequestHandler, options: HandleOptions) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
