@@ -108,9 +108,10 @@ test('the cookie file: mode 0600, new at every start, removed at stop; the clien
 test('requests that could not be answered safely: odd ids, notifications, huge batches, unwritable replies; the server carries on', async t => {
   const { url, auth } = await server(t)
   const send = async (body: unknown): Promise<{ status: number, json: unknown }> => await post(url, auth, typeof body === 'string' ? body : JSON.stringify(body))
-  // An id nested 100,000 deep: JSON.parse takes it, echoing it back would overflow the stack.
+  // An id nested 100,000 deep (echoed back, it would overflow the stack) is refused before parsing; a shallow odd id after.
   const nested = `{"jsonrpc":"2.0","id":${'['.repeat(100_000)}${']'.repeat(100_000)},"method":"echo","params":["a"]}`
-  assert.deepEqual((await send(nested)).json, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'id must be a string, a number or null' } })
+  assert.deepEqual((await send(nested)).json, { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error: JSON nested deeper than 64 levels', data: { code: 'TOO_DEEP' } } })
+  assert.deepEqual((await send({ id: [[1]], method: 'echo', params: ['a'] })).json, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'id must be a string, a number or null' } })
   assert.equal(((await send({ id: { a: 1 }, method: 'echo', params: ['a'] })).json as { error: { code: number } }).error.code, -32600)
   // A result JSON cannot hold is an internal error reply.
   assert.equal(((await send({ id: 1, method: 'cyclic' })).json as { error: { code: number } }).error.code, -32603)
@@ -126,6 +127,29 @@ test('requests that could not be answered safely: odd ids, notifications, huge b
   assert.equal(big[1].result?.length, 40 * 1024 * 1024)
   assert.equal(big[2].error?.code, -32603)
   assert.deepEqual((await send({ id: 9, method: 'echo', params: ['still here'] })).json, { jsonrpc: '2.0', id: 9, result: 'still here' })
+})
+
+test('a body nested 4 million deep or holding millions of values is refused before parsing with a coded parse error, and the server answers throughout', async t => {
+  const { url, auth } = await server(t)
+  const refusal = async (body: string): Promise<{ code: number, message: string, data?: { code: string } }> => {
+    let done = false
+    const reply = post(url, auth, body).finally(() => { done = true })
+    // Calls one after another while the body is sent and judged: none waits behind a parse (the old server's took 2 s).
+    let slowest = 0
+    for (let calls = 0; !done || calls < 3; calls++) {
+      const start = performance.now()
+      assert.deepEqual((await post(url, auth, JSON.stringify({ id: calls, method: 'echo', params: ['hi'] }))).json, { jsonrpc: '2.0', id: calls, result: 'hi' })
+      slowest = Math.max(slowest, performance.now() - start)
+    }
+    assert.ok(slowest < 500, `an RPC call took ${Math.round(slowest)} ms while a hostile body was judged`)
+    return ((await reply).json as { error: { code: number, message: string, data?: { code: string } } }).error
+  }
+  // 8 MB: 4 million arrays nested in each other, as in the issue.
+  assert.deepEqual(await refusal('['.repeat(4_000_000) + ']'.repeat(4_000_000)), { code: -32700, message: 'parse error: JSON nested deeper than 64 levels', data: { code: 'TOO_DEEP' } })
+  // Flat, but 2.6 million objects to allocate; brackets inside strings are not structure.
+  assert.equal((await refusal(`[${Array(2_600_000).fill('{}').join(',')}]`)).data?.code, 'TOO_MANY_VALUES')
+  assert.deepEqual((await post(url, auth, JSON.stringify({ id: 1, method: 'echo', params: ['[[[[{{{{,,,,\\"'.repeat(100_000)] }))).json,
+    { jsonrpc: '2.0', id: 1, result: '[[[[{{{{,,,,\\"'.repeat(100_000) })
 })
 
 test('a call with a deadline to a node that never answers fails with RPC_TIMEOUT', async t => {

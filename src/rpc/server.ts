@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { CointsError } from '../core/errors.ts'
 import type { Logger } from '../log.ts'
 import { writeFileAtomic } from '../util/atomic-file.ts'
+import { JsonShapeScanner, type JsonShapeProblem } from './json-shape.ts'
 import type { MethodTable } from './methods/types.ts'
 import { ParamsError, validateParams } from './params.ts'
 
@@ -119,6 +120,9 @@ export class RpcServer {
     const chunks: Buffer[] = []
     let size = 0
     let tooLarge = false
+    // Judged as it arrives: JSON.parse would allocate whatever the nesting asks. Once refused, the rest is only counted, so the reply still reaches the client.
+    const shape = new JsonShapeScanner()
+    let refusal: JsonShapeProblem | undefined
     req.on('data', (chunk: Buffer) => {
       size += chunk.length
       if (size > MAX_BODY_BYTES) {
@@ -128,10 +132,17 @@ export class RpcServer {
         req.destroy()
         return
       }
-      chunks.push(chunk)
+      if (refusal !== undefined) return
+      refusal = shape.push(chunk)
+      if (refusal === undefined) chunks.push(chunk)
+      else chunks.length = 0
     })
     req.on('end', () => {
       if (tooLarge) return
+      if (refusal !== undefined) {
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(serialise(errorReply(null, { code: RpcCode.PARSE_ERROR, message: `parse error: ${refusal.message}`, data: { code: refusal.code } })))
+        return
+      }
       this.#answer(Buffer.concat(chunks).toString('utf8')).then(body => {
         if (body === undefined) res.writeHead(204).end()
         else res.writeHead(200, { 'Content-Type': 'application/json' }).end(body)
