@@ -44,7 +44,7 @@ test('a handler with two replies a peer serves six requests at once two at a tim
   assert.ok(most <= 2, `${most} replies were made at once`)
 })
 
-test('a peer that asks and never reads its reply has it cut after the stall deadline, and is penalised', async t => {
+test('a peer that asks and never reads its reply has it cut after the stall deadline, is penalised and disconnected', async t => {
   const [server, client] = [await bare(t), await bare(t)]
   const protocol = '/coints-test/stall/1.0.0'
   const peers = policy()
@@ -59,6 +59,7 @@ test('a peer that asks and never reads its reply has it cut after the stall dead
   assert.equal(offence.peer, client.peerId.toString())
   assert.equal(offence.weight, STREAM_FAILURE_WEIGHTS.REPLY_STALLED)
   await waitFor(() => stream.status !== 'open', 'the stalled stream to be reset', 10_000)
+  await waitFor(() => client.getConnections(server.peerId).length === 0, 'the stalling peer to be disconnected', 10_000)
 })
 
 test('a peer that opens a stream and sends no request is penalised at the read deadline; one that sends a bad prefix at once', async t => {

@@ -12,7 +12,7 @@ const MAX_STREAMS_PER_PROTOCOL = 8
 const HANDLER_TIMEOUT_MS = 30_000
 /** A request is one small frame sent at once: a peer that opens a stream and says nothing for this long is stalling. */
 const REQUEST_READ_TIMEOUT_MS = 10_000
-/** A reply the peer takes none of for this long is cut: it pins its bytes until read (a blocks reply ~5 MB). */
+/** A reply the peer takes none of for this long is cut, and the peer disconnected: a reply pins its bytes until read (a blocks reply ~4 MB). */
 const REPLY_STALL_MS = 5_000
 
 /** How a stream exchange with a peer failed. */
@@ -175,6 +175,8 @@ export class StreamTransport implements RequestTransport {
         if (failure !== undefined) this.#penalise(peer, protocol, failure)
         else this.#c.logger.debug(`${protocol} from ${peer} failed: ${(err as Error).message}`)
         stream.abort(err as Error)
+        // A peer that reads none of a reply has stopped reading: its connection goes, and every reply it pinned with it.
+        if (failure?.code === 'REPLY_STALLED') connection.abort(failure)
       } finally {
         if (turn) turns?.give(peer)
       }
@@ -189,14 +191,17 @@ export class StreamTransport implements RequestTransport {
   async #reply (stream: Stream, reply: Uint8Array, signal: AbortSignal): Promise<void> {
     let stalled: StreamFailure | undefined
     let left = Infinity
+    let movedAt = Date.now()
     const watch = setInterval(() => {
       const now = stream.writeBufferLength
-      if (now > 0 && now >= left) {
+      if (now < left) {
+        left = now
+        movedAt = Date.now()
+      } else if (now > 0 && Date.now() - movedAt >= this.#replyStallMs) {
         stalled = new StreamFailure('REPLY_STALLED', `the peer took none of the reply for ${this.#replyStallMs} ms (${now} bytes left)`)
         stream.abort(stalled)
       }
-      left = now
-    }, this.#replyStallMs)
+    }, this.#replyStallMs / 5)
     try {
       await writeFrame(stream, reply, { signal })
       await stream.close({ signal })
