@@ -37,7 +37,9 @@ async function floodPrefix (stream: Stream, limit = FLOOD_BYTES): Promise<void> 
   const chunk = new Uint8Array(16 * 1024).fill(0x80)
   try {
     for (let sent = 0; sent < limit && stream.writeStatus === 'writable'; sent += chunk.length) {
-      if (!stream.send(chunk)) await stream.onDrain({ signal: AbortSignal.timeout(30_000) })
+      // Yielding either way, as a remote peer's bytes arrive: yamux takes more than its window without pushing back.
+      if (stream.send(chunk)) await new Promise(resolve => setImmediate(resolve))
+      else await stream.onDrain({ signal: AbortSignal.timeout(30_000) })
     }
   } catch {
     // Reset by the node: what we expect.
