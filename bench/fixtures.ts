@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Chain } from '../src/chain/chain.ts'
 import type { Block } from '../src/core/block.ts'
+import { COIN } from '../src/core/amount.ts'
+import type { CID } from '../src/core/cbor.ts'
+import { OutPoint } from '../src/core/outpoint.ts'
+import { signTransaction, TX_VERSION } from '../src/core/tx.ts'
 import { keyPairOf, randomPrivateKey } from '../src/core/keys.ts'
 import { getNetwork } from '../src/core/params.ts'
 import { solveBlock } from '../src/miner/solve.ts'
@@ -30,6 +34,48 @@ export async function chainDatadir (blocks: number): Promise<{ datadir: string, 
   }
   await chain.stop()
   return { datadir, blocks: mined }
+}
+
+/**
+ * A regtest datadir whose last blocks are full (about 1 MB each, of 2,000-output
+ * transactions), `bytes` of them at least: what a full blocks reply is made of.
+ * Returns the ids of those blocks.
+ */
+export async function fullBlocksDatadir (bytes: number): Promise<{ datadir: string, ids: CID[] }> {
+  const datadir = await mkdtemp(join(tmpdir(), 'coints-bench-full-'))
+  let t = Math.floor(Date.now() / 1000) - 1_000
+  const chain = new Chain({}, { params: regtest, dbPath: join(datadir, 'chain'), now: () => t })
+  await chain.start()
+  const key = keyPairOf(randomPrivateKey())
+  const mine = async (): Promise<Block> => {
+    t += 1
+    const block = solveBlock(chain.createBlockTemplate(key.addressHash))
+    await chain.processBlock(block)
+    return block
+  }
+  // A 2,000-output transaction is about 60 kB: a coinbase each, matured.
+  const fanouts = Math.ceil(bytes / 55_000)
+  const coinbases: Block[] = []
+  for (let i = 0; i < fanouts + regtest.coinbaseMaturity; i++) coinbases.push(await mine())
+  for (const block of coinbases.slice(0, fanouts)) {
+    const coinbase = block.txs[0]
+    const each = (coinbase.data.outputs[0].amount - COIN) / 2_000n
+    await chain.acceptTx(signTransaction({
+      version: TX_VERSION,
+      inputs: [{ prev: OutPoint.of(coinbase.id, 0), pubkey: key.publicKey, sig: new Uint8Array(64) }],
+      outputs: Array.from({ length: 2_000 }, () => ({ amount: each, address: key.addressHash }))
+    }, [key.privateKey], chain.chainTag))
+  }
+  const ids: CID[] = []
+  let size = 0
+  while (chain.mempool.size > 0) {
+    const block = await mine()
+    ids.push(block.id)
+    size += block.encode().length
+  }
+  await chain.stop()
+  if (size < bytes) throw new Error(`full blocks fixture holds ${size} bytes, wanted ${bytes}`)
+  return { datadir, ids }
 }
 
 export interface NodeProcess {

@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, each reported against a baseline measured in
  * the same run. Figures go to docs/performance.md.
  */
+import { benchAttacks } from './attacks.ts'
 import { benchMiner } from './miner.ts'
 import { benchPropagation, benchSync } from './network.ts'
 import { benchStartup } from './startup.ts'
@@ -22,4 +23,5 @@ await run('startup', benchStartup)
 await run('storage', benchStorage)
 await run('propagation', benchPropagation)
 await run('sync', benchSync)
+await run('attacks', benchAttacks)
 await run('swarm', benchSwarm)
