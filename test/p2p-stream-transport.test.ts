@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import type { CointsLibp2p } from '../src/p2p/libp2p-node.ts'
 import { FramingError, writeFrame } from '../src/p2p/framing.ts'
-import { STREAM_FAILURE_WEIGHTS, StreamTransport } from '../src/p2p/stream-transport.ts'
+import { STREAM_VERDICTS, StreamTransport } from '../src/p2p/stream-transport.ts'
 import { BAN_WEIGHT, type PeerPolicy } from '../src/p2p/transport.ts'
 import { createLogger, setLogLevel } from '../src/log.ts'
 import { startLibp2p, waitFor } from './helpers/node-harness.ts'
@@ -57,7 +57,7 @@ test('a peer that asks and never reads its reply has it cut after the stall dead
   stream.pause()
   const offence = await waitFor(() => peers.offences.find(o => o.reason.includes('REPLY_STALLED')), 'the stalled reply to be cut', 10_000)
   assert.equal(offence.peer, client.peerId.toString())
-  assert.equal(offence.weight, STREAM_FAILURE_WEIGHTS.REPLY_STALLED)
+  assert.equal(offence.weight, STREAM_VERDICTS.REPLY_STALLED.weight)
   await waitFor(() => stream.status !== 'open', 'the stalled stream to be reset', 10_000)
   await waitFor(() => client.getConnections(server.peerId).length === 0, 'the stalling peer to be disconnected', 10_000)
 })
@@ -70,7 +70,7 @@ test('a peer that opens a stream and sends no request is penalised at the read d
   await client.dial(server.getMultiaddrs()[0])
   const silent = await client.dialProtocol(server.peerId, protocol)
   const timeout = await waitFor(() => peers.offences.find(o => o.reason.includes('READ_TIMEOUT')), 'the silent stream to be penalised', 10_000)
-  assert.equal(timeout.weight, STREAM_FAILURE_WEIGHTS.READ_TIMEOUT)
+  assert.equal(timeout.weight, STREAM_VERDICTS.READ_TIMEOUT.weight)
   await waitFor(() => silent.status !== 'open', 'the silent stream to be reset', 10_000)
 
   const bad = await client.dialProtocol(server.peerId, protocol)

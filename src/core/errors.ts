@@ -30,7 +30,9 @@ export const Verdict = {
   /** Redundant, or valid for the sender and not yet for us: dropped, nobody punished. */
   IGNORE: { action: 'ignore', weight: 0 },
   /** Invalid whoever checks it (honest peers validate before they relay or serve): the sender is banned. */
-  BAN: { action: 'reject', weight: BAN_WEIGHT }
+  BAN: { action: 'reject', weight: BAN_WEIGHT },
+  /** An offence that bans only when it recurs (three within the ban list's forget period): honest peers time out now and then. */
+  LIGHT: { action: 'reject', weight: 1 }
 } as const satisfies Record<string, PeerVerdict>
 
 /** Bytes that do not decode to a well-formed object. */

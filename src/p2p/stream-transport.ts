@@ -1,10 +1,11 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { CointsError } from '../core/errors.ts'
+import { CointsError, Verdict, type PeerVerdict } from '../core/errors.ts'
 import type { Logger } from '../log.ts'
 import { FramingError, readFrame, writeFrame, type FramingErrorCode } from './framing.ts'
 import { SyncError } from './sync-messages.ts'
-import { BAN_WEIGHT, type HandleOptions, type PeerPolicy, type RequestHandler, type RequestOptions, type RequestTransport } from './transport.ts'
+import type { HandleOptions, PeerPolicy, RequestHandler, RequestOptions, RequestTransport } from './transport.ts'
+import { judge } from './verdicts.ts'
 
 /** Streams of one protocol a peer may have open at once, each way. */
 const MAX_STREAMS_PER_PROTOCOL = 8
@@ -15,30 +16,31 @@ const REQUEST_READ_TIMEOUT_MS = 10_000
 /** A reply the peer takes none of for this long is cut, and the peer disconnected: a reply pins its bytes until read (a blocks reply ~4 MB). */
 const REPLY_STALL_MS = 5_000
 
-/** How a stream exchange with a peer failed. */
-export type StreamFailureCode = FramingErrorCode | 'BAD_REQUEST' | 'READ_TIMEOUT' | 'REPLY_STALLED'
-/** A failure of an exchange the peer is to blame for, besides the framing's own. */
-export class StreamFailure extends CointsError<StreamFailureCode> {}
+/** How a stream exchange failed: the framing's codes, and the transport's deadlines. */
+export type StreamFailureCode = FramingErrorCode | 'READ_TIMEOUT' | 'REPLY_STALLED'
 
 /**
- * What each failure costs the peer (offences add up to a ban, BAN_WEIGHT bans
- * at once): bytes that break the framing or a request that does not decode are
- * provable garbage; a stall is light, as honest links stall now and then; a
- * reset or a dropped connection proves nothing.
+ * Each stream failure's verdict on the peer, in the style of SYNC_VERDICTS:
+ * bytes that break the framing are provable garbage; a frame cut short or a
+ * stall is light, as honest links fail now and then; a reset or a dropped
+ * connection proves nothing. (A request that does not decode is its SyncError's
+ * MALFORMED.)
  */
-export const STREAM_FAILURE_WEIGHTS: Readonly<Record<StreamFailureCode, number>> = {
-  BAD_VARINT: BAN_WEIGHT,
-  FRAME_TOO_LONG: BAN_WEIGHT,
-  BAD_REQUEST: BAN_WEIGHT,
-  TRUNCATED: 1,
-  READ_TIMEOUT: 1,
-  REPLY_STALLED: 1,
-  CLOSED: 0
+export const STREAM_VERDICTS: { readonly [C in StreamFailureCode]: PeerVerdict } = {
+  BAD_VARINT: Verdict.BAN,
+  FRAME_TOO_LONG: Verdict.BAN,
+  TRUNCATED: Verdict.LIGHT,
+  READ_TIMEOUT: Verdict.LIGHT,
+  REPLY_STALLED: Verdict.LIGHT,
+  CLOSED: Verdict.IGNORE
 }
+
+/** A deadline an exchange missed. */
+export class StreamFailure extends CointsError<StreamFailureCode> {}
 
 export interface StreamTransportComponents {
   libp2p: Libp2p
-  /** Stream failures are reported here, weighted by STREAM_FAILURE_WEIGHTS. */
+  /** Stream failures are reported here, by STREAM_VERDICTS. */
   peers: PeerPolicy
   logger: Logger
 }
@@ -139,7 +141,7 @@ export class StreamTransport implements RequestTransport {
     } catch (err) {
       stream?.abort(err as Error)
       if (err instanceof FramingError && err.code !== 'CLOSED') {
-        this.#penalise(peer, protocol, err)
+        this.#judge(peer, `${protocol} reply`, { verdict: STREAM_VERDICTS[err.code], reason: err.message })
         throw err
       }
       if (signal.aborted) throw new SyncError('TIMEOUT', `${protocol} to ${peer} timed out after ${options.timeoutMs} ms`)
@@ -148,8 +150,8 @@ export class StreamTransport implements RequestTransport {
   }
 
   /**
-   * Serves `protocol`. A handler throws a SyncError MALFORMED for a request that
-   * does not decode: it costs the peer, as do framing errors and stalls.
+   * Serves `protocol`. A handler throws a SyncError for a request that does not
+   * decode: its verdict applies to the peer, as framing errors' and stalls' do.
    */
   async handle (protocol: string, handler: RequestHandler, options: HandleOptions): Promise<void> {
     const turns = options.repliesPerPeer === undefined ? undefined : new PeerTurns(options.repliesPerPeer)
@@ -171,12 +173,12 @@ export class StreamTransport implements RequestTransport {
         stage = 'reply'
         await this.#reply(stream, reply, signal)
       } catch (err) {
-        const failure = this.#blame(err, stage)
-        if (failure !== undefined) this.#penalise(peer, protocol, failure)
+        const blame = this.#blame(err, stage)
+        if (blame !== undefined) this.#judge(peer, `${protocol} request`, blame)
         else this.#c.logger.debug(`${protocol} from ${peer} failed: ${(err as Error).message}`)
         stream.abort(err as Error)
         // A peer that reads none of a reply has stopped reading: its connection goes, and every reply it pinned with it.
-        if (failure?.code === 'REPLY_STALLED') connection.abort(failure)
+        if (err instanceof StreamFailure && err.code === 'REPLY_STALLED') connection.abort(err)
       } finally {
         if (turn) turns?.give(peer)
       }
@@ -215,18 +217,19 @@ export class StreamTransport implements RequestTransport {
   }
 
   /** What a failed exchange on a stream the peer opened holds against it, if anything. */
-  #blame (err: unknown, stage: Stage): CointsError<StreamFailureCode> | undefined {
-    if (err instanceof FramingError || err instanceof StreamFailure) return err
-    if (stage === 'request' && err instanceof DOMException && err.name === 'TimeoutError') return new StreamFailure('READ_TIMEOUT', `no request within ${this.#requestReadMs} ms`)
-    if (stage === 'handler' && err instanceof SyncError && err.code === 'MALFORMED') return new StreamFailure('BAD_REQUEST', err.message)
+  #blame (err: unknown, stage: Stage): Blame | undefined {
+    if (err instanceof FramingError || err instanceof StreamFailure) return { verdict: STREAM_VERDICTS[err.code], reason: err.message }
+    if (stage === 'request' && err instanceof DOMException && err.name === 'TimeoutError') {
+      return { verdict: STREAM_VERDICTS.READ_TIMEOUT, reason: new StreamFailure('READ_TIMEOUT', `no request within ${this.#requestReadMs} ms`).message }
+    }
+    if (stage === 'handler' && err instanceof SyncError) return { verdict: err.verdict, reason: err.message }
     return undefined
   }
 
-  #penalise (peer: string, protocol: string, failure: CointsError<StreamFailureCode>): void {
-    const weight = STREAM_FAILURE_WEIGHTS[failure.code]
-    if (weight > 0) this.#c.peers.penalise(peer, `${protocol}: ${failure.message}`, weight)
-    else this.#c.logger.debug(`${protocol} with ${peer}: ${failure.message}`)
+  #judge (peer: string, what: string, { verdict, reason }: Blame): void {
+    if (judge(this.#c.peers, peer, verdict, `${what}: ${reason}`) === 'ignore') this.#c.logger.debug(`${what} with ${peer}: ${reason}`)
   }
 }
 
 type Stage = 'request' | 'handler' | 'reply'
+interface Blame { verdict: PeerVerdict, reason: string }

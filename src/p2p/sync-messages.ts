@@ -25,21 +25,18 @@ export const SyncErrorCode = {
 } as const
 export type SyncErrorCode = typeof SyncErrorCode[keyof typeof SyncErrorCode]
 
-/** An offence that bans only when it recurs (three within the ban list's forget period): honest peers time out now and then. */
-const LIGHT: PeerVerdict = { action: 'reject', weight: 1 }
-
 /** Each sync error's verdict on the peer we were syncing from, in the style of BLOCK_VERDICTS. */
 export const SYNC_VERDICTS: { readonly [C in SyncErrorCode]: PeerVerdict } = {
   MALFORMED: Verdict.BAN,
   WRONG_NETWORK: Verdict.BAN,
-  TIMEOUT: LIGHT,
+  TIMEOUT: Verdict.LIGHT,
   BAD_HEADERS: Verdict.BAN,
   BAD_BLOCK: Verdict.BAN,
   UNREQUESTED: Verdict.BAN,
   WITHHELD: Verdict.BAN,
-  STREAM_FAILED: LIGHT,
-  LOW_WORK: LIGHT,
-  TOO_DEEP: LIGHT
+  STREAM_FAILED: Verdict.LIGHT,
+  LOW_WORK: Verdict.LIGHT,
+  TOO_DEEP: Verdict.LIGHT
 }
 
 export class SyncError extends CointsError<SyncErrorCode> {
