@@ -615,10 +615,13 @@ export class Chain extends EventEmitter<ChainEvents> {
     return returned
   }
 
-  /** Adds a transaction to the mempool; throws TxError with a code when it does not qualify. */
-  async acceptTx (tx: Tx): Promise<MempoolEntry> {
+  /**
+   * Adds a transaction to the mempool; throws TxError with a code when it does
+   * not qualify. `time`: when it first arrived, for one kept across a restart.
+   */
+  async acceptTx (tx: Tx, time?: number): Promise<MempoolEntry> {
     return await this.#exclusive(async () => {
-      const entry = await this.mempool.accept(tx)
+      const entry = await this.mempool.accept(tx, time)
       this.stats.arrived(tx.idString)
       this.emit('tx:accepted', entry)
       return entry

@@ -89,8 +89,8 @@ export class Mempool {
     return out === undefined ? undefined : { amount: out.amount, address: out.address, height: this.#c.tipHeight() + 1, coinbase: false }
   }
 
-  /** Validates and adds a transaction; throws TxError with a code when it does not qualify. */
-  async accept (tx: Tx): Promise<MempoolEntry> {
+  /** Validates and adds a transaction (arrived at `time`, default now); throws TxError with a code when it does not qualify. */
+  async accept (tx: Tx, time = this.#c.now()): Promise<MempoolEntry> {
     if (this.#entries.has(tx.idString)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already in the mempool`)
     checkTxSanity(tx)
     if (tx.isCoinbase) throw new TxError('COINBASE_IN_MEMPOOL', 'a coinbase is only valid in a block')
@@ -114,7 +114,7 @@ export class Mempool {
     for (const key of spends) if (this.#spentBy.has(key)) throw new TxError('CONFLICT', `${key} was spent meanwhile`)
     const parents = new Set(spends.map(key => key.slice(0, key.lastIndexOf(':'))).filter(id => this.#entries.has(id)))
     this.#makeRoom(size, feeRate, this.#ancestors(parents))
-    const entry: PoolEntry = { tx, fee, size, feeRate, time: this.#c.now(), spends, parents, children: new Set() }
+    const entry: PoolEntry = { tx, fee, size, feeRate, time, spends, parents, children: new Set() }
     this.#entries.set(tx.idString, entry)
     for (const parent of parents) this.#entries.get(parent)?.children.add(tx.idString)
     this.#byFingerprint.set(fingerprintOf(tx.bytes), entry)

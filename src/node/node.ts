@@ -6,6 +6,7 @@ import { CointsError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
 import { getNetwork, type NetworkParams } from '../core/params.ts'
 import { Chain } from '../chain/chain.ts'
+import { MEMPOOL_FILE, MempoolFile } from '../chain/mempool-file.ts'
 import { Miner } from '../miner/miner.ts'
 import { createLogger, type Logger } from '../log.ts'
 import { RpcServer } from '../rpc/server.ts'
@@ -27,6 +28,7 @@ export class CointsNode {
   readonly options: NodeOptions
   readonly params: NetworkParams
   readonly chain: Chain
+  readonly mempoolFile: MempoolFile
   readonly miner: Miner
   readonly p2p: P2PService | undefined
   readonly wallet: Wallet
@@ -57,6 +59,7 @@ export class CointsNode {
     })
     this.chain.on('block:connected', this.#onBlockConnected)
     this.chain.on('halt', this.#onHalt)
+    this.mempoolFile = new MempoolFile({ chain: this.chain, logger: createLogger('mempool') }, { path: join(options.datadir, MEMPOOL_FILE) })
     if (options.minerAddress !== undefined) decodeAddress(this.params.addressPrefix, options.minerAddress)
     this.wallet = new Wallet({ chain: this.chain, logger: createLogger('wallet') }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
     this.p2p = options.p2p
@@ -73,6 +76,7 @@ export class CointsNode {
         generate: async (n, address) => (await this.miner.mineBlocks(n, await this.#payee(address))).map(b => b.idString),
         templateAddress: async address => await this.#payee(address),
         relayBlock: block => { this.p2p?.publishBlock(block) },
+        mempoolFile: this.mempoolFile,
         stop: () => { void this.stop() }
       }),
       ...networkMethods(this.p2p),
@@ -123,6 +127,7 @@ export class CointsNode {
     for (const file of await removeStaleTemps(this.options.datadir)) this.#log.info(`removed ${file}, left by a write that was cut short`)
     const steps = [
       async () => { await this.chain.start() },
+      async () => { this.mempoolFile.start() },
       async () => { await this.wallet.start() },
       async () => { await this.p2p?.start() },
       async () => { await this.rpc.start() }
@@ -159,6 +164,8 @@ export class CointsNode {
       await this.miner.stop()
       await this.p2p?.stop()
       await this.chain.stop()
+      // After the chain: what its queue still held has reached the mempool.
+      await this.mempoolFile.stop()
       this.#log.info('stopped')
       this.#resolveStopped()
     })()

@@ -7,6 +7,7 @@ import { bitsToTarget, difficultyOf } from '../../core/pow.ts'
 import { Tx } from '../../core/tx.ts'
 import { nonceOffset } from '../../miner/header-template.ts'
 import type { Chain } from '../../chain/chain.ts'
+import type { MempoolFile } from '../../chain/mempool-file.ts'
 import type { MethodTable } from './types.ts'
 
 export interface ChainMethodsContext {
@@ -17,6 +18,8 @@ export interface ChainMethodsContext {
   templateAddress: (address?: string) => Promise<Uint8Array>
   /** Publishes a submitted block to peers, when networking runs. */
   relayBlock: (block: Block) => void
+  /** Where the mempool is kept across restarts. */
+  mempoolFile: MempoolFile
   stop: () => void
 }
 
@@ -132,14 +135,20 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       }
     },
     getmempoolinfo: {
-      description: 'Mempool size, bytes, limit and minimum fee rate.',
+      description: 'Mempool size, bytes, limit and minimum fee rate; loaded: whether the mempool saved at the last stop has been loaded again.',
       params: [],
       handler: async () => ({
+        loaded: ctx.mempoolFile.loaded,
         size: chain.mempool.size,
         bytes: chain.mempool.bytes,
         maxbytes: chain.mempool.maxBytes,
         minfeerate: chain.mempool.minFeeRate
       })
+    },
+    savemempool: {
+      description: 'Writes the mempool to mempool.dat in the datadir now (it is written at stop and every 5 minutes when it changed): {txs, bytes}.',
+      params: [],
+      handler: async () => await ctx.mempoolFile.save()
     },
     getrawmempool: {
       description: 'Ids of the mempool transactions.',

@@ -1,0 +1,169 @@
+/**
+ * The mempool across restarts (Bitcoin Core's mempool.dat): written at stop
+ * and every few minutes when it changed, atomically; at start every
+ * transaction goes through the chain's normal acceptance again, in the
+ * background, keeping its arrival time. What no longer qualifies is dropped; a
+ * damaged file is set aside with a warning, never fatal.
+ */
+import { readFile, rename, stat } from 'node:fs/promises'
+import { decodeCbor, encodeCbor, read } from '../core/cbor.ts'
+import { CointsError, DecodeError, TxError } from '../core/errors.ts'
+import { equalBytes, sha256 } from '../core/hash.ts'
+import { genesisBlock } from '../core/params.ts'
+import { Tx } from '../core/tx.ts'
+import type { Logger } from '../log.ts'
+import { writeFileAtomic } from '../util/atomic-file.ts'
+import { SerialQueue } from '../util/serial-queue.ts'
+import { ChainError, type Chain } from './chain.ts'
+import type { MempoolEntry } from './types.ts'
+
+export const MEMPOOL_FILE = 'mempool.dat'
+const VERSION = 1
+const CHECKSUM_BYTES = 32
+
+export interface SavedTx { time: number, bytes: Uint8Array }
+
+/** The file: DAG-CBOR {version, genesis, txs: [[time, bytes]…]} in arrival order (parents first), then the SHA-256 of it. */
+export function encodeMempoolFile (genesis: Uint8Array, entries: Iterable<MempoolEntry>): Uint8Array {
+  const txs: Array<[number, Uint8Array]> = []
+  for (const e of entries) txs.push([e.time, e.tx.bytes])
+  const body = encodeCbor({ version: VERSION, genesis, txs })
+  const file = new Uint8Array(body.length + CHECKSUM_BYTES)
+  file.set(body)
+  file.set(sha256(body), body.length)
+  return file
+}
+
+/** The saved transactions; throws (with what is wrong) for a damaged file or one of another network. */
+export function decodeMempoolFile (genesis: Uint8Array, file: Uint8Array): SavedTx[] {
+  if (file.length < CHECKSUM_BYTES) throw new Error(`${file.length} bytes: too short`)
+  const body = file.subarray(0, file.length - CHECKSUM_BYTES)
+  if (!equalBytes(sha256(body), file.subarray(body.length))) throw new Error('its checksum does not match')
+  const o = read.object(decodeCbor(body, 'mempool file'), 'mempool file')
+  if (o.version !== VERSION) throw new Error(`version ${String(o.version)}, this node reads ${VERSION}`)
+  if (!equalBytes(read.bytes(o.genesis, 'genesis'), genesis)) throw new Error('it belongs to another network')
+  return read.array(o.txs, 'txs', Number.MAX_SAFE_INTEGER).map((t, n) => {
+    const [time, bytes] = read.array(t, `txs[${n}]`, 2)
+    return { time: read.uint(time, `txs[${n}].time`), bytes: read.bytes(bytes, `txs[${n}].bytes`) }
+  })
+}
+
+export interface MempoolFileComponents {
+  chain: Chain
+  logger: Logger
+}
+
+export interface MempoolFileInit {
+  path: string
+  /** How often the mempool is written when it changed (default 5 minutes). */
+  saveIntervalMs?: number
+}
+
+export class MempoolFile {
+  readonly #c: MempoolFileComponents
+  readonly #init: MempoolFileInit
+  readonly #genesis: Uint8Array
+  readonly #writes = new SerialQueue()
+  #loading: Promise<void> | undefined
+  #loaded = false
+  #stopping = false
+  /** Mempool changes since the last write began. */
+  #changes = 0
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (components: MempoolFileComponents, init: MempoolFileInit) {
+    this.#c = components
+    this.#init = init
+    this.#genesis = genesisBlock(components.chain.params).id.bytes
+  }
+
+  /** Whether the saved transactions have all been through acceptance (Bitcoin Core's getmempoolinfo `loaded`). */
+  get loaded (): boolean { return this.#loaded }
+
+  /** Starts loading the saved mempool in the background; returns at once. The chain must be started. */
+  start (): void {
+    if (this.#loading !== undefined) return
+    this.#c.chain.on('tx:accepted', this.#onChange)
+    this.#c.chain.on('tx:removed', this.#onChange)
+    this.#loading = this.#load().catch(err => {
+      this.#c.logger.error(`loading ${this.#init.path} failed: ${(err as Error).message}`)
+    })
+  }
+
+  /** Ends the load (what is not loaded stays in the file) and, if the load had finished, writes the mempool. */
+  async stop (): Promise<void> {
+    this.#stopping = true
+    clearInterval(this.#timer)
+    this.#c.chain.off('tx:accepted', this.#onChange)
+    this.#c.chain.off('tx:removed', this.#onChange)
+    await this.#loading
+    // Written over before it was all loaded, the file would lose what was not.
+    if (this.#loaded) await this.save().catch(err => { this.#c.logger.error(`writing ${this.#init.path} failed: ${(err as Error).message}`) })
+  }
+
+  /** Writes the mempool now; returns how many transactions and bytes. */
+  async save (): Promise<{ txs: number, bytes: number }> {
+    if (!this.#loaded) throw new CointsError('MEMPOOL_LOADING', `${this.#init.path} is still being loaded: saving now would lose what is not loaded yet`)
+    return await this.#writes.run(async () => {
+      this.#changes = 0
+      const { mempool } = this.#c.chain
+      const bytes = encodeMempoolFile(this.#genesis, mempool.entries())
+      await writeFileAtomic(this.#init.path, bytes, 0o600)
+      return { txs: mempool.size, bytes: bytes.length }
+    })
+  }
+
+  readonly #onChange = (): void => { this.#changes++ }
+
+  async #load (): Promise<void> {
+    const { chain, logger } = this.#c
+    const path = this.#init.path
+    const saved = await this.#read()
+    let kept = 0
+    let dropped = 0
+    for (const { time, bytes } of saved ?? []) {
+      if (this.#stopping) return
+      try {
+        await chain.acceptTx(Tx.fromBytes(bytes), time)
+        kept++
+      } catch (err) {
+        // Stopping: the rest stays in the file for the next start.
+        if (err instanceof ChainError) return
+        if (err instanceof TxError && err.code === 'ALREADY_KNOWN') {
+          kept++
+          continue
+        }
+        dropped++
+        const expected = err instanceof TxError || err instanceof DecodeError
+        logger[expected ? 'debug' : 'warn'](`a transaction of ${path} was dropped: ${(err as Error).message}`)
+      }
+    }
+    if (saved !== undefined) logger.info(`mempool: ${kept} transactions loaded from ${path}, ${dropped} dropped`)
+    this.#loaded = true
+    if (this.#stopping) return
+    this.#timer = setInterval(() => {
+      if (this.#changes > 0) this.save().catch(err => { logger.error(`writing ${path} failed: ${(err as Error).message}`) })
+    }, this.#init.saveIntervalMs ?? 5 * 60_000)
+    this.#timer.unref()
+  }
+
+  /** The saved transactions; undefined when there is no file, or it was damaged (then set aside). */
+  async #read (): Promise<SavedTx[] | undefined> {
+    const path = this.#init.path
+    let bytes: Uint8Array
+    try {
+      const { size } = await stat(path)
+      // Larger than a full mempool could make: not read into memory.
+      const limit = this.#c.chain.mempool.maxBytes * 2 + 1_000_000
+      if (size > limit) throw new Error(`${size} bytes, more than a full mempool writes (${limit})`)
+      bytes = await readFile(path)
+      return decodeMempoolFile(this.#genesis, bytes)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      const aside = `${path}.damaged-${Date.now()}`
+      await rename(path, aside).catch(() => {})
+      this.#c.logger.warn(`${path} cannot be used (${(err as Error).message}): set aside as ${aside}; the mempool starts empty`)
+      return undefined
+    }
+  }
+}

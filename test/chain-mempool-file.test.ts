@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Chain } from '../src/chain/chain.ts'
+import { decodeMempoolFile, encodeMempoolFile, MEMPOOL_FILE, MempoolFile } from '../src/chain/mempool-file.ts'
+import { genesisBlock, getNetwork } from '../src/core/params.ts'
+import { createLogger } from '../src/log.ts'
+import { mineBlockOn, mineBlocks, openChain, outputOf, spendTx } from './helpers/chain-harness.ts'
+import { newKey, regtest, rpc, startNode, waitFor } from './helpers/node-harness.ts'
+import { spendCoinbase } from './helpers/spend.ts'
+
+async function tempDatadir (t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+  const datadir = await mkdtemp(join(tmpdir(), 'coints-mempool-file-'))
+  t.after(async () => { await rm(datadir, { recursive: true, force: true }) })
+  return datadir
+}
+
+test('the mempool survives a restart with its arrival times; a transaction made invalid meanwhile is dropped, and its child with it', async t => {
+  const datadir = await tempDatadir(t)
+  const key = newKey()
+  let node = await startNode(t, { datadir })
+  await rpc(node, 'generate', [regtest.coinbaseMaturity + 3, key.address])
+  const kept = await spendCoinbase(node.chain, 1, key, key.addressHash)
+  const keptChild = spendTx(node.chain, [outputOf(kept)], key)
+  const doomed = await spendCoinbase(node.chain, 2, key, key.addressHash)
+  const doomedChild = spendTx(node.chain, [outputOf(doomed)], key)
+  for (const tx of [kept, doomed, keptChild, doomedChild]) await node.chain.acceptTx(tx)
+  const times = new Map([kept, keptChild].map(tx => [tx.idString, node.chain.mempool.get(tx.idString)?.time]))
+  await node.stop()
+
+  // While the node is down a block confirms another spend of the doomed transaction's coin.
+  const chain = new Chain({}, { params: regtest, dbPath: join(datadir, 'chain'), verifierThreads: 1 })
+  await chain.start()
+  const conflict = await spendCoinbase(chain, 2, key, newKey().addressHash, 20_000n)
+  assert.equal((await chain.processBlock(mineBlockOn(chain, chain.tip, { txs: [conflict] }))).status, 'connected')
+  await chain.stop()
+
+  // A clock 1,000 s on: arrival times that survive are not the restart's.
+  node = await startNode(t, { datadir, clockOffset: 1_000 })
+  await waitFor(async () => (await rpc(node, 'getmempoolinfo') as { loaded: boolean }).loaded, 'the saved mempool to load')
+  assert.deepEqual(new Set(await rpc(node, 'getrawmempool') as string[]), new Set([kept.idString, keptChild.idString]))
+  for (const [id, time] of times) assert.equal(node.chain.mempool.get(id)?.time, time, 'arrival time kept')
+})
+
+test('a damaged or foreign mempool file is set aside with a warning and the node starts with an empty mempool; savemempool writes one that loads', async t => {
+  const datadir = await tempDatadir(t)
+  const path = join(datadir, MEMPOOL_FILE)
+  const genesis = genesisBlock(regtest).id.bytes
+  const good = encodeMempoolFile(genesis, [])
+  const flipped = good.slice()
+  flipped[3] ^= 1
+  const damaged: Array<[string, Uint8Array]> = [
+    ['garbage', new TextEncoder().encode('not a mempool file')],
+    ['a flipped byte', flipped],
+    ['another network', encodeMempoolFile(genesisBlock(getNetwork('lan')).id.bytes, [])]
+  ]
+  for (const [what, bytes] of damaged) {
+    assert.throws(() => decodeMempoolFile(genesis, bytes), Error, what)
+    await writeFile(path, bytes)
+    const node = await startNode(t, { datadir })
+    await waitFor(async () => (await rpc(node, 'getmempoolinfo') as { loaded: boolean }).loaded, `the node to be done with a file of ${what}`)
+    assert.equal(node.chain.mempool.size, 0)
+    await node.stop()
+    const names = await readdir(datadir)
+    assert.ok(names.some(n => n.startsWith(`${MEMPOOL_FILE}.damaged-`)), `a file of ${what} is set aside`)
+    assert.deepEqual(await readFile(path), Buffer.from(good), 'the stop wrote a good one')
+  }
+
+  const key = newKey()
+  const node = await startNode(t, { datadir })
+  await rpc(node, 'generate', [regtest.coinbaseMaturity + 1, key.address])
+  const tx = await spendCoinbase(node.chain, 1, key, key.addressHash)
+  await node.chain.acceptTx(tx)
+  assert.deepEqual(await rpc(node, 'savemempool'), { txs: 1, bytes: (await readFile(path)).length })
+  assert.deepEqual(decodeMempoolFile(genesis, await readFile(path)).map(s => Buffer.from(s.bytes).toString('hex')), [Buffer.from(tx.bytes).toString('hex')])
+})
+
+test('the mempool is written every interval when it changed, not when it did not', async t => {
+  const { chain, ws } = await openChain(t)
+  const key = newKey()
+  await mineBlocks(chain, ws.clock, regtest.coinbaseMaturity + 1, key.addressHash)
+  const path = join(ws.dir, MEMPOOL_FILE)
+  t.mock.timers.enable({ apis: ['setInterval'] })
+  const file = new MempoolFile({ chain, logger: createLogger('mempool') }, { path, saveIntervalMs: 60_000 })
+  let saves = 0
+  const save = file.save.bind(file)
+  file.save = async () => { saves++; return await save() }
+  file.start()
+  t.after(async () => { await file.stop() })
+  await waitFor(() => file.loaded, 'the (absent) file to load')
+  t.mock.timers.tick(60_000)
+  assert.equal(saves, 0, 'nothing changed: nothing written')
+  const tx = await spendCoinbase(chain, 1, key, key.addressHash)
+  await chain.acceptTx(tx)
+  t.mock.timers.tick(60_000)
+  assert.equal(saves, 1)
+  const saved = await waitFor(async () => {
+    const bytes = await readFile(path).catch(() => undefined)
+    return bytes === undefined ? undefined : decodeMempoolFile(genesisBlock(regtest).id.bytes, bytes)
+  }, 'the periodic write')
+  assert.deepEqual(saved.map(s => s.time), [chain.mempool.get(tx.idString)?.time])
+  t.mock.timers.tick(60_000)
+  assert.equal(saves, 1, 'unchanged since: not written again')
+})
