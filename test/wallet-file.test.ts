@@ -6,6 +6,8 @@ import { Wallet, WALLET_FILE } from '../src/wallet/wallet.ts'
 import { WalletError } from '../src/wallet/errors.ts'
 import type { Chain } from '../src/chain/chain.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
+import { hash160 } from '../src/core/hash.ts'
+import { accountKey, AddressDeriver, Branch, newMnemonic } from '../src/wallet/hd.ts'
 import { BranchBuilder, mineBlocks, openChain, regtest } from './helpers/chain-harness.ts'
 import { createLogger, setLogLevel } from '../src/log.ts'
 
@@ -83,4 +85,15 @@ test('a restore whose rescan meets a reorganisation scans the changed height aga
   const txids = restored.transactions().map(row => row.txid)
   assert.ok(!txids.includes(leaving.txs[0].idString), 'the coinbase of the block that left the chain is not the wallet\'s')
   assert.deepEqual(restored.coins().map(coin => coin.key), [`${staying.txs[0].idString}:0`], 'only the coinbase at height 1, on both branches')
+})
+
+test('addresses derived on libsecp256k1 are the ones @scure/bip32 derives', () => {
+  const account = accountKey(newMnemonic(), regtest)
+  const deriver = new AddressDeriver(account.publicExtendedKey, regtest)
+  for (const branch of [Branch.RECEIVE, Branch.CHANGE]) {
+    for (const index of [0, 1, 19, 20, 1_000, 2 ** 31 - 1]) {
+      const expected = account.deriveChild(branch).deriveChild(index).publicKey as Uint8Array
+      assert.deepEqual(deriver.derive(branch, index).hash, hash160(expected), `branch ${branch}, index ${index}`)
+    }
+  }
 })

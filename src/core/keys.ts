@@ -27,6 +27,11 @@ export function publicKeyOf (privateKey: Uint8Array): Uint8Array {
   return secp256k1.publicKeyCreate(privateKey, true)
 }
 
+/** The compressed public key + tweak·G (BIP32's public derivation); throws for a tweak that is not a valid key. */
+export function tweakPublicKey (publicKey: Uint8Array, tweak: Uint8Array): Uint8Array {
+  return secp256k1.publicKeyTweakAdd(publicKey, tweak, true)
+}
+
 export function randomPrivateKey (): Uint8Array {
   for (;;) {
     const key = new Uint8Array(randomBytes(32))
