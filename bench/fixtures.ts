@@ -14,24 +14,41 @@ import { solveBlock } from '../src/miner/solve.ts'
 import { NODE_RUNTIME_FLAGS } from '../src/node/runtime-flags.ts'
 import { callRpc } from '../src/rpc/client.ts'
 import { freePort } from '../src/util/free-port.ts'
+import { Wallet } from '../src/wallet/wallet.ts'
+import { createLogger } from '../src/log.ts'
 
 export const regtest = getNetwork('regtest')
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
 
+export const WALLET_PASSPHRASE = 'bench passphrase'
+
+export interface ChainDatadirOptions {
+  /**
+   * A wallet in the datadir (passphrase WALLET_PASSPHRASE, made before the
+   * first block) that every `walletEvery`-th block's coinbase pays, at a new
+   * address each time as a miner's; its history follows the blocks, as a node's would.
+   */
+  walletEvery?: number
+}
+
 /** A node datadir on regtest whose chain holds `blocks` blocks (coinbase only); returns the blocks too. */
-export async function chainDatadir (blocks: number): Promise<{ datadir: string, blocks: Block[] }> {
+export async function chainDatadir (blocks: number, opts: ChainDatadirOptions = {}): Promise<{ datadir: string, blocks: Block[] }> {
   const datadir = await mkdtemp(join(tmpdir(), `coints-bench-${blocks}-`))
   let t = Math.floor(Date.now() / 1000) - blocks
   const chain = new Chain({}, { params: regtest, dbPath: join(datadir, 'chain'), now: () => t })
   await chain.start()
   const address = keyPairOf(randomPrivateKey()).addressHash
+  const wallet = opts.walletEvery === undefined ? undefined : new Wallet({ chain, logger: createLogger('wallet') }, { datadir, params: regtest, defaultFeeRate: 1, kdf: { N: 1 << 10, r: 8, p: 1 } })
+  await wallet?.create(WALLET_PASSPHRASE)
   const mined: Block[] = []
   for (let i = 0; i < blocks; i++) {
     t += 1
-    const block = solveBlock(chain.createBlockTemplate(address))
+    const payee = wallet !== undefined && (i + 1) % (opts.walletEvery as number) === 0 ? (await wallet.newAddress()).hash : address
+    const block = solveBlock(chain.createBlockTemplate(payee))
     await chain.processBlock(block)
     mined.push(block)
   }
+  await wallet?.stop()
   await chain.stop()
   return { datadir, blocks: mined }
 }

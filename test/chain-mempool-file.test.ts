@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Chain } from '../src/chain/chain.ts'
 import { decodeMempoolFile, encodeMempoolFile, MEMPOOL_FILE, MempoolFile } from '../src/chain/mempool-file.ts'
 import { genesisBlock, getNetwork } from '../src/core/params.ts'
 import { createLogger } from '../src/log.ts'
 import { mineBlockOn, mineBlocks, openChain, outputOf, spendTx } from './helpers/chain-harness.ts'
-import { newKey, regtest, rpc, startNode, waitFor } from './helpers/node-harness.ts'
+import { newKey, regtest, rpc, startNode, tempDatadir, waitFor } from './helpers/node-harness.ts'
 import { spendCoinbase } from './helpers/spend.ts'
-
-async function tempDatadir (t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
-  const datadir = await mkdtemp(join(tmpdir(), 'coints-mempool-file-'))
-  t.after(async () => { await rm(datadir, { recursive: true, force: true }) })
-  return datadir
-}
 
 test('the mempool survives a restart with its arrival times; a transaction made invalid meanwhile is dropped, and its child with it', async t => {
   const datadir = await tempDatadir(t)
@@ -88,7 +81,7 @@ test('the mempool is written every interval when it changed, not when it did not
   const save = file.save.bind(file)
   file.save = async () => { saves++; return await save() }
   file.start()
-  t.after(async () => { await file.stop() })
+  ws.stopAfter(file)
   await waitFor(() => file.loaded, 'the (absent) file to load')
   t.mock.timers.tick(60_000)
   assert.equal(saves, 0, 'nothing changed: nothing written')

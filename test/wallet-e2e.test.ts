@@ -3,9 +3,8 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { COIN, parseAmount } from '../src/core/amount.ts'
-import { RpcCallError } from '../src/rpc/client.ts'
 import { WALLET_FILE } from '../src/wallet/wallet.ts'
-import { addrOf, newKey, regtest, rpc, startNode, waitFor, waitForSameTip } from './helpers/node-harness.ts'
+import { addrOf, newKey, regtest, rejectsWith, rpc, startNode, waitFor, waitForSameTip } from './helpers/node-harness.ts'
 import type { CointsNode } from '../src/node/node.ts'
 
 /** An address of no wallet here, for blocks whose reward must not count. */
@@ -14,14 +13,6 @@ const elsewhere = newKey().address
 interface Balance { confirmed: string, unconfirmed: string, immature: string }
 
 const balance = async (node: CointsNode): Promise<Balance> => await rpc(node, 'getbalance') as Balance
-
-async function rejectsWith (call: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(call, (err: unknown) => {
-    assert.ok(err instanceof RpcCallError, `expected an RPC error, got ${String(err)}`)
-    assert.equal(err.code, code, err.message)
-    return true
-  })
-}
 
 test('mine to a wallet, send to another, restore from the mnemonic; bad input changes nothing', async t => {
   const alice = await startNode(t)

@@ -2,21 +2,13 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Wallet, WALLET_FILE } from '../src/wallet/wallet.ts'
+import { type Wallet, WALLET_FILE } from '../src/wallet/wallet.ts'
 import { WalletError } from '../src/wallet/errors.ts'
-import type { Chain } from '../src/chain/chain.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
 import { hash160 } from '../src/core/hash.ts'
 import { accountKey, AddressDeriver, Branch, newMnemonic } from '../src/wallet/hd.ts'
 import { BranchBuilder, mineBlocks, openChain, regtest } from './helpers/chain-harness.ts'
-import { createLogger, setLogLevel } from '../src/log.ts'
-
-setLogLevel('silent')
-
-/** A wallet over `chain` in `datadir`, with a cheap key derivation. */
-function walletIn (chain: Chain, datadir: string): Wallet {
-  return new Wallet({ chain, logger: createLogger('wallet') }, { datadir, params: regtest, defaultFeeRate: 1, kdf: { N: 1 << 10, r: 8, p: 1 } })
-}
+import { walletIn } from './helpers/wallet-harness.ts'
 
 test('a wallet file whose fields pass as JSON but cannot be used is refused on start as CORRUPT_WALLET_FILE', async t => {
   const { chain, ws } = await openChain(t)
@@ -25,7 +17,7 @@ test('a wallet file whose fields pass as JSON but cannot be used is refused on s
   await mkdir(datadir, { recursive: true })
   const created = walletOf()
   await created.create('passphrase')
-  created.stop()
+  await created.stop()
   const path = join(datadir, WALLET_FILE)
   const good = JSON.parse(await readFile(path, 'utf8'))
 
@@ -47,7 +39,7 @@ test('a wallet file whose fields pass as JSON but cannot be used is refused on s
   await restarted.start()
   assert.equal(restarted.exists, true)
   await restarted.unlock('passphrase', 10)
-  restarted.stop()
+  await restarted.stop()
 })
 
 test('a restore whose rescan meets a reorganisation scans the changed height again: no coin of the branch that left', async t => {
@@ -56,35 +48,35 @@ test('a restore whose rescan meets a reorganisation scans the changed height aga
     const datadir = ws.dbPath(name)
     await mkdir(datadir, { recursive: true })
     const wallet = walletIn(chain, datadir)
-    t.after(() => { wallet.stop() })
+    ws.stopAfter(wallet)
     return wallet
   }
   const original = await walletAt('original')
   const mnemonic = await original.create('passphrase')
   const paid = await original.newAddress()
-  original.stop()
+  await original.stop()
   const [staying, leaving] = await mineBlocks(chain, ws.clock, 2, paid.hash)
   // A heavier branch from height 1 that pays someone else, held back until the rescan reads height 2.
   const branch = BranchBuilder.on(chain, chain.getEntryAt(1) as BlockEntry)
   const heavier = [branch.next(), branch.next()]
 
-  const read = chain.getBlock.bind(chain)
+  const read = chain.getBlocks.bind(chain)
   let reorganised = false
-  chain.getBlock = async id => {
-    const block = await read(id)
-    if (!reorganised && id.equals(leaving.id)) {
+  chain.getBlocks = async ids => {
+    const blocks = await read(ids)
+    if (!reorganised && ids.some(id => id.equals(leaving.id))) {
       reorganised = true
       for (const b of heavier) await chain.processBlock(b)
     }
-    return block
+    return blocks
   }
   const restored = await walletAt('restored')
   await restored.restore(mnemonic, 'passphrase')
-  assert.ok(reorganised, 'the chain reorganised while the rescan read height 2')
+  assert.ok(reorganised, 'the chain reorganised while the scan read height 2')
   assert.equal(chain.getEntryAt(2)?.idString, heavier[0].idString)
-  const txids = restored.transactions().map(row => row.txid)
+  const txids = (await restored.transactions()).map(row => row.txid)
   assert.ok(!txids.includes(leaving.txs[0].idString), 'the coinbase of the block that left the chain is not the wallet\'s')
-  assert.deepEqual(restored.coins().map(coin => coin.key), [`${staying.txs[0].idString}:0`], 'only the coinbase at height 1, on both branches')
+  assert.deepEqual((await restored.coins()).map(coin => coin.key), [`${staying.txs[0].idString}:0`], 'only the coinbase at height 1, on both branches')
 })
 
 test('addresses derived on libsecp256k1 are the ones @scure/bip32 derives', () => {

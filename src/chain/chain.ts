@@ -280,6 +280,11 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
   }
 
+  /** Stored blocks, for the first of `ids` up to the first not stored, in three reads (a scan's batches). */
+  async getBlocks (ids: CID[]): Promise<Block[]> {
+    return await this.store.getBlocks(ids)
+  }
+
   /**
    * Valid stored blocks in wire form, without decoding them (serving peers): the
    * first of `ids`, up to the first that is not a valid block we store.

@@ -249,13 +249,19 @@ export class ChainStore {
   }
 
   async getBlock (cid: CID): Promise<Block | undefined> {
-    const [raw] = await this.getBlocksParts([cid])
-    if (raw === undefined) return undefined
-    try {
-      return new Block(Header.fromBytes(raw.header), raw.txs.map(bytes => Tx.fromBytes(bytes)))
-    } catch (err) {
-      throw new StoreError('CORRUPT_BLOCK', `stored block ${cid.toString()}: ${(err as Error).message}`)
-    }
+    const [block] = await this.getBlocks([cid])
+    return block
+  }
+
+  /** Blocks, decoded, for the first of `cids` up to the first not stored: three reads in all (see getBlocksParts). */
+  async getBlocks (cids: CID[]): Promise<Block[]> {
+    return (await this.getBlocksParts(cids)).map((raw, n) => {
+      try {
+        return new Block(Header.fromBytes(raw.header), raw.txs.map(bytes => Tx.fromBytes(bytes)))
+      } catch (err) {
+        throw new StoreError('CORRUPT_BLOCK', `stored block ${cids[n].toString()}: ${(err as Error).message}`)
+      }
+    })
   }
 
   /**

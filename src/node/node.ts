@@ -22,7 +22,8 @@ import type { NodeOptions } from './options.ts'
 /**
  * The composition root: builds every service from the options, wires them
  * together, starts them in dependency order (RPC last: once it answers, the
- * node is ready) and stops them in reverse.
+ * node is ready; the saved mempool's load and the wallet's scan go on in the
+ * background) and stops them in reverse.
  */
 export class CointsNode {
   readonly options: NodeOptions
@@ -157,12 +158,13 @@ export class CointsNode {
   async stop (): Promise<void> {
     this.#stopping ??= (async () => {
       this.#log.info('stopping')
-      // The start step under way finishes first (a wallet rescan ends early when its wallet stops).
-      this.wallet.stop()
+      // At once, so a wallet scan under way ends at its next block rather than hold the stop up.
+      const wallet = this.wallet.stop()
       await this.#starting?.catch(() => {})
       await this.rpc.stop()
       await this.miner.stop()
       await this.p2p?.stop()
+      await wallet
       await this.chain.stop()
       // After the chain: what its queue still held has reached the mempool.
       await this.mempoolFile.stop()

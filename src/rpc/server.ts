@@ -27,6 +27,8 @@ export const RpcCode = {
   INTERNAL_ERROR: -32603,
   MISC_ERROR: -1,
   WALLET_ERROR: -4,
+  /** Not ready yet, try again: Bitcoin Core's RPC_IN_WARMUP, which its clients retry on. */
+  IN_WARMUP: -28,
   NOT_FOUND: -5,
   DESERIALIZATION_ERROR: -22,
   VERIFY_ERROR: -25
@@ -53,6 +55,8 @@ const CODE_BY_CLASS: Record<string, number> = {
   DecodeError: RpcCode.DESERIALIZATION_ERROR,
   WalletError: RpcCode.WALLET_ERROR
 }
+/** Error codes that mean "not yet": answered as RPC_IN_WARMUP whatever their class. */
+const RETRY_LATER = new Set(['WALLET_SCANNING'])
 
 /**
  * JSON-RPC 2.0 over HTTP POST on loopback, with Basic auth against a cookie
@@ -222,7 +226,7 @@ export class RpcServer {
   #toRpcError (method: string, err: unknown): RpcError {
     if (err instanceof ParamsError) return { code: RpcCode.INVALID_PARAMS, message: err.message, data: { code: err.code } }
     if (err instanceof CointsError) {
-      const code = err.code === 'NOT_FOUND' ? RpcCode.NOT_FOUND : CODE_BY_CLASS[err.name] ?? RpcCode.MISC_ERROR
+      const code = err.code === 'NOT_FOUND' ? RpcCode.NOT_FOUND : RETRY_LATER.has(err.code) ? RpcCode.IN_WARMUP : CODE_BY_CLASS[err.name] ?? RpcCode.MISC_ERROR
       return { code, message: err.message, data: { code: err.code } }
     }
     this.#c.logger.error(`rpc ${method} failed: ${(err as Error).stack ?? String(err)}`)

@@ -15,7 +15,11 @@ export const WalletErrorCode = {
   BAD_AMOUNT: 'BAD_AMOUNT',
   BAD_ADDRESS: 'BAD_ADDRESS',
   BAD_FEE_RATE: 'BAD_FEE_RATE',
-  RESCANNING: 'RESCANNING'
+  /** The wallet is still catching up with the chain: its balance and coins are not known yet. */
+  WALLET_SCANNING: 'WALLET_SCANNING',
+  /** The scan met a block it cannot read: nothing above it is known, and no balance is given over the hole. */
+  SCAN_FAILED: 'SCAN_FAILED',
+  HISTORY_OPEN_FAILED: 'HISTORY_OPEN_FAILED'
 } as const
 export type WalletErrorCode = typeof WalletErrorCode[keyof typeof WalletErrorCode]
 

@@ -3,7 +3,7 @@ import type { HDKey } from '@scure/bip32'
 import { decodeAddress } from '../core/address.ts'
 import { formatAmount, MAX_MONEY } from '../core/amount.ts'
 import type { Block } from '../core/block.ts'
-import type { DecodeError } from '../core/errors.ts'
+import { TxError, type DecodeError } from '../core/errors.ts'
 import { toHex } from '../core/hash.ts'
 import { publicKeyOf } from '../core/keys.ts'
 import type { NetworkParams } from '../core/params.ts'
@@ -15,7 +15,8 @@ import type { Logger } from '../log.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
 import { selectCoins } from './coin-select.ts'
 import { WalletError } from './errors.ts'
-import { accountKey, AddressDeriver, Branch, checkMnemonic, newMnemonic, privateKeyOf, type DerivedAddress } from './hd.ts'
+import { HISTORY_DIR, HistoryStore, type ChainPoint, type HistoryState, type WalletTx } from './wallet-store.ts'
+import { accountKey, AddressDeriver, Branch, checkMnemonic, DerivedAddress, newMnemonic, privateKeyOf } from './hd.ts'
 import { DEFAULT_KDF, decryptSecret, encryptSecret, readWalletFile, writeWalletFile, type KdfParams, type WalletFile } from './keystore.ts'
 
 export const WALLET_FILE = 'wallet.json'
@@ -23,6 +24,10 @@ export const WALLET_FILE = 'wallet.json'
 const DUST = 1_000n
 /** Longest unlock: a day. */
 const MAX_UNLOCK_SECONDS = 86_400
+/** Changes to the history reach its database in one batch this long after the first: a scan writes a batch per interval, not per block. */
+const HISTORY_FLUSH_MS = 200
+/** Blocks a scan reads at once (three LevelDB reads for all of them). */
+const SCAN_BATCH = 32
 
 export interface WalletComponents {
   chain: Chain
@@ -36,13 +41,11 @@ export interface WalletInit {
   gapLimit?: number
   defaultFeeRate: number
   kdf?: KdfParams
-}
-
-interface WalletTx {
-  tx: Tx
-  /** null while unconfirmed (in the mempool). */
-  height: number | null
-  time: number
+  /**
+   * How long a call that needs the whole history (balance, coins, history,
+   * send) waits for a scan under way before answering WALLET_SCANNING (default 2 s).
+   */
+  scanWaitMs?: number
 }
 
 export interface WalletCoin {
@@ -59,27 +62,48 @@ export interface WalletCoin {
 export interface Balance { confirmed: bigint, unconfirmed: bigint, immature: bigint }
 
 /**
- * An HD wallet (BIP39 mnemonic, BIP32 keys) over the node's chain. Its coins and
- * history are derived from the chain, by a rescan from the wallet's birth height
- * at start and by following connected and disconnected blocks and the mempool,
- * so a reorganisation makes a transaction unconfirmed again. Only the seed
- * (encrypted) and address indexes live in its file.
+ * An HD wallet (BIP39 mnemonic, BIP32 keys) over the node's chain. The seed
+ * (encrypted) and address indexes live in its file; the transactions it found
+ * and the block it has scanned up to live in its history database, so a start
+ * scans only the blocks that came after (in the background: the node answers
+ * meanwhile). It follows connected and disconnected blocks and the mempool, so
+ * a reorganisation makes a transaction unconfirmed again. A block it cannot
+ * read stops the scan with SCAN_FAILED: it never gives a balance over a hole.
  */
 export class Wallet {
   readonly #c: WalletComponents
   readonly #init: WalletInit
   readonly #path: string
   readonly #gap: number
+  readonly #history: HistoryStore
   #file: WalletFile | undefined
   #deriver: AddressDeriver | undefined
   /** Watched addresses by hex of their hash. */
   readonly #watched = new Map<string, DerivedAddress>()
-  readonly #watchedUpTo = [0, 0]
+  /** Watched addresses by branch, then index (0 up to the branch's index + gap). */
+  readonly #addresses: [DerivedAddress[], DerivedAddress[]] = [[], []]
+  /** Addresses derived since the last history write. */
+  #derived: DerivedAddress[] = []
   readonly #txs = new Map<string, WalletTx>()
+  /**
+   * The last block whose transactions are in #txs; undefined: none yet, the
+   * scan starts at the birth height. While the wallet listens it is always on
+   * the best chain (a disconnected block is undone as it leaves).
+   */
+  #scanned: ChainPoint | undefined
+  /** The background scan, while it runs; `done` settles when it ends. */
+  #scan: { from: number, height: number, startedAt: number, done: Promise<void> } | undefined
+  /** Why the last scan stopped short of the tip; cleared when a scan gets past it. */
+  #scanError: WalletError | undefined
+  /** Ids of transactions added, changed or removed since the last history write. */
+  readonly #dirty = new Set<string>()
+  #scannedDirty = false
+  #flushTimer: NodeJS.Timeout | undefined
   #unlocked: { account: HDKey, until: number, timer: NodeJS.Timeout } | undefined
-  #scanning: { height: number, tip: number } | undefined
+  #starting: Promise<void> | undefined
+  #stopping = false
   #listening = false
-  /** The wallet file's writes, one at a time. */
+  /** The wallet file's and the history's writes, one at a time. */
   readonly #writes = new SerialQueue()
   /** Sends, one at a time: a second must not select coins the first is spending. */
   readonly #sends = new SerialQueue()
@@ -89,28 +113,57 @@ export class Wallet {
     this.#init = init
     this.#path = join(init.datadir, WALLET_FILE)
     this.#gap = init.gapLimit ?? 20
+    this.#history = new HistoryStore(join(init.datadir, HISTORY_DIR), components.logger)
   }
 
   get exists (): boolean { return this.#file !== undefined }
   get tipHeight (): number { return this.#c.chain.height }
 
+  /** Loads the wallet and its history and starts the scan of what came after; returns without waiting for the scan. */
   async start (): Promise<void> {
-    const file = await readWalletFile(this.#path)
-    if (file === undefined) return
-    if (file.network !== this.#init.params.name) throw new WalletError('WRONG_NETWORK', `${this.#path} is a ${file.network} wallet, this node runs ${this.#init.params.name}`)
-    this.#load(file)
-    await this.#rescan(file.birthHeight)
+    this.#starting ??= this.#start()
+    await this.#starting
   }
 
-  stop (): void {
+  async #start (): Promise<void> {
+    const file = await readWalletFile(this.#path)
+    if (file === undefined || this.#stopping) return
+    if (file.network !== this.#init.params.name) throw new WalletError('WRONG_NETWORK', `${this.#path} is a ${file.network} wallet, this node runs ${this.#init.params.name}`)
+    const deriver = this.#deriverOf(file)
+    await this.#history.open()
+    const stored = await this.#history.load()
+    const ours = stored !== undefined && stored.state.xpub === file.xpub
+    if (stored !== undefined && !ours) this.#c.logger.warn(`the wallet history at ${this.#history.path} belongs to another wallet: rescanning from height ${file.birthHeight}`)
+    if (!ours) await this.#history.clear()
+    if (this.#stopping) return
+    if (ours) {
+      // Derived before: only addresses past them are derived again.
+      for (const a of stored.addresses) {
+        if (a.branch > Branch.CHANGE || a.index !== this.#addresses[a.branch].length) break
+        this.#watch(new DerivedAddress(a.branch as Branch, a.index, a.hash, deriver.prefix))
+      }
+    }
+    this.#load(file, deriver)
+    if (ours) {
+      for (const wtx of stored.txs) this.#record(wtx.tx, wtx.height, wtx.time, false)
+      this.#scanned = this.#rewind(stored.state.scanned)
+    }
+    // No await from the rewind to here: no block can leave the chain unseen.
+    this.#listen()
+    this.#startScan()
+  }
+
+  /** Ends the scan (at its next block), writes the history and closes it. */
+  async stop (): Promise<void> {
+    this.#stopping = true
     this.lock()
-    if (this.#listening) {
-      const { chain } = this.#c
-      chain.off('block:connected', this.#onConnected)
-      chain.off('block:disconnected', this.#onDisconnected)
-      chain.off('tx:accepted', this.#onAccepted)
-      chain.off('tx:removed', this.#onRemoved)
-      this.#listening = false
+    this.#unlisten()
+    await this.#starting?.catch(() => {})
+    await this.#scan?.done
+    if (this.#history.isOpen) {
+      await this.#flushHistory()
+      await this.#writes.idle()
+      await this.#history.close()
     }
   }
 
@@ -121,9 +174,10 @@ export class Wallet {
     return mnemonic
   }
 
-  /** Recreates a wallet from its mnemonic and finds its coins by a rescan of the whole chain. */
+  /** Recreates a wallet from its mnemonic and finds its coins by a scan of the whole chain, which it waits for. */
   async restore (mnemonic: string, passphrase: string): Promise<void> {
     await this.#make(checkMnemonic(mnemonic), passphrase, 0)
+    await this.#whenScanned(Infinity)
   }
 
   async #make (mnemonic: string, passphrase: unknown, birthHeight: number): Promise<void> {
@@ -138,37 +192,67 @@ export class Wallet {
       changeIndex: 0,
       ...await encryptSecret(mnemonic, passphrase, this.#init.kdf ?? DEFAULT_KDF)
     }
+    // A history left by an earlier wallet of this datadir is not this one's.
+    await this.#history.open()
+    await this.#history.clear()
+    const deriver = this.#deriverOf(file)
     await writeWalletFile(this.#path, file)
-    this.#load(file)
-    await this.#rescan(birthHeight)
+    this.#load(file, deriver)
+    // Nothing before its birth can pay a new wallet's keys: its scan starts there.
+    this.#scanned = pointOf(this.#c.chain.getEntryAt(birthHeight - 1))
+    this.#scannedDirty = true
+    this.#listen()
+    this.#startScan()
   }
 
-  #load (file: WalletFile): void {
+  #deriverOf (file: WalletFile): AddressDeriver {
     try {
-      this.#deriver = new AddressDeriver(file.xpub, this.#init.params)
+      return new AddressDeriver(file.xpub, this.#init.params)
     } catch (err) {
       throw new WalletError('CORRUPT_WALLET_FILE', `${this.#path} holds no valid extended public key (${(err as Error).message}): restore the wallet from its mnemonic`)
     }
+  }
+
+  #load (file: WalletFile, deriver: AddressDeriver): void {
+    this.#deriver = deriver
     this.#file = file
     this.#watchUpTo(Branch.RECEIVE, file.receiveIndex + this.#gap)
     this.#watchUpTo(Branch.CHANGE, file.changeIndex + this.#gap)
-    if (!this.#listening) {
-      const { chain } = this.#c
-      chain.on('block:connected', this.#onConnected)
-      chain.on('block:disconnected', this.#onDisconnected)
-      chain.on('tx:accepted', this.#onAccepted)
-      chain.on('tx:removed', this.#onRemoved)
-      this.#listening = true
-    }
+  }
+
+  #listen (): void {
+    if (this.#listening || this.#stopping) return
+    const { chain } = this.#c
+    chain.on('block:connected', this.#onConnected)
+    chain.on('block:disconnected', this.#onDisconnected)
+    chain.on('tx:accepted', this.#onAccepted)
+    chain.on('tx:removed', this.#onRemoved)
+    this.#listening = true
+  }
+
+  #unlisten (): void {
+    if (!this.#listening) return
+    const { chain } = this.#c
+    chain.off('block:connected', this.#onConnected)
+    chain.off('block:disconnected', this.#onDisconnected)
+    chain.off('tx:accepted', this.#onAccepted)
+    chain.off('tx:removed', this.#onRemoved)
+    this.#listening = false
   }
 
   #watchUpTo (branch: Branch, count: number): void {
     const deriver = this.#deriver as AddressDeriver
-    for (let i = this.#watchedUpTo[branch]; i < count; i++) {
+    for (let i = this.#addresses[branch].length; i < count; i++) {
       const a = deriver.derive(branch, i)
-      this.#watched.set(toHex(a.hash), a)
+      this.#watch(a)
+      this.#derived.push(a)
     }
-    this.#watchedUpTo[branch] = Math.max(this.#watchedUpTo[branch], count)
+    if (this.#derived.length > 0) this.#flushSoon()
+  }
+
+  #watch (a: DerivedAddress): void {
+    this.#watched.set(toHex(a.hash), a)
+    this.#addresses[a.branch].push(a)
   }
 
   #requireFile (): WalletFile {
@@ -176,25 +260,147 @@ export class Wallet {
     return this.#file
   }
 
-  /** Reads every best-chain block from `from` up, as blocks connected now. */
-  async #rescan (from: number): Promise<void> {
-    const { chain } = this.#c
-    this.#txs.clear()
-    // Stopping (the listeners gone) ends the scan: the node must not wait for a long one.
-    for (let h = from; h <= chain.height && this.#listening; h++) {
-      this.#scanning = { height: h, tip: chain.height }
-      const entry = chain.getEntryAt(h)
-      const block = entry === undefined ? undefined : await chain.getBlock(entry.id)
-      // The chain may have reorganised while the block was read: scan the height again.
-      if (chain.getEntryAt(h) !== entry) {
-        h--
+  /**
+   * The scan point at start: the stored one if the best chain still holds it,
+   * else the highest of its locator that it holds (at or below the fork), with
+   * every transaction the wallet learned above that unconfirmed again.
+   */
+  #rewind (scanned: ChainPoint[]): ChainPoint | undefined {
+    const onChain = (p: ChainPoint): boolean => this.#c.chain.getEntryAt(p.height)?.idString === p.id
+    if (onChain(scanned[0])) return scanned[0]
+    const fork = scanned.find(onChain)
+    let undone = 0
+    for (const [id, wtx] of this.#txs) {
+      if (wtx.height !== null && wtx.height > (fork?.height ?? -1)) {
+        this.#unconfirm(id, wtx)
+        undone++
+      }
+    }
+    this.#scannedDirty = true
+    this.#c.logger.info(`the chain no longer holds block ${scanned[0].id} at height ${scanned[0].height}, where the wallet stopped: scanning again from height ${fork === undefined ? this.#requireFile().birthHeight : fork.height + 1}, ${undone} transactions unconfirmed meanwhile`)
+    return fork
+  }
+
+  /** The height the scan reads next. */
+  #nextHeight (): number {
+    return this.#scanned === undefined ? this.#requireFile().birthHeight : this.#scanned.height + 1
+  }
+
+  #startScan (): void {
+    if (this.#scan !== undefined || !this.#listening) return
+    const scan = { from: this.#nextHeight(), height: this.#nextHeight(), startedAt: Date.now(), done: Promise.resolve() }
+    this.#scan = scan
+    this.#scanError = undefined
+    scan.done = this.#runScan(scan)
+  }
+
+  /** Reads the best chain's blocks up to the tip, then brings the wallet's unconfirmed transactions up to date. */
+  async #runScan (scan: { from: number, height: number }): Promise<void> {
+    try {
+      for (;;) {
+        await this.#scanBlocks(scan)
+        if (!this.#listening) break
+        await this.#resubmitUnconfirmed()
+        // Blocks that connected during the resubmission were left to the scan.
+        if (!this.#listening || this.#nextHeight() > this.#c.chain.height) break
+      }
+    } catch (err) {
+      const failure = err instanceof WalletError ? err : new WalletError('SCAN_FAILED', (err as Error).message)
+      if (failure.message !== this.#scanError?.message) this.#c.logger.error(failure.message)
+      this.#scanError = failure
+    } finally {
+      // Synchronously with the last check: a block connected from here on is the listeners'.
+      this.#scan = undefined
+      this.#flushSoon()
+    }
+  }
+
+  async #scanBlocks (scan: { from: number, height: number }): Promise<void> {
+    const { chain, logger } = this.#c
+    let batch = SCAN_BATCH
+    for (let h = this.#nextHeight(); h <= chain.height && this.#listening; h = this.#nextHeight()) {
+      scan.height = h
+      const entries: BlockEntry[] = []
+      for (let k = h; k <= chain.height && entries.length < batch; k++) entries.push(chain.getEntryAt(k) as BlockEntry)
+      let blocks: Block[] = []
+      let failure: Error | undefined
+      try {
+        blocks = await chain.getBlocks(entries.map(e => e.id))
+      } catch (err) {
+        failure = err as Error
+      }
+      if (!this.#listening) return
+      // Which block cannot be read: one at a time from here.
+      if (failure !== undefined && entries.length > 1) {
+        batch = 1
         continue
       }
-      if (block !== undefined && entry !== undefined) this.#applyBlock(block, entry)
-      if (h % 1_000 === 0 && h > from) this.#c.logger.info(`wallet rescan at ${h} of ${chain.height}`)
+      for (let n = 0; n < entries.length; n++) {
+        const entry = entries[n]
+        // The chain may have moved while the blocks were read (a reorganisation undid the scan point, or replaced this block): read again.
+        if (chain.getEntryAt(entry.height) !== entry || this.#nextHeight() !== entry.height) break
+        const block = blocks[n]
+        if (block === undefined || !block.id.equals(entry.id)) {
+          throw new WalletError('SCAN_FAILED', `the wallet cannot read block ${entry.idString} at height ${entry.height} (${failure?.message ?? 'not stored'}): it knows nothing above height ${entry.height - 1} and gives no balance until the block can be read (repair the chain: coints node --reindex)`)
+        }
+        this.#applyBlock(block, entry)
+        if (entry.height % 1_000 === 0 && entry.height > scan.from) logger.info(`wallet scan at ${entry.height} of ${chain.height}`)
+      }
+    }
+  }
+
+  /**
+   * Unconfirmed transactions of the wallet that the mempool lost while the
+   * node was down go back to it (and so to peers, as Bitcoin Core's wallet
+   * resubmits its own); those the chain no longer takes are forgotten. Then
+   * whatever the mempool holds for the wallet is recorded.
+   */
+  async #resubmitUnconfirmed (): Promise<void> {
+    const { chain } = this.#c
+    let pending = [...this.#txs.values()].filter(w => w.height === null && !chain.mempool.has(w.tx.idString)).sort((a, b) => a.time - b.time)
+    const dropped: WalletTx[] = []
+    while (pending.length > 0 && this.#listening) {
+      const waiting: WalletTx[] = []
+      for (const wtx of pending) {
+        try {
+          await chain.acceptTx(wtx.tx, wtx.time)
+        } catch (err) {
+          if (!(err instanceof TxError)) throw err
+          // A parent later in the list (same second, or resubmitted after it) may come first.
+          if (err.code === 'MISSING_INPUT') waiting.push(wtx)
+          else if (err.code !== 'ALREADY_KNOWN') dropped.push(wtx)
+        }
+      }
+      if (waiting.length === pending.length) dropped.push(...waiting)
+      pending = waiting.length === pending.length ? [] : waiting
+    }
+    for (const wtx of dropped) {
+      const id = wtx.tx.idString
+      if (this.#txs.get(id) === wtx && wtx.height === null && !chain.mempool.has(id)) this.#forget(id)
     }
     for (const entry of chain.mempool.entries()) this.#onAccepted(entry)
-    this.#scanning = undefined
+  }
+
+  /**
+   * Resolves once the history is complete (at the tip, no scan under way),
+   * waiting up to `waitMs` for a scan; else throws WALLET_SCANNING, or the
+   * scan's SCAN_FAILED.
+   */
+  async #whenScanned (waitMs = this.#init.scanWaitMs ?? 2_000): Promise<void> {
+    this.#requireFile()
+    const scan = this.#scan
+    if (scan !== undefined) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([scan.done, ...waitMs === Infinity ? [] : [new Promise(resolve => { timer = setTimeout(resolve, waitMs) })]])
+      clearTimeout(timer)
+    }
+    if (this.#scanError !== undefined) throw this.#scanError
+    const tip = this.#c.chain.height
+    const next = this.#nextHeight()
+    if (this.#scan !== undefined || next <= tip) {
+      const height = this.#scan?.height ?? next
+      throw new WalletError('WALLET_SCANNING', `the wallet is catching up with the chain (block ${height} of ${tip}): its balance is not known yet, try again shortly`)
+    }
   }
 
   /** Whether a transaction pays one of our addresses or spends one of our coins. */
@@ -210,8 +416,10 @@ export class Wallet {
     return out === undefined || owner === undefined ? undefined : { amount: out.amount, owner }
   }
 
-  #record (tx: Tx, height: number | null, time: number): void {
+  /** Adds or updates a transaction of ours; `changed` false when it comes from the history itself. */
+  #record (tx: Tx, height: number | null, time: number, changed = true): void {
     this.#txs.set(tx.idString, { tx, height, time })
+    if (changed) this.#changed(tx.idString)
     let bumped = false
     for (const out of tx.data.outputs) {
       const owner = this.#watched.get(toHex(out.address))
@@ -226,6 +434,71 @@ export class Wallet {
       }
     }
     if (bumped) void this.#saveOrLog()
+  }
+
+  #forget (id: string): void {
+    this.#txs.delete(id)
+    this.#changed(id)
+  }
+
+  /** A transaction whose block left the chain: unconfirmed again (back in the mempool, tx:accepted, or gone, tx:removed); a coinbase is gone. */
+  #unconfirm (id: string, wtx: WalletTx): void {
+    if (wtx.tx.isCoinbase) {
+      this.#forget(id)
+    } else {
+      wtx.height = null
+      this.#changed(id)
+    }
+  }
+
+  #changed (id: string): void {
+    this.#dirty.add(id)
+    this.#flushSoon()
+  }
+
+  #flushSoon (): void {
+    if (this.#flushTimer !== undefined || !this.#history.isOpen) return
+    this.#flushTimer = setTimeout(() => { void this.#flushHistory() }, HISTORY_FLUSH_MS)
+  }
+
+  /**
+   * Writes the history's changes and scan point in one batch. The scan point
+   * written is never ahead of the transactions written with it; a failed write
+   * leaves its changes to the next.
+   */
+  async #flushHistory (): Promise<void> {
+    clearTimeout(this.#flushTimer)
+    this.#flushTimer = undefined
+    if (this.#dirty.size === 0 && !this.#scannedDirty && this.#derived.length === 0) return
+    const ids = [...this.#dirty]
+    const state = this.#scannedDirty ? this.#historyState() : undefined
+    const addresses = this.#derived
+    this.#dirty.clear()
+    this.#scannedDirty = false
+    this.#derived = []
+    const put: WalletTx[] = []
+    const del: string[] = []
+    for (const id of ids) {
+      const wtx = this.#txs.get(id)
+      if (wtx === undefined) del.push(id)
+      else put.push(wtx)
+    }
+    await this.#writes.run(async () => { await this.#history.write({ put, del, addresses, state }) }).catch(err => {
+      for (const id of ids) this.#dirty.add(id)
+      this.#scannedDirty ||= state !== undefined
+      this.#derived.unshift(...addresses)
+      this.#c.logger.error(`writing the wallet history failed (retried with the next change): ${(err as Error).message}`)
+    })
+  }
+
+  /** The scan point with a locator of its ancestors: heights 1, 2, 4, 8… below it, and genesis. */
+  #historyState (): HistoryState | undefined {
+    const scanned = this.#scanned
+    if (scanned === undefined) return undefined
+    const points = [scanned]
+    for (let back = 1; scanned.height - back > 0; back *= 2) points.push(pointOf(this.#c.chain.getEntryAt(scanned.height - back)) as ChainPoint)
+    if (scanned.height > 0) points.push(pointOf(this.#c.chain.getEntryAt(0)) as ChainPoint)
+    return { xpub: this.#requireFile().xpub, scanned: points }
   }
 
   /**
@@ -243,18 +516,28 @@ export class Wallet {
 
   #applyBlock (block: Block, entry: BlockEntry): void {
     for (const tx of block.txs) if (this.#touches(tx)) this.#record(tx, entry.height, entry.time)
+    this.#scanned = { height: entry.height, id: entry.idString }
+    this.#scannedDirty = true
+    this.#flushSoon()
   }
 
-  readonly #onConnected = (block: Block, entry: BlockEntry): void => { this.#applyBlock(block, entry) }
+  readonly #onConnected = (block: Block, entry: BlockEntry): void => {
+    // While a scan runs, it reads the block itself.
+    if (this.#scan !== undefined) return
+    if (this.#scanError === undefined && entry.height === this.#nextHeight() && (this.#scanned === undefined || entry.prev === this.#scanned.id)) this.#applyBlock(block, entry)
+    else this.#startScan()
+  }
 
-  readonly #onDisconnected = (block: Block): void => {
+  readonly #onDisconnected = (block: Block, entry: BlockEntry): void => {
+    // A block the wallet has not scanned taught it nothing.
+    if (this.#scanned?.id !== entry.idString) return
     for (const tx of block.txs) {
       const wtx = this.#txs.get(tx.idString)
-      if (wtx === undefined) continue
-      // Unconfirmed again: back in the mempool (tx:accepted) or gone (tx:removed). A coinbase is gone.
-      if (tx.isCoinbase) this.#txs.delete(tx.idString)
-      else wtx.height = null
+      if (wtx?.height === entry.height) this.#unconfirm(tx.idString, wtx)
     }
+    this.#scanned = entry.prev === null ? undefined : { height: entry.height - 1, id: entry.prev }
+    this.#scannedDirty = true
+    this.#flushSoon()
   }
 
   readonly #onAccepted = (entry: MempoolEntry): void => {
@@ -264,13 +547,17 @@ export class Wallet {
 
   readonly #onRemoved = (txs: Tx[]): void => {
     for (const tx of txs) {
-      if (this.#txs.get(tx.idString)?.height === null && !this.#c.chain.mempool.has(tx.idString)) this.#txs.delete(tx.idString)
+      if (this.#txs.get(tx.idString)?.height === null && !this.#c.chain.mempool.has(tx.idString)) this.#forget(tx.idString)
     }
   }
 
-  /** Our unspent outputs, confirmed or not, minus those our own pending transactions spend. */
-  coins (): WalletCoin[] {
-    this.#requireFile()
+  /** Our unspent outputs, confirmed or not, minus those our own pending transactions spend (once the history is complete). */
+  async coins (): Promise<WalletCoin[]> {
+    await this.#whenScanned()
+    return this.#coins()
+  }
+
+  #coins (): WalletCoin[] {
     const spent = new Set<string>()
     for (const { tx } of this.#txs.values()) for (const key of tx.inputKeys()) spent.add(key)
     const next = this.#c.chain.height + 1
@@ -287,14 +574,16 @@ export class Wallet {
     return coins
   }
 
-  balance (): Balance {
+  async balance (): Promise<Balance> {
     const b: Balance = { confirmed: 0n, unconfirmed: 0n, immature: 0n }
-    for (const coin of this.coins()) b[coin.state] += coin.amount
+    for (const coin of await this.coins()) b[coin.state] += coin.amount
     return b
   }
 
   info (): Record<string, unknown> {
     const file = this.#file
+    const scan = this.#scan
+    const tip = this.#c.chain.height
     return {
       exists: file !== undefined,
       network: this.#init.params.name,
@@ -304,7 +593,12 @@ export class Wallet {
       change_index: file?.changeIndex ?? 0,
       birth_height: file?.birthHeight ?? null,
       txcount: this.#txs.size,
-      scanning: this.#scanning ?? false
+      // As Bitcoin Core's (progress 0..1, duration in seconds), with the heights.
+      scanning: scan === undefined
+        ? false
+        : { height: scan.height, tip, progress: Math.min(1, (scan.height - scan.from) / Math.max(1, tip + 1 - scan.from)), duration: Math.floor((Date.now() - scan.startedAt) / 1000) },
+      lastprocessedblock: this.#scanned === undefined ? null : { hash: this.#scanned.id, height: this.#scanned.height },
+      scan_error: this.#scanError === undefined ? null : { code: this.#scanError.code, message: this.#scanError.message }
     }
   }
 
@@ -312,7 +606,7 @@ export class Wallet {
   async newAddress (branch: Branch = Branch.RECEIVE): Promise<DerivedAddress> {
     const file = this.#requireFile()
     const field = branch === Branch.RECEIVE ? 'receiveIndex' : 'changeIndex'
-    const address = (this.#deriver as AddressDeriver).derive(branch, file[field])
+    const address = this.#addresses[branch][file[field]]
     file[field]++
     this.#watchUpTo(branch, file[field] + this.#gap)
     await this.#save()
@@ -339,7 +633,6 @@ export class Wallet {
   /** Builds, signs and submits a payment; returns its id. Changes nothing when it fails. */
   async send (address: string, amount: bigint, feeRate = this.#init.defaultFeeRate): Promise<string> {
     const file = this.#requireFile()
-    if (this.#scanning !== undefined) throw new WalletError('RESCANNING', 'the wallet is rescanning the chain; try again when it is done')
     let to: Uint8Array
     try {
       to = decodeAddress(this.#init.params.addressPrefix, address)
@@ -353,8 +646,10 @@ export class Wallet {
     return await this.#sends.run(async () => {
       const unlocked = this.#unlocked
       if (unlocked === undefined) throw new WalletError('WALLET_LOCKED', 'the wallet is locked: unlock it with walletpassphrase first')
-      const spendable = this.coins().filter(c => c.state === 'confirmed' || (c.state === 'unconfirmed' && c.tx.inputKeys().every(k => this.#ownCoin(k) !== undefined)))
-      const changeAddress = (this.#deriver as AddressDeriver).derive(Branch.CHANGE, file.changeIndex)
+      // Never selected from a history still being scanned: a coin it has not reached may be spent already.
+      await this.#whenScanned()
+      const spendable = this.#coins().filter(c => c.state === 'confirmed' || (c.state === 'unconfirmed' && c.tx.inputKeys().every(k => this.#ownCoin(k) !== undefined)))
+      const changeAddress = this.#addresses[Branch.CHANGE][file.changeIndex]
       // One key derivation a coin, however many drafts price it.
       const keys = new Map<WalletCoin, { privateKey: Uint8Array, publicKey: Uint8Array }>()
       const keyOf = (c: WalletCoin): { privateKey: Uint8Array, publicKey: Uint8Array } => {
@@ -382,13 +677,15 @@ export class Wallet {
         this.#watchUpTo(Branch.CHANGE, file.changeIndex + this.#gap)
         await this.#saveOrLog()
       }
+      // On disk before the call returns (recorded by tx:accepted): a crash now must not lose what was sent.
+      await this.#flushHistory()
       return tx.idString
     })
   }
 
   /** History, newest first: net amount to the wallet, fee when it paid one, and confirmations. */
-  transactions (): Array<Record<string, unknown>> {
-    this.#requireFile()
+  async transactions (): Promise<Array<Record<string, unknown>>> {
+    await this.#whenScanned()
     const tip = this.#c.chain.height
     const rows = [...this.#txs.values()].map(({ tx, height, time }) => {
       let received = 0n
@@ -418,4 +715,8 @@ export class Wallet {
     })
     return rows.sort((a, b) => (b.height ?? Infinity) - (a.height ?? Infinity) || b.time - a.time)
   }
+}
+
+function pointOf (entry: BlockEntry | undefined): ChainPoint | undefined {
+  return entry === undefined ? undefined : { height: entry.height, id: entry.idString }
 }

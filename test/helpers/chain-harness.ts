@@ -36,17 +36,22 @@ export interface ChainWorkspace {
   dbPath: (name?: string) => string
   /** Starts a chain on `name`'s database; stopped (with the dir removed) after the test. */
   open: (opts?: OpenOptions) => Promise<Chain>
+  /** A service over the workspace's chains (a wallet): stopped after the test, before the chains. */
+  stopAfter: (service: { stop: () => Promise<void> }) => void
 }
 
 /**
- * A temp dir and a clock for one test. One after-hook stops every chain opened
- * here, then removes the dir, whatever order node:test runs hooks in.
+ * A temp dir and a clock for one test. One after-hook stops the services handed
+ * to stopAfter and every chain opened here, then removes the dir, whatever order
+ * node:test runs hooks in.
  */
 export async function chainWorkspace (t: Pick<TestContext, 'after'> | { after: (fn: () => Promise<void>) => void }): Promise<ChainWorkspace> {
   const dir = await mkdtemp(join(tmpdir(), 'coints-chain-test-'))
   const clock: TestClock = { now: Math.max(Math.floor(Date.now() / 1000), regtest.genesisTime + 1) }
   const chains: Chain[] = []
+  const services: Array<{ stop: () => Promise<void> }> = []
   t.after(async () => {
+    for (const service of services) await service.stop()
     for (const chain of chains) await chain.stop()
     await rm(dir, { recursive: true, force: true })
   })
@@ -62,7 +67,8 @@ export async function chainWorkspace (t: Pick<TestContext, 'after'> | { after: (
       beforeStart?.(chain)
       await chain.start()
       return chain
-    }
+    },
+    stopAfter (service) { services.push(service) }
   }
 }
 

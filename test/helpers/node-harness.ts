@@ -1,4 +1,5 @@
 /** In-process coints nodes on regtest over loopback TCP, for networking and RPC tests. */
+import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,7 +9,7 @@ import type { KeyPair } from '../../src/core/keys.ts'
 import { setLogLevel } from '../../src/log.ts'
 import { CointsNode } from '../../src/node/node.ts'
 import { defaultNodeOptions, type NodeOptions } from '../../src/node/options.ts'
-import { callRpc } from '../../src/rpc/client.ts'
+import { callRpc, RpcCallError } from '../../src/rpc/client.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { BanList } from '../../src/p2p/ban-list.ts'
 import { createLibp2pNode, type CointsLibp2p, type Libp2pInit } from '../../src/p2p/libp2p-node.ts'
@@ -25,7 +26,29 @@ export function newKey (): TestKey {
   return { ...key, address: encodeAddress(regtest.addressPrefix, key.addressHash) }
 }
 
-/** Starts a regtest node in a fresh datadir; it is stopped and its datadir removed after the test. */
+/** Nodes started on each datadir a test owns (ownDatadir), stopped before it is removed. */
+const nodesOn = new Map<string, CointsNode[]>()
+
+/**
+ * Removes `datadir` after the test, once every node started on it has stopped
+ * (after-hooks run in the order they were added: one per node would come too late).
+ */
+export function ownDatadir (t: TestContext, datadir: string): string {
+  nodesOn.set(datadir, [])
+  t.after(async () => {
+    for (const node of nodesOn.get(datadir) ?? []) await node.stop()
+    nodesOn.delete(datadir)
+    await rm(datadir, { recursive: true, force: true })
+  })
+  return datadir
+}
+
+/** A fresh datadir for nodes a test restarts on it; removed after the test (ownDatadir). */
+export async function tempDatadir (t: TestContext): Promise<string> {
+  return ownDatadir(t, await mkdtemp(join(tmpdir(), 'coints-node-')))
+}
+
+/** Starts a regtest node in a fresh datadir (or `options.datadir`); it is stopped, and a fresh datadir removed, after the test. */
 export async function startNode (t: TestContext, options: Partial<NodeOptions> = {}): Promise<CointsNode> {
   const datadir = options.datadir ?? await mkdtemp(join(tmpdir(), 'coints-node-'))
   const node = new CointsNode({
@@ -38,6 +61,7 @@ export async function startNode (t: TestContext, options: Partial<NodeOptions> =
     statusIntervalMs: 1_000,
     ...options
   })
+  nodesOn.get(datadir)?.push(node)
   t.after(async () => {
     await node.stop()
     if (options.datadir === undefined) await rm(datadir, { recursive: true, force: true })
@@ -55,6 +79,15 @@ export function addrOf (node: CointsNode): string {
 
 export async function rpc (node: CointsNode, method: string, params: unknown[] = []): Promise<unknown> {
   return await callRpc({ datadir: node.options.datadir, port: node.rpc.port }, method, params)
+}
+
+/** Asserts that an RPC call fails with the coded error `code`. */
+export async function rejectsWith (call: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(call, (err: unknown) => {
+    assert.ok(err instanceof RpcCallError, `expected an RPC error, got ${String(err)}`)
+    assert.equal(err.code, code, err.message)
+    return true
+  })
 }
 
 /** Polls until `check` returns a value other than undefined/false, or fails after the deadline naming `what`. */

@@ -4,8 +4,8 @@ import type { MethodTable } from './types.ts'
 
 /** Wallet methods; amounts are decimal strings of coins both ways. */
 export function walletMethods (wallet: Wallet): MethodTable {
-  const balance = (): Record<string, string> => {
-    const b = wallet.balance()
+  const balance = async (): Promise<Record<string, string>> => {
+    const b = await wallet.balance()
     return { confirmed: formatAmount(b.confirmed), unconfirmed: formatAmount(b.unconfirmed), immature: formatAmount(b.immature) }
   }
   return {
@@ -22,11 +22,11 @@ export function walletMethods (wallet: Wallet): MethodTable {
       params: [{ name: 'mnemonic', type: 'string' }, { name: 'passphrase', type: 'string' }],
       handler: async ({ mnemonic, passphrase }) => {
         await wallet.restore(mnemonic as string, passphrase as string)
-        return { balance: balance(), txcount: wallet.transactions().length }
+        return { balance: await balance(), txcount: (await wallet.transactions()).length }
       }
     },
     getwalletinfo: {
-      description: 'Whether a wallet exists, is locked or rescanning, its address indexes and transaction count.',
+      description: 'Whether a wallet exists and is locked, its address indexes and transaction count, the block it has scanned up to (lastprocessedblock), its scan under way (scanning: {height, tip, progress, duration}, or false) and why its last scan stopped short (scan_error).',
       params: [],
       handler: async () => wallet.info()
     },
@@ -36,14 +36,14 @@ export function walletMethods (wallet: Wallet): MethodTable {
       handler: async () => (await wallet.newAddress()).address
     },
     getbalance: {
-      description: 'Balances: {confirmed, unconfirmed, immature} (immature: coinbase not yet spendable).',
+      description: 'Balances: {confirmed, unconfirmed, immature} (immature: coinbase not yet spendable). While the wallet catches up with the chain it waits briefly, then answers WALLET_SCANNING (RPC code -28, try again); never a balance of a partial scan.',
       params: [],
-      handler: async () => balance()
+      handler: async () => await balance()
     },
     listunspent: {
       description: 'The wallet\'s unspent outputs.',
       params: [],
-      handler: async () => wallet.coins().map(c => ({
+      handler: async () => (await wallet.coins()).map(c => ({
         txid: c.tx.idString,
         index: c.index,
         address: c.owner.address,
@@ -61,7 +61,7 @@ export function walletMethods (wallet: Wallet): MethodTable {
     listtransactions: {
       description: 'Wallet transactions, newest first: {txid, category, amount, fee, confirmations, height, time}.',
       params: [],
-      handler: async () => wallet.transactions()
+      handler: async () => await wallet.transactions()
     },
     walletpassphrase: {
       description: 'Unlocks the wallet\'s keys for a number of seconds.',
