@@ -221,23 +221,20 @@ export class Wallet {
   }
 
   #listen (): void {
-    if (this.#listening || this.#stopping) return
-    const { chain } = this.#c
-    chain.on('block:connected', this.#onConnected)
-    chain.on('block:disconnected', this.#onDisconnected)
-    chain.on('tx:accepted', this.#onAccepted)
-    chain.on('tx:removed', this.#onRemoved)
-    this.#listening = true
+    if (!this.#listening && !this.#stopping) this.#follow('on')
   }
 
   #unlisten (): void {
-    if (!this.#listening) return
+    if (this.#listening) this.#follow('off')
+  }
+
+  #follow (how: 'on' | 'off'): void {
     const { chain } = this.#c
-    chain.off('block:connected', this.#onConnected)
-    chain.off('block:disconnected', this.#onDisconnected)
-    chain.off('tx:accepted', this.#onAccepted)
-    chain.off('tx:removed', this.#onRemoved)
-    this.#listening = false
+    chain[how]('block:connected', this.#onConnected)
+    chain[how]('block:disconnected', this.#onDisconnected)
+    chain[how]('tx:accepted', this.#onAccepted)
+    chain[how]('tx:removed', this.#onRemoved)
+    this.#listening = how === 'on'
   }
 
   #watchUpTo (branch: Branch, count: number): void {
