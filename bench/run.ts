@@ -5,7 +5,7 @@
 import { benchAttacks } from './attacks.ts'
 import { benchMiner } from './miner.ts'
 import { benchPropagation, benchSync } from './network.ts'
-import { benchStartup } from './startup.ts'
+import { benchStartup, benchWalletStartup } from './startup.ts'
 import { benchStorage } from './storage.ts'
 import { benchSwarm } from './swarm.ts'
 import { benchValidation } from './validation.ts'
@@ -21,6 +21,7 @@ await run('validation', benchValidation)
 await run('miner', benchMiner)
 await run('startup', benchStartup)
 await run('storage', benchStorage)
+await run('wallet startup', benchWalletStartup)
 await run('propagation', benchPropagation)
 await run('sync', benchSync)
 await run('attacks', benchAttacks)

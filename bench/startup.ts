@@ -1,8 +1,13 @@
-/** Start-up to RPC-ready with 10,000 blocks on disk against 1,000, and the idle node's resident memory. */
+/**
+ * Start-up to RPC-ready with 10,000 blocks on disk against 1,000, and the idle
+ * node's resident memory; then with a wallet, 20,000 blocks against 2,000.
+ */
 import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { median } from './stats.ts'
 import { chainDatadir, spawnNode } from './fixtures.ts'
 import { residentMemoryMb } from '../src/util/resident-memory.ts'
+import { HISTORY_DIR } from '../src/wallet/wallet-store.ts'
 
 /** Starts a node on the datadir; returns ms until RPC answers and the RSS after `idleMs` idle. */
 async function startOnce (datadir: string, idleMs: number): Promise<{ readyMs: number, rssMb: number }> {
@@ -39,4 +44,53 @@ export async function benchStartup (runs = 3): Promise<StartupBench> {
   }
 }
 
-if (import.meta.main) console.log(JSON.stringify(await benchStartup(), null, 2))
+export interface WalletStartupBench {
+  ready2kMs: number
+  ready20kMs: number
+  ratio: number
+  /** 20,000 blocks, the wallet's history gone (a restore, or a wallet from before it kept one): RPC-ready, then the background scan done. */
+  noHistory20k: { readyMs: number, scannedMs: number }
+}
+
+/**
+ * A miner's wallet: every 10th block pays it, at a new address each (2,000
+ * transactions and addresses at 20,000 blocks). Restarts with its history up
+ * to date, then one with the history gone.
+ */
+export async function benchWalletStartup (runs = 3): Promise<WalletStartupBench> {
+  const small = await chainDatadir(2_000, { walletEvery: 10 })
+  const large = await chainDatadir(20_000, { walletEvery: 10 })
+  try {
+    const r2: number[] = []
+    const r20: number[] = []
+    for (let i = 0; i < runs; i++) {
+      r2.push((await startOnce(small.datadir, 0)).readyMs)
+      r20.push((await startOnce(large.datadir, 0)).readyMs)
+    }
+    await rm(join(large.datadir, HISTORY_DIR), { recursive: true })
+    const started = performance.now()
+    const node = await spawnNode(large.datadir)
+    try {
+      for (;;) {
+        const scanned = await node.rpc('getbalance').then(() => true, (err: { code?: string }) => {
+          if (err.code !== 'WALLET_SCANNING') throw err
+          return false
+        })
+        if (scanned) break
+      }
+      const ready2kMs = median(r2)
+      const ready20kMs = median(r20)
+      return { ready2kMs, ready20kMs, ratio: ready20kMs / ready2kMs, noHistory20k: { readyMs: node.readyMs, scannedMs: performance.now() - started } }
+    } finally {
+      await node.stop()
+    }
+  } finally {
+    await rm(small.datadir, { recursive: true, force: true })
+    await rm(large.datadir, { recursive: true, force: true })
+  }
+}
+
+if (import.meta.main) {
+  console.log(JSON.stringify(await benchStartup(), null, 2))
+  console.log(JSON.stringify(await benchWalletStartup(), null, 2))
+}
