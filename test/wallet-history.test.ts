@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { chainDatadir } from '../bench/fixtures.ts'
@@ -13,6 +13,7 @@ import type { CID } from '../src/core/cbor.ts'
 import { subsidyAt } from '../src/core/params.ts'
 import { RpcCallError } from '../src/rpc/client.ts'
 import { WalletError } from '../src/wallet/errors.ts'
+import { WALLET_FILE } from '../src/wallet/wallet.ts'
 import { HISTORY_DIR } from '../src/wallet/wallet-store.ts'
 import type { Chain } from '../src/chain/chain.ts'
 import { BranchBuilder, mineBlocks, openChain } from './helpers/chain-harness.ts'
@@ -90,17 +91,34 @@ for (const [what, keyOf] of damages) {
   })
 }
 
-test('a restart with 20,000 blocks and a wallet answers RPC within 2 s while the wallet scans in the background (WALLET_SCANNING meanwhile, never a partial balance); the next restart scans nothing', async t => {
+test('a restart with 20,000 blocks and a wallet answers RPC within 2 s (1.5 times the node without it, if that is slower) while the wallet scans in the background (WALLET_SCANNING meanwhile, never a partial balance); the next restart scans nothing', async t => {
   const datadir = ownDatadir(t, (await chainDatadir(20_000, { walletEvery: 100 })).datadir)
   const expected = coinbaseBalance(Array.from({ length: 200 }, (_, n) => (n + 1) * 100), 20_000)
+  const readyMs = async (node: Promise<CointsNode>): Promise<number> => {
+    const started = performance.now()
+    await walletInfo(await node)
+    return performance.now() - started
+  }
+  // A node ran on it (its first open replays LevelDB's log): what follows are restarts.
+  await (await startNode(t, { datadir })).stop()
+  // The same restart without the wallet: on a machine loaded enough that it
+  // takes over 1.3 s, the bound is 1.5 times it.
+  const walletFile = join(datadir, WALLET_FILE)
+  await rename(walletFile, `${walletFile}.away`)
+  const node = startNode(t, { datadir })
+  const withoutWalletMs = await readyMs(node)
+  await (await node).stop()
+  await rename(`${walletFile}.away`, walletFile)
+  const bound = Math.max(2_000, 1.5 * withoutWalletMs)
   // A wallet without its history (from before it kept one, or restored): the whole chain to scan.
   await rm(join(datadir, HISTORY_DIR), { recursive: true })
   for (const scan of ['the whole chain', 'nothing']) {
-    const started = performance.now()
-    const node = await startNode(t, { datadir })
+    const starting = startNode(t, { datadir })
+    const ms = await readyMs(starting)
+    const node = await starting
     const first = await walletInfo(node)
-    const readyMs = performance.now() - started
-    assert.ok(readyMs < 2_000, `RPC answered ${Math.round(readyMs)} ms after the start began, with ${scan} to scan`)
+    t.diagnostic(`RPC ready ${Math.round(ms)} ms after the start began with ${scan} to scan; without the wallet ${Math.round(withoutWalletMs)} ms`)
+    assert.ok(ms < bound, `RPC answered ${Math.round(ms)} ms after the start began, with ${scan} to scan (without the wallet: ${Math.round(withoutWalletMs)} ms)`)
     if (first.scanning !== false) {
       assert.equal(first.scanning.tip, 20_000)
       assert.ok(first.scanning.progress >= 0 && first.scanning.progress <= 1)

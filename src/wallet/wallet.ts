@@ -337,7 +337,7 @@ export class Wallet {
         // The chain may have moved while the blocks were read (a reorganisation undid the scan point, or replaced this block): read again.
         if (chain.getEntryAt(entry.height) !== entry || this.#nextHeight() !== entry.height) break
         const block = blocks[n]
-        if (block === undefined || !block.id.equals(entry.id)) {
+        if (block === undefined) {
           throw new WalletError('SCAN_FAILED', `the wallet cannot read block ${entry.idString} at height ${entry.height} (${failure?.message ?? 'not stored'}): it knows nothing above height ${entry.height - 1} and gives no balance until the block can be read (repair the chain: coints node --reindex)`)
         }
         this.#applyBlock(block, entry)
