@@ -128,8 +128,7 @@ export class CointsNode {
     for (const file of await removeStaleTemps(this.options.datadir)) this.#log.info(`removed ${file}, left by a write that was cut short`)
     const steps = [
       async () => { await this.chain.start() },
-      async () => { this.mempoolFile.start() },
-      async () => { await this.wallet.start() },
+      async () => { await this.wallet.start({ scan: false }) },
       async () => { await this.p2p?.start() },
       async () => { await this.rpc.start() }
     ]
@@ -138,6 +137,9 @@ export class CointsNode {
       if (this.#stopping !== undefined) throw new CointsError('STOPPED_WHILE_STARTING', 'the node was stopped while starting')
       await step()
     }
+    // Background work once RPC answers, so it does not hold the start up: the saved mempool's load, the wallet's scan.
+    this.mempoolFile.start()
+    this.wallet.scan()
     if (this.options.mine) this.miner.startMining(await this.#payee(undefined))
     this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.options.rpcHost}:${this.rpc.port}, datadir ${this.options.datadir}`)
   }

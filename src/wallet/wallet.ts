@@ -119,13 +119,21 @@ export class Wallet {
   get exists (): boolean { return this.#file !== undefined }
   get tipHeight (): number { return this.#c.chain.height }
 
-  /** Loads the wallet and its history and starts the scan of what came after; returns without waiting for the scan. */
-  async start (): Promise<void> {
-    this.#starting ??= this.#start()
+  /**
+   * Loads the wallet and its history and starts the scan of what came after
+   * (unless `scan` is false: then scan() starts it); returns without waiting for the scan.
+   */
+  async start (opts: { scan?: boolean } = {}): Promise<void> {
+    this.#starting ??= this.#start(opts.scan ?? true)
     await this.#starting
   }
 
-  async #start (): Promise<void> {
+  /** Starts the scan of the blocks after the scan point in the background, if one is due and none runs. */
+  scan (): void {
+    this.#startScan()
+  }
+
+  async #start (scan: boolean): Promise<void> {
     const file = await readWalletFile(this.#path)
     if (file === undefined || this.#stopping) return
     if (file.network !== this.#init.params.name) throw new WalletError('WRONG_NETWORK', `${this.#path} is a ${file.network} wallet, this node runs ${this.#init.params.name}`)
@@ -150,7 +158,7 @@ export class Wallet {
     }
     // No await from the rewind to here: no block can leave the chain unseen.
     this.#listen()
-    this.#startScan()
+    if (scan) this.#startScan()
   }
 
   /** Ends the scan (at its next block), writes the history and closes it. */
