@@ -2,11 +2,12 @@
  * Start-up to RPC-ready with 10,000 blocks on disk against 1,000, and the idle
  * node's resident memory; then with a wallet, 20,000 blocks against 2,000.
  */
-import { rm } from 'node:fs/promises'
+import { rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { median } from './stats.ts'
 import { chainDatadir, spawnNode } from './fixtures.ts'
 import { residentMemoryMb } from '../src/util/resident-memory.ts'
+import { WALLET_FILE } from '../src/wallet/wallet.ts'
 import { HISTORY_DIR } from '../src/wallet/wallet-store.ts'
 
 /** Starts a node on the datadir; returns ms until RPC answers and the RSS after `idleMs` idle. */
@@ -48,6 +49,8 @@ export interface WalletStartupBench {
   ready2kMs: number
   ready20kMs: number
   ratio: number
+  /** The same starts with the wallet file moved away: what the chain alone costs. */
+  withoutWallet: { ready2kMs: number, ready20kMs: number, ratio: number }
   /** 20,000 blocks, the wallet's history gone (a restore, or a wallet from before it kept one): RPC-ready, then the background scan done. */
   noHistory20k: { readyMs: number, scannedMs: number }
 }
@@ -55,7 +58,8 @@ export interface WalletStartupBench {
 /**
  * A miner's wallet: every 10th block pays it, at a new address each (2,000
  * transactions and addresses at 20,000 blocks). Restarts with its history up
- * to date, then one with the history gone.
+ * to date, alternated with the same without the wallet, then one with the
+ * history gone.
  */
 export async function benchWalletStartup (runs = 3): Promise<WalletStartupBench> {
   const small = await chainDatadir(2_000, { walletEvery: 10 })
@@ -63,9 +67,22 @@ export async function benchWalletStartup (runs = 3): Promise<WalletStartupBench>
   try {
     const r2: number[] = []
     const r20: number[] = []
+    const bare2: number[] = []
+    const bare20: number[] = []
+    const withoutWallet = async (datadir: string): Promise<number> => {
+      const file = join(datadir, WALLET_FILE)
+      await rename(file, `${file}.away`)
+      try {
+        return (await startOnce(datadir, 0)).readyMs
+      } finally {
+        await rename(`${file}.away`, file)
+      }
+    }
     for (let i = 0; i < runs; i++) {
       r2.push((await startOnce(small.datadir, 0)).readyMs)
       r20.push((await startOnce(large.datadir, 0)).readyMs)
+      bare2.push(await withoutWallet(small.datadir))
+      bare20.push(await withoutWallet(large.datadir))
     }
     await rm(join(large.datadir, HISTORY_DIR), { recursive: true })
     const started = performance.now()
@@ -80,7 +97,14 @@ export async function benchWalletStartup (runs = 3): Promise<WalletStartupBench>
       }
       const ready2kMs = median(r2)
       const ready20kMs = median(r20)
-      return { ready2kMs, ready20kMs, ratio: ready20kMs / ready2kMs, noHistory20k: { readyMs: node.readyMs, scannedMs: performance.now() - started } }
+      const bare = { ready2kMs: median(bare2), ready20kMs: median(bare20) }
+      return {
+        ready2kMs,
+        ready20kMs,
+        ratio: ready20kMs / ready2kMs,
+        withoutWallet: { ...bare, ratio: bare.ready20kMs / bare.ready2kMs },
+        noHistory20k: { readyMs: node.readyMs, scannedMs: performance.now() - started }
+      }
     } finally {
       await node.stop()
     }
