@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { rpcArg } from '../src/cli/commands/rpc.ts'
 import { freePort } from '../src/util/free-port.ts'
@@ -29,6 +29,17 @@ test('the launcher runs on the system Node (v20) by re-executing on the bundled 
   if (systemNode === undefined) return t.skip('no system node')
   const { stdout } = await run(systemNode, [BIN, '--help'])
   assert.match(stdout, /usage: coints <command>/)
+})
+
+test('npm on the system Node (v20) finds coints\'s declared engines met: the bundled Node 24 runs it', async t => {
+  const systemNpm = ['/usr/bin/npm', '/usr/local/bin/npm'].find(p => existsSync(p))
+  if (systemNpm === undefined) return t.skip('no system npm')
+  // A dry run changes nothing; npm checks every package's engines against the Node that runs it.
+  const { stdout, stderr } = await run(systemNpm, ['install', '--dry-run', '--ignore-scripts', '--offline', '--no-audit', '--no-fund'], {
+    cwd: new URL('..', import.meta.url).pathname,
+    env: { ...process.env, PATH: `${dirname(systemNpm)}:${process.env.PATH ?? ''}` }
+  })
+  assert.doesNotMatch(stdout + stderr, /EBADENGINE[^\n]*\n[^\n]*package: 'coints@/)
 })
 
 test('coints rpc arguments: integers, booleans, null and JSON as JSON; amounts and other text as typed', () => {
