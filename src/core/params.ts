@@ -7,7 +7,7 @@ import { CointsError } from './errors.ts'
 
 export interface NetworkParams {
   name: NetworkName
-  /** bech32m human-readable prefix of addresses. */
+  /** Human-readable prefix of addresses (bech32, BIP173). */
   addressPrefix: string
   defaultPort: number
   defaultRpcPort: number

@@ -10,7 +10,7 @@ export interface NodeOptions {
   rpcPort: number
   rpcHost: string
   mine: boolean
-  /** bech32m address the miner pays; a wallet address is used when absent and a wallet exists. */
+  /** Address (bech32, version 0) the miner pays; a wallet address is used when absent and a wallet exists. */
   minerAddress?: string
   minerThreads: number
   /** Peer-to-peer networking; off only in tests of the chain alone. */
