@@ -5,10 +5,12 @@ import { join } from 'node:path'
 import { type Wallet, WALLET_FILE } from '../src/wallet/wallet.ts'
 import { WalletError } from '../src/wallet/errors.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
-import { hash160 } from '../src/core/hash.ts'
 import { accountKey, AddressDeriver, Branch, newMnemonic } from '../src/wallet/hd.ts'
 import { BranchBuilder, mineBlocks, openChain, regtest } from './helpers/chain-harness.ts'
 import { walletIn } from './helpers/wallet-harness.ts'
+import { HDKey } from '@scure/bip32'
+import { encodeAddress } from '../src/core/address.ts'
+import { fromHex, hash160 } from '../src/core/hash.ts'
 
 test('a wallet file whose fields pass as JSON but cannot be used is refused on start as CORRUPT_WALLET_FILE', async t => {
   const { chain, ws } = await openChain(t)
@@ -88,4 +90,39 @@ test('addresses derived on libsecp256k1 are the ones @scure/bip32 derives', () =
       assert.deepEqual(deriver.derive(branch, index).hash, hash160(expected), `branch ${branch}, index ${index}`)
     }
   }
+})
+
+test('a BIP39 passphrase on restore gives the addresses any BIP39/BIP84 wallet derives from the same words and passphrase; it is kept, encrypted, for signing', async t => {
+  const { chain, ws } = await openChain(t)
+  const datadir = ws.dbPath('trezor')
+  await mkdir(datadir, { recursive: true })
+  const words = `${Array(11).fill('abandon').join(' ')} about`
+  // BIP39's published seed of these words under the passphrase "TREZOR"; m/84'/1'/0'/0/0 is its first regtest receiving key.
+  const seed = fromHex('c55257c360c07c72029aebc1b53c05ed0362ada38ead3e3e9efa3708e53495531f09a6987599d18264c1e1c92f2cf141630c7a3c4ab7c81b2f001698e7463b04')
+  const key = HDKey.fromMasterSeed(seed).derive("m/84'/1'/0'/0/0").publicKey as Uint8Array
+  const expected = encodeAddress(regtest.addressPrefix, hash160(key))
+
+  const restored = walletIn(chain, datadir)
+  await restored.restore(words, 'file passphrase', 'TREZOR')
+  const first = await restored.newAddress()
+  assert.equal(first.address, expected)
+  await restored.stop()
+  const plain = walletIn(chain, ws.dbPath('plain'))
+  await mkdir(ws.dbPath('plain'), { recursive: true })
+  await plain.restore(words, 'file passphrase')
+  assert.notEqual((await plain.newAddress()).address, expected, 'the same words without the passphrase are another wallet')
+  await plain.stop()
+  assert.doesNotMatch(await readFile(join(datadir, WALLET_FILE), 'utf8'), /TREZOR/, 'the BIP39 passphrase is stored encrypted')
+
+  // After a restart, the unlocked keys are the passphrase's: coins of the first address can be spent.
+  await mineBlocks(chain, ws.clock, regtest.coinbaseMaturity + 1, first.hash)
+  const reopened = walletIn(chain, datadir)
+  t.after(async () => { await reopened.stop() })
+  await reopened.start()
+  await reopened.unlock('file passphrase', 10)
+  const txid = await reopened.send(first.address, 1n)
+  assert.ok(chain.mempool.has(txid))
+  const fresh = walletIn(chain, ws.dbPath('long'))
+  await mkdir(ws.dbPath('long'), { recursive: true })
+  await assert.rejects(fresh.restore(words, 'x', 'y'.repeat(513)), (err: unknown) => err instanceof WalletError && err.code === 'BAD_PASSPHRASE')
 })

@@ -24,9 +24,24 @@ export function checkMnemonic (mnemonic: unknown): string {
   return words
 }
 
-/** The account key m/84'/coin'/0' from a mnemonic: private when signing, its xpub when watching. */
-export function accountKey (mnemonic: string, params: NetworkParams): HDKey {
-  return HDKey.fromMasterSeed(mnemonicToSeedSync(mnemonic)).derive(`m/84'/${COIN_TYPE[params.name] ?? 1}'/0'`)
+/** Longest BIP39 passphrase taken, in UTF-8 bytes: the wallet file encrypts it with the mnemonic. */
+const MAX_BIP39_PASSPHRASE_BYTES = 512
+
+/** A BIP39 passphrase (the optional "25th word"; empty for none), checked. */
+export function checkBip39Passphrase (passphrase: unknown): string {
+  if (passphrase === undefined) return ''
+  if (typeof passphrase !== 'string') throw new WalletError('BAD_PASSPHRASE', 'the BIP39 passphrase must be a string')
+  if (Buffer.byteLength(passphrase) > MAX_BIP39_PASSPHRASE_BYTES) throw new WalletError('BAD_PASSPHRASE', `the BIP39 passphrase is longer than ${MAX_BIP39_PASSPHRASE_BYTES} bytes`)
+  return passphrase
+}
+
+/**
+ * The account key m/84'/coin'/0' from a mnemonic and its optional BIP39
+ * passphrase (other wallets' "25th word": the same words with another
+ * passphrase are another wallet): private when signing, its xpub when watching.
+ */
+export function accountKey (mnemonic: string, params: NetworkParams, bip39Passphrase = ''): HDKey {
+  return HDKey.fromMasterSeed(mnemonicToSeedSync(mnemonic, bip39Passphrase)).derive(`m/84'/${COIN_TYPE[params.name] ?? 1}'/0'`)
 }
 
 export class DerivedAddress {

@@ -29,6 +29,19 @@ export interface WalletFile {
   cipher: { name: 'aes-256-gcm', iv: string, tag: string, data: string }
 }
 
+/** What a wallet file encrypts: the mnemonic, and the BIP39 passphrase ('' for none). */
+export interface WalletSecret { mnemonic: string, bip39Passphrase: string }
+
+/** The mnemonic alone, or the mnemonic, a newline and the BIP39 passphrase (a mnemonic's words never hold a newline). */
+export function encodeSecret (secret: WalletSecret): string {
+  return secret.bip39Passphrase === '' ? secret.mnemonic : `${secret.mnemonic}\n${secret.bip39Passphrase}`
+}
+
+export function decodeSecret (text: string): WalletSecret {
+  const cut = text.indexOf('\n')
+  return cut < 0 ? { mnemonic: text, bip39Passphrase: '' } : { mnemonic: text.slice(0, cut), bip39Passphrase: text.slice(cut + 1) }
+}
+
 async function keyFor (passphrase: string, salt: Buffer, kdf: KdfParams): Promise<Buffer> {
   return await scrypt(passphrase.normalize('NFKC'), salt, 32, { ...kdf, maxmem: 256 * kdf.N * kdf.r })
 }

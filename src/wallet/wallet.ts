@@ -16,8 +16,8 @@ import { SerialQueue } from '../util/serial-queue.ts'
 import { selectCoins } from './coin-select.ts'
 import { WalletError } from './errors.ts'
 import { HISTORY_DIR, HistoryStore, type ChainPoint, type HistoryState, type WalletTx } from './wallet-store.ts'
-import { accountKey, AddressDeriver, Branch, checkMnemonic, DerivedAddress, newMnemonic, privateKeyOf } from './hd.ts'
-import { DEFAULT_KDF, decryptSecret, encryptSecret, readWalletFile, writeWalletFile, type KdfParams, type WalletFile } from './keystore.ts'
+import { accountKey, AddressDeriver, Branch, checkBip39Passphrase, checkMnemonic, DerivedAddress, newMnemonic, privateKeyOf } from './hd.ts'
+import { decodeSecret, DEFAULT_KDF, decryptSecret, encodeSecret, encryptSecret, readWalletFile, writeWalletFile, type KdfParams, type WalletFile, type WalletSecret } from './keystore.ts'
 
 export const WALLET_FILE = 'wallet.json'
 /** Change below this many base units is left to the fee. */
@@ -175,30 +175,33 @@ export class Wallet {
     }
   }
 
-  /** Makes a new wallet; returns its mnemonic (the only backup of its keys). */
-  async create (passphrase: string): Promise<string> {
+  /**
+   * Makes a new wallet, its file encrypted under `passphrase`; returns its
+   * mnemonic (the only backup of its keys, with the BIP39 passphrase if one is given).
+   */
+  async create (passphrase: string, bip39Passphrase?: string): Promise<string> {
     const mnemonic = newMnemonic()
-    await this.#make(mnemonic, passphrase, this.#c.chain.height)
+    await this.#make({ mnemonic, bip39Passphrase: checkBip39Passphrase(bip39Passphrase) }, passphrase, this.#c.chain.height)
     return mnemonic
   }
 
-  /** Recreates a wallet from its mnemonic and finds its coins by a scan of the whole chain, which it waits for. */
-  async restore (mnemonic: string, passphrase: string): Promise<void> {
-    await this.#make(checkMnemonic(mnemonic), passphrase, 0)
+  /** Recreates a wallet from its mnemonic (and BIP39 passphrase, if it had one) and finds its coins by a scan of the whole chain, which it waits for. */
+  async restore (mnemonic: string, passphrase: string, bip39Passphrase?: string): Promise<void> {
+    await this.#make({ mnemonic: checkMnemonic(mnemonic), bip39Passphrase: checkBip39Passphrase(bip39Passphrase) }, passphrase, 0)
     await this.#whenScanned(Infinity)
   }
 
-  async #make (mnemonic: string, passphrase: unknown, birthHeight: number): Promise<void> {
+  async #make (secret: WalletSecret, passphrase: unknown, birthHeight: number): Promise<void> {
     if (this.#file !== undefined) throw new WalletError('WALLET_EXISTS', `this node already has a wallet (${this.#path})`)
     if (typeof passphrase !== 'string' || passphrase.length === 0) throw new WalletError('BAD_PASSPHRASE', 'a wallet needs a non-empty passphrase')
     const file: WalletFile = {
       version: 1,
       network: this.#init.params.name,
       birthHeight,
-      xpub: accountKey(mnemonic, this.#init.params).publicExtendedKey,
+      xpub: accountKey(secret.mnemonic, this.#init.params, secret.bip39Passphrase).publicExtendedKey,
       receiveIndex: 0,
       changeIndex: 0,
-      ...await encryptSecret(mnemonic, passphrase, this.#init.kdf ?? DEFAULT_KDF)
+      ...await encryptSecret(encodeSecret(secret), passphrase, this.#init.kdf ?? DEFAULT_KDF)
     }
     // A history left by an earlier wallet of this datadir is not this one's.
     await this.#history.open()
@@ -621,11 +624,11 @@ export class Wallet {
   async unlock (passphrase: string, seconds: number): Promise<void> {
     const file = this.#requireFile()
     if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_UNLOCK_SECONDS) throw new WalletError('BAD_PASSPHRASE', `unlock for 1 to ${MAX_UNLOCK_SECONDS} seconds`)
-    const mnemonic = await decryptSecret(file, passphrase)
+    const { mnemonic, bip39Passphrase } = decodeSecret(await decryptSecret(file, passphrase))
     this.lock()
     const timer = setTimeout(() => { this.lock() }, seconds * 1000)
     timer.unref()
-    this.#unlocked = { account: accountKey(mnemonic, this.#init.params), until: Date.now() + seconds * 1000, timer }
+    this.#unlocked = { account: accountKey(mnemonic, this.#init.params, bip39Passphrase), until: Date.now() + seconds * 1000, timer }
   }
 
   lock (): void {

@@ -10,18 +10,18 @@ export function walletMethods (wallet: Wallet): MethodTable {
   }
   return {
     createwallet: {
-      description: 'Creates this node\'s wallet, encrypted under the passphrase; returns its mnemonic (write it down) and a first address.',
-      params: [{ name: 'passphrase', type: 'string' }],
-      handler: async ({ passphrase }) => {
-        const mnemonic = await wallet.create(passphrase as string)
+      description: 'Creates this node\'s wallet, encrypted under the passphrase; returns its mnemonic (write it down) and a first address. bip39passphrase: an optional BIP39 passphrase (the "25th word"), needed with the mnemonic to restore.',
+      params: [{ name: 'passphrase', type: 'string' }, { name: 'bip39passphrase', type: 'string', optional: true }],
+      handler: async ({ passphrase, bip39passphrase }) => {
+        const mnemonic = await wallet.create(passphrase as string, bip39passphrase as string | undefined)
         return { mnemonic, address: (await wallet.newAddress()).address }
       }
     },
     restorewallet: {
-      description: 'Recreates the wallet from a BIP39 mnemonic, encrypted under the passphrase, and rescans the chain for its coins.',
-      params: [{ name: 'mnemonic', type: 'string' }, { name: 'passphrase', type: 'string' }],
-      handler: async ({ mnemonic, passphrase }) => {
-        await wallet.restore(mnemonic as string, passphrase as string)
+      description: 'Recreates the wallet from a BIP39 mnemonic (and its BIP39 passphrase, if it had one), encrypted under the passphrase, and rescans the chain for its coins.',
+      params: [{ name: 'mnemonic', type: 'string' }, { name: 'passphrase', type: 'string' }, { name: 'bip39passphrase', type: 'string', optional: true }],
+      handler: async ({ mnemonic, passphrase, bip39passphrase }) => {
+        await wallet.restore(mnemonic as string, passphrase as string, bip39passphrase as string | undefined)
         return { balance: await balance(), txcount: (await wallet.transactions()).length }
       }
     },
