@@ -184,23 +184,23 @@ test('subsidy halves every halvingInterval blocks and ends after 64 halvings', (
   assert.equal(subsidyAt(params, params.halvingInterval * 64), 0n)
 })
 
-test('proof of work: compact targets, work, and a retarget bounded to 4x either way', () => {
+test('proof of work: compact targets and work; regtest\'s target is fixed, lan\'s follows each solve time (ASERT)', () => {
   for (const bits of [0x1d00ffff, 0x207fffff, 0x1b0404cb]) assert.equal(targetToBits(bitsToTarget(bits)), bits)
   assert.ok(workOf(0x1d00ffff) > workOf(0x207fffff))
+  assert.equal(expectedBits(params, 500, 0x1d00ffff, 0, () => 0), params.powLimitBits, 'regtest never moves its target')
   const lan = getNetwork('lan')
-  const interval = lan.retargetInterval
-  const expected = interval * lan.targetBlockTime
-  const at = (spanSeconds: number): number => expectedBits(lan, interval * 2, lan.genesisBits, 10_000 + spanSeconds, () => 10_000)
-  assert.equal(expectedBits(lan, interval * 2 + 1, lan.genesisBits, 0, () => 0), lan.genesisBits, 'no change inside an interval')
-  assert.equal(at(expected), lan.genesisBits)
+  assert.equal(lan.difficulty.kind, 'asert')
+  if (lan.difficulty.kind !== 'asert') return
+  const { halfLife, maxSolveTime } = lan.difficulty
+  const spacing = lan.targetBlockTime
+  for (const height of [1, 2]) assert.equal(expectedBits(lan, height, lan.genesisBits, lan.genesisTime + 86_400, () => lan.genesisTime), lan.genesisBits, `block ${height} takes the genesis target`)
+  const after = (solve: number, parentBits = lan.genesisBits): bigint => bitsToTarget(expectedBits(lan, 10, parentBits, 1_000 + solve, h => h === 8 ? 1_000 : NaN))
   const genesisTarget = bitsToTarget(lan.genesisBits)
-  assert.equal(bitsToTarget(at(expected / 2)), genesisTarget / 2n)
-  assert.equal(bitsToTarget(at(1)), genesisTarget / 4n, 'a very fast interval makes it at most 4x harder')
-  assert.equal(bitsToTarget(at(expected * 2)), genesisTarget * 2n)
-  assert.equal(bitsToTarget(at(expected * 100)), genesisTarget * 4n, 'a very slow interval makes it at most 4x easier')
-  const nearLimit = targetToBits(bitsToTarget(lan.powLimitBits) / 2n)
-  assert.equal(expectedBits(lan, interval * 2, nearLimit, 10_000 + expected * 4, () => 10_000), lan.powLimitBits, 'never above the limit')
-  assert.equal(expectedBits(params, params.retargetInterval, 0x1d00ffff, 0, () => 0), params.powLimitBits, 'regtest never retargets')
+  assert.equal(after(spacing), genesisTarget, 'a block on time keeps the target')
+  assert.equal(after(spacing + halfLife), genesisTarget * 2n, 'one half-life late: twice as easy')
+  assert.equal(after(spacing - halfLife), genesisTarget / 2n, 'one half-life early (a timestamp before its parent\'s): twice as hard')
+  assert.equal(after(86_400), after(maxSolveTime), 'a long gap counts as maxSolveTime')
+  assert.equal(after(maxSolveTime, lan.powLimitBits), bitsToTarget(lan.powLimitBits), 'never above the limit')
 })
 
 test('the genesis block is deterministic and differs between networks', () => {

@@ -193,7 +193,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (network === undefined) {
       await this.#initGenesis(genesis)
     } else if (!equalBytes(network, genesis.id.bytes)) {
-      throw new StoreError('WRONG_NETWORK', `the database at ${this.store.path} belongs to another network than ${this.params.name}`)
+      throw new StoreError('WRONG_NETWORK', `the database at ${this.store.path} holds another chain than ${this.params.name}'s (another network, or coints 0.1's lan, which 0.2 started anew): give another --datadir or move it away`)
     }
     for (const record of await this.store.loadIndex()) this.#index.add(record)
     const tipDigest = await this.store.getMeta('tip')

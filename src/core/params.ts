@@ -2,7 +2,7 @@ import { Block, BLOCK_VERSION, encodeTxList, Header, NONCE_BYTES } from './block
 import { cidOf } from './cbor.ts'
 import { COIN } from './amount.ts'
 import { Tx, TX_VERSION } from './tx.ts'
-import { targetToBits } from './pow.ts'
+import { targetToBits, type DifficultyRule } from './pow.ts'
 import { CointsError } from './errors.ts'
 
 export interface NetworkParams {
@@ -16,11 +16,9 @@ export interface NetworkParams {
   powLimitBits: number
   genesisBits: number
   genesisTime: number
-  /** Seconds the retarget aims for between blocks. */
+  /** Seconds the difficulty aims for between blocks. */
   targetBlockTime: number
-  retargetInterval: number
-  /** regtest keeps the easiest target forever, as Bitcoin's regtest. */
-  noRetarget: boolean
+  difficulty: DifficultyRule
   /** A coinbase output is spendable only this many blocks after its own. */
   coinbaseMaturity: number
   halvingInterval: number
@@ -39,8 +37,7 @@ const common = {
   initialSubsidy: 50n * COIN,
   maxBlockBytes: 1_000_000,
   maxFutureBlockTime: 2 * 60 * 60,
-  medianTimeSpan: 11,
-  genesisTime: 1_795_478_400 // 2026-11-24T00:00:00Z
+  medianTimeSpan: 11
 }
 
 const NETWORKS: Record<NetworkName, NetworkParams> = {
@@ -51,12 +48,12 @@ const NETWORKS: Record<NetworkName, NetworkParams> = {
     defaultPort: 19_444,
     defaultRpcPort: 19_443,
     mdns: false,
+    genesisTime: 1_795_478_400, // 2026-11-24T00:00:00Z
     // Half of all hashes meet it: tests mine instantly.
     powLimitBits: 0x207f_ffff,
     genesisBits: 0x207f_ffff,
     targetBlockTime: 10,
-    retargetInterval: 60,
-    noRetarget: true,
+    difficulty: { kind: 'fixed' },
     coinbaseMaturity: 10,
     halvingInterval: 150
   },
@@ -67,12 +64,17 @@ const NETWORKS: Record<NetworkName, NetworkParams> = {
     defaultPort: 9_444,
     defaultRpcPort: 9_443,
     mdns: true,
+    // The second lan (coints 0.2): a new genesis for the per-block difficulty below. The first
+    // (2026-11-24) retargeted every 30 blocks, measuring its first window from this fixed time.
+    genesisTime: 1_796_083_200, // 2026-12-01T00:00:00Z
     powLimitBits: targetToBits(1n << 240n),
-    // About 2^21 hashes: some 7 s for one miner thread here (~300k hashes/s); the retarget takes it from there.
+    // About 2^21 hashes: some 7 s for one miner thread here (~300k hashes/s); ASERT takes it from there.
     genesisBits: targetToBits(1n << 235n),
     targetBlockTime: 10,
-    retargetInterval: 30,
-    noRetarget: false,
+    // Half-life 120 s: ×10 or ÷10 the hash rate is followed within 70 or 35 blocks (test/core-difficulty.test.ts).
+    difficulty: { kind: 'asert', halfLife: 120, maxSolveTime: 180 },
+    // A minute, not Bitcoin's two hours: a timestamp that far ahead makes the next block 2^(60/120) ≈ 1.4× cheaper, once.
+    maxFutureBlockTime: 60,
     coinbaseMaturity: 20,
     halvingInterval: 210_000
   }

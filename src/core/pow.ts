@@ -32,29 +32,63 @@ export function workOf (bits: number): bigint {
   return TWO_256 / (bitsToTarget(bits) + 1n)
 }
 
-export interface RetargetParams {
+/** How a network sets each block's target. */
+export type DifficultyRule =
+  /** Always the easiest target, as Bitcoin's regtest. */
+  | { kind: 'fixed' }
+  /**
+   * ASERT per block: the parent's target scaled by 2^((solve − spacing) / halfLife),
+   * the parent's solve time capped at maxSolveTime (see expectedBits).
+   */
+  | { kind: 'asert', halfLife: number, maxSolveTime: number }
+
+export interface DifficultyParams {
   powLimitBits: number
+  genesisBits: number
   targetBlockTime: number
-  retargetInterval: number
-  noRetarget: boolean
+  difficulty: DifficultyRule
 }
 
 /**
- * The target a block at `height` must claim. Every `retargetInterval` blocks the
- * target is scaled by actual/expected time of the last interval, the actual time
- * clamped to ¼–4× the expected one (as Bitcoin) so no single adjustment moves
- * difficulty more than 4× either way; in between, the parent's target carries on.
- * `timeAt(h)` gives the timestamp of the ancestor at height h.
+ * Bitcoin Cash's aserti3-2d target, in its integer arithmetic: `refTarget` ×
+ * 2^((timeDelta − spacing × (heightDelta + 1)) / halfLife), the exponent in
+ * 16.16 fixed point (truncated toward zero, as C++ division), its fraction
+ * through the spec's cubic approximation of 2^x (error under 0.013 %), then
+ * bounded to 1..powLimit. timeDelta is from the anchor's parent's time to the
+ * parent's, heightDelta from the anchor's height to the parent's.
  */
-export function expectedBits (params: RetargetParams, height: number, parentBits: number, parentTime: number, timeAt: (height: number) => number): number {
-  if (params.noRetarget) return params.powLimitBits
-  if (height % params.retargetInterval !== 0) return parentBits
-  const expected = params.retargetInterval * params.targetBlockTime
-  const first = timeAt(height - params.retargetInterval)
-  const actual = Math.min(Math.max(parentTime - first, expected / 4), expected * 4)
-  const limit = bitsToTarget(params.powLimitBits)
-  const next = bitsToTarget(parentBits) * BigInt(Math.round(actual)) / BigInt(expected)
-  return targetToBits(next > limit ? limit : next)
+export function asertTarget (refTarget: bigint, timeDelta: number, heightDelta: number, spacing: number, halfLife: number, powLimit: bigint): bigint {
+  const exponent = BigInt(timeDelta - spacing * (heightDelta + 1)) * 65_536n / BigInt(halfLife)
+  // BigInt's >> floors and & is two's complement, as the spec's arithmetic shift and uint16 cast.
+  const shifts = (exponent >> 16n) - 16n
+  const frac = exponent & 0xffffn
+  const factor = 65_536n + ((195_766_423_245_049n * frac + 971_821_376n * frac ** 2n + 5_127n * frac ** 3n + (1n << 47n)) >> 48n)
+  const scaled = refTarget * factor
+  const next = shifts <= 0n ? scaled >> -shifts : scaled << shifts
+  if (next === 0n) return 1n
+  return next > powLimit ? powLimit : next
+}
+
+/**
+ * The target a block at `height` must claim. `fixed`: the network's limit.
+ * `asert`: aserti3-2d with each block anchored on its parent, so the parent's
+ * target moves by 2^((solve − spacing) / halfLife) with solve the parent's
+ * solve time (its time minus the grandparent's): every block corrects for the
+ * last, and over many blocks the corrections add up to the absolute schedule.
+ * Two differences from Bitcoin Cash's fixed anchor, both for a LAN whose miners
+ * come and go: the solve time counted is capped at maxSolveTime, so hours with
+ * no miner make the next block a little easier rather than owing the schedule a
+ * burst of fast blocks, and a faked first timestamp cannot hold the target at
+ * the limit for as long as it lies. Blocks 1 and 2 take the genesis target: the
+ * genesis time is fixed in the past, so block 2 is the first whose parent has a
+ * solve time. `timeAt(h)` gives the timestamp of the ancestor at height h.
+ */
+export function expectedBits (params: DifficultyParams, height: number, parentBits: number, parentTime: number, timeAt: (height: number) => number): number {
+  const rule = params.difficulty
+  if (rule.kind === 'fixed') return params.powLimitBits
+  if (height <= 2) return params.genesisBits
+  const solve = Math.min(parentTime - timeAt(height - 2), rule.maxSolveTime)
+  return targetToBits(asertTarget(bitsToTarget(parentBits), solve, 0, params.targetBlockTime, rule.halfLife, bitsToTarget(params.powLimitBits)))
 }
 
 /** Difficulty for display: how many times harder than the easiest allowed target. */
