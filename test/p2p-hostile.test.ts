@@ -291,7 +291,7 @@ test('a block on the tip with valid work and invalid contents is answered as inv
   assert.equal(block.height, 4)
   assert.equal(block.txs, undefined, 'its transactions are not answered')
   const header = await rpc(target, 'getblockheader', [invalid.idString]) as Record<string, unknown>
-  assert.deepEqual([header.status, header.confirmations, header.id, header.next], ['invalid', -1, invalid.idString, null])
+  assert.deepEqual([header.status, header.confirmations, header.hash, header.nextblockhash, header.nTx], ['invalid', -1, invalid.idString, undefined, undefined])
   assert.equal(await rpc(target, 'getblockheader', [invalid.idString, false]), Buffer.from(invalid.header.bytes).toString('hex'))
   assert.equal(await target.chain.store.getRaw(invalid.txs[1].id), undefined, 'its transactions are not stored')
   assert.deepEqual(await target.chain.getBlocksWire([invalid.id]), [])
@@ -299,9 +299,9 @@ test('a block on the tip with valid work and invalid contents is answered as inv
 
   // The best chain and a side block, for comparison.
   const tip = await rpc(target, 'getblock', [target.chain.tip.idString]) as Record<string, unknown>
-  assert.deepEqual([tip.status, tip.confirmations, tip.next], ['active', 1, null])
+  assert.deepEqual([tip.status, tip.confirmations, tip.nextblockhash], ['active', 1, undefined])
   const first = await rpc(target, 'getblockheader', [target.chain.getEntryAt(1)?.idString]) as Record<string, unknown>
-  assert.deepEqual([first.status, first.confirmations, first.next], ['active', 3, target.chain.getEntryAt(2)?.idString])
+  assert.deepEqual([first.status, first.confirmations, first.nextblockhash], ['active', 3, target.chain.getEntryAt(2)?.idString])
   const side = mineBlockOn(target.chain, target.chain.getEntryAt(2) as BlockEntry)
   await rpc(target, 'submitblock', [Buffer.from(side.encode()).toString('hex')])
   const sideView = await rpc(target, 'getblock', [side.idString]) as Record<string, unknown>

@@ -70,6 +70,10 @@ test('JSON-RPC errors: parse, invalid request, unknown method, bad params, coded
   assert.equal((await error({ id: 1, method: 'amount', params: ['1.000000001'] })).data?.code, 'BAD_AMOUNT')
   assert.equal((await error({ id: 1, method: 'amount', params: [1.5] })).data?.code, 'BAD_AMOUNT', 'a fraction of a coin as a float')
   assert.equal((await error({ id: 1, method: 'amount', params: [-2] })).data?.code, 'BAD_AMOUNT')
+  // An address given as the amount (arguments swapped): the code said once, the value whole.
+  const address = 'coin1qeay8ys8e9fdcwmyttlpx0y8c368e5an4vnmuz8x'
+  const swapped = await error({ id: 1, method: 'amount', params: [address] })
+  assert.equal(swapped.message, `BAD_AMOUNT: amount param "value": amount must be a decimal string of coins with at most 8 decimals, got "${address}"`)
   assert.deepEqual(await error({ id: 1, method: 'fail' }), { code: -25, message: 'CONFLICT: spent already', data: { code: 'CONFLICT' } })
   assert.equal((await error({ id: 1, method: 'missing' })).code, -5)
   const internal = await error({ id: 1, method: 'crash' })

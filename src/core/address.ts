@@ -1,5 +1,6 @@
 import { bech32, bech32m } from '@scure/base'
 import { DecodeError } from './errors.ts'
+import { quoted } from './text.ts'
 
 export const ADDRESS_HASH_BYTES = 20
 /** Witness version of every coints address: 0 with a 20-byte program, as Bitcoin's P2WPKH. */
@@ -21,7 +22,7 @@ export function encodeAddress (prefix: string, hash: Uint8Array): string {
 }
 
 function badAddress (address: string, why: string): DecodeError {
-  return new DecodeError('BAD_ADDRESS', `invalid address ${JSON.stringify(address.slice(0, MAX_LENGTH))}: ${why}`)
+  return new DecodeError('BAD_ADDRESS', `invalid address ${quoted(address, MAX_LENGTH)}: ${why}`)
 }
 
 /** The bech32 or bech32m decoding of a string (BIP350: the checksum tells which), or why it is neither. */

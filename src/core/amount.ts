@@ -1,4 +1,5 @@
 import { DecodeError } from './errors.ts'
+import { quoted } from './text.ts'
 
 /** Base units per coin: amounts are always bigint base units, shown as decimal strings. */
 export const COIN = 100_000_000n
@@ -21,7 +22,7 @@ export function formatAmount (units: bigint): string {
 /** "1.5" → 150000000n. Strict: a decimal string with at most 8 fraction digits, within MAX_MONEY. */
 export function parseAmount (text: unknown): bigint {
   if (typeof text !== 'string' || !/^\d{1,8}(?:\.\d{1,8})?$/.test(text)) {
-    throw new DecodeError('BAD_AMOUNT', `amount must be a decimal string of coins with at most 8 decimals, got ${JSON.stringify(text)?.slice(0, 40)}`)
+    throw new DecodeError('BAD_AMOUNT', `amount must be a decimal string of coins with at most 8 decimals, got ${quoted(text)}`)
   }
   const [whole, frac = ''] = text.split('.')
   const units = BigInt(whole) * COIN + BigInt(frac.padEnd(8, '0'))

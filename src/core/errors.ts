@@ -4,9 +4,12 @@
  */
 export class CointsError<C extends string = string> extends Error {
   readonly code: C
+  /** The message without its leading code: what an error wrapping this one quotes, so the code is not said twice. */
+  readonly reason: string
   constructor (code: C, message?: string) {
     super(message === undefined ? code : `${code}: ${message}`)
     this.code = code
+    this.reason = message ?? code
     this.name = new.target.name
   }
 }

@@ -1,3 +1,4 @@
+import { encodeAddress } from '../core/address.ts'
 import { Block } from '../core/block.ts'
 import { ChainError, type Chain } from '../chain/chain.ts'
 import type { Logger } from '../log.ts'
@@ -28,6 +29,8 @@ export class Miner {
   readonly #retemplateMs: number
   readonly searcher: NonceSearcher
   #mining = false
+  /** The hash160 continuous mining pays. */
+  #payee: Uint8Array | undefined
   #loop: Promise<void> | undefined
   /** Searches take turns through this queue. */
   readonly #queue = new SerialQueue()
@@ -50,11 +53,15 @@ export class Miner {
   }
 
   get mining (): boolean { return this.#mining }
+  /** The hash160 continuous mining pays, while it runs. */
+  get payee (): Uint8Array | undefined { return this.#mining ? this.#payee : undefined }
 
   /** Mines continuously, coinbases paying `address` (a hash160). */
   startMining (address: Uint8Array): void {
     if (this.#mining) return
     this.#mining = true
+    this.#payee = address
+    this.#c.logger.info(`mining on ${this.searcher.threads} thread${this.searcher.threads === 1 ? '' : 's'}, paying ${encodeAddress(this.#c.chain.params.addressPrefix, address)}`)
     this.#c.chain.on('tip', this.#onTip)
     this.#retemplate = setInterval(() => { this.searcher.abort() }, this.#retemplateMs)
     this.#loop = this.#run(address)
@@ -104,7 +111,7 @@ export class Miner {
       const block = new Block(header, template.txs)
       const result = await this.#c.chain.processBlock(block)
       if (result.status !== 'connected') return undefined
-      this.#c.logger.info(`mined block ${block.height} ${block.idString} (${block.txs.length} txs)`)
+      this.#c.logger.info(`mined block ${block.height} ${block.idString} (${block.txs.length} txs), paying ${encodeAddress(this.#c.chain.params.addressPrefix, address)}`)
       this.#c.onBlockMined?.(block)
       return block
     })

@@ -58,6 +58,9 @@ export class NonceSearcher {
     Atomics.store(this.#control, 0, ++this.#generation)
   }
 
+  /** Threads a search runs on. */
+  get threads (): number { return this.#threads }
+
   /** Worker threads running, for tests: none until a search needs one, none after stop(). */
   get running (): number { return this.#workers.length }
 

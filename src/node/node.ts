@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decodeAddress } from '../core/address.ts'
+import { decodeAddress, encodeAddress } from '../core/address.ts'
 import type { Block } from '../core/block.ts'
 import { CointsError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
@@ -11,6 +11,7 @@ import { Miner } from '../miner/miner.ts'
 import { createLogger, type Logger } from '../log.ts'
 import { RpcServer } from '../rpc/server.ts'
 import { chainMethods } from '../rpc/methods/chain.ts'
+import { controlMethods, type MethodGroup } from '../rpc/methods/control.ts'
 import { networkMethods } from '../rpc/methods/network.ts'
 import { walletMethods } from '../rpc/methods/wallet.ts'
 import { Wallet } from '../wallet/wallet.ts'
@@ -37,6 +38,8 @@ export class CointsNode {
   readonly #log: Logger
   /** The wallet address blocks pay until one is connected (#walletPayee). */
   #minedTo: Uint8Array | undefined
+  /** When the node was built, in ms since the epoch (RPC uptime). */
+  readonly #startedAt = Date.now()
   #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
   #haltReason: CointsError | undefined
@@ -71,28 +74,28 @@ export class CointsNode {
   }
 
   #methods (): MethodTable {
-    const methods: MethodTable = {
-      ...chainMethods({
-        chain: this.chain,
-        generate: async (n, address) => (await this.miner.mineBlocks(n, await this.#payee(address))).map(b => b.idString),
-        templateAddress: async address => await this.#payee(address),
-        relayBlock: block => { this.p2p?.publishBlock(block) },
-        mempoolFile: this.mempoolFile,
-        stop: () => { void this.stop() }
-      }),
-      ...networkMethods(this.p2p),
-      ...walletMethods(this.wallet)
-    }
-    methods.help = {
-      description: 'Lists the methods and their params.',
-      params: [],
-      handler: async () => Object.entries(methods).map(([name, m]) => ({
-        method: name,
-        params: m.params.map(p => `${p.name}${p.optional === true ? '?' : ''}: ${p.type}`).join(', '),
-        description: m.description
-      }))
-    }
-    return methods
+    const groups: MethodGroup[] = [
+      {
+        name: 'Blockchain',
+        methods: chainMethods({
+          chain: this.chain,
+          generate: async (n, address) => (await this.miner.mineBlocks(n, await this.#payee(address))).map(b => b.idString),
+          templateAddress: async address => await this.#payee(address),
+          relayBlock: block => { this.p2p?.publishBlock(block) },
+          mempoolFile: this.mempoolFile,
+          headersHeight: () => this.p2p?.sync.headersHeight ?? this.chain.height,
+          walletTxHeight: txid => this.wallet.exists ? this.wallet.heightOf(txid) : undefined,
+          mining: () => {
+            const payee = this.miner.payee
+            return { mining: this.miner.mining, address: payee === undefined ? undefined : encodeAddress(this.params.addressPrefix, payee) }
+          }
+        })
+      },
+      { name: 'Network', methods: networkMethods(this.p2p) },
+      { name: 'Wallet', methods: walletMethods(this.wallet) }
+    ]
+    groups.push({ name: 'Control', methods: controlMethods({ groups, startedAt: this.#startedAt, stop: () => { void this.stop() } }) })
+    return Object.assign({}, ...groups.map(g => g.methods)) as MethodTable
   }
 
   /** The address a block pays: the one given, else the configured miner address, else a wallet address. */

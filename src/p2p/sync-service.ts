@@ -63,6 +63,8 @@ export class SyncService {
   #preferred: string | undefined
   #timer: NodeJS.Timeout | undefined
   #stopped = true
+  /** Height of the last header received in the sync under way (0 between syncs). */
+  #downloadingTo = 0
 
   constructor (components: SyncComponents, init: SyncInit) {
     this.#c = components
@@ -100,6 +102,11 @@ export class SyncService {
   ownStatus (): Status {
     const tip = this.#c.chain.tip
     return { genesis: genesisBlock(this.#c.chain.params).id, tip: tip.id, height: tip.height, chainwork: tip.chainwork }
+  }
+
+  /** Height of the best header known: the sync's under way, else the tip's (getblockchaininfo's `headers`). */
+  get headersHeight (): number {
+    return Math.max(this.#downloadingTo, this.#c.chain.height)
   }
 
   peerState (peer: string): PeerSyncState | undefined {
@@ -209,7 +216,10 @@ export class SyncService {
         const locator = [...(after === undefined ? [] : [after.idString]), ...chain.locator()].slice(0, MAX_LOCATOR)
         const request = encodeHeadersRequest(locator.map(id => parseCid(id)), MAX_HEADERS)
         const headers = this.#checkHeaders(decodeHeadersResponse(await this.#request(peer, this.#protocols.headers, request, MAX_SYNC_MESSAGE_BYTES)), after)
-        if (headers.length > 0) logger.info(`syncing blocks ${headers[0].data.height}..${headers[headers.length - 1].data.height} from ${peer}`)
+        if (headers.length > 0) {
+          logger.info(`syncing blocks ${headers[0].data.height}..${headers[headers.length - 1].data.height} from ${peer}`)
+          this.#downloadingTo = Math.max(this.#downloadingTo, headers[headers.length - 1].data.height)
+        }
         return headers
       },
       blocks: async batch => await this.#fetchBlocks(peer, batch)
@@ -223,7 +233,11 @@ export class SyncService {
       connect: async block => { await chain.processBlock(block, { requested: true }) },
       stopped: () => this.#stopped
     })
-    await download.run()
+    try {
+      await download.run()
+    } finally {
+      this.#downloadingTo = 0
+    }
     await this.#refreshStatus(peer).catch(() => {})
   }
 

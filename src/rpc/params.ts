@@ -58,7 +58,7 @@ function checkType (method: string, spec: ParamSpec, value: unknown): unknown {
         // A whole number of coins is exact as a JSON number; a fraction must come as text.
         return parseAmount(Number.isSafeInteger(value) ? String(value) : value)
       } catch (err) {
-        throw new ParamsError('BAD_AMOUNT', `${where}: ${(err as Error).message}`)
+        throw new ParamsError('BAD_AMOUNT', `${where}: ${err instanceof CointsError ? err.reason : (err as Error).message}`)
       }
     case 'any':
       return value

@@ -19,7 +19,9 @@ export const WalletErrorCode = {
   WALLET_SCANNING: 'WALLET_SCANNING',
   /** The scan met a block it cannot read: nothing above it is known, and no balance is given over the hole. */
   SCAN_FAILED: 'SCAN_FAILED',
-  HISTORY_OPEN_FAILED: 'HISTORY_OPEN_FAILED'
+  HISTORY_OPEN_FAILED: 'HISTORY_OPEN_FAILED',
+  BAD_PATH: 'BAD_PATH',
+  BACKUP_FAILED: 'BACKUP_FAILED'
 } as const
 export type WalletErrorCode = typeof WalletErrorCode[keyof typeof WalletErrorCode]
 

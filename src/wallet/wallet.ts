@@ -1,10 +1,12 @@
-import { join } from 'node:path'
+import { stat } from 'node:fs/promises'
+import { isAbsolute, join, resolve } from 'node:path'
 import type { HDKey } from '@scure/bip32'
-import { decodeAddress } from '../core/address.ts'
+import { decodeAddress, encodeAddress } from '../core/address.ts'
 import { formatAmount, MAX_MONEY } from '../core/amount.ts'
 import type { Block } from '../core/block.ts'
 import { TxError, type DecodeError } from '../core/errors.ts'
 import { toHex } from '../core/hash.ts'
+import { quoted } from '../core/text.ts'
 import { publicKeyOf } from '../core/keys.ts'
 import type { NetworkParams } from '../core/params.ts'
 import { OutPoint, outpointKey } from '../core/outpoint.ts'
@@ -645,7 +647,7 @@ export class Wallet {
     try {
       to = decodeAddress(this.#init.params.addressPrefix, address)
     } catch (err) {
-      throw new WalletError('BAD_ADDRESS', (err as DecodeError).message.replace(/^BAD_ADDRESS: /, ''))
+      throw new WalletError('BAD_ADDRESS', (err as DecodeError).reason)
     }
     if (amount <= 0n || amount > MAX_MONEY) throw new WalletError('BAD_AMOUNT', `cannot send ${formatAmount(amount)}`)
     if (!Number.isFinite(feeRate) || feeRate < this.#c.chain.mempool.minFeeRate || feeRate > 1_000_000) {
@@ -694,34 +696,102 @@ export class Wallet {
   /** History, newest first: net amount to the wallet, fee when it paid one, and confirmations. */
   async transactions (): Promise<Array<Record<string, unknown>>> {
     await this.#whenScanned()
-    const tip = this.#c.chain.height
-    const rows = [...this.#txs.values()].map(({ tx, height, time }) => {
-      let received = 0n
-      for (const out of tx.data.outputs) if (this.#watched.has(toHex(out.address))) received += out.amount
-      let sent = 0n
-      let allOurs = tx.data.inputs.length > 0
-      for (const key of tx.inputKeys()) {
-        const own = this.#ownCoin(key)
-        if (own === undefined) allOurs = false
-        else sent += own.amount
-      }
-      const outputs = tx.data.outputs.reduce((s, o) => s + o.amount, 0n)
-      const net = received - sent
-      const confirmations = height === null ? 0 : tip - height + 1
-      const category = tx.isCoinbase
-        ? (confirmations < this.#init.params.coinbaseMaturity ? 'immature' : 'generate')
-        : net >= 0n ? 'receive' : 'send'
+    const rows = [...this.#txs.values()].map(wtx => {
+      const { net, fee, category, confirmations } = this.#summary(wtx)
       return {
-        txid: tx.idString,
+        txid: wtx.tx.idString,
         category,
         amount: formatAmount(net),
-        fee: allOurs ? formatAmount(sent - outputs) : null,
+        fee: fee === undefined ? null : formatAmount(fee),
         confirmations,
-        height,
-        time
+        height: wtx.height,
+        time: wtx.time
       }
     })
     return rows.sort((a, b) => (b.height ?? Infinity) - (a.height ?? Infinity) || b.time - a.time)
+  }
+
+  /** What a transaction does to the wallet: net amount (fee included), the fee when the wallet paid all its inputs, category and confirmations. */
+  #summary ({ tx, height }: WalletTx): { net: bigint, fee: bigint | undefined, category: string, confirmations: number } {
+    let received = 0n
+    for (const out of tx.data.outputs) if (this.#watched.has(toHex(out.address))) received += out.amount
+    let sent = 0n
+    let allOurs = tx.data.inputs.length > 0
+    for (const key of tx.inputKeys()) {
+      const own = this.#ownCoin(key)
+      if (own === undefined) allOurs = false
+      else sent += own.amount
+    }
+    const outputs = tx.data.outputs.reduce((s, o) => s + o.amount, 0n)
+    const net = received - sent
+    const confirmations = height === null ? 0 : this.#c.chain.height - height + 1
+    const category = tx.isCoinbase
+      ? (confirmations < this.#init.params.coinbaseMaturity ? 'immature' : 'generate')
+      : net >= 0n ? 'receive' : 'send'
+    return { net, fee: allOurs ? sent - outputs : undefined, category, confirmations }
+  }
+
+  /** Height of a wallet transaction's block: null while unconfirmed, undefined when the wallet has no such transaction. */
+  heightOf (txid: string): number | null | undefined {
+    return this.#txs.get(txid)?.height
+  }
+
+  /**
+   * One wallet transaction as Bitcoin Core's gettransaction shows it: amount
+   * without the fee, the fee as a negative amount (when the wallet paid it),
+   * its block, and details per output (sends to others, receipts; change left out).
+   */
+  async transaction (txid: string): Promise<Record<string, unknown> | undefined> {
+    await this.#whenScanned()
+    const wtx = this.#txs.get(txid)
+    if (wtx === undefined) return undefined
+    const { tx, height, time } = wtx
+    const { net, fee, category, confirmations } = this.#summary(wtx)
+    const prefix = this.#init.params.addressPrefix
+    const details: Array<Record<string, unknown>> = []
+    tx.data.outputs.forEach((out, vout) => {
+      const owner = this.#watched.get(toHex(out.address))
+      const address = encodeAddress(prefix, out.address)
+      if (fee !== undefined && owner?.branch !== Branch.CHANGE) details.push({ address, category: 'send', amount: formatAmount(-out.amount), vout, fee: formatAmount(-fee) })
+      if (owner !== undefined && (fee === undefined || owner.branch === Branch.RECEIVE)) details.push({ address, category: tx.isCoinbase ? category : 'receive', amount: formatAmount(out.amount), vout })
+    })
+    const entry = height === null ? undefined : this.#c.chain.getEntryAt(height)
+    const block = entry === undefined ? undefined : await this.#c.chain.getBlock(entry.id)
+    return {
+      amount: formatAmount(fee === undefined ? net : net + fee),
+      ...(fee === undefined ? {} : { fee: formatAmount(-fee) }),
+      confirmations,
+      ...(tx.isCoinbase ? { generated: true } : {}),
+      ...(entry === undefined ? {} : { blockhash: entry.idString, blockheight: entry.height, blockindex: block?.txs.findIndex(t => t.idString === txid) ?? null, blocktime: entry.time }),
+      txid,
+      time,
+      timereceived: time,
+      details,
+      hex: toHex(tx.bytes)
+    }
+  }
+
+  /** Writes a copy of the wallet file to `path` (atomically; into `path`/wallet.json when it is a directory). */
+  async backup (path: string): Promise<string> {
+    this.#requireFile()
+    if (!isAbsolute(path)) throw new WalletError('BAD_PATH', `give the backup's absolute path (the node's working directory is not the caller's), got ${quoted(path)}`)
+    const target = await stat(path).then(s => s.isDirectory() ? join(path, WALLET_FILE) : path, () => path)
+    if (resolve(target) === resolve(this.#path)) throw new WalletError('BAD_PATH', `${target} is the wallet file itself`)
+    try {
+      await this.#writes.run(async () => { await writeWalletFile(target, this.#file as WalletFile) })
+    } catch (err) {
+      throw new WalletError('BACKUP_FAILED', `cannot write ${target}: ${(err as Error).message}`)
+    }
+    return target
+  }
+
+  /** Encrypts the wallet's secret under a new passphrase; the old one must be right. The wallet stays locked or unlocked as it was. */
+  async changePassphrase (oldPassphrase: string, newPassphrase: string): Promise<void> {
+    const file = this.#requireFile()
+    if (newPassphrase.length === 0) throw new WalletError('BAD_PASSPHRASE', 'the new passphrase must not be empty')
+    const secret = await decryptSecret(file, oldPassphrase)
+    Object.assign(file, await encryptSecret(secret, newPassphrase, this.#init.kdf ?? DEFAULT_KDF))
+    await this.#save()
   }
 }
 

@@ -1,3 +1,4 @@
+import { decodeAddress, encodeAddress } from '../../core/address.ts'
 import { formatAmount } from '../../core/amount.ts'
 import { encodeHeaderData, type Block } from '../../core/block.ts'
 import { parseCid, type CID } from '../../core/cbor.ts'
@@ -8,6 +9,8 @@ import { Tx } from '../../core/tx.ts'
 import { nonceOffset } from '../../miner/header-template.ts'
 import type { Chain } from '../../chain/chain.ts'
 import type { MempoolFile } from '../../chain/mempool-file.ts'
+import type { BlockEntry } from '../../chain/types.ts'
+import { directoryBytes } from '../../util/disk-usage.ts'
 import type { MethodTable } from './types.ts'
 
 export interface ChainMethodsContext {
@@ -20,35 +23,53 @@ export interface ChainMethodsContext {
   relayBlock: (block: Block) => void
   /** Where the mempool is kept across restarts. */
   mempoolFile: MempoolFile
-  stop: () => void
+  /** Height of the best header known (a sync under way may be ahead of the tip). */
+  headersHeight: () => number
+  /** Height of a transaction's block as this node's wallet knows it (null: unconfirmed; undefined: not the wallet's). */
+  walletTxHeight: (txid: string) => number | null | undefined
+  /** Whether this node mines, and the address it pays when it does. */
+  mining: () => { mining: boolean, address?: string }
 }
+
+/** A tip older than this means the node is still catching up (Bitcoin Core's default max tip age). */
+const MAX_TIP_AGE_SECONDS = 24 * 60 * 60
+/** Blocks the network hash rate is estimated over by default (as Core's getnetworkhashps). */
+const HASHPS_BLOCKS = 120
 
 function notFound (what: string): CointsError {
   return new CointsError('NOT_FOUND', what)
 }
 
-/** A block's header fields and standing, as getblockheader answers and getblock starts. */
+/**
+ * A block's header fields and standing in Bitcoin Core's getblockheader shape
+ * (merkleroot: the CID of the transaction list, coints' commitment to the
+ * transactions; confirmations -1 off the best chain), with coints' status:
+ * active, valid-fork or invalid. nTx when the block's transactions are held.
+ */
 async function headerView (chain: Chain, cid: CID): Promise<Record<string, unknown>> {
   const info = chain.blockInfo(cid.toString())
   const header = await chain.getHeader(cid)
   if (info === undefined || header === undefined) throw notFound(`block ${cid.toString()}`)
   const h = header.data
   const active = info.validity === 'active'
+  const next = active ? chain.getEntryAt(h.height + 1)?.idString : undefined
+  const block = info.validity === 'invalid' ? undefined : await chain.getBlock(cid)
   return {
-    id: header.idString,
+    hash: header.idString,
+    confirmations: active ? chain.height - h.height + 1 : -1,
     height: h.height,
     version: h.version,
-    prev: h.prev?.toString() ?? null,
-    next: active ? chain.getEntryAt(h.height + 1)?.idString ?? null : null,
+    merkleroot: h.txs.toString(),
     time: h.time,
+    mediantime: medianTimeOf(chain, info.entry),
     nonce: toHex(h.nonce),
     bits: h.bits.toString(16),
     difficulty: difficultyOf(h.bits, chain.params.powLimitBits),
-    chainwork: info.entry.chainwork.toString(16).padStart(64, '0'),
-    txlist: h.txs.toString(),
-    status: info.validity,
-    // As Bitcoin Core: -1 for a block off the best chain.
-    confirmations: active ? chain.height - h.height + 1 : -1
+    chainwork: chainworkHex(info.entry),
+    ...(block === undefined ? {} : { nTx: block.txs.length }),
+    ...(h.prev === null ? {} : { previousblockhash: h.prev.toString() }),
+    ...(next === undefined ? {} : { nextblockhash: next }),
+    status: info.validity
   }
 }
 
@@ -60,21 +81,104 @@ function decodeHex (hex: string, what: string): Uint8Array {
   }
 }
 
+/** Median of the times of a block and the 10 before it (Bitcoin's median time past), for any valid block. */
+function medianTimeOf (chain: Chain, entry: BlockEntry): number {
+  const times: number[] = []
+  for (let e: BlockEntry | undefined = entry; e !== undefined && times.length < chain.params.medianTimeSpan; e = e.prev === null ? undefined : chain.getEntry(e.prev)) times.push(e.time)
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]
+}
+
+/**
+ * Hashes per second over the `blocks` best-chain blocks up to `height`: their
+ * work over the span of their timestamps, as Bitcoin Core's getnetworkhashps.
+ * Genesis stays out: its time is fixed, not mined.
+ */
+export function networkHashPs (chain: Chain, blocks = HASHPS_BLOCKS, height = chain.height): number {
+  const last = chain.getEntryAt(height)
+  const first = chain.getEntryAt(Math.max(1, height - blocks))
+  if (last === undefined || first === undefined || last.height <= first.height) return 0
+  let min = first.time
+  let max = first.time
+  for (let h = first.height + 1; h <= last.height; h++) {
+    const time = (chain.getEntryAt(h) as BlockEntry).time
+    if (time < min) min = time
+    if (time > max) max = time
+  }
+  return max > min ? Number(last.chainwork - first.chainwork) / (max - min) : 0
+}
+
+function chainworkHex (entry: BlockEntry): string {
+  return entry.chainwork.toString(16).padStart(64, '0')
+}
+
 /** Blockchain, mempool and mining methods: the contract later tests and the CLI drive. */
 export function chainMethods (ctx: ChainMethodsContext): MethodTable {
   const { chain } = ctx
+  const difficulty = (bits: number): number => difficultyOf(bits, chain.params.powLimitBits)
+  /** Confirmations of a valid block: -1 off the best chain, as Core. */
+  const confirmationsOf = (entry: BlockEntry): number => chain.isOnBestChain(entry.idString) ? chain.height - entry.height + 1 : -1
+  // Bitcoin Core's latch: once caught up, the node is out of initial block download for good.
+  let caughtUp = false
+  const initialBlockDownload = (): boolean => {
+    caughtUp ||= ctx.headersHeight() <= chain.height && chain.tip.time >= Date.now() / 1000 - MAX_TIP_AGE_SECONDS
+    return !caughtUp
+  }
+  /** The best-chain block holding a transaction, when it can be found without a transaction index. */
+  const blockOf = async (tx: Tx, given: string | undefined): Promise<BlockEntry | undefined> => {
+    if (given !== undefined) {
+      const entry = chain.getEntry(parseCid(given).toString())
+      const block = entry === undefined ? undefined : await chain.getBlock(entry.id)
+      if (entry === undefined || block === undefined) throw notFound(`block ${given}`)
+      if (!block.txs.some(t => t.idString === tx.idString)) throw notFound(`transaction ${tx.idString} in block ${given}`)
+      return entry
+    }
+    if (chain.mempool.has(tx.idString)) return undefined
+    if (tx.isCoinbase) {
+      const entry = chain.getEntryAt(tx.data.height ?? -1)
+      const block = entry === undefined ? undefined : await chain.getBlock(entry.id)
+      if (block?.txs[0].idString === tx.idString) return entry
+    }
+    // An unspent output carries its block's height; else the wallet may know it.
+    const coins = await chain.getCoins(tx.data.outputs.map((_, i) => `${tx.idString}:${i}`))
+    const height = [...coins.values()][0]?.height ?? ctx.walletTxHeight(tx.idString)
+    return height === null || height === undefined ? undefined : chain.getEntryAt(height)
+  }
   return {
     getblockchaininfo: {
-      description: 'Network, best height and tip, cumulative work, difficulty and median time past.',
+      description: 'State of the chain, as Bitcoin Core\'s: chain (the network), blocks (best height), headers (best header known, ahead while syncing), bestblockhash, difficulty, time and mediantime of the tip, verificationprogress (blocks / headers), initialblockdownload, chainwork, size_on_disk (bytes of the chain database), pruned (always false), warnings. Also network, height and tip (the same as chain, blocks and bestblockhash).',
       params: [],
-      handler: async () => ({
-        network: chain.params.name,
-        height: chain.height,
-        tip: chain.tip.idString,
-        chainwork: chain.tip.chainwork.toString(16).padStart(64, '0'),
-        difficulty: difficultyOf(chain.tip.bits, chain.params.powLimitBits),
-        mediantime: chain.medianTimePast()
-      })
+      handler: async () => {
+        const tip = chain.tip
+        const headers = ctx.headersHeight()
+        return {
+          chain: chain.params.name,
+          blocks: tip.height,
+          headers,
+          bestblockhash: tip.idString,
+          difficulty: difficulty(tip.bits),
+          time: tip.time,
+          mediantime: chain.medianTimePast(),
+          verificationprogress: headers === 0 ? 1 : tip.height / headers,
+          initialblockdownload: initialBlockDownload(),
+          chainwork: chainworkHex(tip),
+          size_on_disk: await directoryBytes(chain.store.path),
+          pruned: false,
+          warnings: '',
+          network: chain.params.name,
+          height: tip.height,
+          tip: tip.idString
+        }
+      }
+    },
+    getblockcount: {
+      description: 'Height of the best chain (blocks after genesis).',
+      params: [],
+      handler: async () => chain.height
+    },
+    getbestblockhash: {
+      description: 'Id (CID) of the best chain\'s tip.',
+      params: [],
+      handler: async () => chain.tip.idString
     },
     getblockhash: {
       description: 'Id of the best-chain block at a height.',
@@ -86,7 +190,7 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       }
     },
     getblock: {
-      description: 'A block by id: its header (as getblockheader) with {size, txs: [txid]}; an invalid block is answered by its header alone.',
+      description: 'A block by id: its header (as getblockheader) with size and txs (Core\'s tx: the txids); an invalid block is answered by its header alone.',
       params: [{ name: 'id', type: 'string' }],
       handler: async ({ id }) => {
         const cid = parseCid(id as string)
@@ -98,7 +202,7 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       }
     },
     getblockheader: {
-      description: 'A block header by id: {id, height, version, prev, next, time, nonce, bits, difficulty, chainwork, txlist, status: active|valid-fork|invalid, confirmations (-1 off the best chain)}; verbose false: the header\'s hex.',
+      description: 'A block header by id, as Bitcoin Core\'s: {hash, confirmations (-1 off the best chain), height, version, merkleroot (coints: the CID of the transaction list, its commitment to the transactions), time, mediantime, nonce (hex), bits (hex), difficulty, chainwork, nTx, previousblockhash, nextblockhash} and coints\' status: active, valid-fork or invalid (an invalid block has no nTx); verbose false: hex of the header\'s DAG-CBOR bytes.',
       params: [{ name: 'id', type: 'string' }, { name: 'verbose', type: 'boolean', optional: true }],
       handler: async ({ id, verbose }) => {
         const cid = parseCid(id as string)
@@ -109,20 +213,25 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       }
     },
     getrawtransaction: {
-      description: 'A transaction (mempool or stored) as hex of its DAG-CBOR bytes; verbose adds its decoded form.',
-      params: [{ name: 'txid', type: 'string' }, { name: 'verbose', type: 'boolean', optional: true }],
-      handler: async ({ txid, verbose }) => {
+      description: 'A transaction (mempool or stored) as hex of its DAG-CBOR bytes; verbose adds its decoded form: {txid, hex, size, version, coinbase, inputs: [{txid, index}], outputs: [{n, amount, address}], inmempool} and, once its block is known, blockhash, confirmations, time and blocktime (in_active_chain too when blockhash is given). coints keeps no transaction index: the block is found from the blockhash param, a coinbase\'s height, an unspent output or this node\'s wallet.',
+      params: [{ name: 'txid', type: 'string' }, { name: 'verbose', type: 'boolean', optional: true }, { name: 'blockhash', type: 'string', optional: true }],
+      handler: async ({ txid, verbose, blockhash }) => {
         const tx = await chain.getTx(parseCid(txid as string))
         if (tx === undefined) throw notFound(`transaction ${String(txid)}`)
+        const entry = await blockOf(tx, blockhash as string | undefined)
         if (verbose !== true) return toHex(tx.bytes)
+        const confirmations = entry === undefined ? undefined : confirmationsOf(entry)
         return {
           txid: tx.idString,
           hex: toHex(tx.bytes),
           size: tx.bytes.length,
+          version: tx.data.version,
           coinbase: tx.isCoinbase,
           inputs: tx.data.inputs.map(i => ({ txid: i.prev.txid.toString(), index: i.prev.index })),
-          outputs: tx.data.outputs.map(o => ({ amount: formatAmount(o.amount), address: toHex(o.address) })),
-          inmempool: chain.mempool.has(tx.idString)
+          outputs: tx.data.outputs.map((o, n) => ({ n, amount: formatAmount(o.amount), address: encodeAddress(chain.params.addressPrefix, o.address) })),
+          inmempool: chain.mempool.has(tx.idString),
+          ...(blockhash === undefined ? {} : { in_active_chain: confirmations !== undefined && confirmations > 0 }),
+          ...(entry === undefined ? {} : { blockhash: entry.idString, confirmations: Math.max(0, confirmations as number), time: entry.time, blocktime: entry.time })
         }
       }
     },
@@ -199,6 +308,43 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
         return { id: block.idString, ...result }
       }
     },
+    getmininginfo: {
+      description: 'Mining state, as Bitcoin Core\'s: blocks, difficulty, networkhashps (estimated over the last 120 blocks), pooledtx, chain, warnings; and (coints) mining with the address it pays.',
+      params: [],
+      handler: async () => {
+        const { mining, address } = ctx.mining()
+        return {
+          blocks: chain.height,
+          difficulty: difficulty(chain.tip.bits),
+          networkhashps: networkHashPs(chain),
+          pooledtx: chain.mempool.size,
+          chain: chain.params.name,
+          warnings: '',
+          mining,
+          ...(address === undefined ? {} : { mineraddress: address })
+        }
+      }
+    },
+    getnetworkhashps: {
+      description: 'Estimated hashes per second of the network: the work of the last nblocks (default 120) best-chain blocks up to height (default the tip) over the span of their timestamps.',
+      params: [{ name: 'nblocks', type: 'integer', optional: true, min: 1, max: 1_000_000 }, { name: 'height', type: 'integer', optional: true, min: 0 }],
+      handler: async ({ nblocks, height }) => {
+        if (height !== undefined && (height as number) > chain.height) throw notFound(`no block at height ${String(height)} (best height ${chain.height})`)
+        return networkHashPs(chain, nblocks as number | undefined, height as number | undefined)
+      }
+    },
+    validateaddress: {
+      description: 'Whether an address is valid on this network: {isvalid, address, isscript, iswitness, witness_version, witness_program} (Bitcoin Core\'s, without scriptPubKey: coints has no scripts), or {isvalid: false, error}.',
+      params: [{ name: 'address', type: 'string', max: 200 }],
+      handler: async ({ address }) => {
+        try {
+          const hash = decodeAddress(chain.params.addressPrefix, address)
+          return { isvalid: true, address: encodeAddress(chain.params.addressPrefix, hash), isscript: false, iswitness: true, witness_version: 0, witness_program: toHex(hash) }
+        } catch (err) {
+          return { isvalid: false, error: err instanceof CointsError ? err.reason : String(err) }
+        }
+      }
+    },
     getchainstats: {
       description: 'Orphans and reorganisations seen since start: {orphans, reorgs, maxreorgdepth}.',
       params: [],
@@ -218,14 +364,6 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       handler: async () => {
         const r = await chain.verifyChain()
         return { ok: r.ok, height: r.height, txouts: r.txouts, total_amount: formatAmount(r.total_amount), mismatches: r.mismatches }
-      }
-    },
-    stop: {
-      description: 'Shuts the node down.',
-      params: [],
-      handler: async () => {
-        setImmediate(ctx.stop)
-        return 'coints node stopping'
       }
     }
   }

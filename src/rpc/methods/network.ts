@@ -4,7 +4,14 @@ import { CointsError } from '../../core/errors.ts'
 import type { Ban } from '../../p2p/ban-list.ts'
 import type { P2PService } from '../../p2p/p2p-service.ts'
 import { parseSubnet, type Subnet } from '../../p2p/subnet.ts'
+import { USER_AGENT, VERSION } from '../../util/version.ts'
 import type { MethodTable } from './types.ts'
+
+/** "0.2.0" as Bitcoin Core numbers its versions: 1000000 × major + 10000 × minor + 100 × patch. */
+function versionNumber (version: string): number {
+  const [major = 0, minor = 0, patch = 0] = version.split('.').map(n => Number.parseInt(n, 10) || 0)
+  return 1_000_000 * major + 10_000 * minor + 100 * patch
+}
 
 function networkingOff (): never {
   throw new CointsError('P2P_DISABLED', 'networking is off (--no-p2p)')
@@ -51,9 +58,19 @@ export function networkMethods (p2p: P2PService | undefined): MethodTable {
       handler: async () => p2p?.peerInfo() ?? []
     },
     getnetworkinfo: {
-      description: 'This node\'s {peerId, addresses, connections}.',
+      description: 'This node\'s {version, subversion, peerId, addresses, connections, connections_in, connections_out, networkactive} (version as Bitcoin Core\'s number: 0.2.0 is 20000).',
       params: [],
-      handler: async () => p2p?.networkInfo() ?? networkingOff()
+      handler: async () => {
+        if (p2p === undefined) networkingOff()
+        const peers = p2p.peerInfo()
+        const inbound = peers.filter(p => p.direction === 'inbound').length
+        return { version: versionNumber(VERSION), subversion: USER_AGENT, ...p2p.networkInfo(), connections_in: inbound, connections_out: peers.length - inbound, networkactive: true }
+      }
+    },
+    getconnectioncount: {
+      description: 'Connections to peers (0 with networking off).',
+      params: [],
+      handler: async () => p2p?.peerInfo().length ?? 0
     },
     addnode: {
       description: 'Connects to a peer by multiaddr (with /p2p/<peerId>) and keeps redialing it.',

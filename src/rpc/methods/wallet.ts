@@ -1,4 +1,5 @@
 import { formatAmount } from '../../core/amount.ts'
+import { CointsError } from '../../core/errors.ts'
 import type { Wallet } from '../../wallet/wallet.ts'
 import type { MethodTable } from './types.ts'
 
@@ -68,6 +69,31 @@ export function walletMethods (wallet: Wallet): MethodTable {
       params: [{ name: 'passphrase', type: 'string' }, { name: 'seconds', type: 'integer', min: 1, max: 86_400 }],
       handler: async ({ passphrase, seconds }) => {
         await wallet.unlock(passphrase as string, seconds as number)
+        return null
+      }
+    },
+    gettransaction: {
+      description: 'A wallet transaction, as Bitcoin Core\'s: {amount (without the fee), fee (negative; when the wallet paid it), confirmations, generated (coinbase), blockhash, blockheight, blockindex, blocktime, txid, time, timereceived, details: [{address, category, amount, vout, fee}], hex}; amounts are decimal strings.',
+      params: [{ name: 'txid', type: 'string', max: 200 }],
+      handler: async ({ txid }) => {
+        const tx = await wallet.transaction(txid as string)
+        if (tx === undefined) throw new CointsError('NOT_FOUND', `transaction ${String(txid)} is not the wallet's`)
+        return tx
+      }
+    },
+    backupwallet: {
+      description: 'Writes a copy of the wallet file (encrypted seed, public key and address indexes) to an absolute path on the node\'s machine; a directory gets wallet.json inside.',
+      params: [{ name: 'destination', type: 'string', max: 4_096 }],
+      handler: async ({ destination }) => {
+        await wallet.backup(destination as string)
+        return null
+      }
+    },
+    walletpassphrasechange: {
+      description: 'Encrypts the wallet under a new passphrase; the old one must be right.',
+      params: [{ name: 'oldpassphrase', type: 'string' }, { name: 'newpassphrase', type: 'string' }],
+      handler: async ({ oldpassphrase, newpassphrase }) => {
+        await wallet.changePassphrase(oldpassphrase as string, newpassphrase as string)
         return null
       }
     },
