@@ -2,13 +2,14 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { rpcArg } from '../src/cli/commands/rpc.ts'
 import { freePort } from '../src/util/free-port.ts'
-import { waitFor } from './helpers/node-harness.ts'
+import { newKey, waitFor } from './helpers/node-harness.ts'
 
 const run = promisify(execFile)
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
@@ -149,4 +150,71 @@ test('coints wallet restore takes the mnemonic from COINTS_MNEMONIC (or the term
   const exited = new Promise(resolve => child.once('exit', resolve))
   assert.equal((await coints(['rpc', ...target, 'stop'])).code, 0)
   await exited
+})
+
+test('start-up failures are one line saying what is wrong and what to do, with exit status 1 (2 for a bad flag)', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-cli-start-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const held = createServer()
+  await new Promise<void>(resolve => held.listen(0, '127.0.0.1', resolve))
+  t.after(() => { held.close() })
+  const busy = (held.address() as { port: number }).port
+  const free = async (): Promise<string> => String(await freePort())
+  const node = async (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> => await coints(['node', '--network', 'regtest', '--datadir', join(dir, 'a'), ...args])
+
+  assert.deepEqual(await node('--rpc-port', await free(), '--listen', `/ip4/127.0.0.1/tcp/${busy}`), {
+    code: 1, stdout: '', stderr: `coints: PORT_IN_USE: Unable to bind to 127.0.0.1:${busy} on this computer. coints is probably already running (or give another peer-to-peer port: --listen /ip4/127.0.0.1/tcp/PORT).\n`
+  })
+  assert.deepEqual(await node('--rpc-port', String(busy), '--listen', `/ip4/127.0.0.1/tcp/${await free()}`), {
+    code: 1, stdout: '', stderr: `coints: PORT_IN_USE: Unable to bind to 127.0.0.1:${busy} on this computer. coints is probably already running (or give another RPC port: --rpc-port N).\n`
+  })
+  assert.deepEqual(await node('--listen', 'notamultiaddr'), {
+    code: 2, stdout: '', stderr: 'coints: --listen: "notamultiaddr" is not a multiaddr (String multiaddr must start with "/"); e.g. /ip4/0.0.0.0/tcp/9444\n'
+  })
+  await writeFile(join(dir, 'file'), '')
+  assert.deepEqual(await coints(['node', '--network', 'regtest', '--datadir', join(dir, 'file', 'x'), '--rpc-port', await free(), '--no-p2p']), {
+    code: 1, stdout: '', stderr: `coints: BAD_DATADIR: Cannot use the datadir ${join(dir, 'file', 'x')}: part of its path is a file (give another with --datadir).\n`
+  })
+
+  // A second node on a running node's datadir (its own ports): the datadir is in use.
+  const rpcPort = await free()
+  const first = spawn(process.execPath, [MAIN, 'node', '--network', 'regtest', '--datadir', join(dir, 'a'), '--rpc-port', rpcPort, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
+  t.after(() => { first.kill('SIGKILL') })
+  await waitFor(async () => (await coints(['rpc', '--network', 'regtest', '--datadir', join(dir, 'a'), 'getblockcount'])).code === 0, 'the first node to answer RPC')
+  assert.deepEqual(await node('--rpc-port', await free(), '--no-p2p'), {
+    code: 1, stdout: '', stderr: `coints: DATADIR_IN_USE: The datadir ${join(dir, 'a')} is in use by process ${first.pid}. coints is probably already running (stop it, or give another --datadir).\n`
+  })
+})
+
+test('coints rpc, wallet and status find a node on any port from its datadir or its config file; --version; help METHOD', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-cli-port-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const port = String(await freePort())
+  await writeFile(join(dir, 'node.json'), JSON.stringify({ network: 'regtest', datadir: dir, 'rpc-port': Number(port), p2p: false, 'log-level': 'warn' }))
+  const child = spawn(process.execPath, [MAIN, 'node', '--config', join(dir, 'node.json')], { stdio: 'ignore' })
+  t.after(() => { child.kill('SIGKILL') })
+  // The datadir alone: the node wrote its RPC port beside the cookie.
+  const byDatadir = ['--network', 'regtest', '--datadir', dir]
+  await waitFor(async () => (await coints(['rpc', ...byDatadir, 'getblockcount'])).code === 0, 'the node to answer RPC on a port the command was not told')
+  assert.equal((await coints(['rpc', '--config', join(dir, 'node.json'), 'getblockcount'])).stdout, '0\n')
+  const created = await coints(['wallet', 'create', '--config', join(dir, 'node.json')], { COINTS_PASSPHRASE: 'pw' })
+  assert.equal(created.code, 0, created.stderr)
+
+  assert.equal((await coints(['--version'])).stdout, `coints ${JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')).version}\n`)
+  const status = await coints(['status', ...byDatadir])
+  assert.equal(status.code, 0, status.stderr)
+  assert.match(status.stdout, /^coints 0\.2\.0, regtest node on 127\.0\.0\.1:\d+, up /)
+  for (const line of [/^chain {7}regtest, height 0 \(headers 0\)/m, /^mining {6}no$/m, /^network {5}off \(--no-p2p\)$/m, /^wallet {6}0 confirmed, 0 unconfirmed, 0 immature; locked$/m]) assert.match(status.stdout, line)
+  const json = JSON.parse((await coints(['status', '--json', ...byDatadir])).stdout)
+  assert.equal(json.chain.blocks, 0)
+  assert.equal(json.network, null)
+  assert.equal((await coints(['rpc', ...byDatadir, 'help', 'getblockcount'])).stdout, 'getblockcount\n\nHeight of the best chain (blocks after genesis).\n')
+
+  // A negative amount is an amount (not a flag), and arguments given the wrong way round say so once, whole.
+  const to = newKey().address
+  const negative = await coints(['wallet', 'send', to, '-1', ...byDatadir], { COINTS_PASSPHRASE: 'pw' })
+  assert.equal(negative.code, 1)
+  assert.equal(negative.stderr, 'coints: BAD_AMOUNT: sendtoaddress param "amount": amount must be a decimal string of coins with at most 8 decimals, got "-1"\n')
+  const swapped = await coints(['wallet', 'send', '1', to, ...byDatadir], { COINTS_PASSPHRASE: 'pw' })
+  assert.equal(swapped.stderr, `coints: BAD_AMOUNT: sendtoaddress param "amount": amount must be a decimal string of coins with at most 8 decimals, got "${to}"\n`)
 })

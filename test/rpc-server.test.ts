@@ -7,8 +7,9 @@ import { join } from 'node:path'
 import { CointsError, TxError } from '../src/core/errors.ts'
 import { createLogger, setLogLevel } from '../src/log.ts'
 import type { MethodTable } from '../src/rpc/methods/types.ts'
-import { RpcServer } from '../src/rpc/server.ts'
-import { callRpc, RpcCallError } from '../src/rpc/client.ts'
+import { makeRpcAuth, parseRpcAuth } from '../src/rpc/auth.ts'
+import { parseRpcBind, RpcServer } from '../src/rpc/server.ts'
+import { callRpc, RpcCallError, rpcPortOf } from '../src/rpc/client.ts'
 
 setLogLevel('silent')
 
@@ -168,4 +169,34 @@ test('a call with a deadline to a node that never answers fails with RPC_TIMEOUT
   await writeFile(join(datadir, '.cookie'), '__cookie__:00')
   const port = (silent.address() as { port: number }).port
   await assert.rejects(callRpc({ datadir, port, timeoutMs: 200 }, 'echo', ['x']), (err: unknown) => err instanceof CointsError && err.code === 'RPC_TIMEOUT')
+})
+
+test('salted credentials in Bitcoin Core\'s rpcauth form: Core\'s own vector logs in, a wrong password does not; the port is written beside the cookie', async t => {
+  // From Bitcoin Core's test/functional/rpc_users.py: user rt, this password, this rpcauth line.
+  const auth = parseRpcAuth('rt:93648e835a54c573682c2eb19f882535$7681e9c5b74bdd85e78166031d2058e1069b3ed7ed967c93fc63abba06f31144')
+  const password = 'cA773lm788buwYe4g4WT+05pKyNruVKjQ25x3n0DQcM='
+  const made = makeRpcAuth('alice')
+  assert.match(made.line, /^alice:[0-9a-f]{32}\$[0-9a-f]{64}$/)
+  assert.throws(() => parseRpcAuth('alice:pw'), /USER:SALT\$HMAC/)
+  const datadir = await mkdtemp(join(tmpdir(), 'coints-rpc-'))
+  const rpc = new RpcServer({ methods, logger: createLogger('rpc-test') }, { port: 0, datadir, auth: [auth, parseRpcAuth(made.line)] })
+  await rpc.start()
+  t.after(async () => {
+    await rpc.stop()
+    await rm(datadir, { recursive: true, force: true })
+  })
+  const url = `http://127.0.0.1:${rpc.port}/`
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo', params: ['hi'] })
+  const basic = (user: string, pass: string): string => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`
+  assert.deepEqual((await post(url, basic('rt', password), body)).json, { jsonrpc: '2.0', id: 1, result: 'hi' })
+  assert.equal((await post(url, basic('rt', `${password}x`), body)).status, 401)
+  assert.equal((await post(url, basic('alice', password), body)).status, 401, 'another user\'s password')
+  assert.deepEqual((await post(url, basic('alice', made.password), body)).json, { jsonrpc: '2.0', id: 1, result: 'hi' })
+  assert.equal(await callRpc({ datadir, port: rpc.port, auth: { user: 'rt', password } }, 'echo', ['x']), 'x')
+  assert.equal(await rpcPortOf(datadir), rpc.port)
+  await rpc.stop()
+  assert.equal(await rpcPortOf(datadir), undefined, 'the port file goes with the cookie')
+  assert.deepEqual(parseRpcBind('[::]:9443'), { host: '::', port: 9443 })
+  assert.deepEqual(parseRpcBind('10.0.0.5'), { host: '10.0.0.5', port: undefined })
+  assert.throws(() => parseRpcBind('example.com'), /BAD_RPC_BIND/)
 })

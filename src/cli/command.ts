@@ -23,13 +23,26 @@ export function helpText (cmd: Command): string {
   ].join('\n')
 }
 
-/** node's parseArgs, with its errors turned into UsageError naming the command. */
+const NEGATIVE_NUMBER = /^-\d+(?:\.\d*)?$/
+
+/**
+ * node's parseArgs, with its errors turned into UsageError naming the command.
+ * A negative number is an argument, not a flag (`send ADDR -1`, `--fee-rate -1`):
+ * parseArgs would take "-1" for the option "-1", so numbers pass through it masked.
+ */
 export function parseFlags (cmd: Command, argv: string[], options: NonNullable<ParseArgsConfig['options']>, allowPositionals = false): { values: Record<string, unknown>, positionals: string[] } {
+  const numbers: string[] = []
+  const mask = (arg: string): string => NEGATIVE_NUMBER.test(arg) ? `\u0000${numbers.push(arg) - 1}` : arg
+  const unmask = (value: unknown): unknown => typeof value === 'string' && value.startsWith('\u0000') ? numbers[Number(value.slice(1))] : Array.isArray(value) ? value.map(unmask) : value
+  let parsed
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals, allowNegative: true, strict: true })
-    return { values: values as Record<string, unknown>, positionals }
+    parsed = parseArgs({ args: argv.map(mask), options, allowPositionals, allowNegative: true, strict: true })
   } catch (err) {
     throw new UsageError('BAD_FLAGS', `${(err as Error).message}\nsee: coints ${cmd.name} --help`)
+  }
+  return {
+    values: Object.fromEntries(Object.entries(parsed.values).map(([k, v]) => [k, unmask(v)])),
+    positionals: parsed.positionals.map(p => unmask(p) as string)
   }
 }
 

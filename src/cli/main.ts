@@ -1,11 +1,15 @@
 import { CointsError } from '../core/errors.ts'
+import { VERSION } from '../util/version.ts'
 import { UsageError, type Command } from './command.ts'
 import { nodeCommand } from './commands/node.ts'
 import { rpcCommand } from './commands/rpc.ts'
+import { rpcauthCommand } from './commands/rpcauth.ts'
+import { statusCommand } from './commands/status.ts'
 import { swarmCommand } from './commands/swarm.ts'
 import { walletCommand } from './commands/wallet.ts'
+import { CancelledError } from './prompt.ts'
 
-const commands: Command[] = [nodeCommand, walletCommand, swarmCommand, rpcCommand]
+const commands: Command[] = [nodeCommand, statusCommand, walletCommand, rpcCommand, rpcauthCommand, swarmCommand]
 
 function usage (): string {
   return [
@@ -14,7 +18,7 @@ function usage (): string {
     'commands:',
     ...commands.map(c => `  ${c.name.padEnd(8)}  ${c.summary.split('. ')[0]}`),
     '',
-    'coints <command> --help explains a command\'s options.'
+    'coints <command> --help explains a command\'s options; coints --version prints the version.'
   ].join('\n')
 }
 
@@ -24,6 +28,10 @@ async function main (argv: string[]): Promise<number> {
     console.log(usage())
     return name === undefined ? 2 : 0
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    console.log(`coints ${VERSION}`)
+    return 0
+  }
   const command = commands.find(c => c.name === name)
   if (command === undefined) throw new UsageError('UNKNOWN_COMMAND', `unknown command "${name}"\n\n${usage()}`)
   return await command.run(rest)
@@ -32,8 +40,11 @@ async function main (argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2))
 } catch (err) {
-  if (err instanceof UsageError) {
-    process.stderr.write(`coints: ${err.message.replace(/^[A-Z_]+: /, '')}\n`)
+  if (err instanceof CancelledError) {
+    process.stderr.write(`coints: ${err.reason}\n`)
+    process.exitCode = 130
+  } else if (err instanceof UsageError) {
+    process.stderr.write(`coints: ${err.reason}\n`)
     process.exitCode = 2
   } else if (err instanceof CointsError) {
     process.stderr.write(`coints: ${err.message}\n`)

@@ -9,7 +9,8 @@ import { Chain } from '../chain/chain.ts'
 import { MEMPOOL_FILE, MempoolFile } from '../chain/mempool-file.ts'
 import { Miner } from '../miner/miner.ts'
 import { createLogger, type Logger } from '../log.ts'
-import { RpcServer } from '../rpc/server.ts'
+import { parseRpcAuth } from '../rpc/auth.ts'
+import { parseRpcBind, RpcServer } from '../rpc/server.ts'
 import { chainMethods } from '../rpc/methods/chain.ts'
 import { controlMethods, type MethodGroup } from '../rpc/methods/control.ts'
 import { networkMethods } from '../rpc/methods/network.ts'
@@ -19,6 +20,7 @@ import type { MethodTable } from '../rpc/methods/types.ts'
 import { P2PService } from '../p2p/p2p-service.ts'
 import { removeStaleTemps } from '../util/atomic-file.ts'
 import type { NodeOptions } from './options.ts'
+import { checkListeners, explainStartupError, listenersOf } from './startup.ts'
 
 /**
  * The composition root: builds every service from the options, wires them
@@ -41,6 +43,8 @@ export class CointsNode {
   /** When the node was built, in ms since the epoch (RPC uptime). */
   readonly #startedAt = Date.now()
   #starting: Promise<void> | undefined
+  /** Started completely: RPC answers, mining runs if asked. */
+  #ready = false
   #stopping: Promise<void> | undefined
   #haltReason: CointsError | undefined
   readonly #stopped: Promise<void>
@@ -70,7 +74,13 @@ export class CointsNode {
       ? new P2PService({ chain: this.chain, logger: createLogger('p2p') }, { datadir: options.datadir, listen: options.listen, bootstrap: options.bootstrap, mdns: options.mdns, maxPeers: options.maxPeers, statusIntervalMs: options.statusIntervalMs })
       : undefined
     this.miner = new Miner({ chain: this.chain, logger: createLogger('miner'), onBlockMined: block => { this.p2p?.publishBlock(block) } }, { threads: options.minerThreads })
-    this.rpc = new RpcServer({ methods: this.#methods(), logger: createLogger('rpc') }, { host: options.rpcHost, port: options.rpcPort, datadir: options.datadir })
+    this.rpc = new RpcServer({ methods: this.#methods(), logger: createLogger('rpc') }, {
+      host: options.rpcHost,
+      port: options.rpcPort,
+      datadir: options.datadir,
+      bind: options.rpcBind.map(parseRpcBind),
+      auth: options.rpcAuth.map(parseRpcAuth)
+    })
   }
 
   #methods (): MethodTable {
@@ -103,7 +113,7 @@ export class CointsNode {
     const text = address ?? this.options.minerAddress
     if (text !== undefined) return decodeAddress(this.params.addressPrefix, text)
     if (this.wallet.exists) return await this.#walletPayee()
-    throw new CointsError('NO_ADDRESS', 'no address given, no --miner-address configured and no wallet to pay')
+    throw new CointsError('NO_ADDRESS', 'no address to pay: give --miner-address ADDR (or an address to generate), or make a wallet (coints wallet create)')
   }
 
   /**
@@ -123,10 +133,16 @@ export class CointsNode {
 
   async start (): Promise<void> {
     this.#starting ??= this.#start()
-    await this.#starting
+    try {
+      await this.#starting
+    } catch (err) {
+      throw explainStartupError(err, this.options)
+    }
   }
 
   async #start (): Promise<void> {
+    // Ports in use are found before anything opens: their failure is then all the user sees.
+    await checkListeners(listenersOf(this.options))
     await mkdir(this.options.datadir, { recursive: true, mode: 0o700 })
     for (const file of await removeStaleTemps(this.options.datadir)) this.#log.info(`removed ${file}, left by a write that was cut short`)
     const steps = [
@@ -144,7 +160,8 @@ export class CointsNode {
     this.mempoolFile.start()
     this.wallet.scan()
     if (this.options.mine) this.miner.startMining(await this.#payee(undefined))
-    this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.options.rpcHost}:${this.rpc.port}, datadir ${this.options.datadir}`)
+    this.#ready = true
+    this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.rpc.addresses.join(' and ')}, datadir ${this.options.datadir}`)
   }
 
   /** The chain cannot write (a full disk): the node shuts down rather than run half-working (as Bitcoin Core). */
@@ -161,8 +178,10 @@ export class CointsNode {
   get stopped (): Promise<void> { return this.#stopped }
 
   async stop (): Promise<void> {
+    // A node that never became ready says nothing at info level: its start-up error is the one line to read.
+    const log = (text: string): void => { if (this.#ready) this.#log.info(text); else this.#log.debug(text) }
     this.#stopping ??= (async () => {
-      this.#log.info('stopping')
+      log('stopping')
       // At once, so a wallet scan under way ends at its next block rather than hold the stop up.
       const wallet = this.wallet.stop()
       await this.#starting?.catch(() => {})
@@ -173,7 +192,7 @@ export class CointsNode {
       await this.chain.stop()
       // After the chain: what its queue still held has reached the mempool.
       await this.mempoolFile.stop()
-      this.#log.info('stopped')
+      log('stopped')
       this.#resolveStopped()
     })()
     await this.#stopping

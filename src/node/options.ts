@@ -8,7 +8,12 @@ export interface NodeOptions {
   network: NetworkName
   datadir: string
   rpcPort: number
+  /** The loopback address RPC listens on, where the cookie works. */
   rpcHost: string
+  /** Further addresses RPC listens on (`10.0.0.5`, `0.0.0.0:9443`, `[::]`): only rpcAuth credentials work there. */
+  rpcBind: string[]
+  /** Salted RPC credentials, `user:salt$hmac` as Bitcoin Core's rpcauth. */
+  rpcAuth: string[]
   mine: boolean
   /** Address (bech32, version 0) the miner pays; a wallet address is used when absent and a wallet exists. */
   minerAddress?: string
@@ -48,6 +53,8 @@ export function defaultNodeOptions (network: NetworkName): NodeOptions {
     datadir: defaultDatadir(network),
     rpcPort: params.defaultRpcPort,
     rpcHost: '127.0.0.1',
+    rpcBind: [],
+    rpcAuth: [],
     mine: false,
     minerThreads: 1,
     p2p: true,

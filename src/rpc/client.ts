@@ -2,12 +2,14 @@ import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { CointsError } from '../core/errors.ts'
-import { COOKIE_FILE } from './server.ts'
+import { COOKIE_FILE, PORT_FILE } from './server.ts'
 
 export interface RpcTarget {
   datadir: string
   port: number
   host?: string
+  /** Salted credentials (an --rpc-auth user of the node) instead of the datadir's cookie. */
+  auth?: { user: string, password: string }
   /** Gives up on a call after this long (none by default: generate and rescans may take minutes). */
   timeoutMs?: number
 }
@@ -21,15 +23,27 @@ export class RpcCallError extends CointsError {
   }
 }
 
-/** Calls a running node's JSON-RPC, authenticating with the cookie in its datadir. */
+/** The RPC port a running node wrote into its datadir; undefined when there is none (no node, or one of coints 0.1). */
+export async function rpcPortOf (datadir: string): Promise<number | undefined> {
+  const text = await readFile(join(datadir, PORT_FILE), 'utf8').catch(() => undefined)
+  const port = Number(text?.trim())
+  return Number.isInteger(port) && port > 0 && port <= 65_535 ? port : undefined
+}
+
+/** Calls a running node's JSON-RPC, authenticating with the cookie in its datadir (or the target's credentials). */
 export async function callRpc (target: RpcTarget, method: string, params: unknown[] | Record<string, unknown> = []): Promise<unknown> {
   const cookiePath = join(target.datadir, COOKIE_FILE)
   let cookie: string
-  try {
-    cookie = (await readFile(cookiePath, 'utf8')).trim()
-  } catch {
-    throw new CointsError('NO_COOKIE', `no RPC cookie at ${cookiePath}: is a node running with --datadir ${target.datadir}?`)
+  if (target.auth !== undefined) {
+    cookie = `${target.auth.user}:${target.auth.password}`
+  } else {
+    try {
+      cookie = (await readFile(cookiePath, 'utf8')).trim()
+    } catch {
+      throw new CointsError('NO_COOKIE', `no RPC cookie at ${cookiePath}: is a node running with --datadir ${target.datadir}?`)
+    }
   }
+  const where = `${target.host ?? '127.0.0.1'}:${target.port}`
   const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method, params })
   const reply = await new Promise<{ status: number, text: string }>((resolve, reject) => {
     const req = request({
@@ -45,16 +59,20 @@ export async function callRpc (target: RpcTarget, method: string, params: unknow
       res.on('error', reject)
     })
     if (target.timeoutMs !== undefined) {
-      req.setTimeout(target.timeoutMs, () => { req.destroy(new CointsError('RPC_TIMEOUT', `${method} on port ${target.port} did not answer within ${target.timeoutMs} ms`)) })
+      req.setTimeout(target.timeoutMs, () => { req.destroy(new CointsError('RPC_TIMEOUT', `${method} on ${where} did not answer within ${target.timeoutMs} ms`)) })
     }
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err instanceof CointsError) reject(err)
-      else if (err.code === 'ECONNREFUSED') reject(new CointsError('NOT_RUNNING', `no node is running with RPC on port ${target.port} (datadir ${target.datadir})`))
-      else reject(new CointsError('RPC_UNREACHABLE', `cannot reach the node's RPC on port ${target.port}: ${err.message}`))
+      else if (err.code === 'ECONNREFUSED') reject(new CointsError('NOT_RUNNING', target.auth === undefined ? `no node is running with RPC on ${where} (datadir ${target.datadir})` : `no node is running with RPC on ${where}`))
+      else reject(new CointsError('RPC_UNREACHABLE', `cannot reach the node's RPC on ${where}: ${err.message}`))
     })
     req.end(body)
   })
-  if (reply.status === 401) throw new CointsError('UNAUTHORISED', `the node on port ${target.port} refused the cookie from ${cookiePath} (another node's datadir?)`)
+  if (reply.status === 401) {
+    throw new CointsError('UNAUTHORISED', target.auth === undefined
+      ? `the node on ${where} refused the cookie from ${cookiePath} (another node's datadir?)`
+      : `the node on ${where} refused the password of RPC user ${target.auth.user}`)
+  }
   let json: { result?: unknown, error?: { code: number, message: string, data?: { code?: string } } }
   try {
     json = JSON.parse(reply.text)

@@ -2,16 +2,22 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
-import type { AddressInfo } from 'node:net'
+import { isIP, type AddressInfo } from 'node:net'
 import { CointsError } from '../core/errors.ts'
+import { quoted } from '../core/text.ts'
 import type { Logger } from '../log.ts'
 import { writeFileAtomic } from '../util/atomic-file.ts'
+import { checkRpcAuth, type RpcAuth } from './auth.ts'
 import { JsonShapeScanner, type JsonShapeProblem } from './json-shape.ts'
 import type { MethodTable } from './methods/types.ts'
 import { ParamsError, validateParams } from './params.ts'
 
 export const COOKIE_FILE = '.cookie'
 export const COOKIE_USER = '__cookie__'
+/** Beside the cookie, the port the node's RPC listens on: `coints rpc --datadir` finds a node on any port. */
+export const PORT_FILE = '.rpcport'
+/** A failed login from another machine is answered this late (as Bitcoin Core's), to slow password guessing. */
+const REMOTE_AUTH_FAILURE_DELAY_MS = 250
 const MAX_BODY_BYTES = 8 * 1024 * 1024
 /** Requests in one batch at most. */
 const MAX_BATCH = 1_000
@@ -40,10 +46,36 @@ export interface RpcServerComponents {
 }
 
 export interface RpcServerInit {
+  /** The loopback address, where the cookie works (default 127.0.0.1). */
   host?: string
   port: number
-  /** The cookie file is written here at start and removed at stop. */
+  /** The cookie and port files are written here at start and removed at stop. */
   datadir: string
+  /** Further addresses to listen on (`--rpc-bind`), as parseRpcBind gives them: only salted credentials work there. */
+  bind?: RpcBind[]
+  /** Salted credentials (`--rpc-auth`), accepted from anywhere. */
+  auth?: RpcAuth[]
+}
+
+export interface RpcBind { host: string, port?: number }
+
+/** `10.0.0.5`, `10.0.0.5:9443`, `::`, `[::1]:9443`: an address for RPC to listen on, with its port if given. */
+export function parseRpcBind (text: string): RpcBind {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text)
+  const plain = bracketed === null ? /^([^:]+)(?::(\d+))?$/.exec(text) : null
+  const host = bracketed?.[1] ?? plain?.[1] ?? text
+  const port = bracketed?.[2] ?? plain?.[2]
+  if (isIP(host) === 0 || (port !== undefined && Number(port) > 65_535)) throw new CointsError('BAD_RPC_BIND', `${quoted(text)} is not an IP address with an optional port (e.g. 0.0.0.0, 10.0.0.5:9443, [::]:9443)`)
+  return { host, port: port === undefined ? undefined : Number(port) }
+}
+
+/** Whether a peer address is this machine's loopback (IPv4 127/8, IPv6 ::1, or IPv4 mapped into IPv6). */
+function isLoopback (address: string | undefined): boolean {
+  return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'))
+}
+
+function isWildcard (host: string): boolean {
+  return host === '0.0.0.0' || host === '::'
 }
 
 interface RpcError { code: number, message: string, data?: { code: string } }
@@ -59,14 +91,16 @@ const CODE_BY_CLASS: Record<string, number> = {
 const RETRY_LATER = new Set(['WALLET_SCANNING'])
 
 /**
- * JSON-RPC 2.0 over HTTP POST on loopback, with Basic auth against a cookie
- * file that is new at every start (as Bitcoin Core's). Every failure is a
- * JSON-RPC error object; nothing a client sends can crash the node.
+ * JSON-RPC 2.0 over HTTP POST, on loopback with Basic auth against a cookie
+ * file that is new at every start (as Bitcoin Core's), and on `bind` addresses
+ * with salted credentials only: the cookie is never accepted from another
+ * machine. Every failure is a JSON-RPC error object; nothing a client sends can
+ * crash the node.
  */
 export class RpcServer {
   readonly #c: RpcServerComponents
   readonly #init: RpcServerInit
-  #server: Server | undefined
+  #servers: Server[] = []
   #cookie = ''
 
   constructor (components: RpcServerComponents, init: RpcServerInit) {
@@ -76,45 +110,87 @@ export class RpcServer {
 
   get cookiePath (): string { return join(this.#init.datadir, COOKIE_FILE) }
 
+  /** The loopback listener's port (the first). */
   get port (): number {
-    return (this.#server?.address() as AddressInfo | null)?.port ?? this.#init.port
+    return (this.#servers[0]?.address() as AddressInfo | null)?.port ?? this.#init.port
+  }
+
+  /** Every address listened on, as host:port. */
+  get addresses (): string[] {
+    return this.#servers.map(s => {
+      const a = s.address() as AddressInfo
+      return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`
+    })
+  }
+
+  /** The loopback address, unless a wildcard bind covers it, then each bind address. */
+  #listeners (): Array<{ host: string, port: number }> {
+    const binds = (this.#init.bind ?? []).map(b => ({ host: b.host, port: b.port ?? this.#init.port }))
+    const loopback = { host: this.#init.host ?? '127.0.0.1', port: this.#init.port }
+    return binds.some(b => isWildcard(b.host) && b.port === loopback.port && loopback.port !== 0) ? binds : [loopback, ...binds]
   }
 
   async start (): Promise<void> {
     this.#cookie = randomBytes(32).toString('hex')
-    const server = createServer((req, res) => { this.#onRequest(req, res) })
-    server.keepAliveTimeout = 5_000
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.#init.port, this.#init.host ?? '127.0.0.1', () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-    this.#server = server
+    try {
+      for (const { host, port } of this.#listeners()) {
+        const server = createServer((req, res) => { this.#onRequest(req, res) })
+        server.keepAliveTimeout = 5_000
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject)
+          server.listen(port, host, () => {
+            server.off('error', reject)
+            resolve()
+          })
+        })
+        this.#servers.push(server)
+      }
+    } catch (err) {
+      await this.#close()
+      throw err
+    }
     await writeFileAtomic(this.cookiePath, `${COOKIE_USER}:${this.#cookie}`, 0o600)
+    await writeFileAtomic(join(this.#init.datadir, PORT_FILE), `${this.port}\n`, 0o600)
   }
 
   async stop (): Promise<void> {
-    const server = this.#server
-    if (server === undefined) return
-    this.#server = undefined
+    if (this.#servers.length === 0) return
     await rm(this.cookiePath, { force: true })
-    server.closeAllConnections()
-    await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    await rm(join(this.#init.datadir, PORT_FILE), { force: true })
+    await this.#close()
   }
 
+  async #close (): Promise<void> {
+    const servers = this.#servers
+    this.#servers = []
+    for (const server of servers) {
+      server.closeAllConnections()
+      await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    }
+  }
+
+  /** Whether the request carries the cookie (from this machine only) or salted credentials. */
   #authorised (req: IncomingMessage): boolean {
     const header = req.headers.authorization ?? ''
     if (!header.startsWith('Basic ')) return false
-    const given = Buffer.from(Buffer.from(header.slice(6), 'base64').toString('utf8'))
-    const expected = Buffer.from(`${COOKIE_USER}:${this.#cookie}`)
-    return given.length === expected.length && timingSafeEqual(given, expected)
+    const pair = Buffer.from(header.slice(6), 'base64').toString('utf8')
+    const colon = pair.indexOf(':')
+    const user = colon < 0 ? pair : pair.slice(0, colon)
+    if (user === COOKIE_USER) {
+      const given = Buffer.from(pair)
+      const expected = Buffer.from(`${COOKIE_USER}:${this.#cookie}`)
+      return isLoopback(req.socket.remoteAddress) && given.length === expected.length && timingSafeEqual(given, expected)
+    }
+    return colon > 0 && checkRpcAuth(this.#init.auth ?? [], user, pair.slice(colon + 1))
   }
 
   #onRequest (req: IncomingMessage, res: ServerResponse): void {
     if (!this.#authorised(req)) {
-      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="coints"', 'Content-Type': 'text/plain' }).end('unauthorised: use the cookie in the datadir\n')
+      const refuse = (): void => {
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="coints"', 'Content-Type': 'text/plain' }).end('unauthorised: use the cookie in the datadir (on this machine) or an --rpc-auth user\n')
+      }
+      if (isLoopback(req.socket.remoteAddress)) refuse()
+      else setTimeout(refuse, REMOTE_AUTH_FAILURE_DELAY_MS)
       return
     }
     if (req.method !== 'POST') {

@@ -1,6 +1,9 @@
+import { multiaddr } from '@multiformats/multiaddr'
 import { CointsError } from '../../core/errors.ts'
 import { isLogLevel, LOG_LEVELS, setLogLevel } from '../../log.ts'
 import { defaultNodeOptions, type NodeOptions } from '../../node/options.ts'
+import { parseRpcAuth } from '../../rpc/auth.ts'
+import { parseRpcBind } from '../../rpc/server.ts'
 import { helpText, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
 import { networkOf, readConfig } from './common.ts'
 
@@ -9,6 +12,8 @@ const flags = {
   datadir: { type: 'string' },
   config: { type: 'string' },
   'rpc-port': { type: 'string' },
+  'rpc-bind': { type: 'string', multiple: true },
+  'rpc-auth': { type: 'string', multiple: true },
   mine: { type: 'boolean' },
   'miner-address': { type: 'string' },
   'miner-threads': { type: 'string' },
@@ -25,6 +30,41 @@ const flags = {
   'min-free-mb': { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
+
+/** Each value as `parse` reads it, a failure becoming a usage error naming the flag. */
+function checkEach (flag: string, values: string[], parse: (value: string) => unknown): string[] {
+  for (const value of values) {
+    try {
+      parse(value)
+    } catch (err) {
+      throw new UsageError('BAD_FLAGS', `--${flag}: ${err instanceof CointsError ? err.reason : (err as Error).message}`)
+    }
+  }
+  return values
+}
+
+/** A listen address coints can use: a TCP multiaddr (`/ip4/0.0.0.0/tcp/9444`). */
+function checkListen (text: string): void {
+  let address
+  try {
+    address = multiaddr(text)
+  } catch (err) {
+    throw new CointsError('BAD_MULTIADDR', `${JSON.stringify(text)} is not a multiaddr (${(err as Error).message}); e.g. /ip4/0.0.0.0/tcp/9444`)
+  }
+  const protocols = address.getComponents().map(c => c.name)
+  if (!['ip4', 'ip6'].includes(protocols[0]) || protocols[1] !== 'tcp' || protocols.length !== 2) throw new CointsError('BAD_MULTIADDR', `${text}: coints listens on TCP only, e.g. /ip4/0.0.0.0/tcp/9444 or /ip6/::/tcp/9444`)
+}
+
+/** A peer to dial: a multiaddr that names the peer (`…/p2p/12D3Koo…`). */
+function checkBootstrap (text: string): void {
+  let address
+  try {
+    address = multiaddr(text)
+  } catch (err) {
+    throw new CointsError('BAD_MULTIADDR', `${JSON.stringify(text)} is not a multiaddr (${(err as Error).message})`)
+  }
+  if (address.getComponents().at(-1)?.name !== 'p2p') throw new CointsError('BAD_MULTIADDR', `${text} does not end in /p2p/<peerId> (a node prints its addresses in coints rpc getnetworkinfo)`)
+}
 
 /** Merges defaults, the config file and flags (flags win) into NodeOptions. */
 export async function nodeOptionsFrom (values: Record<string, unknown>): Promise<NodeOptions> {
@@ -53,16 +93,21 @@ export async function nodeOptionsFrom (values: Record<string, unknown>): Promise
   const options = defaultNodeOptions(networkOf(v.network))
   const logLevel = v['log-level'] ?? options.logLevel
   if (!isLogLevel(logLevel)) throw new UsageError('BAD_FLAGS', `--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+  const rpcBind = checkEach('rpc-bind', strings('rpc-bind') ?? [], parseRpcBind)
+  const rpcAuth = checkEach('rpc-auth', strings('rpc-auth') ?? [], parseRpcAuth)
+  if (rpcBind.length > 0 && rpcAuth.length === 0) throw new UsageError('BAD_FLAGS', '--rpc-bind needs --rpc-auth (make one with: coints rpcauth USER): the cookie is for this machine only')
   return {
     ...options,
     datadir: str('datadir') ?? options.datadir,
     rpcPort: intFlag('rpc-port', v['rpc-port'], 0, 65_535) ?? options.rpcPort,
+    rpcBind,
+    rpcAuth,
     mine: bool('mine') ?? options.mine,
     minerAddress: str('miner-address'),
     minerThreads: intFlag('miner-threads', v['miner-threads'], 1, 64) ?? options.minerThreads,
     p2p: bool('p2p') ?? options.p2p,
-    listen: strings('listen') ?? options.listen,
-    bootstrap: strings('bootstrap') ?? options.bootstrap,
+    listen: checkEach('listen', strings('listen') ?? options.listen, checkListen),
+    bootstrap: checkEach('bootstrap', strings('bootstrap') ?? options.bootstrap, checkBootstrap),
     mdns: bool('mdns') ?? options.mdns,
     maxPeers: intFlag('max-peers', v['max-peers'], 1, 1_000) ?? options.maxPeers,
     mempoolMaxBytes: intFlag('mempool-max-bytes', v['mempool-max-bytes'], 100_000, 4_000_000_000) ?? options.mempoolMaxBytes,
@@ -82,7 +127,9 @@ export const nodeCommand: Command = {
     ['--network regtest|lan', 'network (default lan: 10 s blocks, mDNS on; regtest: instant blocks for tests)'],
     ['--datadir DIR', 'data directory (default ~/.coints/<network>)'],
     ['--config FILE', 'JSON file whose keys are these flags\' names (flags override it); see config/'],
-    ['--rpc-port N', 'JSON-RPC port on 127.0.0.1 (default 9443 lan, 19443 regtest)'],
+    ['--rpc-port N', 'JSON-RPC port on 127.0.0.1 (default 9443 lan, 19443 regtest), written to <datadir>/.rpcport for coints rpc'],
+    ['--rpc-bind ADDR[:PORT]', 'also listen for RPC there (repeatable; 0.0.0.0 for every interface): needs --rpc-auth'],
+    ['--rpc-auth USER:SALT$HMAC', 'a salted RPC credential (repeatable; coints rpcauth USER makes one): the only login off this machine'],
     ['--mine', 'mine continuously (needs --miner-address or a wallet)'],
     ['--miner-address ADDR', 'address the mined coinbases pay'],
     ['--miner-threads N', 'nonce-search threads (default 1)'],

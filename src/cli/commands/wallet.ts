@@ -1,9 +1,12 @@
+import { resolve } from 'node:path'
 import { callRpc, RpcCallError, type RpcTarget } from '../../rpc/client.ts'
 import { helpText, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
-import { endProgress, progressLine, readPassphrase, readSecret } from '../prompt.ts'
+import { endProgress, progressLine, readNewSecret, readSecret, walletPassphrase, type SecretSource } from '../prompt.ts'
 import { rpcTargetOf, targetFlagHelp, targetFlags } from './common.ts'
 
-const flags = { ...targetFlags, 'fee-rate': { type: 'string' } } as const
+const flags = { ...targetFlags, 'fee-rate': { type: 'string' }, 'bip39-passphrase': { type: 'boolean' } } as const
+
+const BIP39_PASSPHRASE: SecretSource = { question: 'BIP39 passphrase (the mnemonic\'s extension, not the wallet\'s passphrase): ', envVar: 'COINTS_BIP39_PASSPHRASE', what: 'BIP39 passphrase' }
 
 interface Balance { confirmed: string, unconfirmed: string, immature: string }
 interface HistoryRow { txid: string, category: string, amount: string, fee: string | null, confirmations: number, time: number }
@@ -12,6 +15,18 @@ type Sub = (target: RpcTarget, args: string[], values: Record<string, unknown>) 
 
 async function call (target: RpcTarget, method: string, params: unknown[] = []): Promise<unknown> {
   return await callRpc(target, method, params)
+}
+
+/** Asks the node before any prompt: no passphrase is typed for a node that is not there or already has a wallet. */
+async function requireNoWallet (target: RpcTarget): Promise<void> {
+  const info = await call(target, 'getwalletinfo') as { exists: boolean }
+  if (info.exists) throw new UsageError('WALLET_EXISTS', `the node of ${target.datadir} already has a wallet`)
+}
+
+/** The BIP39 passphrase when --bip39-passphrase or COINTS_BIP39_PASSPHRASE asks for one (twice on a terminal), else none. */
+async function bip39PassphraseOf (values: Record<string, unknown>): Promise<string[]> {
+  if (values['bip39-passphrase'] !== true && process.env[BIP39_PASSPHRASE.envVar] === undefined) return []
+  return [await readNewSecret(BIP39_PASSPHRASE, true)]
 }
 
 /** Runs a long RPC call while showing the wallet's rescan progress on a terminal. */
@@ -35,21 +50,26 @@ async function withRescanProgress<T> (target: RpcTarget, work: Promise<T>): Prom
 
 const subcommands: Record<string, { usage: string, summary: string, run: Sub }> = {
   create: {
-    usage: 'create',
-    summary: 'make this node\'s wallet (asks for a passphrase; prints the mnemonic to write down)',
-    async run (target) {
-      const passphrase = await readPassphrase('new wallet passphrase: ')
-      const r = await call(target, 'createwallet', [passphrase]) as { mnemonic: string, address: string }
-      return { json: r, text: `wallet created.\n\nmnemonic (write it down; it is the only backup of your keys):\n  ${r.mnemonic}\n\nfirst address: ${r.address}` }
+    usage: 'create [--bip39-passphrase]',
+    summary: 'make this node\'s wallet (asks twice for a passphrase, and for a BIP39 passphrase with --bip39-passphrase; prints the mnemonic to write down)',
+    async run (target, _args, values) {
+      await requireNoWallet(target)
+      const passphrase = await readNewSecret(walletPassphrase('new wallet passphrase: '))
+      const bip39 = await bip39PassphraseOf(values)
+      const r = await call(target, 'createwallet', [passphrase, ...bip39]) as { mnemonic: string, address: string }
+      const note = bip39.length > 0 ? ', with the BIP39 passphrase: the words alone restore another wallet' : ''
+      return { json: r, text: `wallet created.\n\nmnemonic (write it down; it is the only backup of your keys${note}):\n  ${r.mnemonic}\n\nfirst address: ${r.address}` }
     }
   },
   restore: {
-    usage: 'restore [WORD...]',
-    summary: 'recreate the wallet from its mnemonic and rescan the chain (the mnemonic is asked on the terminal or read from COINTS_MNEMONIC when no words are given)',
-    async run (target, args) {
-      const mnemonic = args.length > 0 ? args.join(' ') : await readSecret('mnemonic (words separated by spaces): ', 'mnemonic', 'COINTS_MNEMONIC')
-      const passphrase = await readPassphrase('passphrase for the restored wallet: ')
-      const r = await withRescanProgress(target, call(target, 'restorewallet', [mnemonic.trim().split(/\s+/).join(' '), passphrase])) as { balance: Balance, txcount: number }
+    usage: 'restore [WORD...] [--bip39-passphrase]',
+    summary: 'recreate the wallet from its mnemonic (and BIP39 passphrase) and rescan the chain (the mnemonic is asked on the terminal or read from COINTS_MNEMONIC when no words are given)',
+    async run (target, args, values) {
+      await requireNoWallet(target)
+      const mnemonic = args.length > 0 ? args.join(' ') : await readSecret({ question: 'mnemonic (words separated by spaces): ', envVar: 'COINTS_MNEMONIC', what: 'mnemonic' })
+      const passphrase = await readNewSecret(walletPassphrase('passphrase for the restored wallet: '))
+      const bip39 = await bip39PassphraseOf(values)
+      const r = await withRescanProgress(target, call(target, 'restorewallet', [mnemonic.trim().split(/\s+/).join(' '), passphrase, ...bip39])) as { balance: Balance, txcount: number }
       return { json: r, text: `wallet restored: ${r.txcount} transactions, ${r.balance.confirmed} coins confirmed` }
     }
   },
@@ -82,10 +102,33 @@ const subcommands: Record<string, { usage: string, summary: string, run: Sub }> 
         txid = await send()
       } catch (err) {
         if (!(err instanceof RpcCallError) || err.code !== 'WALLET_LOCKED') throw err
-        await call(target, 'walletpassphrase', [await readPassphrase('wallet passphrase: '), 60])
+        await call(target, 'walletpassphrase', [await readSecret(walletPassphrase()), 60])
         txid = await send()
       }
       return { json: { txid }, text: `sent ${amount} to ${address}\ntxid ${txid}` }
+    }
+  },
+  passphrase: {
+    usage: 'passphrase',
+    summary: 'encrypt the wallet under a new passphrase (asks for the current one, then twice for the new; or COINTS_PASSPHRASE and COINTS_NEW_PASSPHRASE)',
+    async run (target) {
+      await call(target, 'getwalletinfo')
+      const current = await readSecret(walletPassphrase('current wallet passphrase: '))
+      const next = await readNewSecret({ question: 'new wallet passphrase: ', envVar: 'COINTS_NEW_PASSPHRASE', what: 'passphrase' })
+      await call(target, 'walletpassphrasechange', [current, next])
+      return { json: { changed: true }, text: 'wallet passphrase changed' }
+    }
+  },
+  backup: {
+    usage: 'backup FILE',
+    summary: 'copy the wallet file (encrypted) to FILE or into a directory, on the node\'s machine',
+    async run (target, args) {
+      const [file, ...extra] = args
+      if (file === undefined || extra.length > 0) throw new UsageError('BAD_FLAGS', 'usage: coints wallet backup FILE')
+      // The node resolves nothing: it runs in another directory than this command.
+      const path = resolve(file)
+      await call(target, 'backupwallet', [path])
+      return { json: { path }, text: `wallet backed up to ${path}` }
     }
   },
   history: {
@@ -103,7 +146,12 @@ export const walletCommand: Command = {
   name: 'wallet',
   summary: 'Uses the running node\'s wallet: create, restore, address, balance, send, history. The passphrase is asked on the terminal, or read from COINTS_PASSPHRASE (a mnemonic to restore: COINTS_MNEMONIC).',
   usage: `coints wallet ${Object.keys(subcommands).join('|')} [options]\n${Object.values(subcommands).map(s => `  coints wallet ${s.usage.padEnd(36)} ${s.summary}`).join('\n')}`,
-  flags: [...targetFlagHelp, ['--fee-rate N', 'fee in base units per byte (send; default from the node\'s config)'], ['--json', 'print one JSON value instead of text']],
+  flags: [
+    ...targetFlagHelp,
+    ['--fee-rate N', 'fee in base units per byte (send; default from the node\'s config)'],
+    ['--bip39-passphrase', 'create, restore: ask for a BIP39 passphrase too (or COINTS_BIP39_PASSPHRASE), as other wallets\' "25th word"'],
+    ['--json', 'print one JSON value instead of text']
+  ],
   async run (argv) {
     const { values, positionals } = parseFlags(this, argv, flags, true)
     const [name, ...args] = positionals
@@ -113,7 +161,7 @@ export const walletCommand: Command = {
     }
     const sub = subcommands[name]
     if (sub === undefined) throw new UsageError('BAD_FLAGS', `unknown wallet command "${name}"; one of: ${Object.keys(subcommands).join(', ')}`)
-    const { json, text } = await sub.run(rpcTargetOf(values), args, values)
+    const { json, text } = await sub.run(await rpcTargetOf(values), args, values)
     console.log(values.json === true ? JSON.stringify(json, null, 2) : text)
     return 0
   }
