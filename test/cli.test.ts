@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -217,4 +217,55 @@ test('coints rpc, wallet and status find a node on any port from its datadir or 
   assert.equal(negative.stderr, 'coints: BAD_AMOUNT: sendtoaddress param "amount": amount must be a decimal string of coins with at most 8 decimals, got "-1"\n')
   const swapped = await coints(['wallet', 'send', '1', to, ...byDatadir], { COINTS_PASSPHRASE: 'pw' })
   assert.equal(swapped.stderr, `coints: BAD_AMOUNT: sendtoaddress param "amount": amount must be a decimal string of coins with at most 8 decimals, got "${to}"\n`)
+})
+
+/** Whether a process runs (a zombie, exited but not yet reaped by its new parent, does not). */
+function running (pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+test('SIGKILL of the launcher (bin/coints.js) stops the node it started: no node process remains, the datadir is free', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-launcher-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const target = ['--network', 'regtest', '--datadir', dir, '--rpc-port', String(await freePort())]
+  const launcher = spawn(process.execPath, [BIN, 'node', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
+  const launcherPid = launcher.pid as number
+  await waitFor(async () => (await coints(['rpc', ...target, 'getblockcount'])).code === 0, 'the node to answer RPC')
+  const children = readFileSync(`/proc/${launcherPid}/task/${launcherPid}/children`, 'utf8').trim().split(/\s+/).map(Number)
+  assert.equal(children.length, 1, 'the launcher runs one node process')
+  const nodePid = children[0]
+  t.after(() => { if (running(nodePid)) process.kill(nodePid, 'SIGKILL') })
+  assert.ok(running(nodePid))
+
+  launcher.kill('SIGKILL')
+  await waitFor(() => !running(nodePid), `node process ${nodePid} to end after its launcher's SIGKILL`)
+  assert.equal(existsSync(join(dir, '.cookie')), false, 'it stopped cleanly (the cookie is removed on a clean stop)')
+  // The datadir is free: a new node opens it.
+  const again = spawn(process.execPath, [MAIN, 'node', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
+  t.after(() => { again.kill('SIGKILL') })
+  await waitFor(async () => (await coints(['rpc', ...target, 'getblockcount'])).code === 0, 'a new node on the same datadir')
+})
+
+test('Ctrl-C at a terminal under the launcher reaches the node twice (from the terminal, forwarded by the launcher): one clean stop', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-launcher-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const target = ['--network', 'regtest', '--datadir', dir, '--rpc-port', String(await freePort())]
+  const launcher = spawn(process.execPath, [BIN, 'node', ...target, '--no-p2p'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const launcherPid = launcher.pid as number
+  t.after(() => { launcher.kill('SIGKILL') })
+  let stderr = ''
+  launcher.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  await waitFor(async () => (await coints(['rpc', ...target, 'getblockcount'])).code === 0, 'the node to answer RPC')
+  const [nodePid] = readFileSync(`/proc/${launcherPid}/task/${launcherPid}/children`, 'utf8').trim().split(/\s+/).map(Number)
+  const exited = new Promise<number | null>(resolve => launcher.once('exit', code => { resolve(code) }))
+  // What the terminal does on Ctrl-C: SIGINT to every process of its foreground group, the node and the launcher.
+  process.kill(nodePid, 'SIGINT')
+  launcher.kill('SIGINT')
+  assert.equal(await exited, 0, stderr)
+  assert.doesNotMatch(stderr, /again: exiting at once/)
+  assert.match(stderr, /node: stopped/)
 })

@@ -8,6 +8,7 @@ import { statusCommand } from './commands/status.ts'
 import { swarmCommand } from './commands/swarm.ts'
 import { walletCommand } from './commands/wallet.ts'
 import { CancelledError } from './prompt.ts'
+import { forwardedSignal, isStopSignal } from './signals.ts'
 
 const commands: Command[] = [nodeCommand, statusCommand, walletCommand, rpcCommand, rpcauthCommand, swarmCommand]
 
@@ -35,6 +36,15 @@ async function main (argv: string[]): Promise<number> {
   const command = commands.find(c => c.name === name)
   if (command === undefined) throw new UsageError('UNKNOWN_COMMAND', `unknown command "${name}"\n\n${usage()}`)
   return await command.run(rest)
+}
+
+// Started by bin/coints.js: it forwards the signals it gets over IPC, and its channel closes when it dies,
+// even by SIGKILL: then stop as on SIGTERM.
+if (process.channel !== undefined) {
+  process.on('message', (message: { signal?: unknown }) => { if (isStopSignal(message?.signal)) forwardedSignal(message.signal) })
+  process.once('disconnect', () => { forwardedSignal('SIGTERM') })
+  // After the listeners, which ref the channel: it must not keep this process alive.
+  process.channel.unref()
 }
 
 try {

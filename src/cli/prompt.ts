@@ -28,6 +28,14 @@ async function readHidden (question: string): Promise<string> {
   const decoder = new StringDecoder('utf8')
   let text = ''
   let escape = false
+  // Killed while asking (its launcher gone, a hang-up): give the shell its terminal back as it was.
+  const onKill = (signal: NodeJS.Signals): void => {
+    stdin.setRawMode(false)
+    process.stderr.write('\n')
+    process.exit(128 + (signal === 'SIGHUP' ? 1 : 15))
+  }
+  process.once('SIGTERM', onKill)
+  process.once('SIGHUP', onKill)
   try {
     return await new Promise<string>((resolve, reject) => {
       const onData = (chunk: Buffer): void => {
@@ -56,6 +64,8 @@ async function readHidden (question: string): Promise<string> {
       stdin.on('data', onData)
     })
   } finally {
+    process.off('SIGTERM', onKill)
+    process.off('SIGHUP', onKill)
     stdin.setRawMode(false)
     stdin.pause()
     process.stderr.write('\n')

@@ -5,6 +5,7 @@ import { defaultNodeOptions, type NodeOptions } from '../../node/options.ts'
 import { parseRpcAuth } from '../../rpc/auth.ts'
 import { parseRpcBind } from '../../rpc/server.ts'
 import { helpText, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
+import { onStopSignal } from '../signals.ts'
 import { networkOf, readConfig } from './common.ts'
 
 const flags = {
@@ -121,7 +122,7 @@ export async function nodeOptionsFrom (values: Record<string, unknown>): Promise
 
 export const nodeCommand: Command = {
   name: 'node',
-  summary: 'Runs a coints node: chain, mempool, miner, peer-to-peer networking and JSON-RPC. Logs go to stderr; Ctrl-C (SIGINT) or SIGTERM stops it cleanly.',
+  summary: 'Runs a coints node: chain, mempool, miner, peer-to-peer networking and JSON-RPC. Logs go to stderr; Ctrl-C (SIGINT), SIGTERM or SIGHUP stops it cleanly, and so does the end of bin/coints.js that started it.',
   usage: 'coints node [options]',
   flags: [
     ['--network regtest|lan', 'network (default lan: 10 s blocks, mDNS on; regtest: instant blocks for tests)'],
@@ -155,16 +156,14 @@ export const nodeCommand: Command = {
     setLogLevel(options.logLevel)
     const { CointsNode } = await import('../../node/node.ts')
     const node = new CointsNode(options)
-    let signals = 0
-    const onSignal = (signal: string): void => {
-      if (++signals > 1) {
+    // A closed terminal (SIGHUP) stops the node cleanly too; a second signal exits at once.
+    onStopSignal((signal, count) => {
+      if (count > 1) {
         process.stderr.write(`${signal} again: exiting at once\n`)
         process.exit(130)
       }
       void node.stop()
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
+    })
     try {
       await node.start()
     } catch (err) {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { formatReport, SCENARIOS, Swarm, type Scenario, type SwarmOptions } from '../../swarm/swarm.ts'
 import { helpText, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
 import { endProgress, progressLine } from '../prompt.ts'
+import { onStopSignal } from '../signals.ts'
 
 const flags = {
   nodes: { type: 'string' },
@@ -74,20 +75,16 @@ export const swarmCommand: Command = {
       onProgress: line => { progressLine(`swarm: ${line}`) }
     }
     const swarm = new Swarm(options)
-    let stopping = false
-    const onSignal = (): void => {
+    onStopSignal((_signal, count) => {
       // A second Ctrl-C must not cut the cleanup short: it would leave namespaces and node processes behind.
-      if (stopping) {
+      if (count > 1) {
         process.stderr.write('swarm: still stopping (every wait has a deadline)...\n')
         return
       }
-      stopping = true
       endProgress()
       process.stderr.write('swarm: stopping every node and removing the namespaces...\n')
       void swarm.shutdown().finally(() => process.exit(130))
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
+    })
     const report = await swarm.run()
     endProgress()
     console.log(formatReport(report))
