@@ -16,13 +16,15 @@ async function namespacesOf (pid: number): Promise<string[]> {
   return stdout.split('\n').map(l => l.split(' ')[0]).filter(n => n.startsWith(`coints-${pid}-`))
 }
 
-async function swarm (args: string[]): Promise<{ code: number, report: Record<string, unknown>, stdout: string, pid: number }> {
-  const child = spawn(process.execPath, [MAIN, 'swarm', '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+async function swarm (args: string[]): Promise<{ code: number, report: Record<string, unknown>, stdout: string, stderr: string, pid: number }> {
+  const child = spawn(process.execPath, [MAIN, 'swarm', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
+  let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
   const code = await new Promise<number>(resolve => child.once('exit', c => { resolve(c ?? 1) }))
   const last = stdout.trim().split('\n').at(-1) ?? '{}'
-  return { code, report: JSON.parse(last) as Record<string, unknown>, stdout, pid: child.pid as number }
+  return { code, report: JSON.parse(last) as Record<string, unknown>, stdout, stderr, pid: child.pid as number }
 }
 
 test('a LAN swarm (5 nodes, 2 miners, found by mDNS) survives a partition and heal and a crash and restart, and converges', { skip: skipLan }, async () => {
@@ -36,11 +38,20 @@ test('a LAN swarm (5 nodes, 2 miners, found by mDNS) survives a partition and he
   assert.deepEqual(await namespacesOf(pid), [], 'every namespace is removed')
 })
 
-test('a loopback swarm adds late nodes that sync, and reports one JSON object last', async () => {
-  const { code, report } = await swarm(['--mode', 'loopback', '--nodes', '3', '--miners', '1', '--scenario', 'late', '--late-nodes', '2', '--phase-seconds', '3'])
-  assert.equal(code, 0)
+test('a loopback swarm adds late nodes that sync; the report says "3 nodes + 2 late", counts every block mined and names each scenario as it passes', async () => {
+  const { code, report, stdout, stderr } = await swarm(['--mode', 'loopback', '--nodes', '3', '--miners', '1', '--scenario', 'steady,late', '--late-nodes', '2', '--phase-seconds', '3'])
+  assert.equal(code, 0, stderr)
   assert.equal(report.converged, true)
-  assert.equal(report.nodes, 5)
+  assert.equal(report.nodes, 3)
+  assert.equal(report.late, 2)
+  assert.equal(report.running, 5)
+  assert.match(stdout, /^swarm: 3 nodes \+ 2 late \(1 mining\), loopback, scenarios steady, late$/m)
+  // No partition: every block mined is on the one chain, the first ones (maturing the coins) too.
+  assert.equal(report.blocks, report.height)
+  assert.match(stderr, /^swarm: scenario 1\/2: steady$/m)
+  assert.match(stderr, /^swarm: steady done in \d+ s: \d+ blocks mined so far$/m)
+  assert.match(stderr, /^swarm: scenario 2\/2: late$/m)
+  assert.match(stderr, /^swarm: late: added 2 nodes$/m)
 })
 
 test('Ctrl-C stops every node and removes every namespace', { skip: skipLan }, async () => {

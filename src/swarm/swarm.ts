@@ -28,17 +28,24 @@ export interface SwarmOptions {
   txRate: number
   /** Nodes added late (scenario "late"). */
   lateNodes: number
-  onProgress?: (line: string) => void
+  /** Progress: `lasting` lines (a scenario starting or done) stay; the others replace each other. */
+  onProgress?: (line: string, lasting?: boolean) => void
 }
 
 export interface Percentiles { count: number, p50: number | null, p95: number | null, p99: number | null }
 
 export interface SwarmReport {
   mode: string
+  /** Nodes started at the beginning (--nodes). */
   nodes: number
+  /** Nodes the late scenario added. */
+  late: number
+  /** Nodes running at the end. */
+  running: number
   miners: number
   scenarios: Scenario[]
   timeToPeersMs: number | null
+  /** Every block mined, the first ones (to mature coins) and those of a partition included. */
   blocks: number
   transactions: number
   blockPropagationMs: Percentiles
@@ -89,12 +96,16 @@ export class Swarm {
    * time is the start, and only the nodes running then (`hosts`) count.
    */
   readonly #blocks: Sent[] = []
+  /** Every block generate made, timed or not. */
+  #mined = 0
   readonly #txs: Sent[] = []
   readonly #addresses = new Map<number, string>()
   /** Arrival times a crashed node reported before its crash, by host index then id: a restarted node knows none of them. */
   readonly #arrivalsBeforeCrash = new Map<number, Map<string, number>>()
   readonly #errors: string[] = []
   #stopped = false
+  /** The scenario under way, named in the progress line. */
+  #scenario: Scenario | undefined
   readonly #abort = new AbortController()
   #creating: Promise<Lan> | undefined
 
@@ -102,8 +113,15 @@ export class Swarm {
     this.#o = options
   }
 
-  #progress (line: string): void {
-    this.#o.onProgress?.(line)
+  #progress (line: string, lasting = false): void {
+    this.#o.onProgress?.(line, lasting)
+  }
+
+  /** Asks a node to mine; every block counts in the report. */
+  async #generate (host: NodeHost, n: number): Promise<string[]> {
+    const ids = await host.rpc('generate', [n]) as string[]
+    this.#mined += ids.length
+    return ids
   }
 
   async run (): Promise<SwarmReport> {
@@ -144,7 +162,7 @@ export class Swarm {
     for (let i = 0; i < total; i++) this.#hosts.push(o.mode === 'lan' ? new LanHost(i, this.#dir, this.#lan as Lan) : new LoopbackHost(i, this.#dir))
     const initial = this.#hosts.slice(0, o.nodes)
 
-    this.#progress(`starting ${o.nodes} nodes (${o.mode})`)
+    this.#progress(`starting ${o.nodes} nodes (${o.mode})`, true)
     const started = Date.now()
     await this.#startHost(initial[0])
     for (const host of initial.slice(1)) await this.#startHost(host)
@@ -155,26 +173,30 @@ export class Swarm {
     // Wallets on every node; the miners' coins mature before transactions start.
     for (const host of initial) await this.#wallet(host)
     const miners = initial.slice(0, Math.max(1, Math.min(o.miners, o.nodes)))
-    await miners[0].rpc('generate', [regtest.coinbaseMaturity + miners.length])
-    for (let i = 1; i < miners.length; i++) await miners[i].rpc('generate', [1])
+    await this.#generate(miners[0], regtest.coinbaseMaturity + miners.length)
+    for (let i = 1; i < miners.length; i++) await this.#generate(miners[i], 1)
     await this.#waitConverged(initial, 60_000)
 
     this.#mining = true
     const loops = [this.#mineLoop(miners), this.#txLoop(miners, initial)]
     let convergeAfterHealMs: number | null = null
-    for (const scenario of o.scenarios) {
-      this.#progress(`scenario ${scenario}`)
+    for (const [n, scenario] of o.scenarios.entries()) {
+      this.#scenario = scenario
+      const began = Date.now()
+      this.#progress(`scenario ${n + 1}/${o.scenarios.length}: ${scenario}`, true)
       if (scenario === 'steady') await sleep(o.phaseSeconds * 1000)
       // Late nodes joined before take part: left out of a partition, they would bridge it.
       const running = this.#hosts.filter(h => h.alive)
       if (scenario === 'partition') convergeAfterHealMs = await this.#partition(running, miners)
       if (scenario === 'crash') await this.#crash(running, miners)
       if (scenario === 'late') await this.#late(initial)
+      this.#progress(`${scenario} done in ${Math.round((Date.now() - began) / 1000)} s: ${this.#mined} blocks mined so far`, true)
     }
+    this.#scenario = undefined
     this.#mining = false
     await Promise.all(loops)
     const live = this.#hosts.filter(h => h.alive)
-    this.#progress('waiting for every node to agree')
+    this.#progress('waiting for every node to agree', true)
     const convergedIn = await this.#waitConverged(live, 90_000)
     return await this.#report(live, timeToPeersMs, convergeAfterHealMs, convergedIn !== null)
   }
@@ -209,10 +231,10 @@ export class Swarm {
       const miner = miners[turn % miners.length]
       if (!miner.alive) continue
       try {
-        const [id] = await miner.rpc('generate', [1]) as string[]
+        const [id] = await this.#generate(miner, 1)
         const [origin] = await miner.rpc('getarrivals', [[id]]) as Array<number | null>
         if (!this.#cut && origin !== null) this.#blocks.push({ id, origin, hosts: this.#running() })
-        this.#progress(`blocks ${this.#blocks.length}, transactions ${this.#txs.length}`)
+        this.#progress(`${this.#scenario ?? 'mining'}: blocks ${this.#mined}, transactions ${this.#txs.length}`)
       } catch (err) {
         this.#errors.push(`mining on node ${miner.index}: ${(err as Error).message}`)
       }
@@ -243,10 +265,10 @@ export class Swarm {
     const sideA = nodes.filter(h => !sideB.includes(h))
     this.#cut = true
     await this.#split(sideA, sideB, true)
-    this.#progress(`partitioned ${sideA.length} | ${sideB.length}`)
+    this.#progress(`partition: split ${sideA.length} | ${sideB.length}`, true)
     await sleep(this.#o.phaseSeconds * 1000)
     await this.#split(sideA, sideB, false)
-    this.#progress('healed')
+    this.#progress('partition: healed', true)
     const ms = await this.#waitConverged(nodes, 60_000)
     this.#cut = false
     if (ms === null) this.#errors.push('no agreement within 60 s of the heal')
@@ -281,11 +303,11 @@ export class Swarm {
     const arrivals = await victim.rpc('getarrivals', [ids]) as Array<number | null>
     this.#arrivalsBeforeCrash.set(victim.index, new Map(ids.flatMap((id, n) => arrivals[n] === null ? [] : [[id, arrivals[n] as number]])))
     await victim.kill()
-    this.#progress(`killed node ${victim.index}`)
+    this.#progress(`crash: killed node ${victim.index}`, true)
     await sleep(this.#o.phaseSeconds * 500)
     await this.#startHost(victim)
     await victim.rpc('walletpassphrase', ['swarm', 86_400])
-    this.#progress(`restarted node ${victim.index}`)
+    this.#progress(`crash: restarted node ${victim.index}`, true)
     if (await this.#waitConverged(nodes, 60_000) === null) this.#errors.push(`node ${victim.index} did not catch up within 60 s of its restart`)
     this.#cut = false
     await sleep(this.#o.phaseSeconds * 500)
@@ -294,7 +316,7 @@ export class Swarm {
   async #late (nodes: NodeHost[]): Promise<void> {
     const late = this.#hosts.slice(nodes.length)
     for (const host of late) await this.#startHost(host)
-    this.#progress(`added ${late.length} nodes`)
+    this.#progress(`late: added ${late.length} nodes`, true)
     await sleep(this.#o.phaseSeconds * 1000)
   }
 
@@ -322,11 +344,13 @@ export class Swarm {
     const utxoSummaries = new Set(utxos).size
     return {
       mode: this.#o.mode,
-      nodes: hosts.length,
+      nodes: this.#o.nodes,
+      late: this.#hosts.length - this.#o.nodes,
+      running: hosts.length,
       miners: this.#o.miners,
       scenarios: this.#o.scenarios,
       timeToPeersMs,
-      blocks: this.#blocks.length,
+      blocks: this.#mined,
       transactions: this.#txs.length,
       blockPropagationMs: percentiles(await delays(this.#blocks)),
       txPropagationMs: percentiles(await delays(this.#txs)),
@@ -356,9 +380,9 @@ async function meanRssMb (hosts: NodeHost[]): Promise<number | null> {
 export function formatReport (r: SwarmReport): string {
   const p = (x: Percentiles): string => x.count === 0 ? 'none measured' : `p50 ${x.p50} ms, p95 ${x.p95} ms, p99 ${x.p99} ms (${x.count})`
   return [
-    `swarm: ${r.nodes} nodes (${r.miners} mining), ${r.mode}, scenarios ${r.scenarios.join(', ')}`,
+    `swarm: ${r.nodes} nodes${r.late > 0 ? ` + ${r.late} late` : ''} (${r.miners} mining), ${r.mode}, scenarios ${r.scenarios.join(', ')}${r.running < r.nodes + r.late ? `; ${r.running} running at the end` : ''}`,
     `  every node had a peer after  ${r.timeToPeersMs ?? 'never'} ms`,
-    `  blocks mined                 ${r.blocks} (height ${r.height})`,
+    `  blocks mined                 ${r.blocks} (height ${r.height}; propagation timed for ${r.blockPropagationMs.count})`,
     `  block propagation            ${p(r.blockPropagationMs)}`,
     `  transactions sent            ${r.transactions}`,
     `  transaction propagation      ${p(r.txPropagationMs)}`,

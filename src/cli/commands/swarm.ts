@@ -72,7 +72,15 @@ export const swarmCommand: Command = {
       blockIntervalMs: intFlag('block-interval-ms', v['block-interval-ms'], 50, 600_000) ?? 1_000,
       txRate: intFlag('tx-rate', v['tx-rate'], 0, 1_000) ?? 2,
       lateNodes: intFlag('late-nodes', v['late-nodes'], 1, 100) ?? 2,
-      onProgress: line => { progressLine(`swarm: ${line}`) }
+      onProgress: (line, lasting) => {
+        if (!lasting) {
+          progressLine(`swarm: ${line}`)
+          return
+        }
+        // A scenario's start and end stay on screen (on a terminal the progress line below them moves on).
+        endProgress()
+        process.stderr.write(`swarm: ${line}\n`)
+      }
     }
     const swarm = new Swarm(options)
     onStopSignal((_signal, count) => {
