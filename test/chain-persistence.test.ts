@@ -6,12 +6,13 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { Level } from 'level'
 import type { Chain } from '../src/chain/chain.ts'
+import { markerPath } from '../src/chain/db-marker.ts'
 import { blockstoreKey, encodeIndexValue, indexKey, indexRecordOf, StoreError } from '../src/chain/records.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
 import type { Block } from '../src/core/block.ts'
 import { BlockError } from '../src/core/errors.ts'
 import type { KeyPair } from '../src/core/keys.ts'
-import { getNetwork, subsidyAt } from '../src/core/params.ts'
+import { genesisBlock, getNetwork, subsidyAt } from '../src/core/params.ts'
 import { coinsOf } from '../src/core/rules.ts'
 import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
 
@@ -80,6 +81,20 @@ test('a datadir of another network is refused with WRONG_NETWORK and left closed
   // The database lock was released: its own network opens it again.
   const reopened = await ws.open({ params: getNetwork('lan') })
   assert.equal(reopened.height, 0)
+})
+
+test('a datadir of coints 0.1\'s lan (the same name, an older genesis) is refused with a message that says so', async t => {
+  const ws = await chainWorkspace(t)
+  const lan = await ws.open({ params: getNetwork('lan') })
+  await lan.stop()
+  // The marker the old lan's node wrote: another genesis under the same name.
+  const old = 'bafyreigdmqpykrgxyaxtlafqpqhzrb7qy2rh75nldvfd4tucqmqqme5yje'
+  await writeFile(markerPath(ws.dbPath()), JSON.stringify({ network: 'lan', genesis: old }))
+  await assert.rejects(ws.open({ params: getNetwork('lan') }), (err: unknown) => {
+    assert.ok(err instanceof StoreError && err.code === 'WRONG_NETWORK', String(err))
+    assert.match(err.message, new RegExp(`holds an older lan chain \\(genesis ${old}, coints 0\\.1's\\); this lan has genesis ${genesisBlock(getNetwork('lan')).idString}: move it away or give another --datadir`))
+    return true
+  })
 })
 
 /** Starts a chain on `dbPath` in a child process: a start that fails must leave nothing keeping the process alive. */

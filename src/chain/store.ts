@@ -110,7 +110,10 @@ export class ChainStore {
     const { marker } = this.#init
     const found = await readMarker(this.path)
     if (found !== undefined && found.genesis !== marker.genesis) {
-      throw new StoreError('WRONG_NETWORK', `the database at ${this.path} belongs to the ${found.network} network (genesis ${found.genesis}), not to ${marker.network}`)
+      throw new StoreError('WRONG_NETWORK', found.network === marker.network
+        // The same name with another genesis: coints 0.2 started lan anew (a new difficulty rule).
+        ? `the database at ${this.path} holds an older ${found.network} chain (genesis ${found.genesis}, coints 0.1's); this ${marker.network} has genesis ${marker.genesis}: move it away or give another --datadir`
+        : `the database at ${this.path} belongs to the ${found.network} network (genesis ${found.genesis}), not to ${marker.network}`)
     }
     this.#marked = found !== undefined
     await this.#checkSpace()
