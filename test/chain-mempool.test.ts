@@ -4,6 +4,7 @@ import type { Chain } from '../src/chain/chain.ts'
 import { COIN } from '../src/core/amount.ts'
 import type { Block } from '../src/core/block.ts'
 import { TxError } from '../src/core/errors.ts'
+import { entryUsage } from '../src/chain/mempool-usage.ts'
 import type { KeyPair } from '../src/core/keys.ts'
 import { chainTag, getNetwork, subsidyAt } from '../src/core/params.ts'
 import { OutPoint } from '../src/core/outpoint.ts'
@@ -12,6 +13,8 @@ import { BranchBuilder, mineBlocks, mineOn, newKey, openChain, outputOf, regtest
 
 /** Size of a one-input, one-output spend of a coinbase (DAG-CBOR is fixed-width for these amounts). */
 const SPEND_BYTES = 239
+/** What such a spend is charged in memory: pool bounds below are counted in it. */
+const SPEND_USAGE = entryUsage(spendTx({ chainTag: chainTag(regtest) }, [{ txid: Tx.create({ version: 1, height: 1, inputs: [], outputs: [{ amount: 50n * COIN, address: new Uint8Array(20) }] }).id, index: 0, amount: 50n * COIN }], newKey()))
 
 interface Fixture { chain: Chain, ws: ChainWorkspace, key: KeyPair, blocks: Block[], coins: Spendable[], accepted: string[], removed: string[] }
 
@@ -39,7 +42,7 @@ function poolIds (chain: Chain): Set<string> {
 
 /** A pool with room for three spends, full: a parent at 5 a byte, its child at `childRate`, and an unrelated one at 30. */
 async function familyPool (t: TestContext, childRate: number): Promise<{ f: Fixture, low: Tx, child: Tx, mid: Tx }> {
-  const f = await fixture(t, { mempoolMaxBytes: 3 * SPEND_BYTES + 120 })
+  const f = await fixture(t, { mempoolMaxBytes: 3 * SPEND_USAGE + 120 })
   const low = spendAtRate(f, f.coins[0], 5)
   const child = spendAtRate(f, outputOf(low), childRate)
   const mid = spendAtRate(f, f.coins[1], 30)
@@ -136,7 +139,7 @@ test('a spend with an unsigned input is refused', async t => {
   await rejectsWith(f, tx, 'BAD_SIGNATURE')
 })
 
-test('templates take the highest fee rates first, parents before their children', async t => {
+test('templates take packages by ancestor fee rate, parents before their children: a child pays for its cheap parent', async t => {
   const f = await fixture(t)
   const { chain, key, coins } = f
   const lowParent = spendAtRate(f, coins[0], 4)
@@ -145,7 +148,8 @@ test('templates take the highest fee rates first, parents before their children'
   const mid = spendAtRate(f, coins[2], 120)
   for (const tx of [lowParent, child, high, mid]) await chain.acceptTx(tx)
   const template = chain.createBlockTemplate(key.addressHash)
-  assert.deepEqual(template.txs.slice(1).map(tx => tx.idString), [high, mid, lowParent, child].map(tx => tx.idString))
+  // The parent with its child pay 302 a byte together, above `high`'s 300.
+  assert.deepEqual(template.txs.slice(1).map(tx => tx.idString), [lowParent, child, high, mid].map(tx => tx.idString))
   const fees = [lowParent, child, high, mid].reduce((s, tx) => s + (chain.mempool.get(tx.idString)?.fee ?? 0n), 0n)
   assert.equal(template.fees, fees)
   assert.equal(template.txs[0].data.outputs[0].amount, subsidyAt(regtest, 21) + fees)
@@ -155,7 +159,7 @@ test('templates take the highest fee rates first, parents before their children'
 })
 
 test('a full mempool evicts the lowest fee rate; a newcomer with the lowest is refused', async t => {
-  const f = await fixture(t, { mempoolMaxBytes: 3 * SPEND_BYTES + 120 })
+  const f = await fixture(t, { mempoolMaxBytes: 3 * SPEND_USAGE + 120 })
   const { chain, coins } = f
   const t10 = spendAtRate(f, coins[0], 10)
   const t30 = spendAtRate(f, coins[1], 30)
@@ -168,7 +172,8 @@ test('a full mempool evicts the lowest fee rate; a newcomer with the lowest is r
   assert.equal(chain.mempool.has(t10.idString), false)
   assert.deepEqual(f.removed, [t10.idString], 'eviction is announced')
   assert.deepEqual(poolIds(chain), new Set([t30, t20, t25].map(tx => tx.idString)))
-  assert.ok(chain.mempool.bytes <= chain.mempool.maxBytes)
+  assert.equal(chain.mempool.usage, 3 * SPEND_USAGE)
+  assert.ok(chain.mempool.usage <= chain.mempool.maxBytes)
 
   await rejectsWith(f, spendAtRate(f, coins[4], 5), 'MEMPOOL_FULL')
   // Equal to the lowest is not enough either.
@@ -183,7 +188,7 @@ test('a full mempool evicts the lowest fee rate; a newcomer with the lowest is r
 })
 
 test('eviction never takes an ancestor of the newcomer', async t => {
-  const f = await fixture(t, { mempoolMaxBytes: 4 * SPEND_BYTES + 120 })
+  const f = await fixture(t, { mempoolMaxBytes: 4 * SPEND_USAGE + 120 })
   const { chain, coins } = f
   const a = spendAtRate(f, coins[0], 2)
   const b = spendAtRate(f, outputOf(a), 50)

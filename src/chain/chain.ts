@@ -640,14 +640,18 @@ export class Chain extends EventEmitter<ChainEvents> {
    * could not connect.
    */
   async blockTemplate (address: Uint8Array): Promise<BlockTemplate> {
-    return await this.#exclusive(async () => this.createBlockTemplate(address))
+    // The selection shares the thread in slices: RPC and gossip are served meanwhile.
+    return await this.#exclusive(async () => this.#templateOf(address, await this.mempool.selectForBlockSliced(this.params.maxBlockBytes - TEMPLATE_RESERVE_BYTES)))
   }
 
-  /** A block to mine on the current tip: coinbase to `address`, then mempool transactions by fee rate. */
+  /** A block to mine on the current tip: coinbase to `address`, then mempool packages by ancestor fee rate. */
   createBlockTemplate (address: Uint8Array): BlockTemplate {
+    return this.#templateOf(address, this.mempool.selectForBlock(this.params.maxBlockBytes - TEMPLATE_RESERVE_BYTES))
+  }
+
+  #templateOf (address: Uint8Array, entries: MempoolEntry[]): BlockTemplate {
     const tip = this.#index.tip
     const height = tip.height + 1
-    const entries = this.mempool.selectForBlock(this.params.maxBlockBytes - TEMPLATE_RESERVE_BYTES)
     const fees = entries.reduce((s, e) => s + e.fee, 0n)
     const coinbase = Tx.create({ version: TX_VERSION, height, inputs: [], outputs: [{ amount: subsidyAt(this.params, height) + fees, address }] })
     const txs = [coinbase, ...entries.map(e => e.tx)]

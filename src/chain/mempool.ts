@@ -1,9 +1,12 @@
 import type { Block } from '../core/block.ts'
-import { TxError } from '../core/errors.ts'
+import { TxError, type TxErrorCode } from '../core/errors.ts'
 import type { NetworkParams } from '../core/params.ts'
 import { checkTxInputs, checkTxSanity, sigChecksOf, type Coin } from '../core/rules.ts'
 import { outpointKey } from '../core/outpoint.ts'
-import type { Tx } from '../core/tx.ts'
+import { Tx } from '../core/tx.ts'
+import { BlockAssembler } from './block-assembler.ts'
+import { entryUsage } from './mempool-usage.ts'
+import { childrenOf, closure, descendantScore, evictionIndex, parentsOf, templateIndex, withDescendants, type PoolEntry } from './pool-entry.ts'
 import type { SignatureVerifier } from './sig-verifier.ts'
 import type { MempoolEntry } from './types.ts'
 
@@ -19,52 +22,91 @@ export interface MempoolComponents {
   evicted?: (txs: Tx[]) => void
 }
 
+/**
+ * How large a package of unconfirmed transactions may grow (Bitcoin Core's
+ * -limitancestorcount and friends): each check walks at most this many, and
+ * a chain of them cannot make templates or eviction costly.
+ */
+export interface PackageLimits {
+  /** Transactions in a package with its ancestors, itself included. */
+  ancestorCount: number
+  /** Serialised bytes of that package. */
+  ancestorBytes: number
+  /** Transactions in a package with its descendants, itself included. */
+  descendantCount: number
+  descendantBytes: number
+}
+
+/** Bitcoin Core's defaults: 25 transactions, 101 kvB. */
+export const DEFAULT_PACKAGE_LIMITS: PackageLimits = { ancestorCount: 25, ancestorBytes: 101_000, descendantCount: 25, descendantBytes: 101_000 }
+
+/** Refusals for the package limits: policy, and the transaction may enter once some of its ancestors confirm. */
+export const PACKAGE_LIMIT_CODES: readonly TxErrorCode[] = ['TOO_MANY_ANCESTORS', 'ANCESTORS_TOO_LARGE', 'TOO_MANY_DESCENDANTS', 'DESCENDANTS_TOO_LARGE']
+
+export function isPackageLimitError (err: unknown): err is TxError {
+  return err instanceof TxError && PACKAGE_LIMIT_CODES.includes(err.code)
+}
+
+/** A template's work runs in slices this long at most, the event loop served between them. */
+const TEMPLATE_SLICE_MS = 4
+/** Packages considered between two looks at the clock. */
+const TEMPLATE_STEPS_PER_LOOK = 64
+
 export interface MempoolInit {
+  /** Bound of the entries' estimated memory (usage), in bytes. */
   maxBytes?: number
   /** Least fee per byte, in base units, to enter (and be relayed). */
   minFeeRate?: number
-}
-
-interface PoolEntry extends MempoolEntry {
-  /** Outpoint keys this transaction spends. */
-  spends: string[]
-  /** Ids of mempool transactions whose outputs it spends. */
-  parents: Set<string>
-  /** Ids of mempool transactions spending its outputs: found without an outpoint key per output. */
-  children: Set<string>
+  limits?: Partial<PackageLimits>
 }
 
 /**
  * Unconfirmed transactions, validated against the UTXO set plus the mempool
- * itself (so unconfirmed change can be spent), bounded in bytes with the lowest
- * fee rates evicted first. Callers serialise access with the chain's state.
+ * itself (so unconfirmed change can be spent), within package limits, bounded
+ * by their memory with the lowest-paying packages evicted first. Two indexes
+ * (heaps) are kept as entries come and go: by ancestor score for templates, by
+ * descendant score for eviction. Callers serialise access with the chain's state.
  */
 export class Mempool {
   readonly #c: MempoolComponents
   readonly #maxBytes: number
   readonly minFeeRate: number
+  readonly limits: PackageLimits
   readonly #entries = new Map<string, PoolEntry>()
-  /** Outpoint key -> id of the mempool transaction spending it. */
-  readonly #spentBy = new Map<string, string>()
+  /** Outpoint key -> the mempool transaction spending it. */
+  readonly #spentBy = new Map<string, PoolEntry>()
   /** Transactions by a slice of their bytes, to find a block's without hashing them (see findByBytes). */
   readonly #byFingerprint = new Map<number, PoolEntry>()
+  readonly #byAncestorScore = templateIndex()
+  readonly #byDescendantScore = evictionIndex()
   #bytes = 0
-  /**
-   * A lower bound of the lowest package fee rate (see #makeRoom), known from the
-   * last full look: while the pool is full, a newcomer paying no more is refused
-   * before its signatures are verified and without another look. 0 when unknown.
-   */
-  #floor = 0
+  #usage = 0
+  #seq = 0
+  /** Counts the entries that came or went: a template chosen at one count holds until the next. */
+  #version = 0
+  /** The last template's transactions, dropped at the next change (it would keep entries that left alive). */
+  #template: { maxBytes: number, entries: PoolEntry[] } | undefined
+  #evictionLookups = 0
 
   constructor (components: MempoolComponents, init: MempoolInit = {}) {
     this.#c = components
     this.#maxBytes = init.maxBytes ?? 64_000_000
     this.minFeeRate = init.minFeeRate ?? 1
+    this.limits = { ...DEFAULT_PACKAGE_LIMITS, ...init.limits }
   }
 
   get size (): number { return this.#entries.size }
+  /** Serialised bytes of the transactions. */
   get bytes (): number { return this.#bytes }
+  /** Their estimated memory, which maxBytes bounds. */
+  get usage (): number { return this.#usage }
   get maxBytes (): number { return this.#maxBytes }
+  /**
+   * Index entries eviction passes have looked at, in all: those they evicted,
+   * the newcomers' ancestors they kept and packages already taken, never the
+   * rest of the pool.
+   */
+  get evictionLookups (): number { return this.#evictionLookups }
 
   has (id: string): boolean { return this.#entries.has(id) }
   get (id: string): MempoolEntry | undefined { return this.#entries.get(id) }
@@ -90,14 +132,15 @@ export class Mempool {
   }
 
   /** Validates and adds a transaction (arrived at `time`, default now); throws TxError with a code when it does not qualify. */
-  async accept (tx: Tx, time = this.#c.now()): Promise<MempoolEntry> {
-    if (this.#entries.has(tx.idString)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already in the mempool`)
-    checkTxSanity(tx)
-    if (tx.isCoinbase) throw new TxError('COINBASE_IN_MEMPOOL', 'a coinbase is only valid in a block')
+  async accept (offered: Tx, time = this.#c.now()): Promise<MempoolEntry> {
+    if (this.#entries.has(offered.idString)) throw new TxError('ALREADY_KNOWN', `${offered.idString} is already in the mempool`)
+    checkTxSanity(offered)
+    if (offered.isCoinbase) throw new TxError('COINBASE_IN_MEMPOOL', 'a coinbase is only valid in a block')
+    const tx = ownCopy(offered)
     const spends = tx.inputKeys()
     for (const key of spends) {
       const other = this.#spentBy.get(key)
-      if (other !== undefined) throw new TxError('CONFLICT', `${key} is already spent by ${other}`)
+      if (other !== undefined) throw new TxError('CONFLICT', `${key} is already spent by ${other.tx.idString}`)
     }
     const fromChain = spends.filter(key => this.#mempoolCoin(key) === undefined)
     const firstOwnOutput = outpointKey(tx.idString, 0)
@@ -107,110 +150,203 @@ export class Mempool {
     const size = tx.bytes.length
     const feeRate = Number(fee) / size
     if (feeRate < this.minFeeRate) throw new TxError('FEE_TOO_LOW', `fee rate ${feeRate.toFixed(2)}/byte is below the minimum ${this.minFeeRate}/byte`)
-    if (this.#bytes + size > this.#maxBytes && feeRate <= this.#floor) throw mempoolFull(feeRate)
+    const usage = entryUsage(tx)
+    // Both refusals before the signatures are verified: a peer cannot make either cost a verification.
+    this.#packageOf(tx, spends)
+    if (this.#usage + usage > this.#maxBytes && feeRate <= this.#lowestScore()) throw mempoolFull(feeRate)
     if (!await this.#c.verifier.verifyAll(sigChecksOf(tx, this.#c.chainTag))) throw new TxError('BAD_SIGNATURE', `${tx.idString} has an invalid signature`)
     // Another accept may have raced ahead during the verification above.
     if (this.#entries.has(tx.idString)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already in the mempool`)
     for (const key of spends) if (this.#spentBy.has(key)) throw new TxError('CONFLICT', `${key} was spent meanwhile`)
-    const parents = new Set(spends.map(key => key.slice(0, key.lastIndexOf(':'))).filter(id => this.#entries.has(id)))
-    this.#makeRoom(size, feeRate, this.#ancestors(parents))
-    const entry: PoolEntry = { tx, fee, size, feeRate, time, spends, parents, children: new Set() }
+    const { parents, ancestors } = this.#packageOf(tx, spends)
+    this.#makeRoom(usage, feeRate, ancestors)
+    const feeUnits = Number(fee)
+    let ancestorSize = size
+    let ancestorFee = feeUnits
+    for (const a of ancestors) {
+      ancestorSize += a.size
+      ancestorFee += a.feeUnits
+    }
+    const entry: PoolEntry = {
+      tx,
+      fee,
+      size,
+      feeRate,
+      time,
+      spends,
+      parents,
+      children: [],
+      seq: this.#seq++,
+      usage,
+      feeUnits,
+      ancestorCount: ancestors.size + 1,
+      ancestorSize,
+      ancestorFee,
+      descendantCount: 1,
+      descendantSize: size,
+      descendantFee: feeUnits,
+      walk: 0,
+      ancestorSlot: -1,
+      descendantSlot: -1
+    }
+    for (const a of ancestors) this.#countDescendant(a, entry, 1)
+    for (const p of parents) p.children.push(entry)
     this.#entries.set(tx.idString, entry)
-    for (const parent of parents) this.#entries.get(parent)?.children.add(tx.idString)
     this.#byFingerprint.set(fingerprintOf(tx.bytes), entry)
-    for (const key of spends) this.#spentBy.set(key, tx.idString)
+    for (const key of spends) this.#spentBy.set(key, entry)
+    this.#byAncestorScore.push(entry)
+    this.#byDescendantScore.push(entry)
     this.#bytes += size
-    // Its ancestors' packages now include it: each package's rate stays at or above the lower of the two.
-    this.#floor = Math.min(this.#floor, feeRate)
+    this.#usage += usage
+    this.#changed()
     return entry
   }
 
   /**
-   * Evicts packages (a transaction with its descendants, which go with it) by
-   * the fee rate of the whole package, lowest first, until `size` more bytes
-   * fit, never an ancestor of the newcomer (`keep`): a cheap parent is judged
-   * with the children that pay for it. All or nothing: when room would take a
-   * package paying at or above the newcomer's rate, nothing is evicted.
+   * The mempool parents and ancestors of a transaction, or a TxError naming
+   * the package limit it would break. The walk stops at the
+   * first limit passed, so a long chain costs no more than the limit (Core's
+   * CalculateMemPoolAncestors).
    */
-  #makeRoom (size: number, feeRate: number, keep: Set<string>): void {
-    if (this.#bytes + size <= this.#maxBytes) return
-    const ranked: Array<{ id: string, rate: number, members: PoolEntry[] }> = []
-    for (const [id, e] of this.#entries) {
-      const members = e.children.size === 0 ? [e] : this.#withDescendants(id)
-      let fee = 0n
-      let bytes = 0
+  #packageOf (tx: Tx, spends: string[]): { parents: PoolEntry[], ancestors: Set<PoolEntry> } {
+    const size = tx.bytes.length
+    const found = new Set<PoolEntry>()
+    for (const key of spends) {
+      const parent = this.#entries.get(key.slice(0, key.lastIndexOf(':')))
+      if (parent !== undefined) found.add(parent)
+    }
+    const parents = [...found]
+    const { ancestorCount, ancestorBytes, descendantCount, descendantBytes } = this.limits
+    const ancestors = new Set<PoolEntry>()
+    const stack = parents.slice()
+    let bytes = size
+    while (stack.length > 0) {
+      const a = stack.pop() as PoolEntry
+      if (ancestors.has(a)) continue
+      ancestors.add(a)
+      bytes += a.size
+      if (ancestors.size + 1 > ancestorCount) {
+        // One parent (a chain): its own count makes the figure exact.
+        const count = Math.max(ancestors.size + 1, ...parents.map(p => p.ancestorCount + 1))
+        throw new TxError('TOO_MANY_ANCESTORS', `${tx.idString} would make ${count} unconfirmed transactions with its ancestors, over the limit of ${ancestorCount}`)
+      }
+      if (bytes > ancestorBytes) {
+        const total = Math.max(bytes, ...parents.map(p => p.ancestorSize + size))
+        throw new TxError('ANCESTORS_TOO_LARGE', `${tx.idString} and its unconfirmed ancestors would make ${total} bytes, over the limit of ${ancestorBytes}`)
+      }
+      if (a.descendantCount + 1 > descendantCount) {
+        throw new TxError('TOO_MANY_DESCENDANTS', `${tx.idString} would give its unconfirmed ancestor ${a.tx.idString} ${a.descendantCount + 1} transactions with its descendants, over the limit of ${descendantCount}`)
+      }
+      if (a.descendantSize + size > descendantBytes) {
+        throw new TxError('DESCENDANTS_TOO_LARGE', `${tx.idString} would give its unconfirmed ancestor ${a.tx.idString} ${a.descendantSize + size} bytes with its descendants, over the limit of ${descendantBytes}`)
+      }
+      for (const p of a.parents) stack.push(p)
+    }
+    return { parents, ancestors }
+  }
+
+  /** The lowest descendant score in the pool (Infinity when empty): while full, a newcomer must pay more. */
+  #lowestScore (): number {
+    const lowest = this.#byDescendantScore.peek()
+    return lowest === undefined ? Infinity : descendantScore(lowest)
+  }
+
+  /**
+   * Evicts packages (a transaction with its descendants, which go with it),
+   * lowest descendant score first, until `usage` more bytes fit, never an
+   * ancestor of the newcomer (`keep`). All or nothing: when room would take a
+   * package paying at or above the newcomer's rate, nothing is evicted. It
+   * walks the eviction index from its low end: its cost is what it evicts and
+   * skips, whatever the pool holds.
+   */
+  #makeRoom (usage: number, feeRate: number, keep: Set<PoolEntry>): void {
+    let excess = this.#usage + usage - this.#maxBytes
+    if (excess <= 0) return
+    const evict = new Set<PoolEntry>()
+    const walk = this.#byDescendantScore.walk()
+    for (let candidate = walk.next(); candidate !== undefined; candidate = walk.next()) {
+      this.#evictionLookups++
+      if (keep.has(candidate) || evict.has(candidate)) continue
+      // Every later package scored at least this much.
+      if (descendantScore(candidate) >= feeRate) break
+      // Its score without what is already taken: a package left paying more than the newcomer stays.
+      let fee = 0
+      let size = 0
+      const members: PoolEntry[] = []
+      for (const m of withDescendants(candidate)) {
+        if (evict.has(m)) continue
+        members.push(m)
+        fee += m.feeUnits
+        size += m.size
+      }
+      if (Math.max(candidate.feeRate, fee / size) >= feeRate) continue
       for (const m of members) {
-        fee += m.fee
-        bytes += m.size
+        evict.add(m)
+        excess -= m.usage
       }
-      ranked.push({ id, rate: Number(fee) / bytes, members })
+      if (excess <= 0) break
     }
-    ranked.sort((a, b) => a.rate - b.rate)
-    // Every package counted, the newcomer's ancestors too: the lowest is exact.
-    this.#floor = ranked[0]?.rate ?? 0
-    const evict = new Set<string>()
-    let bytes = this.#bytes
-    for (const candidate of ranked) {
-      if (bytes + size <= this.#maxBytes) break
-      if (keep.has(candidate.id) || evict.has(candidate.id)) continue
-      if (candidate.rate >= feeRate) throw mempoolFull(feeRate)
-      for (const m of candidate.members) {
-        if (!evict.has(m.tx.idString)) bytes -= m.size
-        evict.add(m.tx.idString)
-      }
-    }
-    if (bytes + size > this.#maxBytes) throw mempoolFull(feeRate)
-    const evicted = [...evict].flatMap(id => this.removeWithDescendants(id))
-    if (evicted.length > 0) this.#c.evicted?.(evicted)
-  }
-
-  /** The mempool transactions these ones spend from, transitively. */
-  #ancestors (parents: Set<string>): Set<string> {
-    const found = new Set<string>()
-    const stack = [...parents]
-    while (stack.length > 0) {
-      const id = stack.pop() as string
-      if (found.has(id)) continue
-      found.add(id)
-      for (const p of this.#entries.get(id)?.parents ?? []) stack.push(p)
-    }
-    return found
-  }
-
-  /** A transaction and everything spending its outputs, transitively. */
-  #withDescendants (id: string): PoolEntry[] {
-    const found = new Map<string, PoolEntry>()
-    const stack = [id]
-    while (stack.length > 0) {
-      const entry = this.#entries.get(stack.pop() as string)
-      if (entry === undefined || found.has(entry.tx.idString)) continue
-      found.set(entry.tx.idString, entry)
-      for (const child of entry.children) stack.push(child)
-    }
-    return [...found.values()]
+    if (excess > 0) throw mempoolFull(feeRate)
+    const evicted = [...evict]
+    this.#remove(evicted)
+    this.#c.evicted?.(evicted.map(e => e.tx))
   }
 
   /** Removes a transaction and everything spending its outputs; returns what left. */
   removeWithDescendants (id: string): Tx[] {
-    const removed = this.#withDescendants(id)
-    for (const entry of removed) this.#drop(entry)
-    return removed.map(e => e.tx)
+    const entry = this.#entries.get(id)
+    if (entry === undefined) return []
+    const leaving = withDescendants(entry)
+    this.#remove(leaving)
+    return leaving.map(e => e.tx)
   }
 
-  /** Removes one entry; its children (if they stay) no longer count it as a parent. */
+  /**
+   * Removes entries; those staying no longer count them in their packages:
+   * ancestors lose them from their descendant totals, descendants (when a
+   * mined parent leaves its children) from their ancestor totals.
+   */
+  #remove (leaving: PoolEntry[]): void {
+    const gone = new Set(leaving)
+    for (const e of leaving) {
+      if (e.parents.length > 0) for (const a of closure(e.parents, parentsOf)) if (!gone.has(a)) this.#countDescendant(a, e, -1)
+      if (e.children.length > 0) {
+        for (const d of closure(e.children, childrenOf)) {
+          if (gone.has(d)) continue
+          d.ancestorCount--
+          d.ancestorSize -= e.size
+          d.ancestorFee -= e.feeUnits
+          // Its place in the template index moves with its totals.
+          this.#byAncestorScore.update(d)
+        }
+      }
+    }
+    for (const e of leaving) this.#drop(e)
+  }
+
+  /** Adds `e` to the descendant totals of its ancestor `a` (sign 1) or takes it out (-1); a's place in the eviction index moves with them. */
+  #countDescendant (a: PoolEntry, e: PoolEntry, sign: 1 | -1): void {
+    a.descendantCount += sign
+    a.descendantSize += sign * e.size
+    a.descendantFee += sign * e.feeUnits
+    this.#byDescendantScore.update(a)
+  }
+
+  /** Takes one entry out of the maps, the indexes and its neighbours' links (their totals are #remove's). */
   #drop (entry: PoolEntry): void {
-    const id = entry.tx.idString
-    this.#entries.delete(id)
-    // forEach and an indexed loop: #drop runs for every mined transaction, and for-of makes an iterator object per element.
-    if (entry.parents.size > 0) entry.parents.forEach(parent => this.#entries.get(parent)?.children.delete(id))
-    if (entry.children.size > 0) entry.children.forEach(child => this.#entries.get(child)?.parents.delete(id))
+    this.#entries.delete(entry.tx.idString)
+    this.#byAncestorScore.delete(entry)
+    this.#byDescendantScore.delete(entry)
+    // Indexed loops: #drop runs for every mined transaction, and for-of makes an iterator object per element.
+    const { parents, children, spends } = entry
+    for (let n = 0; n < parents.length; n++) unlink(parents[n].children, entry)
+    for (let n = 0; n < children.length; n++) unlink(children[n].parents, entry)
     const fingerprint = fingerprintOf(entry.tx.bytes)
     if (this.#byFingerprint.get(fingerprint) === entry) this.#byFingerprint.delete(fingerprint)
-    const { spends } = entry
     for (let n = 0; n < spends.length; n++) this.#spentBy.delete(spends[n])
     this.#bytes -= entry.size
-    // Its ancestors' packages lost it and may pay less now.
-    this.#floor = 0
+    this.#usage -= entry.usage
+    this.#changed()
   }
 
   /** After a block connects: its transactions leave, and so does anything spending what it spent. */
@@ -222,7 +358,8 @@ export class Mempool {
       const mined = this.#entries.get(tx.idString)
       if (mined !== undefined) {
         // Children stay: their parent is now confirmed.
-        this.#drop(mined)
+        if (mined.parents.length === 0 && mined.children.length === 0) this.#drop(mined)
+        else this.#remove([mined])
         removed.push(tx)
         // What it spent, only it spent in the pool: no conflict to look for.
         continue
@@ -230,7 +367,7 @@ export class Mempool {
       if (tx.isCoinbase) continue
       for (const key of tx.inputKeys()) {
         const conflict = this.#spentBy.get(key)
-        if (conflict !== undefined) removed.push(...this.removeWithDescendants(conflict))
+        if (conflict !== undefined) removed.push(...this.removeWithDescendants(conflict.tx.idString))
       }
     }
     return removed
@@ -242,30 +379,78 @@ export class Mempool {
     this.#entries.clear()
     this.#byFingerprint.clear()
     this.#spentBy.clear()
+    this.#byAncestorScore.clear()
+    this.#byDescendantScore.clear()
     this.#bytes = 0
+    this.#usage = 0
+    this.#changed()
     return txs
   }
 
-  /** Transactions for a block template: highest fee rate first, parents before children, within maxBytes. */
+  /**
+   * Transactions for a block template within maxBytes: packages by ancestor
+   * score, parents before children (BlockAssembler). All at once (a few
+   * milliseconds for a full pool here); selectForBlockSliced shares the thread.
+   */
   selectForBlock (maxBytes: number): MempoolEntry[] {
-    const byRate = [...this.#entries.values()].sort((a, b) => b.feeRate - a.feeRate)
-    const chosen = new Set<string>()
-    const selected: MempoolEntry[] = []
-    let bytes = 0
-    let progress = true
-    while (progress) {
-      progress = false
-      for (const e of byRate) {
-        if (chosen.has(e.tx.idString) || bytes + e.size > maxBytes) continue
-        if ([...e.parents].some(p => !chosen.has(p))) continue
-        chosen.add(e.tx.idString)
-        selected.push(e)
-        bytes += e.size
-        progress = true
-      }
-    }
-    return selected
+    const cached = this.#cachedTemplate(maxBytes)
+    if (cached !== undefined) return cached
+    const assembler = new BlockAssembler(this.#byAncestorScore, maxBytes)
+    assembler.run()
+    return this.#remember(maxBytes, assembler.selected)
   }
+
+  /**
+   * selectForBlock in slices of a few milliseconds, the event loop served
+   * between them (RPC, gossip). Meant to run while nothing else changes the
+   * pool (the chain's queue); should the pool change between slices, it starts
+   * over on the new pool.
+   */
+  async selectForBlockSliced (maxBytes: number): Promise<MempoolEntry[]> {
+    for (;;) {
+      const cached = this.#cachedTemplate(maxBytes)
+      if (cached !== undefined) return cached
+      const version = this.#version
+      const assembler = new BlockAssembler(this.#byAncestorScore, maxBytes)
+      let sliceStart = performance.now()
+      while (this.#version === version && !assembler.run(TEMPLATE_STEPS_PER_LOOK)) {
+        if (performance.now() - sliceStart < TEMPLATE_SLICE_MS) continue
+        await new Promise(resolve => setImmediate(resolve))
+        sliceStart = performance.now()
+      }
+      if (this.#version === version) return this.#remember(maxBytes, assembler.selected)
+    }
+  }
+
+  #changed (): void {
+    this.#version++
+    this.#template = undefined
+  }
+
+  /** The last template's transactions when nothing came or went since (a miner asks every few seconds). */
+  #cachedTemplate (maxBytes: number): PoolEntry[] | undefined {
+    return this.#template?.maxBytes === maxBytes ? this.#template.entries : undefined
+  }
+
+  #remember (maxBytes: number, entries: PoolEntry[]): PoolEntry[] {
+    this.#template = { maxBytes, entries }
+    return entries
+  }
+}
+
+function unlink (list: PoolEntry[], entry: PoolEntry): void {
+  const at = list.indexOf(entry)
+  if (at >= 0) list.splice(at, 1)
+}
+
+/**
+ * The transaction with bytes of its own: one decoded from a larger message (a
+ * block, a gossip frame, an encoder's or Node's shared buffer) views that
+ * message and would pin all of it for as long as it stays. An entry holds only
+ * what it is charged for.
+ */
+function ownCopy (tx: Tx): Tx {
+  return tx.bytes.byteLength === tx.bytes.buffer.byteLength ? tx : Tx.fromBytes(new Uint8Array(tx.bytes))
 }
 
 /**

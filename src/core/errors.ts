@@ -57,7 +57,12 @@ export const TxErrorCode = {
   CONFLICT: 'CONFLICT',
   ALREADY_KNOWN: 'ALREADY_KNOWN',
   FEE_TOO_LOW: 'FEE_TOO_LOW',
-  MEMPOOL_FULL: 'MEMPOOL_FULL'
+  MEMPOOL_FULL: 'MEMPOOL_FULL',
+  /** Mempool package limits (policy, not consensus: another node's pool may hold fewer of the ancestors). */
+  TOO_MANY_ANCESTORS: 'TOO_MANY_ANCESTORS',
+  ANCESTORS_TOO_LARGE: 'ANCESTORS_TOO_LARGE',
+  TOO_MANY_DESCENDANTS: 'TOO_MANY_DESCENDANTS',
+  DESCENDANTS_TOO_LARGE: 'DESCENDANTS_TOO_LARGE'
 } as const
 export type TxErrorCode = typeof TxErrorCode[keyof typeof TxErrorCode]
 
@@ -81,7 +86,12 @@ export const TX_VERDICTS: { readonly [C in TxErrorCode]: PeerVerdict } = {
   ALREADY_KNOWN: Verdict.IGNORE,
   // Our pool's policy, not the sender's fault.
   FEE_TOO_LOW: Verdict.IGNORE,
-  MEMPOOL_FULL: Verdict.IGNORE
+  MEMPOOL_FULL: Verdict.IGNORE,
+  // The package limits too: a peer whose pool holds fewer of the ancestors relays in good faith.
+  TOO_MANY_ANCESTORS: Verdict.IGNORE,
+  ANCESTORS_TOO_LARGE: Verdict.IGNORE,
+  TOO_MANY_DESCENDANTS: Verdict.IGNORE,
+  DESCENDANTS_TOO_LARGE: Verdict.IGNORE
 }
 
 export class TxError extends CointsError<TxErrorCode> {

@@ -244,12 +244,13 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       }
     },
     getmempoolinfo: {
-      description: 'Mempool size, bytes, limit and minimum fee rate; loaded: whether the mempool saved at the last stop has been loaded again.',
+      description: 'Mempool size, bytes (serialised), usage (estimated memory, which maxbytes bounds), limit and minimum fee rate; loaded: whether the mempool saved at the last stop has been loaded again.',
       params: [],
       handler: async () => ({
         loaded: ctx.mempoolFile.loaded,
         size: chain.mempool.size,
         bytes: chain.mempool.bytes,
+        usage: chain.mempool.usage,
         maxbytes: chain.mempool.maxBytes,
         minfeerate: chain.mempool.minFeeRate
       })
