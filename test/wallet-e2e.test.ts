@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { COIN, parseAmount } from '../src/core/amount.ts'
+import { RpcCallError } from '../src/rpc/client.ts'
 import { WALLET_FILE } from '../src/wallet/wallet.ts'
 import { addrOf, newKey, regtest, rejectsWith, rpc, startNode, waitFor, waitForSameTip } from './helpers/node-harness.ts'
 import type { CointsNode } from '../src/node/node.ts'
@@ -123,4 +124,31 @@ test('templates for an external miner pay one wallet address until a block pays 
   assert.equal(await receiveIndex(), before + 1, 'the block paid the same address')
   await rpc(node, 'getblocktemplate')
   assert.equal(await receiveIndex(), before + 2, 'once a block paid it, the next template pays a new one')
+})
+
+test('a payment that would chain unconfirmed change past the mempool\'s limit pays from a confirmed coin instead, else says to wait for a confirmation', async t => {
+  const node = await startNode(t)
+  await rpc(node, 'createwallet', ['pass'])
+  await rpc(node, 'generate', [1])
+  await rpc(node, 'generate', [regtest.coinbaseMaturity - 1, elsewhere])
+  await rpc(node, 'walletpassphrase', ['pass', 600])
+  // A confirmed coin of 1 beside the change of 49: the largest coin pays first, so the change is what chains.
+  const self = await rpc(node, 'sendtoaddress', [await rpc(node, 'getnewaddress'), '1']) as string
+  await rpc(node, 'generate', [1, elsewhere])
+  assert.equal(node.chain.mempool.size, 0)
+  for (let n = 0; n < 25; n++) await rpc(node, 'sendtoaddress', [elsewhere, '0.1'])
+  assert.equal(node.chain.mempool.size, 25)
+  // The 26th would be the change's 26th unconfirmed transaction in a row: the coin of 1 pays.
+  const txid = await rpc(node, 'sendtoaddress', [elsewhere, '0.1']) as string
+  assert.deepEqual(node.chain.mempool.get(txid)?.tx.data.inputs.map(i => [i.prev.txid.toString(), i.prev.index]), [[self, 0]])
+  // Then only unconfirmed change is left.
+  await assert.rejects(rpc(node, 'sendtoaddress', [elsewhere, '0.1']), (err: unknown) => {
+    assert.ok(err instanceof RpcCallError, String(err))
+    assert.equal(err.code, 'UNCONFIRMED_CHAIN_TOO_LONG')
+    assert.match(err.message, /limit of 25 unconfirmed transactions .* wait for a confirmation/)
+    return true
+  })
+  assert.equal(node.chain.mempool.size, 26)
+  await rpc(node, 'generate', [1, elsewhere])
+  await rpc(node, 'sendtoaddress', [elsewhere, '0.1'])
 })

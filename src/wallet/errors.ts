@@ -21,7 +21,9 @@ export const WalletErrorCode = {
   SCAN_FAILED: 'SCAN_FAILED',
   HISTORY_OPEN_FAILED: 'HISTORY_OPEN_FAILED',
   BAD_PATH: 'BAD_PATH',
-  BACKUP_FAILED: 'BACKUP_FAILED'
+  BACKUP_FAILED: 'BACKUP_FAILED',
+  /** Only unconfirmed change could pay, and spending it would pass the mempool's package limits. */
+  UNCONFIRMED_CHAIN_TOO_LONG: 'UNCONFIRMED_CHAIN_TOO_LONG'
 } as const
 export type WalletErrorCode = typeof WalletErrorCode[keyof typeof WalletErrorCode]
 

@@ -12,6 +12,7 @@ import type { NetworkParams } from '../core/params.ts'
 import { OutPoint, outpointKey } from '../core/outpoint.ts'
 import { MAX_TX_BYTES, signTransaction, Tx, TX_VERSION, type TransactionData } from '../core/tx.ts'
 import type { Chain } from '../chain/chain.ts'
+import { isPackageLimitError } from '../chain/mempool.ts'
 import type { BlockEntry, MempoolEntry } from '../chain/types.ts'
 import type { Logger } from '../log.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
@@ -677,10 +678,21 @@ export class Wallet {
       })
       // Signatures have a fixed size, so an unsigned draft with amounts at their widest sizes the real transaction.
       const draftBytes = (inputs: WalletCoin[], withChange: boolean): number => Tx.create(build(inputs, withChange ? MAX_MONEY : undefined)).bytes.length
-      const { inputs, change } = selectCoins(spendable, amount, draftBytes, { feeRate, dust: DUST, maxBytes: MAX_TX_BYTES })
-      const data = build(inputs, change > 0n ? change : undefined)
-      const tx = signTransaction(data, inputs.map(c => keyOf(c).privateKey), this.#c.chain.chainTag)
-      await this.#c.chain.acceptTx(tx)
+      const pay = async (coins: WalletCoin[]): Promise<{ tx: Tx, change: bigint }> => {
+        const { inputs, change } = selectCoins(coins, amount, draftBytes, { feeRate, dust: DUST, maxBytes: MAX_TX_BYTES })
+        const tx = signTransaction(build(inputs, change > 0n ? change : undefined), inputs.map(c => keyOf(c).privateKey), this.#c.chain.chainTag)
+        await this.#c.chain.acceptTx(tx)
+        return { tx, change }
+      }
+      const { tx, change } = await pay(spendable).catch(async (err: unknown) => {
+        // Unconfirmed change chained up to the mempool's package limits: confirmed coins alone may still pay.
+        if (!isPackageLimitError(err)) throw err
+        return await pay(spendable.filter(c => c.state === 'confirmed')).catch((again: unknown) => {
+          if (!(again instanceof WalletError && again.code === 'INSUFFICIENT_FUNDS')) throw again
+          const { ancestorCount, ancestorBytes } = this.#c.chain.mempool.limits
+          throw new WalletError('UNCONFIRMED_CHAIN_TOO_LONG', `only unconfirmed change can pay this, and spending it would pass the mempool's limit of ${ancestorCount} unconfirmed transactions (or ${ancestorBytes} bytes) in one chain (${err.code}): wait for a confirmation and send again`)
+        })
+      })
       if (change > 0n) {
         // Seeing the transaction may have moved the index past this address already.
         file.changeIndex = Math.max(file.changeIndex, changeAddress.index + 1)
