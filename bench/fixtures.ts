@@ -103,11 +103,11 @@ export interface NodeProcess {
   stop: () => Promise<void>
 }
 
-/** A regtest node process on `datadir` (loopback, the runtime flags users get); resolves once its RPC answers. */
-export async function spawnNode (datadir: string): Promise<NodeProcess> {
+/** A regtest node process on `datadir` (loopback, the runtime flags users get, then `args`); resolves once its RPC answers. */
+export async function spawnNode (datadir: string, args: string[] = []): Promise<NodeProcess> {
   const port = await freePort()
   const start = performance.now()
-  const child = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(port), '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], { stdio: 'ignore' })
+  const child = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(port), '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn', ...args], { stdio: 'ignore' })
   const rpc = async (method: string, params: unknown[] = []): Promise<unknown> => await callRpc({ datadir, port }, method, params)
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return

@@ -3,6 +3,7 @@
  * the same run. Figures go to docs/performance.md.
  */
 import { benchAttacks } from './attacks.ts'
+import { benchMempool } from './mempool.ts'
 import { benchMiner } from './miner.ts'
 import { benchPropagation, benchSync } from './network.ts'
 import { benchStartup, benchWalletStartup } from './startup.ts'
@@ -22,6 +23,7 @@ await run('miner', benchMiner)
 await run('startup', benchStartup)
 await run('storage', benchStorage)
 await run('wallet startup', benchWalletStartup)
+await run('mempool', benchMempool)
 await run('propagation', benchPropagation)
 await run('sync', benchSync)
 await run('attacks', benchAttacks)
