@@ -139,7 +139,7 @@ export const nodeCommand: Command = {
     ['--mdns, --no-mdns', 'find peers on the LAN by mDNS (default on for lan, off for regtest)'],
     ['--max-peers N', 'most connections (default 32)'],
     ['--no-p2p', 'run without networking'],
-    ['--mempool-max-bytes N', 'mempool bound (default 64000000)'],
+    ['--mempool-max-bytes N', 'mempool bound, in bytes of the entries\' estimated memory (default 64000000)'],
     ['--fee-rate N', 'default wallet fee rate, base units per byte (default 2)'],
     ['--log-level LEVEL', 'debug, info, warn, error or silent (default info)'],
     ['--reindex', 'rebuild the block index, UTXO set and undo data from the stored blocks (a damaged database); damaged blocks are synced again from peers'],
