@@ -15,7 +15,7 @@ function walked (heap: IndexedHeap<Item>): number[] {
   return keys
 }
 
-test('an indexed heap keeps its order through pushes, deletes and changed keys, and walks it without emptying', () => {
+test('an indexed heap keeps its order through pushes, deletes, changed keys and a rebuild, and walks it without emptying', () => {
   const heap = heapOf()
   assert.equal(heap.peek(), undefined)
   assert.deepEqual(walked(heap), [])
@@ -46,6 +46,13 @@ test('an indexed heap keeps its order through pushes, deletes and changed keys, 
   assert.deepEqual(walked(heap), sorted)
   assert.equal(heap.size, live.size, 'a walk takes nothing out')
   for (const item of live) assert.ok(item.slot >= 0 && item.slot < heap.size)
+  // Built afresh from what stays when most leave at once: the same order, each knowing its place.
+  const staying = [...live].filter((_, n) => n % 4 === 0)
+  heap.reset(staying)
+  assert.deepEqual(walked(heap), staying.map(i => i.key).sort((a, b) => a - b))
+  for (const item of staying) heap.delete(item)
+  assert.equal(heap.size, 0)
+  heap.reset(live)
   heap.clear()
   assert.equal(heap.size, 0)
   for (const item of live) assert.equal(item.slot, -1)

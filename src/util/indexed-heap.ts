@@ -50,6 +50,16 @@ export class IndexedHeap<T> {
     if (at >= 0) this.#place(at)
   }
 
+  /** Holds `items` instead, built in linear time (cheaper than a delete each when most elements leave at once). */
+  reset (items: Iterable<T>): void {
+    this.#items.length = 0
+    for (const item of items) {
+      this.#slot.set(item, this.#items.length)
+      this.#items.push(item)
+    }
+    for (let n = (this.#items.length >> 1) - 1; n >= 0; n--) siftDown(this.#items, n, this.#before, this.#moved)
+  }
+
   clear (): void {
     for (let n = 0; n < this.#items.length; n++) this.#slot.set(this.#items[n], -1)
     this.#items.length = 0
