@@ -1,5 +1,5 @@
 import { IndexedHeap, type HeapWalk } from '../util/indexed-heap.ts'
-import { ancestorScore, childrenOf, closure, parentsOf, type PoolEntry } from './pool-entry.ts'
+import { childrenOf, closure, parentsOf, type PoolEntry } from './pool-entry.ts'
 
 /**
  * Packages in a row too large for the room left after which a nearly full
@@ -17,16 +17,14 @@ interface ModifiedEntry {
   readonly entry: PoolEntry
   size: number
   fee: number
+  /** Its ancestor score with what is left: the lower of its own rate and that package's. */
+  score: number
   /** Its position in the index of modified entries. */
   slot: number
 }
 
-function modifiedScore (m: ModifiedEntry): number {
-  return Math.min(m.entry.feeRate, m.fee / m.size)
-}
-
 function modifiedFirst (a: ModifiedEntry, b: ModifiedEntry): boolean {
-  const d = modifiedScore(a) - modifiedScore(b)
+  const d = a.score - b.score
   return d > 0 || (d === 0 && a.entry.seq < b.entry.seq)
 }
 
@@ -79,7 +77,7 @@ export class BlockAssembler {
     }
     let entry: PoolEntry
     let size: number
-    if (best !== undefined && (head === undefined || modifiedScore(best) > ancestorScore(head) || (modifiedScore(best) === ancestorScore(head) && best.entry.seq < head.seq))) {
+    if (best !== undefined && (head === undefined || best.score > head.templateScore || (best.score === head.templateScore && best.entry.seq < head.seq))) {
       entry = best.entry
       size = best.size
       this.#dropModified(entry)
@@ -136,14 +134,16 @@ export class BlockAssembler {
         size += a.size
         fee += a.feeUnits
       }
+      const score = Math.min(d.feeRate, fee / size)
       const m = this.#modified.get(d)
       if (m === undefined) {
-        const added = { entry: d, size, fee, slot: -1 }
+        const added = { entry: d, size, fee, score, slot: -1 }
         this.#modified.set(d, added)
         this.#modifiedOrder.push(added)
       } else {
         m.size = size
         m.fee = fee
+        m.score = score
         this.#modifiedOrder.update(m)
       }
     }

@@ -6,7 +6,7 @@ import { outpointKey } from '../core/outpoint.ts'
 import { Tx } from '../core/tx.ts'
 import { BlockAssembler } from './block-assembler.ts'
 import { entryUsage } from './mempool-usage.ts'
-import { childrenOf, closure, descendantScore, evictionIndex, parentsOf, templateIndex, withDescendants, type PoolEntry } from './pool-entry.ts'
+import { childrenOf, closure, descendantScore, evictionIndex, parentsOf, rescore, templateIndex, withDescendants, type PoolEntry } from './pool-entry.ts'
 import type { SignatureVerifier } from './sig-verifier.ts'
 import type { MempoolEntry } from './types.ts'
 
@@ -189,8 +189,11 @@ export class Mempool {
       descendantFee: feeUnits,
       walk: 0,
       ancestorSlot: -1,
-      descendantSlot: -1
+      descendantSlot: -1,
+      templateScore: 0,
+      evictionScore: 0
     }
+    rescore(entry)
     for (const a of ancestors) this.#countDescendant(a, entry, 1)
     for (const p of parents) p.children.push(entry)
     this.#entries.set(tx.idString, entry)
@@ -319,6 +322,7 @@ export class Mempool {
           d.ancestorSize -= e.size
           d.ancestorFee -= e.feeUnits
           // Its place in the template index moves with its totals.
+          rescore(d)
           this.#byAncestorScore.update(d)
         }
       }
@@ -331,6 +335,7 @@ export class Mempool {
     a.descendantCount += sign
     a.descendantSize += sign * e.size
     a.descendantFee += sign * e.feeUnits
+    rescore(a)
     this.#byDescendantScore.update(a)
   }
 

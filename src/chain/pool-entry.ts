@@ -31,9 +31,11 @@ export interface PoolEntry extends MempoolEntry {
   descendantFee: number
   /** The last walk that reached it (closure). */
   walk: number
-  /** Its positions in the pool's two indexes. */
+  /** Its positions in the pool's two indexes, and its scores there as of its last change (rescore). */
   ancestorSlot: number
   descendantSlot: number
+  templateScore: number
+  evictionScore: number
 }
 
 /**
@@ -55,10 +57,16 @@ export function descendantScore (e: PoolEntry): number {
   return Math.max(e.feeRate, e.descendantFee / e.descendantSize)
 }
 
+/** Sets the scores the indexes compare, after its totals changed (then the index is told: update). */
+export function rescore (e: PoolEntry): void {
+  e.templateScore = ancestorScore(e)
+  e.evictionScore = descendantScore(e)
+}
+
 /** The template index: best ancestor score first, of equal ones the earlier. */
 export function templateIndex (): IndexedHeap<PoolEntry> {
   return new IndexedHeap((a, b) => {
-    const d = ancestorScore(a) - ancestorScore(b)
+    const d = a.templateScore - b.templateScore
     return d > 0 || (d === 0 && a.seq < b.seq)
   }, { get: e => e.ancestorSlot, set: (e, n) => { e.ancestorSlot = n } })
 }
@@ -66,7 +74,7 @@ export function templateIndex (): IndexedHeap<PoolEntry> {
 /** The eviction index: lowest descendant score first, of equal ones the newest. */
 export function evictionIndex (): IndexedHeap<PoolEntry> {
   return new IndexedHeap((a, b) => {
-    const d = descendantScore(a) - descendantScore(b)
+    const d = a.evictionScore - b.evictionScore
     return d < 0 || (d === 0 && a.seq > b.seq)
   }, { get: e => e.descendantSlot, set: (e, n) => { e.descendantSlot = n } })
 }
