@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { test } from 'node:test'
 import { chainWorkspace } from './helpers/chain-harness.ts'
-import { runAndKill, seededRandom } from './helpers/crash-miner-run.ts'
+import { killAll, runAndKill, seededRandom } from './helpers/crash-miner-run.ts'
 
 const ROUNDS = 5
 
 test('SIGKILLed at random moments while mining, spending and reorganising, the chain restarts consistent', async t => {
   const children = new Set<ChildProcess>()
   // Registered first, so it runs before the workspace's hook removes the datadir.
-  t.after(async () => {
-    for (const child of children) {
-      child.kill('SIGKILL')
-      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit')
-    }
-  })
+  t.after(async () => { await killAll(children) })
   const ws = await chainWorkspace(t)
   const seed = Number(process.env.CRASH_SEED ?? Date.now() % 2 ** 31)
   const random = seededRandom(seed)

@@ -188,11 +188,11 @@ test('a block the index holds but the store lost reads as CORRUPT_BLOCK, never a
   const { ws } = await copy(t)
   const chain = await ws.open()
   const block = source.built.blocks[100]
-  await chain.store.db.del(blockstoreKey(block.id))
+  await chain.store.blockstore.db.del(blockstoreKey(block.id))
   await assert.rejects(chain.getBlock(block.id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
   await assert.rejects(chain.getBlocksWire([block.id]), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
   // LevelDB's own corruption errors are damage too, with the remedy.
-  const db = chain.store.db as unknown as { getMany: (...args: unknown[]) => Promise<unknown> }
+  const db = chain.store.blockstore.db as unknown as { getMany: (...args: unknown[]) => Promise<unknown> }
   db.getMany = async () => { throw Object.assign(new Error('Corruption: block checksum mismatch'), { code: 'LEVEL_CORRUPTION' }) }
   await assert.rejects(chain.getBlock(source.built.blocks[5].id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_DB' && /--reindex/.test(err.message))
 })

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { Chain } from '../src/chain/chain.ts'
 import { StoreError } from '../src/chain/records.ts'
 import { regtest } from './helpers/chain-harness.ts'
-import { runAndKill, seededRandom } from './helpers/crash-miner-run.ts'
+import { killAll, runAndKill, seededRandom } from './helpers/crash-miner-run.ts'
 
 const PYTHON = '/usr/bin/python3'
 const FS = fileURLToPath(new URL('./fixtures/powercut-fs.py', import.meta.url))
@@ -68,10 +68,7 @@ test('power cuts at random moments while mining, spending and reorganising: the 
   const dir = await mkdtemp(join(tmpdir(), 'coints-powercut-'))
   const [durable, live, mnt] = ['durable', 'live', 'mnt'].map(d => join(dir, d))
   t.after(async () => {
-    for (const child of children) {
-      child.kill('SIGKILL')
-      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit')
-    }
+    await killAll(children)
     // Unmounted at each cut; only a failure on the way leaves it mounted.
     try {
       execFileSync('umount', ['-l', mnt], { stdio: 'ignore' })

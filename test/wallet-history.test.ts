@@ -64,9 +64,10 @@ for (const [what, keyOf] of damages) {
     // The history gone (a wallet restored, or from before it kept one): the scan must read the damaged block.
     await rm(join(datadir, HISTORY_DIR), { recursive: true })
     const db = new Level<string, Uint8Array>(join(datadir, 'chain'), { keyEncoding: 'utf8', valueEncoding: 'view' })
+    const blocks = db.sublevel<string, Uint8Array>('b', { keyEncoding: 'utf8', valueEncoding: 'view' })
     const key = keyOf(damaged)
-    const value = await db.get(key) as Uint8Array
-    await db.del(key)
+    const value = await blocks.get(key) as Uint8Array
+    await blocks.del(key)
     await db.close()
 
     node = await startNode(t, { datadir })
@@ -81,7 +82,7 @@ for (const [what, keyOf] of damages) {
     await rejectsWith(rpc(node, 'sendtoaddress', [newKey().address, '1']), 'SCAN_FAILED')
 
     // Repaired (as a resync from peers would), the scan goes on from the block when the next one arrives.
-    await node.chain.store.db.put(key, value)
+    await node.chain.store.blockstore.db.put(key, value)
     await rpc(node, 'generate', [1, newKey().address])
     await waitFor(async () => {
       const i = await walletInfo(node)

@@ -61,6 +61,11 @@ export class BlockIndex {
     return this.#entries.get(id)
   }
 
+  /** Every entry, parents before children. */
+  entries (): IterableIterator<IndexEntry> {
+    return this.#entries.values()
+  }
+
   /** Adds a record whose parent is already indexed (or genesis). */
   add (record: IndexRecord): IndexEntry {
     const prev = record.prevDigest === null ? null : cidStringOfDigest(record.prevDigest)

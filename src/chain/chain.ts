@@ -11,6 +11,8 @@ import { checkBlockContext, checkBlockSanity, coinsOf, connectBlockTxs, sigCheck
 import { Tx, TX_VERSION } from '../core/tx.ts'
 import { BlockIndex, type IndexEntry } from './block-index.ts'
 import { checkRecentBlocks, DEFAULT_CHECK_BLOCKS } from './block-check.ts'
+import { moveRootBlocks, readLayout, STORE_LAYOUT } from './blockstore-layout.ts'
+import { dropBlocks, dropInvalidBodies } from './invalid-blocks.ts'
 import type { Logger } from '../log.ts'
 import { ChainStats } from './chain-stats.ts'
 import { Mempool } from './mempool.ts'
@@ -133,10 +135,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     const damage = await this.store.open({ salvage: this.#reindex })
     for (const d of damage) this.#log.warn(`reindex: ${d.file} ${d.problem}; what it held is rebuilt or synced again`)
     try {
+      const layout = await readLayout(this.store)
+      // A datadir made before the blockstore had a keyspace of its own (or whose move was cut short).
+      const moved = await moveRootBlocks(this.store, this.#log)
       // A reindex interrupted by a crash begins again.
       const reindex = this.#reindex || await this.store.getMeta('reindex') !== undefined
       if (reindex) await this.store.beginReindex()
       await this.#load()
+      if (layout === undefined || moved > 0) await this.#finishLayout()
       await this.store.markCreated()
       if (reindex) await this.#rebuild()
       else await this.#checkRecent()
@@ -154,15 +160,37 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.#log.info(`chain ${this.params.name} at height ${this.#index.tip.height} (${this.#index.tip.idString}), ${this.#index.size} blocks indexed`)
   }
 
+  /**
+   * The rest of the move to a blockstore of its own, once the index is loaded:
+   * blocks found invalid leave the blockstore (their headers kept beside the
+   * index for getblock), with their transactions no valid block holds.
+   */
+  async #finishLayout (): Promise<void> {
+    const invalid = this.#invalidEntries()
+    await this.store.markInvalid(invalid.map(e => this.#index.toRecord(e)))
+    const dropped = await dropInvalidBodies(this.store, this.#index, invalid)
+    if (invalid.length > 0) this.#log.info(`blockstore: ${invalid.length} blocks marked invalid left it, with ${dropped} transaction lists and transactions no valid block holds`)
+    await this.store.putMeta('layout', new Uint8Array([STORE_LAYOUT]))
+  }
+
+  #invalidEntries (): IndexEntry[] {
+    return [...this.#index.entries()].filter(e => e.status === BlockStatus.INVALID)
+  }
+
   /** -reindex: every stored block through processBlock's own path, in height order. */
   async #rebuild (): Promise<void> {
     const started = Date.now()
-    const { connected, dropped } = await rebuildFromBlocks({
+    const { connected, dropped, unindexed, damaged } = await rebuildFromBlocks({
       store: this.store,
       log: this.#log,
       process: async block => await this.#processBlock(block, true),
       indexed: id => this.#index.get(id) !== undefined
     })
+    // The blockstore keeps what the new index holds valid. Blocks found invalid kept their bodies (stored
+    // before, they may share them); blocks not indexed again go whole (peers serve them again if wanted).
+    await dropInvalidBodies(this.store, this.#index, this.#invalidEntries())
+    await dropBlocks(this.store, this.#index, unindexed.map(h => h.bytes))
+    await this.store.deleteBlocks(damaged)
     await this.#coins.flush()
     await this.store.endReindex()
     this.#log.info(`reindex: done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${connected} blocks indexed, tip ${this.#index.tip.height}${dropped > 0 ? `; ${dropped} dropped, to be synced again from peers` : ''}`)
@@ -270,8 +298,11 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** The header of any indexed block, invalid ones included. */
   async getHeader (id: CID): Promise<Header | undefined> {
-    if (this.#index.get(id.toString()) === undefined) return undefined
-    const bytes = await this.store.getRaw(id)
+    const entry = this.#index.get(id.toString())
+    if (entry === undefined) return undefined
+    // An invalid block's header is kept outside the blockstore (looked for in both: it moves once marked).
+    const [first, second] = entry.status === BlockStatus.INVALID ? ['getInvalidHeader', 'getRaw'] as const : ['getRaw', 'getInvalidHeader'] as const
+    const bytes = await this.store[first](id) ?? await this.store[second](id)
     if (bytes === undefined) throw new StoreError('MISSING_BLOCK', `header of indexed block ${id.toString()} is not stored`)
     try {
       return Header.fromBytes(bytes)
@@ -493,7 +524,10 @@ export class Chain extends EventEmitter<ChainEvents> {
           if (!(err instanceof BlockError)) throw err
           this.#log.warn(`block ${entry.idString} at height ${entry.height} is invalid: ${err.message}`)
           failures.set(entry.idString, err)
-          for (const e of this.#index.invalidate(entry)) await this.store.putIndexRecord(this.#index.toRecord(e))
+          const marked = this.#index.invalidate(entry)
+          await this.store.markInvalid(marked.map(e => this.#index.toRecord(e)))
+          // Stored before this call, they may share what they hold; the block in hand is dropped by #processBlock, from its snapshot.
+          await dropInvalidBodies(this.store, this.#index, marked.filter(e => !inHand.has(e.idString)))
           failed = true
           break
         }

@@ -15,6 +15,15 @@ export interface RebuildParts {
 
 const PROGRESS_MS = 2_000
 
+export interface Rebuilt {
+  connected: number
+  dropped: number
+  /** Stored headers that are not in the index again (damaged, invalid, or built on such), for the blockstore to drop. */
+  unindexed: Header[]
+  /** Blockstore keys of stored headers that do not hash to their key. */
+  damaged: string[]
+}
+
 /**
  * Bitcoin Core's -reindex: rebuilds the block index, UTXO set and undo data
  * from the stored blocks (the chain state was cleared, genesis written again).
@@ -23,12 +32,14 @@ const PROGRESS_MS = 2_000
  * table set aside) is dropped with everything built on it: those are synced
  * again from peers.
  */
-export async function rebuildFromBlocks ({ store, log, process, indexed }: RebuildParts): Promise<{ connected: number, dropped: number }> {
+export async function rebuildFromBlocks ({ store, log, process, indexed }: RebuildParts): Promise<Rebuilt> {
   const headers: Header[] = []
+  const damaged: string[] = []
   let dropped = 0
   for await (const header of store.headers()) {
     if ('damaged' in header) {
       log.warn(`reindex: the stored header ${header.damaged} does not hash to its key: dropped`)
+      damaged.push(header.damaged)
       dropped++
     } else {
       headers.push(header)
@@ -68,5 +79,5 @@ export async function rebuildFromBlocks ({ store, log, process, indexed }: Rebui
       log.info(`reindex: ${n + 1} of ${headers.length} blocks read, height ${height}`)
     }
   }
-  return { connected, dropped }
+  return { connected, dropped, unindexed: headers.filter(h => !indexed(h.idString)), damaged }
 }

@@ -13,6 +13,7 @@ import {
   blockstoreKey, blockstoreKeyOfDigest, decodeCoin, decodeIndexRecord, decodeUndo, encodeCoin, encodeIndexValue, encodeUndo,
   indexKey, type IndexRecord, StoreError
 } from './records.ts'
+import { blocksSublevel, ChainBlockstore } from './chain-blockstore.ts'
 
 export interface UtxoStats {
   txouts: number
@@ -60,8 +61,12 @@ export function withRemedy (err: unknown): unknown {
 /** The database and its sublevels, made by open(): a Level opens itself once made, and a store must not touch the disk before open(). */
 function openDatabase (path: string, createIfMissing: boolean) {
   const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing })
+  const blocks = blocksSublevel(db)
   return {
     db,
+    blocks,
+    blockstore: new ChainBlockstore(blocks),
+    invalid: db.sublevel<Uint8Array, Uint8Array>('x', { keyEncoding: 'view', valueEncoding: 'view' }),
     index: db.sublevel<Uint8Array, Uint8Array>('i', { keyEncoding: 'view', valueEncoding: 'view' }),
     utxo: db.sublevel<string, Uint8Array>('u', { keyEncoding: 'utf8', valueEncoding: 'view' }),
     undo: db.sublevel<Uint8Array, Uint8Array>('r', { keyEncoding: 'view', valueEncoding: 'view' }),
@@ -70,9 +75,13 @@ function openDatabase (path: string, createIfMissing: boolean) {
 }
 
 /**
- * LevelDB layout. Root keys "/<base32 multihash>" are blockstore-level's, holding
- * every IPLD block (headers, transaction lists, transactions) by CID. Sublevels:
- * i (block index), u (UTXO set), r (undo data), m (tip, stats, network).
+ * LevelDB layout, in sublevels: b (the blockstore: every IPLD block — header,
+ * transaction list, transaction — of the stored blocks not found invalid, under
+ * blockstore-level's key "/B<base32 multihash>", and nothing else), x (headers
+ * of blocks found invalid, by digest), i (block index), u (UTXO set), r (undo
+ * data), m (tip, stats, network, layout). One LevelDB, so a block's objects and
+ * its index record land in one atomic batch. Datadirs made before kept the
+ * blocks at the root (see blockstore-layout.ts).
  */
 export class ChainStore {
   readonly path: string
@@ -92,6 +101,11 @@ export class ChainStore {
   /** The LevelDB database, between open() and close(). */
   get db (): Level<string, Uint8Array> {
     return this.#parts.db
+  }
+
+  /** The chain's blocks as an interface-blockstore Blockstore (for IPFS users), between open() and close(). */
+  get blockstore (): ChainBlockstore {
+    return this.#parts.blockstore
   }
 
   get #parts (): ReturnType<typeof openDatabase> {
@@ -142,7 +156,7 @@ export class ChainStore {
     this.#open = parts
     if (salvaged.length > 0) {
       const batch = parts.db.batch()
-      for (const [key, value] of salvaged) batch.put(key, value)
+      for (const [key, value] of salvaged) batch.put(key, value, { sublevel: parts.blocks })
       await this.#write('putting back the blocks of damaged tables', () => batch.write({ sync: true }))
     }
     return damage
@@ -161,7 +175,8 @@ export class ChainStore {
     for (const { file, problem } of damage) {
       if (!/\.(?:ldb|sst)$/.test(file) || problem === 'is missing') continue
       for (const { key, value } of await readableEntries(join(this.path, file))) {
-        const text = Buffer.from(key).toString('latin1')
+        // In the blockstore sublevel, or at the root where datadirs made before kept it: put back into the blockstore.
+        const text = Buffer.from(key).toString('latin1').replace(/^!b!/, '')
         if (text.startsWith('/B') && blockstoreKeyOfDigest(sha256(value)) === text) salvaged.push([text, new Uint8Array(value)])
       }
       await rename(join(this.path, file), join(lost, `${file}.damaged`))
@@ -193,11 +208,11 @@ export class ChainStore {
   async putBlock (block: Block, record: IndexRecord): Promise<void> {
     if (Date.now() - this.#spaceCheckedAt > SPACE_CHECK_MS) await this.#checkSpace()
     // A chained batch: for a block's thousands of puts, far cheaper in abstract-level than an array of operations.
-    const { db, index } = this.#parts
+    const { db, blocks, index } = this.#parts
     const batch = db.batch()
-    batch.put(blockstoreKey(block.id), block.header.bytes)
-    batch.put(blockstoreKey(cidOf(block.txList)), block.txList)
-    for (let t = 0; t < block.txs.length; t++) batch.put(blockstoreKeyOfDigest(block.txs[t].digest), block.txs[t].bytes)
+    batch.put(blockstoreKey(block.id), block.header.bytes, { sublevel: blocks })
+    batch.put(blockstoreKey(cidOf(block.txList)), block.txList, { sublevel: blocks })
+    for (let t = 0; t < block.txs.length; t++) batch.put(blockstoreKeyOfDigest(block.txs[t].digest), block.txs[t].bytes, { sublevel: blocks })
     batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: index })
     await this.#write(`storing block ${record.height}`, () => batch.write())
   }
@@ -213,17 +228,61 @@ export class ChainStore {
    * none of it shared with another stored block. Its header and index record stay.
    */
   async dropBlockBody (block: Block, before: Snapshot): Promise<void> {
-    const { db } = this.#parts
+    const { blocks } = this.#parts
     const keys = [blockstoreKey(cidOf(block.txList))]
     for (let t = 0; t < block.txs.length; t++) keys.push(blockstoreKeyOfDigest(block.txs[t].digest))
-    const held = await this.#read('reading a block before it', db.hasMany(keys, { snapshot: before }))
-    const batch = db.batch()
-    for (let n = 0; n < keys.length; n++) if (!held[n]) batch.del(keys[n])
-    await this.#write('dropping an invalid block\'s body', () => batch.write())
+    const held = await this.#read('reading a block before it', blocks.hasMany(keys, { snapshot: before }))
+    await this.deleteBlocks(keys.filter((_, n) => !held[n]))
   }
 
-  async putIndexRecord (record: IndexRecord): Promise<void> {
-    await this.#write('writing a block index record', () => this.#parts.index.put(indexKey(record.height, record.digest), encodeIndexValue(record)))
+  /** Deletes IPLD blocks from the blockstore by key (blockstoreKey), in one batch. */
+  async deleteBlocks (keys: string[]): Promise<void> {
+    if (keys.length === 0) return
+    const { db, blocks } = this.#parts
+    const batch = db.batch()
+    for (const key of keys) batch.del(key, { sublevel: blocks })
+    await this.#write('dropping blocks from the blockstore', () => batch.write())
+  }
+
+  /**
+   * Writes index records marked invalid and moves those blocks' headers out of
+   * the blockstore (to x, where getblock still finds them), in one batch. A
+   * header already moved stays where it is.
+   */
+  async markInvalid (records: IndexRecord[]): Promise<void> {
+    if (records.length === 0) return
+    const { db, blocks, invalid, index } = this.#parts
+    const keys = records.map(r => blockstoreKeyOfDigest(r.digest))
+    const headers = await this.#read('reading invalid blocks', blocks.getMany(keys))
+    const batch = db.batch()
+    records.forEach((record, n) => {
+      batch.put(indexKey(record.height, record.digest), encodeIndexValue(record), { sublevel: index })
+      const header = headers[n]
+      if (header === undefined) return
+      batch.put(record.digest, header, { sublevel: invalid })
+      batch.del(keys[n], { sublevel: blocks })
+    })
+    await this.#write('marking blocks invalid', () => batch.write())
+  }
+
+  /** The header of a block marked invalid (checked against its id), if kept. */
+  async getInvalidHeader (cid: CID): Promise<Uint8Array | undefined> {
+    const bytes = await this.#read(`reading ${cid.toString()}`, this.#parts.invalid.get(cid.multihash.digest))
+    if (bytes !== undefined) checkContent(cid, bytes)
+    return bytes
+  }
+
+  /**
+   * The blockstore keys of blocks' transaction lists and of the transactions
+   * those lists name (none where the list is not stored), from their headers.
+   */
+  async bodyKeys (headers: Uint8Array[]): Promise<Array<{ list: string, txs: string[] }>> {
+    const listIds = headers.map(header => listIdOf(header))
+    const lists = await this.#read('reading transaction lists', this.#parts.blocks.getMany(listIds.map(blockstoreKey)))
+    return lists.map((list, n) => ({
+      list: blockstoreKey(listIds[n]),
+      txs: list === undefined ? [] : txIdsOf(list).map(blockstoreKey)
+    }))
   }
 
   async loadIndex (): Promise<IndexRecord[]> {
@@ -236,14 +295,14 @@ export class ChainStore {
 
   /** A stored IPLD block's bytes, checked against its CID (the content address is its checksum). */
   async getRaw (cid: CID): Promise<Uint8Array | undefined> {
-    const bytes = await this.#read(`reading ${cid.toString()}`, this.#parts.db.get(blockstoreKey(cid)))
+    const bytes = await this.#read(`reading ${cid.toString()}`, this.#parts.blocks.get(blockstoreKey(cid)))
     if (bytes !== undefined) checkContent(cid, bytes)
     return bytes
   }
 
   /** Headers of indexed blocks: one not stored is damage. */
   async getHeaders (cids: CID[]): Promise<Uint8Array[]> {
-    const values = await this.#read('reading headers', this.#parts.db.getMany(cids.map(blockstoreKey)))
+    const values = await this.#read('reading headers', this.#parts.blocks.getMany(cids.map(blockstoreKey)))
     return values.map((v, n) => {
       if (v === undefined) throw new StoreError('CORRUPT_BLOCK', `the header of indexed block ${cids[n].toString()} is not stored; ${REMEDY}`)
       checkContent(cids[n], v)
@@ -273,30 +332,30 @@ export class ChainStore {
    * all: the headers, their transaction lists, then every transaction.
    */
   async getBlocksParts (cids: CID[]): Promise<Array<{ header: Uint8Array, txs: Uint8Array[] }>> {
-    const { db } = this.#parts
-    const stored = await this.#read('reading blocks', db.getMany(cids.map(blockstoreKey)))
+    const { blocks } = this.#parts
+    const stored = await this.#read('reading blocks', blocks.getMany(cids.map(blockstoreKey)))
     const missing = stored.findIndex(v => v === undefined)
     const headers = (missing < 0 ? stored : stored.slice(0, missing)) as Uint8Array[]
     const corrupt = (n: number, err: unknown): StoreError => err instanceof StoreError ? err : new StoreError('CORRUPT_BLOCK', `stored block ${cids[n].toString()}: ${(err as Error).message}; ${REMEDY}`)
     const listIds = headers.map((header, n) => {
       try {
         checkContent(cids[n], header)
-        return read.cid(read.object(decodeCbor(header, 'header'), 'header').txs, 'header.txs')
+        return listIdOf(header)
       } catch (err) {
         throw corrupt(n, err)
       }
     })
-    const lists = await this.#read('reading transaction lists', db.getMany(listIds.map(blockstoreKey)))
+    const lists = await this.#read('reading transaction lists', blocks.getMany(listIds.map(blockstoreKey)))
     const txIds = lists.map((list, n) => {
       try {
         if (list === undefined) throw new Error('its transaction list is not stored')
         checkContent(listIds[n], list)
-        return read.array(decodeCbor(list, 'transaction list'), 'transaction list', Number.MAX_SAFE_INTEGER).map((v, i) => read.cid(v, `txs[${i}]`))
+        return txIdsOf(list)
       } catch (err) {
         throw corrupt(n, err)
       }
     })
-    const txs = await this.#read('reading transactions', db.getMany(txIds.flat().map(blockstoreKey)))
+    const txs = await this.#read('reading transactions', blocks.getMany(txIds.flat().map(blockstoreKey)))
     let at = 0
     return headers.map((header, n) => ({
       header,
@@ -388,8 +447,9 @@ export class ChainStore {
    */
   async beginReindex (): Promise<void> {
     await this.putMeta('reindex', new Uint8Array([1]))
-    const { index, utxo, undo } = this.#parts
-    for (const sublevel of [index, utxo, undo]) await this.#write('clearing the chain state', () => sublevel.clear())
+    const { index, invalid, utxo, undo } = this.#parts
+    // Invalid headers go with the index that marked them: a block seen again is judged again.
+    for (const sublevel of [index, invalid, utxo, undo]) await this.#write('clearing the chain state', () => sublevel.clear())
     for (const key of ['tip', 'stats', 'network']) await this.delMeta(key)
   }
 
@@ -399,8 +459,7 @@ export class ChainStore {
 
   /** Every stored header (blockstore values that are 7-key maps), or, for one that does not hash to its key, that key. */
   async * headers (): AsyncGenerator<Header | { damaged: string }> {
-    // blockstore-level's keys: "/B" and base32; sublevels' keys begin with "!".
-    const iterator = this.#parts.db.iterator({ gte: '/B', lt: '/C' })
+    const iterator = this.#parts.blocks.iterator()
     try {
       for (;;) {
         const entry = await this.#read('reading stored blocks', iterator.next())
@@ -417,6 +476,68 @@ export class ChainStore {
     } finally {
       await iterator.close()
     }
+  }
+
+  /**
+   * How many IPLD blocks sit at the database's root, where datadirs made before
+   * the blockstore had a sublevel kept them (blockstore-level's keys "/B…";
+   * sublevels' keys begin with "!"). With `limit`, counts no further.
+   */
+  async countRootBlocks (limit = Infinity): Promise<number> {
+    const iterator = this.#parts.db.keys({ ...ROOT_BLOCKS, limit })
+    let count = 0
+    try {
+      for (;;) {
+        const keys = await this.#read('reading stored blocks', iterator.nextv(1_000))
+        if (keys.length === 0) return count
+        count += keys.length
+      }
+    } finally {
+      await iterator.close()
+    }
+  }
+
+  /**
+   * Moves root blocks after the key `after` (from the first when undefined)
+   * into the blockstore, at most `maxObjects` or about `maxBytes`, in one
+   * atomic batch that copies and deletes together: a kill at any moment leaves
+   * each block in one place or the other, never in neither. Returns how many
+   * moved and the last key (to start after next), or moved 0 when none are left.
+   */
+  async moveRootBlocks (after: string | undefined, maxObjects: number, maxBytes = 4 * 1024 * 1024): Promise<{ moved: number, last: string | undefined }> {
+    const { db, blocks } = this.#parts
+    const iterator = db.iterator(after === undefined ? ROOT_BLOCKS : { gt: after, lt: ROOT_BLOCKS.lt })
+    const batch = db.batch()
+    let moved = 0
+    let bytes = 0
+    let last: string | undefined
+    try {
+      while (moved < maxObjects && bytes < maxBytes) {
+        const entry = await this.#read('reading stored blocks', iterator.next())
+        if (entry === undefined) break
+        const [key, value] = entry
+        batch.put(key, value, { sublevel: blocks })
+        batch.del(key)
+        moved++
+        bytes += key.length + value.length
+        last = key
+      }
+    } finally {
+      await iterator.close()
+    }
+    if (moved === 0) {
+      await batch.close()
+      return { moved, last }
+    }
+    await this.#checkSpace()
+    await this.#write('moving blocks into the blockstore', () => batch.write())
+    return { moved, last }
+  }
+
+  /** Has LevelDB rewrite the root's old block keys away (deleted keys stay on disk, as tombstones, until compacted). */
+  async compactRootBlocks (): Promise<void> {
+    const db = this.#parts.db as unknown as ClassicLevel<string, Uint8Array>
+    await this.#write('compacting the moved blocks away', () => db.compactRange(ROOT_BLOCKS.gte, ROOT_BLOCKS.lt))
   }
 
   async getStats (): Promise<UtxoStats> {
@@ -476,6 +597,18 @@ export class ChainStore {
     }
     return err
   }
+}
+
+/** The root's range of blockstore-level keys: "/B" and base32. */
+const ROOT_BLOCKS = { gte: '/B', lt: '/C' } as const
+
+/** The transaction list a header links (throws DecodeError if it is no header). */
+function listIdOf (header: Uint8Array): CID {
+  return read.cid(read.object(decodeCbor(header, 'header'), 'header').txs, 'header.txs')
+}
+
+function txIdsOf (list: Uint8Array): CID[] {
+  return read.array(decodeCbor(list, 'transaction list'), 'transaction list', Number.MAX_SAFE_INTEGER).map((v, i) => read.cid(v, `txs[${i}]`))
 }
 
 /** A stored object's bytes must hash to its id. */

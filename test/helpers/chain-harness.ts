@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { Chain, type ChainInit } from '../../src/chain/chain.ts'
 import type { BlockEntry } from '../../src/chain/types.ts'
+import type { Logger } from '../../src/log.ts'
 import { Block, BLOCK_VERSION, encodeTxList, Header, NONCE_BYTES, type HeaderData } from '../../src/core/block.ts'
 import { cidOf, type CID } from '../../src/core/cbor.ts'
 import { keyPairOf, randomPrivateKey, SIGNATURE_BYTES, type KeyPair } from '../../src/core/keys.ts'
@@ -28,6 +29,7 @@ export interface OpenOptions extends Partial<Omit<ChainInit, 'dbPath' | 'now'>> 
   name?: string
   /** Runs between construction and start (to listen to or instrument what start does). */
   beforeStart?: (chain: Chain) => void
+  logger?: Logger
 }
 
 export interface ChainWorkspace {
@@ -61,8 +63,8 @@ export async function chainWorkspace (t: Pick<TestContext, 'after'> | { after: (
     clock,
     dbPath,
     async open (opts = {}) {
-      const { name, beforeStart, ...init } = opts
-      const chain = new Chain({}, { params: regtest, verifierThreads: 1, ...init, dbPath: dbPath(name), now: () => clock.now })
+      const { name, beforeStart, logger, ...init } = opts
+      const chain = new Chain({ logger }, { params: regtest, verifierThreads: 1, ...init, dbPath: dbPath(name), now: () => clock.now })
       chains.push(chain)
       beforeStart?.(chain)
       await chain.start()

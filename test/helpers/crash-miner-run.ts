@@ -52,6 +52,14 @@ export async function runAndKill (children: Set<ChildProcess>, dbPath: string, k
   return log
 }
 
+/** SIGKILLs the children a test still runs and waits for each to exit (its after-hook). */
+export async function killAll (children: Set<ChildProcess>): Promise<void> {
+  for (const child of children) {
+    child.kill('SIGKILL')
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit')
+  }
+}
+
 /** mulberry32: a kill pattern reproducible from the seed in the failure messages. */
 export function seededRandom (seed: number): (n: number) => number {
   let state = seed
