@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Level } from 'level'
 import { Chain } from '../src/chain/chain.ts'
+import { blockstoreKeyOfDigest } from '../src/chain/records.ts'
 import type { Block } from '../src/core/block.ts'
 import { COIN } from '../src/core/amount.ts'
 import type { CID } from '../src/core/cbor.ts'
@@ -93,6 +95,31 @@ export async function fullBlocksDatadir (bytes: number): Promise<{ datadir: stri
   await chain.stop()
   if (size < bytes) throw new Error(`full blocks fixture holds ${size} bytes, wanted ${bytes}`)
   return { datadir, ids }
+}
+
+/**
+ * Rewrites a stopped chain's database in the layout of coints 0.1.0, as a
+ * datadir made by it holds its blocks: every object of the blockstore (sublevel
+ * b) and every invalid block's header (x) at the root under its blockstore-level
+ * key, and no layout record. Returns what it moved (key → bytes).
+ */
+export async function toOldLayout (dbPath: string): Promise<{ blocks: Map<string, Uint8Array>, invalid: Map<string, Uint8Array> }> {
+  const db = new Level<string, Uint8Array>(dbPath, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  try {
+    const b = db.sublevel<string, Uint8Array>('b', { keyEncoding: 'utf8', valueEncoding: 'view' })
+    const x = db.sublevel<Uint8Array, Uint8Array>('x', { keyEncoding: 'view', valueEncoding: 'view' })
+    const blocks = new Map(await b.iterator().all())
+    const invalid = new Map((await x.iterator().all()).map(([digest, header]) => [blockstoreKeyOfDigest(digest), header]))
+    const batch = db.batch()
+    for (const [key, value] of [...blocks, ...invalid]) batch.put(key, value)
+    batch.del('layout', { sublevel: db.sublevel('m') })
+    await batch.write()
+    await b.clear()
+    await x.clear()
+    return { blocks, invalid }
+  } finally {
+    await db.close()
+  }
 }
 
 export interface NodeProcess {

@@ -3,16 +3,18 @@
  * import rate with synced flushes against unsynced ones (with the default UTXO
  * cache, and with a flush after every block, the worst case), and a start with
  * 10,000 blocks against the time its checks take (LevelDB's checksums over
- * every file, the last 6 blocks against the UTXO set; and all blocks, --checkblocks 0).
+ * every file, the last 6 blocks against the UTXO set; and all blocks, --checkblocks 0);
+ * and the first start after an upgrade from 0.1.0 (the same chain in its
+ * layout, the blocks moved into the blockstore) against the next start.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Chain, type ChainInit } from '../src/chain/chain.ts'
 import { findDbDamage } from '../src/chain/leveldb-files.ts'
 import type { Block } from '../src/core/block.ts'
 import type { Logger } from '../src/log.ts'
-import { chainDatadir, regtest } from './fixtures.ts'
+import { chainDatadir, regtest, toOldLayout } from './fixtures.ts'
 import { median } from './stats.ts'
 
 /** Blocks per second importing `blocks` into a fresh chain. */
@@ -61,6 +63,12 @@ export interface StorageBench {
   /** Share of the start the checks take. */
   checkShare: number
   checkAllBlocksMs: number
+  /** Objects of the 10,000 blocks moved at the first start after an upgrade from 0.1.0. */
+  migratedObjects: number
+  migrationStartMs: number
+  nextStartMs: number
+  /** The first start after the upgrade over the next one. */
+  migrationRatio: number
 }
 
 export async function benchStorage (runs = 3): Promise<StorageBench> {
@@ -86,6 +94,16 @@ export async function benchStorage (runs = 3): Promise<StorageBench> {
       starts.push(await startOnce(dbPath))
     }
     const all = await startOnce(dbPath, 0)
+    const upgrades: Array<{ objects: number, firstMs: number, nextMs: number }> = []
+    for (let i = 0; i < runs; i++) {
+      const old = join(datadir, `old-${i}`)
+      await cp(dbPath, old, { recursive: true })
+      const objects = (await toOldLayout(old)).blocks.size
+      const first = await startOnce(old)
+      upgrades.push({ objects, firstMs: first.startMs, nextMs: (await startOnce(old)).startMs })
+    }
+    const migrationStartMs = median(upgrades.map(u => u.firstMs))
+    const nextStartMs = median(upgrades.map(u => u.nextMs))
     const startMs = median(starts.map(s => s.startMs))
     const fileCheckMs = median(fileChecks)
     const blockCheckMs = median(starts.map(s => s.blockCheckMs))
@@ -104,7 +122,11 @@ export async function benchStorage (runs = 3): Promise<StorageBench> {
       fileCheckMs,
       blockCheckMs,
       checkShare: (fileCheckMs + blockCheckMs) / startMs,
-      checkAllBlocksMs: all.blockCheckMs
+      checkAllBlocksMs: all.blockCheckMs,
+      migratedObjects: upgrades[0].objects,
+      migrationStartMs,
+      nextStartMs,
+      migrationRatio: median(upgrades.map(u => u.firstMs / u.nextMs))
     }
   } finally {
     await rm(datadir, { recursive: true, force: true })

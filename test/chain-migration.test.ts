@@ -10,7 +10,8 @@ import { Level } from 'level'
 import type { CID } from 'multiformats/cid'
 import { moveRootBlocks, STORE_LAYOUT } from '../src/chain/blockstore-layout.ts'
 import type { Chain } from '../src/chain/chain.ts'
-import { blockstoreKey, blockstoreKeyOfDigest } from '../src/chain/records.ts'
+import { toOldLayout } from '../bench/fixtures.ts'
+import { blockstoreKey } from '../src/chain/records.ts'
 import { ChainStore } from '../src/chain/store.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
 import { cidOf, parseCid } from '../src/core/cbor.ts'
@@ -117,11 +118,10 @@ test('the move logs its progress by tenths, with counts and percentages', async 
 })
 
 /**
- * A fixture writer: a chain of 400 blocks with a spend in most of them and an
- * invalid side block, built by this code and then rewritten in the 0.1.0
- * layout (every blockstore object and invalid header at the root under its
- * blockstore-level key, no layout record): about 1,500 objects, so a move at
- * one object a batch runs long enough for kills to land inside it.
+ * A chain of 400 blocks with a spend in most of them and an invalid side
+ * block, built by this code and rewritten in the 0.1.0 layout (toOldLayout):
+ * about 1,600 objects, so a move at one object a batch runs long enough for
+ * kills to land inside it.
  */
 async function bigOldDatadir (t: TestContext): Promise<{ ws: ChainWorkspace, summary: ReturnType<Chain['utxoSummary']>, blocks: Objects, invalid: Objects }> {
   const ws = await chainWorkspace(t)
@@ -137,20 +137,8 @@ async function bigOldDatadir (t: TestContext): Promise<{ ws: ChainWorkspace, sum
   await assert.rejects(chain.processBlock(branch.next()))
   const summary = chain.utxoSummary()
   await chain.stop()
-  const db = new Level<string, Uint8Array>(ws.dbPath(), { keyEncoding: 'utf8', valueEncoding: 'view' })
-  const b = db.sublevel<string, Uint8Array>('b', { keyEncoding: 'utf8', valueEncoding: 'view' })
-  const x = db.sublevel<Uint8Array, Uint8Array>('x', { keyEncoding: 'view', valueEncoding: 'view' })
-  const blocks = await entries(b)
-  const invalid: Objects = new Map()
-  for await (const [digest, header] of x.iterator()) invalid.set(blockstoreKeyOfDigest(digest), header)
+  const { blocks, invalid } = await toOldLayout(ws.dbPath())
   assert.equal(invalid.size, 2)
-  const batch = db.batch()
-  for (const [k, v] of [...blocks, ...invalid]) batch.put(k, v)
-  await batch.write()
-  await b.clear()
-  await x.clear()
-  await db.sublevel('m').del('layout')
-  await db.close()
   return { ws, summary, blocks, invalid }
 }
 
