@@ -6,6 +6,8 @@ import { formatAmount, MAX_MONEY, parseAmount } from '../src/core/amount.ts'
 import { DecodeError } from '../src/core/errors.ts'
 import { fromHex, hash160, toHex } from '../src/core/hash.ts'
 import { hash160OneBlock, ONE_BLOCK_MAX } from '../src/core/hash160.ts'
+import { outpointKey, outpointKeyOfDigest, parseOutpointKey } from '../src/core/outpoint.ts'
+import { cidOf } from '../src/core/cbor.ts'
 
 test('amounts are decimal strings of coins: exact both ways, strict on input', () => {
   assert.equal(formatAmount(150_000_000n), '1.5')
@@ -74,4 +76,12 @@ test('hash160 in JavaScript equals RIPEMD-160 of SHA-256 through OpenSSL, for ev
     }
   }
   assert.throws(() => hash160OneBlock(new Uint8Array(ONE_BLOCK_MAX + 1)), RangeError)
+})
+
+test('an outpoint key reads back as the txid and index it was made of', () => {
+  const txid = cidOf(Uint8Array.of(1, 2, 3))
+  for (const index of [0, 7, 0xffff_ffff]) {
+    assert.deepEqual(parseOutpointKey(outpointKey(txid.toString(), index)), { txid: txid.toString(), index })
+    assert.equal(outpointKeyOfDigest(txid.multihash.digest, index), outpointKey(txid.toString(), index))
+  }
 })

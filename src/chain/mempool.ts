@@ -2,7 +2,7 @@ import type { Block } from '../core/block.ts'
 import { TxError, type TxErrorCode } from '../core/errors.ts'
 import type { NetworkParams } from '../core/params.ts'
 import { checkTxInputs, checkTxSanity, sigChecksOf, type Coin } from '../core/rules.ts'
-import { outpointKey } from '../core/outpoint.ts'
+import { outpointKey, parseOutpointKey } from '../core/outpoint.ts'
 import { Tx } from '../core/tx.ts'
 import { BlockAssembler } from './block-assembler.ts'
 import { entryUsage } from './mempool-usage.ts'
@@ -127,9 +127,9 @@ export class Mempool {
 
   /** An unconfirmed output, as a coin of the next block's height. */
   #mempoolCoin (key: string): Coin | undefined {
-    const sep = key.lastIndexOf(':')
-    const parent = this.#entries.get(key.slice(0, sep))
-    const out = parent?.tx.data.outputs[Number(key.slice(sep + 1))]
+    const { txid, index } = parseOutpointKey(key)
+    const parent = this.#entries.get(txid)
+    const out = parent?.tx.data.outputs[index]
     return out === undefined ? undefined : { amount: out.amount, address: out.address, height: this.#c.tipHeight() + 1, coinbase: false }
   }
 
@@ -217,7 +217,7 @@ export class Mempool {
     const size = tx.bytes.length
     const found = new Set<PoolEntry>()
     for (const key of spends) {
-      const parent = this.#entries.get(key.slice(0, key.lastIndexOf(':')))
+      const parent = this.#entries.get(parseOutpointKey(key).txid)
       if (parent !== undefined) found.add(parent)
     }
     const parents = [...found]

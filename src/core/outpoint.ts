@@ -38,3 +38,9 @@ export function outpointKey (txid: string, index: number): string {
 export function outpointKeyOfDigest (digest: Uint8Array, index: number): string {
   return cidStringOfDigest(digest, `:${index}`)
 }
+
+/** The txid and output index an outpointKey names (a txid holds no ':'). */
+export function parseOutpointKey (key: string): { txid: string, index: number } {
+  const sep = key.lastIndexOf(':')
+  return { txid: key.slice(0, sep), index: Number(key.slice(sep + 1)) }
+}

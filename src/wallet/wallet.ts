@@ -9,7 +9,7 @@ import { toHex } from '../core/hash.ts'
 import { quoted } from '../core/text.ts'
 import { publicKeyOf } from '../core/keys.ts'
 import type { NetworkParams } from '../core/params.ts'
-import { OutPoint, outpointKey } from '../core/outpoint.ts'
+import { OutPoint, outpointKey, parseOutpointKey } from '../core/outpoint.ts'
 import { MAX_TX_BYTES, signTransaction, Tx, TX_VERSION, type TransactionData } from '../core/tx.ts'
 import type { Chain } from '../chain/chain.ts'
 import { isPackageLimitError } from '../chain/mempool.ts'
@@ -421,8 +421,8 @@ export class Wallet {
   }
 
   #ownCoin (key: string): { amount: bigint, owner: DerivedAddress } | undefined {
-    const sep = key.lastIndexOf(':')
-    const out = this.#txs.get(key.slice(0, sep))?.tx.data.outputs[Number(key.slice(sep + 1))]
+    const { txid, index } = parseOutpointKey(key)
+    const out = this.#txs.get(txid)?.tx.data.outputs[index]
     const owner = out === undefined ? undefined : this.#watched.get(toHex(out.address))
     return out === undefined || owner === undefined ? undefined : { amount: out.amount, owner }
   }
