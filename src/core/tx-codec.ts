@@ -11,7 +11,7 @@ import { CborReader, MISMATCH, text } from './cbor-reader.ts'
 import { PUBKEY_BYTES, SIGNATURE_BYTES } from './keys.ts'
 import { ADDRESS_HASH_BYTES } from './address.ts'
 import { OutPoint } from './outpoint.ts'
-import type { TransactionData, TxInput, TxOutput } from './tx.ts'
+import type { TransactionData, TxInput, TxOutput } from './tx-data.ts'
 
 /** Within what the generic decoder allows (tx.ts MAX_TX_ITEMS): beyond it, that decoder gives the error. */
 const MAX_ITEMS = 5_000

@@ -5,32 +5,14 @@ import { hash160, sha256 } from './hash.ts'
 import { PUBKEY_BYTES, SIGNATURE_BYTES, sign } from './keys.ts'
 import { ADDRESS_HASH_BYTES } from './address.ts'
 import { parseTx, sighashPreimage } from './tx-codec.ts'
+import type { TransactionData } from './tx-data.ts'
+
+export type { TransactionData, TxInput, TxOutput } from './tx-data.ts'
 
 export const TX_VERSION = 1
 /** Larger transactions are not decoded at all. */
 export const MAX_TX_BYTES = 100_000
 const MAX_TX_ITEMS = 5_000
-
-export interface TxInput {
-  prev: OutPoint
-  /** Each input carries its own key, so one transaction can spend coins of several addresses. */
-  pubkey: Uint8Array
-  sig: Uint8Array
-}
-
-export interface TxOutput {
-  amount: bigint
-  /** hash160 of the public key allowed to spend it. */
-  address: Uint8Array
-}
-
-export interface TransactionData {
-  version: number
-  /** Present on coinbase transactions only: the block height, so coinbase ids never repeat. */
-  height?: number
-  inputs: TxInput[]
-  outputs: TxOutput[]
-}
 
 function toIpld (data: TransactionData, withSignatures: boolean): Record<string, unknown> {
   const node: Record<string, unknown> = {
