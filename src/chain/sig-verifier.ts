@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os'
-import type { Worker } from 'node:worker_threads'
-import { startWorkers } from '../util/workers.ts'
+import { WorkerPool } from '../util/worker-pool.ts'
 import { verifySignature } from '../core/keys.ts'
 import type { SigCheck } from '../core/rules.ts'
 import { packChecks } from './sig-pack.ts'
@@ -25,10 +24,8 @@ export interface SignatureVerifierInit {
 export class SignatureVerifier {
   readonly #cache: BoundedSet<string>
   readonly #threads: number
-  #workers: Worker[] = []
-  #starting: Promise<void> | undefined
-  /** After stop(), checks run on the calling thread: a late caller must not start threads nothing will stop. */
-  #stopped = false
+  /** Once it is stopped, checks run on the calling thread. */
+  readonly #pool: WorkerPool
   #next = 0
   #ids = 0
   readonly #pending = new Map<number, { resolve: (failed: number) => void, reject: (err: Error) => void }>()
@@ -36,6 +33,14 @@ export class SignatureVerifier {
   constructor (init: SignatureVerifierInit = {}) {
     this.#threads = Math.max(0, init.threads ?? availableParallelism())
     this.#cache = new BoundedSet(init.cacheSize ?? 200_000)
+    this.#pool = new WorkerPool(new URL('./sig-worker.ts', import.meta.url), this.#threads, worker => {
+      worker.on('message', (m: { id: number, failed: number }) => {
+        const p = this.#pending.get(m.id)
+        this.#pending.delete(m.id)
+        p?.resolve(m.failed)
+      })
+      worker.on('error', err => { for (const p of this.#pending.values()) p.reject(err) })
+    })
   }
 
   /**
@@ -43,30 +48,11 @@ export class SignatureVerifier {
    * has loaded libsecp256k1.
    */
   async warmUp (): Promise<void> {
-    if (this.#stopped) return
-    this.#starting ??= this.#startWorkers()
-    await this.#starting
-  }
-
-  async #startWorkers (): Promise<void> {
-    this.#workers = await startWorkers(new URL('./sig-worker.ts', import.meta.url), this.#threads)
-    for (const worker of this.#workers) {
-      worker.on('message', (m: { id: number, failed: number }) => {
-        const p = this.#pending.get(m.id)
-        this.#pending.delete(m.id)
-        p?.resolve(m.failed)
-      })
-      worker.on('error', err => { for (const p of this.#pending.values()) p.reject(err) })
-    }
+    await this.#pool.start()
   }
 
   async stop (): Promise<void> {
-    this.#stopped = true
-    await this.#starting?.catch(() => {})
-    this.#starting = undefined
-    const workers = this.#workers
-    this.#workers = []
-    await Promise.all(workers.map(async w => await w.terminate()))
+    await this.#pool.stop()
   }
 
   /**
@@ -102,15 +88,16 @@ export class SignatureVerifier {
   get cached (): number { return this.#cache.size }
 
   /** Worker threads running, for tests: none until a signature needs one. */
-  get running (): number { return this.#workers.length }
+  get running (): number { return this.#pool.workers.length }
 
   async #verifyChunk (checks: SigCheck[]): Promise<boolean> {
-    if (this.#threads === 0 || this.#stopped) return checks.every(c => verifySignature(c.sig, c.msg, c.pubkey))
+    if (this.#threads === 0 || this.#pool.stopped) return checks.every(c => verifySignature(c.sig, c.msg, c.pubkey))
     // Started by the first chunk only, so a call with nothing to verify starts none.
     // Awaited only when not running: an await here would hold the chunk until the caller yields.
-    if (this.#workers.length === 0) await this.warmUp()
+    if (this.#pool.workers.length === 0) await this.warmUp()
     const packed = packChecks(checks)
-    const worker = this.#workers[this.#next++ % this.#workers.length]
+    const workers = this.#pool.workers
+    const worker = workers[this.#next++ % workers.length]
     const id = this.#ids++
     const failed = await new Promise<number>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject })

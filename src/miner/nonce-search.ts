@@ -1,5 +1,4 @@
-import type { Worker } from 'node:worker_threads'
-import { startWorkers } from '../util/workers.ts'
+import { WorkerPool } from '../util/worker-pool.ts'
 import { Header, type HeaderData } from '../core/block.ts'
 import { bitsToTarget } from '../core/pow.ts'
 import { headerTemplate } from './header-template.ts'
@@ -19,38 +18,25 @@ export interface NonceSearchInit {
  * milliseconds and makes it resolve null.
  */
 export class NonceSearcher {
-  readonly #threads: number
-  #workers: Worker[] = []
-  #starting: Promise<void> | undefined
-  #stopped = false
+  readonly #pool: WorkerPool
   readonly #control = new Int32Array(new SharedArrayBuffer(4))
   #generation = 0
   #hashes = 0
   #since = performance.now()
 
   constructor (init: NonceSearchInit = {}) {
-    this.#threads = Math.max(1, init.threads ?? 1)
+    this.#pool = new WorkerPool(new URL('./pow-worker.ts', import.meta.url), Math.max(1, init.threads ?? 1))
   }
 
   /** Starts the workers (on first use: a node that does not mine holds none). */
   async warmUp (): Promise<void> {
-    if (this.#stopped) throw new MinerError('STOPPED', 'the miner is stopped')
-    this.#starting ??= this.#start()
-    await this.#starting
-  }
-
-  async #start (): Promise<void> {
-    this.#workers = await startWorkers(new URL('./pow-worker.ts', import.meta.url), this.#threads)
+    if (this.#pool.stopped) throw new MinerError('STOPPED', 'the miner is stopped')
+    await this.#pool.start()
   }
 
   async stop (): Promise<void> {
-    this.#stopped = true
     this.abort()
-    await this.#starting?.catch(() => {})
-    this.#starting = undefined
-    const workers = this.#workers
-    this.#workers = []
-    await Promise.all(workers.map(async w => await w.terminate()))
+    await this.#pool.stop()
   }
 
   /** Ends the current search (it resolves null). */
@@ -59,10 +45,10 @@ export class NonceSearcher {
   }
 
   /** Threads a search runs on. */
-  get threads (): number { return this.#threads }
+  get threads (): number { return this.#pool.size }
 
   /** Worker threads running, for tests: none until a search needs one, none after stop(). */
-  get running (): number { return this.#workers.length }
+  get running (): number { return this.#pool.workers.length }
 
   /** Hashes per second since the last call. */
   takeHashrate (): number {
@@ -82,7 +68,8 @@ export class NonceSearcher {
     const { bytes, offset } = headerTemplate(data)
     const target = Buffer.from(bitsToTarget(data.bits).toString(16).padStart(64, '0'), 'hex')
     Atomics.store(this.#control, 0, generation)
-    const replies = this.#workers.map(async (worker, i) => await new Promise<PowReply>((resolve, reject) => {
+    const workers = this.#pool.workers
+    const replies = workers.map(async (worker, i) => await new Promise<PowReply>((resolve, reject) => {
       const settle = (): void => {
         worker.off('message', onMessage)
         worker.off('error', onError)
@@ -101,7 +88,7 @@ export class NonceSearcher {
       worker.on('message', onMessage)
       worker.on('error', onError)
       worker.on('exit', onExit)
-      worker.postMessage({ header: bytes, offset, target, start: i, stride: this.#workers.length, generation, control: this.#control })
+      worker.postMessage({ header: bytes, offset, target, start: i, stride: workers.length, generation, control: this.#control })
     }))
     const found = await new Promise<Extract<PowReply, { type: 'found' }> | null>((resolve, reject) => {
       let pending = replies.length
