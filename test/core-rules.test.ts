@@ -11,7 +11,8 @@ import { bitsToTarget, expectedBits, targetToBits, workOf } from '../src/core/po
 import { checkBlockContext, checkBlockSanity, checkTxInputs, checkTxSanity, connectBlockTxs, medianTime, type Coin } from '../src/core/rules.ts'
 import { OutPoint, outpointKey, outpointKeyOfDigest } from '../src/core/outpoint.ts'
 import { Tx, TX_VERSION, type TransactionData } from '../src/core/tx.ts'
-import { newKey, outputOf, solve, spendTx } from './helpers/chain-harness.ts'
+import { newKey, outputOf, spendTx } from './helpers/chain-harness.ts'
+import { solveBlock } from '../src/miner/solve.ts'
 
 const params = getNetwork('regtest')
 const tag = { chainTag: genesisBlock(params).id.bytes }
@@ -27,7 +28,7 @@ function headerFor (txs: Tx[], over: Partial<HeaderData> = {}): HeaderData {
 }
 
 function block (txs: Tx[], over: Partial<HeaderData> = {}): Block {
-  return solve(headerFor(txs, over), txs)
+  return solveBlock({ header: headerFor(txs, over), txs })
 }
 
 function throwsCode (fn: () => unknown, cls: new (...args: never[]) => Error, code: string): void {
@@ -149,7 +150,7 @@ test('block sanity: each rule passes at its limit and fails past it', () => {
   throwsCode(() => checkBlockSanity(block([tx]), params, NOW), BlockError, 'NO_COINBASE')
   throwsCode(() => checkBlockSanity(block([cb, coinbase(1, 1n)]), params, NOW), BlockError, 'EXTRA_COINBASE')
   throwsCode(() => checkBlockSanity(block([coinbase(2)]), params, NOW), BlockError, 'BAD_COINBASE_HEIGHT')
-  throwsCode(() => checkBlockSanity(solve(headerFor([cb]), [cb, tx]), params, NOW), BlockError, 'BAD_TX_ROOT')
+  throwsCode(() => checkBlockSanity(solveBlock({ header: headerFor([cb]), txs: [cb, tx] }), params, NOW), BlockError, 'BAD_TX_ROOT')
   throwsCode(() => checkBlockSanity(block([cb, tx, tx]), params, NOW), BlockError, 'DUPLICATE_TX')
   const badTx = Tx.create({ ...tx.data, outputs: [] })
   assert.throws(() => checkBlockSanity(block([cb, badTx]), params, NOW), (err: unknown) => err instanceof BlockError && err.code === 'BAD_TX' && err.cause?.code === 'NO_OUTPUTS')

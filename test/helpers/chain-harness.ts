@@ -1,6 +1,7 @@
 /**
  * Test harness of the chain service: chains on fresh temp dirs with a clock the
- * test moves, a regtest miner, side-branch builders and signed spends.
+ * test moves, blocks mined on the calling thread (miner/solve.ts), side-branch
+ * builders and signed spends.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -10,14 +11,14 @@ import type { TestContext } from 'node:test'
 import { Chain, type ChainInit } from '../../src/chain/chain.ts'
 import type { BlockEntry } from '../../src/chain/types.ts'
 import type { Logger } from '../../src/log.ts'
-import { Block, BLOCK_VERSION, encodeTxList, Header, NONCE_BYTES, type HeaderData } from '../../src/core/block.ts'
+import { type Block, BLOCK_VERSION, encodeTxList, NONCE_BYTES } from '../../src/core/block.ts'
 import { cidOf, type CID } from '../../src/core/cbor.ts'
 import { keyPairOf, randomPrivateKey, SIGNATURE_BYTES, type KeyPair } from '../../src/core/keys.ts'
 import { getNetwork, subsidyAt, type NetworkParams } from '../../src/core/params.ts'
-import { bitsToTarget } from '../../src/core/pow.ts'
 import { medianTime } from '../../src/core/rules.ts'
 import { OutPoint } from '../../src/core/outpoint.ts'
 import { signTransaction, Tx, TX_VERSION, type TxOutput } from '../../src/core/tx.ts'
+import { solveBlock } from '../../src/miner/solve.ts'
 
 export const regtest = getNetwork('regtest')
 
@@ -84,26 +85,9 @@ export function newKey (): KeyPair {
   return keyPairOf(randomPrivateKey())
 }
 
-/**
- * Loops the 8-byte nonce (from a random start, so two otherwise equal blocks
- * differ) until the header meets its target: about two tries on regtest.
- */
-export function solve (header: HeaderData, txs: readonly Tx[]): Block {
-  const target = bitsToTarget(header.bits)
-  const nonce = new Uint8Array(randomBytes(NONCE_BYTES))
-  const view = new DataView(nonce.buffer)
-  for (let i = 0; i < 1_000_000; i++) {
-    view.setUint32(4, (view.getUint32(4) + 1) >>> 0)
-    const solved = Header.create({ ...header, nonce: nonce.slice() })
-    if (solved.powHash <= target) return new Block(solved, txs)
-  }
-  throw new Error('no nonce found')
-}
-
 /** A block on the chain's tip from its own template (coinbase to `address`, mempool transactions). */
 export function mineOn (chain: Chain, address: Uint8Array): Block {
-  const { header, txs } = chain.createBlockTemplate(address)
-  return solve(header, txs)
+  return solveBlock(chain.createBlockTemplate(address))
 }
 
 /** Mines `count` blocks on the tip, each one processed and connected; the clock moves a block time each. */
@@ -172,15 +156,18 @@ export class BranchBuilder {
       outputs: opts.coinbaseOutputs ?? [{ amount: subsidyAt(this.params, height), address }]
     })
     const txs = [coinbase, ...opts.txs ?? []]
-    const block = solve({
-      version: BLOCK_VERSION,
-      height,
-      prev: this.tip.id,
-      txs: cidOf(encodeTxList(txs)),
-      time: opts.time ?? Math.max(this.medianTimePast, this.tip.time) + 1,
-      bits: opts.bits ?? this.params.powLimitBits,
-      nonce: new Uint8Array(NONCE_BYTES)
-    }, txs)
+    const block = solveBlock({
+      header: {
+        version: BLOCK_VERSION,
+        height,
+        prev: this.tip.id,
+        txs: cidOf(encodeTxList(txs)),
+        time: opts.time ?? Math.max(this.medianTimePast, this.tip.time) + 1,
+        bits: opts.bits ?? this.params.powLimitBits,
+        nonce: new Uint8Array(NONCE_BYTES)
+      },
+      txs
+    })
     this.tip = { id: block.id, height: block.height, time: block.header.data.time }
     this.#times = [block.header.data.time, ...this.#times].slice(0, this.params.medianTimeSpan)
     return block
