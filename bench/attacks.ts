@@ -15,7 +15,7 @@ import { defaultNodeOptions } from '../src/node/options.ts'
 import { callRpc } from '../src/rpc/client.ts'
 import type { AttackConfig, AttackReport } from './attacker.ts'
 import { fullBlocksDatadir, regtest } from './fixtures.ts'
-import { percentile } from './stats.ts'
+import { percentile } from '../src/util/stats.ts'
 
 setLogLevel('silent')
 

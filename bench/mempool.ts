@@ -27,7 +27,7 @@ import { residentMemoryMb } from '../src/util/resident-memory.ts'
 import { outputOf, spendTx, regtest, type Spendable } from '../test/helpers/chain-harness.ts'
 import { fundCoins, SPEND_BYTES, spendChain } from '../test/helpers/pool.ts'
 import { spawnNode } from './fixtures.ts'
-import { median } from './stats.ts'
+import { median } from '../src/util/stats.ts'
 
 const CHAINS = 400
 const LENGTH = 25

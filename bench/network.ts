@@ -13,7 +13,7 @@ import { defaultNodeOptions, type NodeOptions } from '../src/node/options.ts'
 import { encodeAddress } from '../src/core/address.ts'
 import { keyPairOf, randomPrivateKey } from '../src/core/keys.ts'
 import { chainDatadir, regtest, spawnNode } from './fixtures.ts'
-import { percentile } from './stats.ts'
+import { percentile } from '../src/util/stats.ts'
 
 setLogLevel('silent')
 

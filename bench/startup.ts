@@ -4,7 +4,7 @@
  */
 import { rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { median } from './stats.ts'
+import { median } from '../src/util/stats.ts'
 import { chainDatadir, spawnNode } from './fixtures.ts'
 import { residentMemoryMb } from '../src/util/resident-memory.ts'
 import { WALLET_FILE } from '../src/wallet/wallet.ts'

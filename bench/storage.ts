@@ -15,7 +15,7 @@ import { findDbDamage } from '../src/chain/leveldb-files.ts'
 import type { Block } from '../src/core/block.ts'
 import type { Logger } from '../src/log.ts'
 import { chainDatadir, regtest, toOldLayout } from './fixtures.ts'
-import { median } from './stats.ts'
+import { median } from '../src/util/stats.ts'
 
 /** Blocks per second importing `blocks` into a fresh chain. */
 async function importRate (blocks: Block[], init: Partial<ChainInit>): Promise<number> {

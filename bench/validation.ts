@@ -19,7 +19,7 @@ import { OutPoint } from '../src/core/outpoint.ts'
 import { signTransaction, type Tx, TX_VERSION } from '../src/core/tx.ts'
 import { parseTx, sighashPreimage } from '../src/core/tx-codec.ts'
 import { solveBlock } from '../src/miner/solve.ts'
-import { median } from './stats.ts'
+import { median } from '../src/util/stats.ts'
 
 const params = getNetwork('regtest')
 const FANOUT = 2_000

@@ -6,6 +6,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { residentMemoryMb } from '../util/resident-memory.ts'
+import { percentile } from '../util/stats.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { getNetwork } from '../core/params.ts'
@@ -69,9 +70,8 @@ interface Sent { id: string, origin: number, hosts: Set<number> }
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 function percentiles (values: number[]): Percentiles {
-  const sorted = [...values].sort((a, b) => a - b)
-  const at = (p: number): number | null => sorted.length === 0 ? null : Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(p / 100 * sorted.length) - 1)])
-  return { count: sorted.length, p50: at(50), p95: at(95), p99: at(99) }
+  const at = (p: number): number | null => values.length === 0 ? null : Math.round(percentile(values, p))
+  return { count: values.length, p50: at(50), p95: at(95), p99: at(99) }
 }
 
 /** Polls `check` until it returns true, or the deadline passes; returns the ms it took, or null. */
