@@ -14,6 +14,7 @@ import { encodeAddress } from '../src/core/address.ts'
 import { keyPairOf, randomPrivateKey } from '../src/core/keys.ts'
 import { chainDatadir, regtest, spawnNode } from './fixtures.ts'
 import { percentile } from '../src/util/stats.ts'
+import { waitFor } from '../src/util/wait-for.ts'
 
 setLogLevel('silent')
 
@@ -27,13 +28,8 @@ async function startNode (options: Partial<NodeOptions>, dirs: string[]): Promis
 
 const addrOf = (node: CointsNode): string => String(node.p2p?.libp2p.getMultiaddrs()[0])
 
-async function until (check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`bench timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 5))
-  }
-}
+/** Polls often: the sync's time is read when its wait ends. */
+const POLL_MS = 5
 
 export interface PropagationBench { nodes: number, blocks: number, p50Ms: number, p99Ms: number }
 
@@ -45,7 +41,7 @@ export async function benchPropagation (count = 10, blocks = 30): Promise<Propag
     nodes.push(await startNode({ minerAddress: address }, dirs))
     // Each node bootstraps from two earlier ones: a sparse mesh gossip has to cross.
     for (let i = 1; i < count; i++) nodes.push(await startNode({ bootstrap: [...new Set([addrOf(nodes[i - 1]), addrOf(nodes[Math.floor((i - 1) / 2)])])] }, dirs))
-    await until(() => nodes.every(n => (n.p2p?.libp2p.getPeers().length ?? 0) >= 1), 20_000, 'peers')
+    await waitFor(() => nodes.every(n => (n.p2p?.libp2p.getPeers().length ?? 0) >= 1), 'peers', 20_000, POLL_MS)
     // Let the gossip meshes form before measuring.
     await new Promise(resolve => setTimeout(resolve, 2_000))
     const latencies: number[] = []
@@ -59,7 +55,7 @@ export async function benchPropagation (count = 10, blocks = 30): Promise<Propag
       const start = performance.now()
       await nodes[0].miner.mineBlocks(1, keyPairOf(randomPrivateKey()).addressHash)
       const id = nodes[0].chain.tip.idString
-      await until(() => nodes.every(n => n.chain.tip.idString === id), 20_000, `block ${b} everywhere`)
+      await waitFor(() => nodes.every(n => n.chain.tip.idString === id), `block ${b} everywhere`, 20_000, POLL_MS)
       for (const [n, l] of listeners) n.chain.off('tip', l)
       latencies.push(Math.max(...nodes.map(n => arrived.get(n) ?? performance.now())) - start)
     }
@@ -98,7 +94,7 @@ export async function benchSync (count = 10_000): Promise<SyncBench> {
     const start = performance.now()
     const fresh = await startNode({ bootstrap: [sourceAddr] }, dirs)
     nodes.push(fresh)
-    await until(() => fresh.chain.height >= count, 300_000, 'the sync')
+    await waitFor(() => fresh.chain.height >= count, 'the sync', 300_000, POLL_MS)
     const networkMs = performance.now() - start
     return {
       blocks: count,

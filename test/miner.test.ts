@@ -6,6 +6,7 @@ import { headerTemplate } from '../src/miner/header-template.ts'
 import { Miner } from '../src/miner/miner.ts'
 import { MinerError, NonceSearcher } from '../src/miner/nonce-search.ts'
 import { createLogger, setLogLevel } from '../src/log.ts'
+import { waitFor } from '../src/util/wait-for.ts'
 import { newKey, openChain, regtest } from './helpers/chain-harness.ts'
 
 setLogLevel('silent')
@@ -47,10 +48,8 @@ test('the miner mines blocks on the tip, one after another', async t => {
   assert.deepEqual(blocks.map(b => b.height), [1, 2, 3])
   assert.equal(chain.tip.idString, blocks[2].idString)
   miner.startMining(newKey().addressHash)
-  const deadline = Date.now() + 10_000
-  while (chain.height < 10 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+  await waitFor(() => chain.height >= 10, 'continuous mining to reach height 10', 10_000, 10)
   miner.stopMining()
-  assert.ok(chain.height >= 10, `continuous mining reached height ${chain.height}`)
 })
 
 test('a new tip aborts the running search and a new one starts on a fresh template', async t => {
@@ -66,15 +65,10 @@ test('a new tip aborts the running search and a new one starts on a fresh templa
     return await search(data)
   }
   miner.startMining(newKey().addressHash)
-  const waitSearches = async (n: number): Promise<void> => {
-    const deadline = Date.now() + 10_000
-    while (searches.length < n && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
-    assert.ok(searches.length >= n, `expected ${n} searches, saw ${searches.length}`)
-  }
-  await waitSearches(1)
+  await waitFor(() => searches.length >= 1, 'the first search', 10_000, 5)
   const tipAt = Date.now()
   chain.emit('tip', { tip: chain.tip, connected: [], disconnected: [], returned: [] })
-  await waitSearches(2)
+  await waitFor(() => searches.length >= 2, 'a second search after the tip event', 10_000, 5)
   t.diagnostic(`search restarted ${searches[1] - tipAt} ms after the tip event`)
   miner.stopMining()
 })
@@ -85,11 +79,9 @@ test('continuous mining ends when its chain stops, instead of mining on blocks n
   const miner = new Miner({ chain, logger: createLogger('miner') })
   t.after(async () => { await miner.stop() })
   miner.startMining(newKey().addressHash)
-  const deadline = Date.now() + 10_000
-  while (chain.height < 2 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+  await waitFor(() => chain.height >= 2, 'two mined blocks', 10_000, 10)
   await chain.stop()
-  while (miner.mining && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
-  assert.equal(miner.mining, false, 'the miner still mines on a stopped chain')
+  await waitFor(() => !miner.mining, 'the miner to stop mining on a stopped chain', 10_000, 10)
 })
 
 test('stopping the miner during generate fails the generate and leaves no worker running', async t => {
@@ -98,8 +90,7 @@ test('stopping the miner during generate fails the generate and leaves no worker
   const miner = new Miner({ chain, logger: createLogger('miner') })
   const generate = miner.mineBlocks(10_000, newKey().addressHash)
   generate.catch(() => {})
-  const deadline = Date.now() + 10_000
-  while (chain.height < 2 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+  await waitFor(() => chain.height >= 2, 'two generated blocks', 10_000, 10)
   await miner.stop()
   await assert.rejects(generate, (err: unknown) => err instanceof MinerError && err.code === 'STOPPED')
   assert.equal(miner.searcher.running, 0)

@@ -7,6 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { residentMemoryMb } from '../util/resident-memory.ts'
 import { percentile } from '../util/stats.ts'
+import { waitFor } from '../util/wait-for.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { getNetwork } from '../core/params.ts'
@@ -74,14 +75,10 @@ function percentiles (values: number[]): Percentiles {
   return { count: values.length, p50: at(50), p95: at(95), p99: at(99) }
 }
 
-/** Polls `check` until it returns true, or the deadline passes; returns the ms it took, or null. */
+/** Polls `check` (a failed call counts as false) until it returns true, or the deadline passes; returns the ms it took, or null. */
 async function until (check: () => Promise<boolean>, timeoutMs: number): Promise<number | null> {
   const start = Date.now()
-  while (Date.now() - start < timeoutMs) {
-    if (await check().catch(() => false)) return Date.now() - start
-    await sleep(100)
-  }
-  return null
+  return await waitFor(async () => await check().catch(() => false), 'the swarm', timeoutMs, 100).then(() => Date.now() - start, () => null)
 }
 
 export class Swarm {

@@ -13,10 +13,11 @@ import { callRpc, RpcCallError } from '../../src/rpc/client.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { BanList } from '../../src/p2p/ban-list.ts'
 import { createLibp2pNode, type CointsLibp2p, type Libp2pInit } from '../../src/p2p/libp2p-node.ts'
+import { waitFor } from '../../src/util/wait-for.ts'
 
 import { newKey as newKeyPair, regtest } from './chain-harness.ts'
 
-export { regtest }
+export { regtest, waitFor }
 setLogLevel(process.env.COINTS_TEST_LOG === undefined ? 'silent' : 'debug')
 
 export interface TestKey extends KeyPair { address: string }
@@ -88,17 +89,6 @@ export async function rejectsWith (call: Promise<unknown>, code: string): Promis
     assert.equal(err.code, code, err.message)
     return true
   })
-}
-
-/** Polls until `check` returns a value other than undefined/false, or fails after the deadline naming `what`. */
-export async function waitFor<T> (check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
 }
 
 /** Resolves when every node has the same tip at least at `height`. */
