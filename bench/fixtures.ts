@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,14 +12,11 @@ import { signTransaction, TX_VERSION } from '../src/core/tx.ts'
 import { keyPairOf, randomPrivateKey } from '../src/core/keys.ts'
 import { getNetwork } from '../src/core/params.ts'
 import { solveBlock } from '../src/miner/solve.ts'
-import { NODE_RUNTIME_FLAGS } from '../src/node/runtime-flags.ts'
-import { callRpc } from '../src/rpc/client.ts'
-import { freePort } from '../src/util/free-port.ts'
+import { LoopbackHost, waitForRpc } from '../src/swarm/hosts.ts'
 import { Wallet } from '../src/wallet/wallet.ts'
 import { createLogger } from '../src/log.ts'
 
 export const regtest = getNetwork('regtest')
-const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
 
 export const WALLET_PASSPHRASE = 'bench passphrase'
 
@@ -122,36 +118,20 @@ export async function toOldLayout (dbPath: string): Promise<{ blocks: Map<string
   }
 }
 
-export interface NodeProcess {
-  pid: number
-  /** ms from spawn until its RPC answered. */
-  readyMs: number
-  rpc: (method: string, params?: unknown[]) => Promise<unknown>
-  stop: () => Promise<void>
-}
-
-/** A regtest node process on `datadir` (loopback, the runtime flags users get, then `args`); resolves once its RPC answers. */
-export async function spawnNode (datadir: string, args: string[] = []): Promise<NodeProcess> {
-  const port = await freePort()
+/**
+ * A regtest node process on `datadir`, spawned as the swarm spawns its loopback
+ * nodes (the runtime flags users get, then `args`); resolves once its RPC
+ * answers, with the ms from spawn until then.
+ */
+export async function spawnNode (datadir: string, args: string[] = []): Promise<{ host: LoopbackHost, readyMs: number }> {
+  const host = new LoopbackHost(0, datadir)
   const start = performance.now()
-  const child = spawn(process.execPath, [...NODE_RUNTIME_FLAGS, MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(port), '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn', ...args], { stdio: 'ignore' })
-  const rpc = async (method: string, params: unknown[] = []): Promise<unknown> => await callRpc({ datadir, port }, method, params)
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise(resolve => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
+  await host.start(args)
+  try {
+    await waitForRpc(host, 60_000, 5)
+  } catch (err) {
+    await host.stop()
+    throw err
   }
-  for (;;) {
-    try {
-      await rpc('getblockchaininfo')
-      return { pid: child.pid as number, readyMs: performance.now() - start, rpc, stop }
-    } catch (err) {
-      if (performance.now() - start > 60_000) {
-        await stop()
-        throw err
-      }
-      await new Promise(resolve => setTimeout(resolve, 5))
-    }
-  }
+  return { host, readyMs: performance.now() - start }
 }

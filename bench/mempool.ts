@@ -200,7 +200,7 @@ export interface MemoryRun {
 /** A node with `limitMb` of mempool, filled through RPC with `overfill` times what fits. */
 async function memoryRun (limitMb: number, overfill: number): Promise<MemoryRun> {
   const datadir = await mkdtemp(join(tmpdir(), 'coints-bench-mempool-rss-'))
-  const node = await spawnNode(datadir, ['--mempool-max-bytes', String(limitMb * 1_000_000)])
+  const { host: node } = await spawnNode(datadir, ['--mempool-max-bytes', String(limitMb * 1_000_000)])
   try {
     const key = keyPairOf(randomPrivateKey())
     const address = encodeAddress(regtest.addressPrefix, key.addressHash)
@@ -222,14 +222,14 @@ async function memoryRun (limitMb: number, overfill: number): Promise<MemoryRun>
     // Fee rates of 2 to 60 a byte in a scrambled order: once full, newcomers evict the cheapest.
     const hexes = coins.slice(0, count).map((coin, n) => toHex(spendTx(chainTag, [coin], key, { fee: BigInt((2 + (n * 37) % 59) * SPEND_BYTES) }).bytes))
     await new Promise(resolve => setTimeout(resolve, 2_000))
-    const before = await residentMemoryMb(node.pid) ?? NaN
+    const before = await residentMemoryMb(node.pid as number) ?? NaN
     let next = 0
     const sender = async (): Promise<void> => {
       while (next < hexes.length) await node.rpc('sendrawtransaction', [hexes[next++]]).catch(() => {})
     }
     await Promise.all([sender(), sender(), sender(), sender()])
     await new Promise(resolve => setTimeout(resolve, 2_000))
-    const after = await residentMemoryMb(node.pid) ?? NaN
+    const after = await residentMemoryMb(node.pid as number) ?? NaN
     const info = await node.rpc('getmempoolinfo') as { size: number, bytes: number, usage: number }
     const rssGrowthMb = after - before
     return {

@@ -87,8 +87,8 @@ export async function benchSync (count = 10_000): Promise<SyncBench> {
     await local.stop()
 
     // The source is a process of its own, as a peer would be, so serving does not share this event loop.
-    const source = await spawnNode(fixture.datadir)
-    stops.push(source.stop)
+    const { host: source } = await spawnNode(fixture.datadir)
+    stops.push(async () => { await source.stop() })
     const sourceAddr = (await source.rpc('getnetworkinfo') as { addresses: string[] }).addresses[0]
     // Timed from the fresh node's start (its chain is empty): it connects, then syncs.
     const start = performance.now()

@@ -12,12 +12,12 @@ import { HISTORY_DIR } from '../src/wallet/wallet-store.ts'
 
 /** Starts a node on the datadir; returns ms until RPC answers and the RSS after `idleMs` idle. */
 async function startOnce (datadir: string, idleMs: number): Promise<{ readyMs: number, rssMb: number }> {
-  const node = await spawnNode(datadir)
+  const { host, readyMs } = await spawnNode(datadir)
   try {
     await new Promise(resolve => setTimeout(resolve, idleMs))
-    return { readyMs: node.readyMs, rssMb: await residentMemoryMb(node.pid) ?? NaN }
+    return { readyMs, rssMb: await residentMemoryMb(host.pid as number) ?? NaN }
   } finally {
-    await node.stop()
+    await host.stop()
   }
 }
 
@@ -86,7 +86,7 @@ export async function benchWalletStartup (runs = 3): Promise<WalletStartupBench>
     }
     await rm(join(large.datadir, HISTORY_DIR), { recursive: true })
     const started = performance.now()
-    const node = await spawnNode(large.datadir)
+    const { host: node, readyMs } = await spawnNode(large.datadir)
     try {
       for (;;) {
         const scanned = await node.rpc('getbalance').then(() => true, (err: { code?: string }) => {
@@ -103,7 +103,7 @@ export async function benchWalletStartup (runs = 3): Promise<WalletStartupBench>
         ready20kMs,
         ratio: ready20kMs / ready2kMs,
         withoutWallet: { ...bare, ratio: bare.ready20kMs / bare.ready2kMs },
-        noHistory20k: { readyMs: node.readyMs, scannedMs: performance.now() - started }
+        noHistory20k: { readyMs, scannedMs: performance.now() - started }
       }
     } finally {
       await node.stop()

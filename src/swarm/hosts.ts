@@ -1,23 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { join } from 'node:path'
 import { NODE_RUNTIME_FLAGS } from '../node/runtime-flags.ts'
 import { CointsError } from '../core/errors.ts'
 import { getNetwork } from '../core/params.ts'
 import { callRpc } from '../rpc/client.ts'
 import { freePort } from '../util/free-port.ts'
+import { waitFor } from '../util/wait-for.ts'
 import type { Lan } from './netns.ts'
 
 const MAIN = new URL('../cli/main.ts', import.meta.url).pathname
 const AGENT = new URL('./agent.ts', import.meta.url).pathname
 const regtest = getNetwork('regtest')
 
-/** One node of a swarm: its process, and RPC to it. */
+/** One node process on this machine (of a swarm, or a benchmark's), and RPC to it. */
 export interface NodeHost {
   readonly index: number
   readonly datadir: string
   /** Starts (or restarts, on the same datadir) the node process; never once `signal` has aborted (the swarm is stopping). */
-  start: (extraArgs: string[], signal: AbortSignal) => Promise<void>
+  start: (extraArgs: string[], signal?: AbortSignal) => Promise<void>
   /** SIGKILL: a crash. */
   kill: () => Promise<void>
   /** SIGTERM, then wait for the exit. */
@@ -50,6 +50,11 @@ async function exitOf (child: ChildProcess | undefined, signal: NodeJS.Signals):
   await exited
 }
 
+/** Resolves once the host's node answers RPC, polling every `intervalMs`; fails after `timeoutMs`. */
+export async function waitForRpc (host: NodeHost, timeoutMs: number, intervalMs: number): Promise<void> {
+  await waitFor(async () => await host.rpc('getblockchaininfo').then(() => true, () => false), `node ${host.index} to answer RPC`, timeoutMs, intervalMs)
+}
+
 /** A node on this machine's loopback, found through bootstrap lists. */
 export class LoopbackHost implements NodeHost {
   readonly index: number
@@ -58,21 +63,21 @@ export class LoopbackHost implements NodeHost {
   #p2pPort = 0
   #child: ChildProcess | undefined
 
-  constructor (index: number, baseDir: string) {
+  constructor (index: number, datadir: string) {
     this.index = index
-    this.datadir = join(baseDir, `node${index}`)
+    this.datadir = datadir
   }
 
   get alive (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
   get pid (): number | undefined { return this.alive ? this.#child?.pid : undefined }
 
-  async start (extraArgs: string[], signal: AbortSignal): Promise<void> {
+  async start (extraArgs: string[], signal?: AbortSignal): Promise<void> {
     if (this.#rpcPort === 0) {
       this.#rpcPort = await freePort()
       this.#p2pPort = await freePort()
     }
     // After the last await: a stop that came meanwhile has already passed this host by.
-    signal.throwIfAborted()
+    signal?.throwIfAborted()
     this.#child = spawn(process.execPath, nodeArgs(this.datadir, this.#rpcPort, ['--listen', `/ip4/127.0.0.1/tcp/${this.#p2pPort}`, '--no-mdns', ...extraArgs]), { stdio: 'ignore' })
   }
 
@@ -94,9 +99,9 @@ export class LanHost implements NodeHost {
   readonly #pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   #ids = 0
 
-  constructor (index: number, baseDir: string, lan: Lan) {
+  constructor (index: number, datadir: string, lan: Lan) {
     this.index = index
-    this.datadir = join(baseDir, `node${index}`)
+    this.datadir = datadir
     this.#lan = lan
   }
 
@@ -104,8 +109,8 @@ export class LanHost implements NodeHost {
   /** `ip netns exec` execs the node, so the spawned pid is the node's. */
   get pid (): number | undefined { return this.alive ? this.#child?.pid : undefined }
 
-  async start (extraArgs: string[], signal: AbortSignal): Promise<void> {
-    signal.throwIfAborted()
+  async start (extraArgs: string[], signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted()
     this.#child = this.#lan.spawn(this.index, process.execPath, nodeArgs(this.datadir, regtest.defaultRpcPort, ['--listen', `/ip4/0.0.0.0/tcp/${regtest.defaultPort}`, '--mdns', ...extraArgs]), { stdio: 'ignore' })
     if (this.#agent === undefined) {
       const agent = this.#lan.spawn(this.index, process.execPath, [AGENT, this.datadir, String(regtest.defaultRpcPort), String(RPC_TIMEOUT_MS)], { stdio: ['pipe', 'pipe', 'ignore'] })

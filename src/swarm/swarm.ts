@@ -11,7 +11,7 @@ import { waitFor } from '../util/wait-for.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { getNetwork } from '../core/params.ts'
-import { LanHost, LoopbackHost, type NodeHost } from './hosts.ts'
+import { LanHost, LoopbackHost, waitForRpc, type NodeHost } from './hosts.ts'
 import { isLanSupported, Lan, sweepStaleLans } from './netns.ts'
 
 export const SCENARIOS = ['steady', 'partition', 'crash', 'late'] as const
@@ -156,7 +156,10 @@ export class Swarm {
       this.#creating = Lan.create(total, this.#abort.signal)
       this.#lan = await this.#creating
     }
-    for (let i = 0; i < total; i++) this.#hosts.push(o.mode === 'lan' ? new LanHost(i, this.#dir, this.#lan as Lan) : new LoopbackHost(i, this.#dir))
+    for (let i = 0; i < total; i++) {
+      const datadir = join(this.#dir, `node${i}`)
+      this.#hosts.push(o.mode === 'lan' ? new LanHost(i, datadir, this.#lan as Lan) : new LoopbackHost(i, datadir))
+    }
     const initial = this.#hosts.slice(0, o.nodes)
 
     this.#progress(`starting ${o.nodes} nodes (${o.mode})`, true)
@@ -208,7 +211,7 @@ export class Swarm {
       for (const peer of new Set(peers)) extra.push('--bootstrap', (await peer.rpc('getnetworkinfo') as { addresses: string[] }).addresses[0])
     }
     await host.start(extra, this.#abort.signal)
-    if (await until(async () => { await host.rpc('getblockchaininfo'); return true }, 60_000) === null) throw new Error(`node ${host.index} did not start`)
+    await waitForRpc(host, 60_000, 100)
   }
 
   async #wallet (host: NodeHost): Promise<void> {
