@@ -11,7 +11,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { genesisBlock } from '../src/core/params.ts'
 import { setLogLevel } from '../src/log.ts'
 import { CointsNode } from '../src/node/node.ts'
-import { defaultNodeOptions } from '../src/node/options.ts'
+import { loopbackNodeOptions } from '../src/node/loopback.ts'
 import { callRpc } from '../src/rpc/client.ts'
 import type { AttackConfig, AttackReport } from './attacker.ts'
 import { fullBlocksDatadir, regtest } from './fixtures.ts'
@@ -89,7 +89,7 @@ async function measureStall (node: CointsNode, target: string, blocks: string, i
 export async function benchAttacks (): Promise<AttacksBench> {
   // About 4.5 MB of full blocks: a blocks reply stops at 4 MB, as large as one gets.
   const fixture = await fullBlocksDatadir(4_500_000)
-  const node = new CointsNode({ ...defaultNodeOptions('regtest'), datadir: fixture.datadir, rpcPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, verifierThreads: 1 })
+  const node = new CointsNode(loopbackNodeOptions(fixture.datadir))
   const dirs = [fixture.datadir]
   try {
     await node.start()

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { Chain } from '../src/chain/chain.ts'
 import { setLogLevel } from '../src/log.ts'
 import { CointsNode } from '../src/node/node.ts'
-import { defaultNodeOptions, type NodeOptions } from '../src/node/options.ts'
+import { loopbackNodeOptions } from '../src/node/loopback.ts'
+import type { NodeOptions } from '../src/node/options.ts'
 import { encodeAddress } from '../src/core/address.ts'
 import { keyPairOf, randomPrivateKey } from '../src/core/keys.ts'
 import { chainDatadir, regtest, spawnNode } from './fixtures.ts'
@@ -21,7 +22,7 @@ setLogLevel('silent')
 async function startNode (options: Partial<NodeOptions>, dirs: string[]): Promise<CointsNode> {
   const datadir = options.datadir ?? await mkdtemp(join(tmpdir(), 'coints-bench-node-'))
   dirs.push(datadir)
-  const node = new CointsNode({ ...defaultNodeOptions('regtest'), datadir, rpcPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, verifierThreads: 1, ...options })
+  const node = new CointsNode(loopbackNodeOptions(datadir, options))
   await node.start()
   return node
 }

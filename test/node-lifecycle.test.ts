@@ -2,19 +2,15 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ChainError } from '../src/chain/chain.ts'
 import { CointsError } from '../src/core/errors.ts'
 import { genesisBlock } from '../src/core/params.ts'
-import { CointsNode } from '../src/node/node.ts'
-import { defaultNodeOptions } from '../src/node/options.ts'
+import { tempDatadir, testNode } from './helpers/node-harness.ts'
 
 test('a node stopped while starting starts nothing more, and everything it started stops', async t => {
-  const datadir = await mkdtemp(join(tmpdir(), 'coints-node-'))
-  t.after(async () => { await rm(datadir, { recursive: true, force: true }) })
-  const node = new CointsNode({ ...defaultNodeOptions('regtest'), datadir, rpcPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, verifierThreads: 1 })
+  const node = await testNode(t)
   const starting = node.start()
   const stopping = node.stop()
   await assert.rejects(starting, (err: unknown) => err instanceof CointsError && err.code === 'STOPPED_WHILE_STARTING')
@@ -26,14 +22,12 @@ test('a node stopped while starting starts nothing more, and everything it start
 })
 
 test('a start removes the temporary files that writes killed mid-way left in the datadir (a wallet seed each)', async t => {
-  const datadir = await mkdtemp(join(tmpdir(), 'coints-node-'))
-  t.after(async () => { await rm(datadir, { recursive: true, force: true }) })
+  const datadir = await tempDatadir(t)
   const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
   await once(child, 'exit')
   const stale = `wallet.json.${child.pid as number}.0123456789ab.tmp`
   await writeFile(join(datadir, stale), 'encrypted seed')
-  const node = new CointsNode({ ...defaultNodeOptions('regtest'), datadir, rpcPort: 0, p2p: false, verifierThreads: 1 })
-  t.after(async () => { await node.stop() })
+  const node = await testNode(t, { datadir, p2p: false })
   await node.start()
   assert.equal((await readdir(datadir)).includes(stale), false)
 })

@@ -8,7 +8,8 @@ import { encodeAddress } from '../../src/core/address.ts'
 import type { KeyPair } from '../../src/core/keys.ts'
 import { setLogLevel } from '../../src/log.ts'
 import { CointsNode } from '../../src/node/node.ts'
-import { defaultNodeOptions, type NodeOptions } from '../../src/node/options.ts'
+import { loopbackNodeOptions } from '../../src/node/loopback.ts'
+import type { NodeOptions } from '../../src/node/options.ts'
 import { callRpc, RpcCallError } from '../../src/rpc/client.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { BanList } from '../../src/p2p/ban-list.ts'
@@ -49,24 +50,21 @@ export async function tempDatadir (t: TestContext): Promise<string> {
   return ownDatadir(t, await mkdtemp(join(tmpdir(), 'coints-node-')))
 }
 
-/** Starts a regtest node in a fresh datadir (or `options.datadir`); it is stopped, and a fresh datadir removed, after the test. */
-export async function startNode (t: TestContext, options: Partial<NodeOptions> = {}): Promise<CointsNode> {
+/** A regtest node on loopback in a fresh datadir (or `options.datadir`), not started; it is stopped, and a fresh datadir removed, after the test. */
+export async function testNode (t: TestContext, options: Partial<NodeOptions> = {}): Promise<CointsNode> {
   const datadir = options.datadir ?? await mkdtemp(join(tmpdir(), 'coints-node-'))
-  const node = new CointsNode({
-    ...defaultNodeOptions('regtest'),
-    datadir,
-    rpcPort: 0,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    mdns: false,
-    verifierThreads: 1,
-    statusIntervalMs: 1_000,
-    ...options
-  })
+  const node = new CointsNode(loopbackNodeOptions(datadir, { statusIntervalMs: 1_000, ...options }))
   nodesOn.get(datadir)?.push(node)
   t.after(async () => {
     await node.stop()
     if (options.datadir === undefined) await rm(datadir, { recursive: true, force: true })
   })
+  return node
+}
+
+/** testNode, started. */
+export async function startNode (t: TestContext, options: Partial<NodeOptions> = {}): Promise<CointsNode> {
+  const node = await testNode(t, options)
   await node.start()
   return node
 }
