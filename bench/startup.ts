@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { median } from '../src/util/stats.ts'
 import { chainDatadir, spawnNode } from './fixtures.ts'
 import { residentMemoryMb } from '../src/util/resident-memory.ts'
+import { waitFor } from '../src/util/wait-for.ts'
 import { WALLET_FILE } from '../src/wallet/wallet.ts'
 import { HISTORY_DIR } from '../src/wallet/wallet-store.ts'
 
@@ -88,13 +89,10 @@ export async function benchWalletStartup (runs = 3): Promise<WalletStartupBench>
     const started = performance.now()
     const { host: node, readyMs } = await spawnNode(large.datadir)
     try {
-      for (;;) {
-        const scanned = await node.rpc('getbalance').then(() => true, (err: { code?: string }) => {
-          if (err.code !== 'WALLET_SCANNING') throw err
-          return false
-        })
-        if (scanned) break
-      }
+      await waitFor(async () => await node.rpc('getbalance').then(() => true, (err: { code?: string }) => {
+        if (err.code !== 'WALLET_SCANNING') throw err
+        return false
+      }), 'the wallet scan', 600_000, 5)
       const ready2kMs = median(r2)
       const ready20kMs = median(r20)
       const bare = { ready2kMs: median(bare2), ready20kMs: median(bare20) }
