@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Chain } from '../src/chain/chain.ts'
-import { decodeMempoolFile, encodeMempoolFile, MEMPOOL_FILE, MempoolFile } from '../src/chain/mempool-file.ts'
+import { decodeMempoolFile, encodeMempoolFile, MEMPOOL_FILE, MempoolFile, saveDelayMs } from '../src/chain/mempool-file.ts'
 import { genesisBlock, getNetwork } from '../src/core/params.ts'
 import { createLogger } from '../src/log.ts'
 import { mineBlockOn, mineBlocks, openChain, outputOf, spendTx } from './helpers/chain-harness.ts'
@@ -70,30 +70,60 @@ test('a damaged or foreign mempool file is set aside with a warning and the node
   assert.deepEqual(decodeMempoolFile(genesis, await readFile(path)).map(s => Buffer.from(s.bytes).toString('hex')), [Buffer.from(tx.bytes).toString('hex')])
 })
 
-test('the mempool is written every interval when it changed, not when it did not', async t => {
+test('the mempool is written a second after it changed, changes meanwhile with it, and not again until it changes', async t => {
   const { chain, ws } = await openChain(t)
   const key = newKey()
-  await mineBlocks(chain, ws.clock, regtest.coinbaseMaturity + 1, key.addressHash)
+  await mineBlocks(chain, ws.clock, regtest.coinbaseMaturity + 2, key.addressHash)
   const path = join(ws.dir, MEMPOOL_FILE)
-  t.mock.timers.enable({ apis: ['setInterval'] })
-  const file = new MempoolFile({ chain, logger: createLogger('mempool') }, { path, saveIntervalMs: 60_000 })
-  let saves = 0
+  const file = new MempoolFile({ chain, logger: createLogger('mempool') }, { path })
+  const saves: Array<Promise<unknown>> = []
   const save = file.save.bind(file)
-  file.save = async () => { saves++; return await save() }
+  file.save = async () => {
+    const saving = save()
+    saves.push(saving)
+    return await saving
+  }
   file.start()
   ws.stopAfter(file)
   await waitFor(() => file.loaded, 'the (absent) file to load')
-  t.mock.timers.tick(60_000)
-  assert.equal(saves, 0, 'nothing changed: nothing written')
-  const tx = await spendCoinbase(chain, 1, key, key.addressHash)
-  await chain.acceptTx(tx)
-  t.mock.timers.tick(60_000)
-  assert.equal(saves, 1)
-  const saved = await waitFor(async () => {
-    const bytes = await readFile(path).catch(() => undefined)
-    return bytes === undefined ? undefined : decodeMempoolFile(genesisBlock(regtest).id.bytes, bytes)
-  }, 'the periodic write')
-  assert.deepEqual(saved.map(s => s.time), [chain.mempool.get(tx.idString)?.time])
-  t.mock.timers.tick(60_000)
-  assert.equal(saves, 1, 'unchanged since: not written again')
+  t.mock.timers.enable({ apis: ['setTimeout'] })
+  t.mock.timers.tick(10 * 60_000)
+  assert.equal(saves.length, 0, 'nothing changed: nothing written')
+  const first = await spendCoinbase(chain, 1, key, key.addressHash)
+  const second = await spendCoinbase(chain, 2, key, key.addressHash)
+  await chain.acceptTx(first)
+  t.mock.timers.tick(500)
+  await chain.acceptTx(second)
+  t.mock.timers.tick(499)
+  assert.equal(saves.length, 0, 'not before a second')
+  t.mock.timers.tick(1)
+  assert.equal(saves.length, 1, 'both changes in one write')
+  await saves[0]
+  const saved = decodeMempoolFile(genesisBlock(regtest).id.bytes, await readFile(path))
+  assert.deepEqual(saved.map(s => s.time), [first, second].map(tx => chain.mempool.get(tx.idString)?.time))
+  t.mock.timers.tick(10 * 60_000)
+  assert.equal(saves.length, 1, 'unchanged since: not written again')
+})
+
+test('a large mempool file is written less often: at most 200 kB/s on average, and at least every 5 minutes', () => {
+  assert.equal(saveDelayMs(0), 1_000)
+  assert.equal(saveDelayMs(150_000), 1_000)
+  assert.equal(saveDelayMs(2_000_000), 10_000)
+  assert.equal(saveDelayMs(64_000_000), 5 * 60_000)
+  assert.equal(saveDelayMs(64_000_000, 60_000), 60_000)
+})
+
+test('what the next write takes is known before it is made (room a halt for want of space keeps for it)', async t => {
+  const { chain, ws } = await openChain(t)
+  const key = newKey()
+  const blocks = await mineBlocks(chain, ws.clock, regtest.coinbaseMaturity + 1, key.addressHash)
+  const file = new MempoolFile({ chain, logger: createLogger('mempool') }, { path: join(ws.dir, MEMPOOL_FILE) })
+  file.start()
+  ws.stopAfter(file)
+  await waitFor(() => file.loaded, 'the (absent) file to load')
+  const coin = outputOf(blocks[0].txs[0])
+  await chain.acceptTx(spendTx(chain, [coin], key, { outputs: Array.from({ length: 50 }, () => ({ amount: 1_000_000n, address: newKey().addressHash })) }))
+  const expected = file.nextWriteBytes
+  const { bytes } = await file.save()
+  assert.ok(bytes <= expected, `${bytes} bytes written, ${expected} expected at most`)
 })

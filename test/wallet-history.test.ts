@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
@@ -231,4 +231,48 @@ test('a payment the mempool lost while the node was down is resubmitted by the w
   node = await startNode(t, { datadir })
   assert.deepEqual(await rpc(node, 'getbalance'), balance)
   assert.ok(node.chain.mempool.has(txid), 'back in the mempool (and so announced to peers again)')
+})
+
+/** Until the test ends, every batch written to a wallet history fails as LevelDB's writes do on a full disk. */
+function failHistoryWrites (t: TestContext): void {
+  type Batch = (this: { location: string }, ...args: unknown[]) => { write: () => Promise<void> }
+  const proto = Level.prototype as unknown as { batch: Batch }
+  const batch = proto.batch
+  proto.batch = function (...args) {
+    const chained = batch.apply(this, args)
+    if (args.length === 0 && this.location.endsWith(HISTORY_DIR)) chained.write = async () => { throw new Error(`IO error: ${this.location}/000005.log: No space left on device`) }
+    return chained
+  }
+  t.after(() => { delete (proto as { batch?: Batch }).batch })
+}
+
+test('a payment the wallet cannot write (its history\'s disk is full) is never sent, the node shuts down with the reason, and the restart shows the wallet as it was', async t => {
+  const datadir = await tempDatadir(t)
+  let node = await startNode(t, { datadir, p2p: false })
+  await rpc(node, 'createwallet', ['passphrase'])
+  await rpc(node, 'generate', [regtest.coinbaseMaturity + 2])
+  await rpc(node, 'walletpassphrase', ['passphrase', 60])
+  const before = { balance: await rpc(node, 'getbalance'), history: await rpc(node, 'listtransactions') }
+
+  failHistoryWrites(t)
+  await assert.rejects(node.wallet.send(newKey().address, COIN), (err: unknown) => {
+    assert.ok(err instanceof WalletError && err.code === 'DISK_FULL', String(err))
+    assert.match(err.message, /^DISK_FULL: the payment was not sent: writing the wallet history in .*wallet-history failed: the disk is full \(IO error: .*No space left on device\); free some space and start the node again/)
+    return true
+  })
+  assert.equal(node.chain.mempool.size, 0, 'nothing was sent')
+  await node.stopped
+  assert.equal(node.haltReason?.code, 'DISK_FULL')
+  delete (Level.prototype as { batch?: unknown }).batch
+
+  node = await startNode(t, { datadir, p2p: false })
+  const after = await waitFor(async () => {
+    try {
+      return { balance: await rpc(node, 'getbalance'), history: await rpc(node, 'listtransactions') }
+    } catch (err) {
+      if (err instanceof RpcCallError && err.code === 'WALLET_SCANNING') return undefined
+      throw err
+    }
+  }, 'the wallet to catch up')
+  assert.deepEqual(after, before)
 })

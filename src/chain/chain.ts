@@ -46,6 +46,8 @@ export interface ChainInit {
   checkBlocks?: number
   /** Free bytes kept on the database's disk: below them the chain halts (default 50 MB). */
   minFreeBytes?: number
+  /** Bytes kept free on top of minFreeBytes for what the node writes as it stops (see ChainStoreInit). */
+  reserveBytes?: () => number
   /** fsync each flush (default true); off only to measure what it costs. */
   syncFlushes?: boolean
 }
@@ -111,6 +113,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.store = new ChainStore(init.dbPath, {
       marker: { network: init.params.name, genesis: genesisBlock(init.params).idString },
       minFreeBytes: init.minFreeBytes,
+      reserveBytes: init.reserveBytes,
       syncFlushes: init.syncFlushes,
       onWriteFailure: err => { this.#halt(err) }
     })
@@ -253,6 +256,9 @@ export class Chain extends EventEmitter<ChainEvents> {
     })
     await this.store.putMeta('network', genesis.id.bytes)
   }
+
+  /** The chain's clock, in seconds (mempool arrival times). */
+  now (): number { return this.#now() }
 
   get tip (): BlockEntry { return this.#index.tip }
   get height (): number { return this.#index.tip.height }

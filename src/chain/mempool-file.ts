@@ -1,9 +1,11 @@
 /**
  * The mempool across restarts (Bitcoin Core's mempool.dat): written at stop
- * and every few minutes when it changed, atomically; at start every
- * transaction goes through the chain's normal acceptance again, in the
- * background, keeping its arrival time. What no longer qualifies is dropped; a
- * damaged file is set aside with a warning, never fatal.
+ * and soon after it changes, atomically; at start every transaction goes
+ * through the chain's normal acceptance again, in the background, keeping its
+ * arrival time. What no longer qualifies is dropped; a damaged file is set
+ * aside with a warning, never fatal. Core writes it at stop only; a disk that
+ * fills at once (ENOSPC) leaves the stop no room, so here the file on disk is
+ * never far behind the pool.
  */
 import { readFile, rename, stat } from 'node:fs/promises'
 import { decodeCbor, encodeCbor, read } from '../core/cbor.ts'
@@ -20,6 +22,13 @@ import type { MempoolEntry } from './types.ts'
 export const MEMPOOL_FILE = 'mempool.dat'
 const VERSION = 1
 const CHECKSUM_BYTES = 32
+/** A change is written this long after it at the soonest (changes meanwhile go in the same write)… */
+const SAVE_DELAY_MS = 1_000
+/** …and no sooner than its file's size takes at this rate: a small pool is on disk within a second, a full one (64 MB) every few minutes. */
+const SAVE_BYTES_PER_SECOND = 200_000
+/** Each transaction's array, time and byte-string heads, and the file's own, at most. */
+const ENTRY_OVERHEAD = 16
+const FILE_OVERHEAD = 128
 
 export interface SavedTx { time: number, bytes: Uint8Array }
 
@@ -48,6 +57,11 @@ export function decodeMempoolFile (genesis: Uint8Array, file: Uint8Array): Saved
   })
 }
 
+/** How long a change waits to be written after a write of `lastBytes`: a second, longer for a large file, `maxMs` (5 minutes) at most. */
+export function saveDelayMs (lastBytes: number, maxMs = 5 * 60_000): number {
+  return Math.min(maxMs, Math.max(SAVE_DELAY_MS, lastBytes / SAVE_BYTES_PER_SECOND * 1000))
+}
+
 export interface MempoolFileComponents {
   chain: Chain
   logger: Logger
@@ -55,8 +69,8 @@ export interface MempoolFileComponents {
 
 export interface MempoolFileInit {
   path: string
-  /** How often the mempool is written when it changed (default 5 minutes). */
-  saveIntervalMs?: number
+  /** The longest a change waits to be written, whatever the file's size (default 5 minutes). */
+  maxSaveDelayMs?: number
 }
 
 export class MempoolFile {
@@ -69,6 +83,8 @@ export class MempoolFile {
   #stopping = false
   /** Mempool changes since the last write began. */
   #changes = 0
+  /** The size of the last file written. */
+  #lastBytes = 0
   #timer: NodeJS.Timeout | undefined
 
   constructor (components: MempoolFileComponents, init: MempoolFileInit) {
@@ -93,12 +109,24 @@ export class MempoolFile {
   /** Ends the load (what is not loaded stays in the file) and, if the load had finished, writes the mempool. */
   async stop (): Promise<void> {
     this.#stopping = true
-    clearInterval(this.#timer)
+    clearTimeout(this.#timer)
     this.#c.chain.off('tx:accepted', this.#onChange)
     this.#c.chain.off('tx:removed', this.#onChange)
     await this.#loading
     // Written over before it was all loaded, the file would lose what was not.
-    if (this.#loaded) await this.save().catch(err => { this.#c.logger.error(`writing ${this.#init.path} failed: ${(err as Error).message}`) })
+    if (!this.#loaded) return
+    try {
+      const { txs, bytes } = await this.save()
+      this.#c.logger.info(`mempool: ${txs} transactions written to ${this.#init.path} (${bytes} bytes)`)
+    } catch (err) {
+      this.#c.logger.error(`writing ${this.#init.path} failed, it keeps the mempool of its last write: ${(err as Error).message}`)
+    }
+  }
+
+  /** What the next write takes on disk, at most: room a halt for want of space keeps for the stop's write. */
+  get nextWriteBytes (): number {
+    const { mempool } = this.#c.chain
+    return mempool.bytes + ENTRY_OVERHEAD * mempool.size + FILE_OVERHEAD
   }
 
   /** Writes the mempool now; returns how many transactions and bytes. */
@@ -109,11 +137,25 @@ export class MempoolFile {
       const { mempool } = this.#c.chain
       const bytes = encodeMempoolFile(this.#genesis, mempool.entries())
       await writeFileAtomic(this.#init.path, bytes, 0o600)
+      this.#lastBytes = bytes.length
       return { txs: mempool.size, bytes: bytes.length }
     })
   }
 
-  readonly #onChange = (): void => { this.#changes++ }
+  readonly #onChange = (): void => {
+    this.#changes++
+    this.#saveSoon()
+  }
+
+  /** Schedules a write of the changes, SAVE_DELAY_MS after the first or later for a large file (SAVE_BYTES_PER_SECOND). */
+  #saveSoon (): void {
+    if (!this.#loaded || this.#stopping || this.#timer !== undefined || this.#changes === 0) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.save().catch(err => { this.#c.logger.error(`writing ${this.#init.path} failed: ${(err as Error).message}`) })
+    }, saveDelayMs(this.#lastBytes, this.#init.maxSaveDelayMs))
+    this.#timer.unref()
+  }
 
   async #load (): Promise<void> {
     const { chain, logger } = this.#c
@@ -139,12 +181,10 @@ export class MempoolFile {
       }
     }
     if (saved !== undefined) logger.info(`mempool: ${kept} transactions loaded from ${path}, ${dropped} dropped`)
+    this.#lastBytes = saved === undefined ? 0 : this.nextWriteBytes
     this.#loaded = true
-    if (this.#stopping) return
-    this.#timer = setInterval(() => {
-      if (this.#changes > 0) this.save().catch(err => { logger.error(`writing ${path} failed: ${(err as Error).message}`) })
-    }, this.#init.saveIntervalMs ?? 5 * 60_000)
-    this.#timer.unref()
+    // What arrived during the load (and what it dropped) goes to the file now.
+    this.#saveSoon()
   }
 
   /** The saved transactions; undefined when there is no file, or it was damaged (then set aside). */

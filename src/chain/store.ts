@@ -5,6 +5,7 @@ import { Level } from 'level'
 import { Block, Header } from '../core/block.ts'
 import { cidOf, decodeCbor, read, type CID } from '../core/cbor.ts'
 import { equalBytes, sha256 } from '../core/hash.ts'
+import { isNoSpace, writeFailure } from '../util/disk-usage.ts'
 import type { Coin } from '../core/rules.ts'
 import { Tx } from '../core/tx.ts'
 import { readMarker, writeMarker, markerPath, type DbMarker } from './db-marker.ts'
@@ -41,6 +42,12 @@ export interface ChainStoreInit {
   syncFlushes?: boolean
   /** Free bytes on the database's file system below which nothing more is written (default 50 MB, as Bitcoin Core). */
   minFreeBytes?: number
+  /**
+   * Bytes kept free on top of minFreeBytes for what the node writes beside the
+   * chain when it stops (mempool.dat): a halt for want of space leaves room for
+   * it, as Bitcoin Core's flush asks for room for the coins it writes.
+   */
+  reserveBytes?: () => number
   /** Called when a write failed or was refused for want of space, or failed otherwise: the chain cannot go on. */
   onWriteFailure?: (err: StoreError) => void
 }
@@ -149,7 +156,7 @@ export class ChainStore {
       await parts.db.open()
     } catch (err) {
       const cause = (err as { cause?: Error }).cause ?? (err as Error)
-      if (/No space left/.test(cause.message)) throw new StoreError('DISK_FULL', `cannot open the chain database at ${this.path}: the disk is full (${cause.message}); free some space and start again`)
+      if (isNoSpace(cause)) throw new StoreError('DISK_FULL', `cannot open the chain database at ${this.path}: the disk is full (${cause.message}); free some space and start again`)
       const code = (cause as { code?: string }).code === 'LEVEL_CORRUPTION' ? 'CORRUPT_DB' : 'DB_OPEN_FAILED'
       throw new StoreError(code, `cannot open the chain database at ${this.path}: ${cause.message}${code === 'CORRUPT_DB' ? `; ${REMEDY}` : ''}`)
     }
@@ -569,10 +576,8 @@ export class ChainStore {
     try {
       return await op()
     } catch (err) {
-      const message = (err as Error).message
-      throw this.#fail(/No space left|ENOSPC/.test(message)
-        ? new StoreError('DISK_FULL', `${what} in ${this.path} failed: the disk is full (${message}); free some space and start the node again: it resumes from its last flush`)
-        : new StoreError('WRITE_FAILED', `${what} in ${this.path} failed: ${message}`))
+      const { code, message } = writeFailure(`${what} in ${this.path}`, err, 'it resumes from its last flush')
+      throw this.#fail(new StoreError(code, message))
     }
   }
 
@@ -583,9 +588,11 @@ export class ChainStore {
     if (this.#minFreeBytes <= 0) return
     const fs = await statfs(dirname(this.path))
     const free = fs.bavail * fs.bsize
-    if (free >= this.#minFreeBytes) return
+    const reserve = this.#init.reserveBytes?.() ?? 0
+    if (free >= this.#minFreeBytes + reserve) return
     const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`
-    throw this.#fail(new StoreError('DISK_FULL', `only ${mb(free)} free on the disk of ${this.path}, below the ${mb(this.#minFreeBytes)} the node keeps free (--min-free-mb): free some space and start the node again: it resumes from its last flush`))
+    const plus = reserve >= 100 * 1024 ? ` and the ${mb(reserve)} it writes as it stops (mempool.dat)` : ''
+    throw this.#fail(new StoreError('DISK_FULL', `only ${mb(free)} free on the disk of ${this.path}, below the ${mb(this.#minFreeBytes)} the node keeps free (--min-free-mb)${plus}: free some space and start the node again: it resumes from its last flush`))
   }
 
   #fail (err: StoreError): StoreError {

@@ -63,13 +63,15 @@ export class CointsNode {
       now: () => Math.floor(Date.now() / 1000) + (options.clockOffset ?? 0),
       reindex: options.reindex,
       checkBlocks: options.checkBlocks,
-      minFreeBytes: options.minFreeMb * 1024 * 1024
+      minFreeBytes: options.minFreeMb * 1024 * 1024,
+      // A halt for want of space leaves room for the mempool's write at stop.
+      reserveBytes: () => this.mempoolFile.nextWriteBytes
     })
     this.chain.on('block:connected', this.#onBlockConnected)
     this.chain.on('halt', this.#onHalt)
     this.mempoolFile = new MempoolFile({ chain: this.chain, logger: createLogger('mempool') }, { path: join(options.datadir, MEMPOOL_FILE) })
     if (options.minerAddress !== undefined) decodeAddress(this.params.addressPrefix, options.minerAddress)
-    this.wallet = new Wallet({ chain: this.chain, logger: createLogger('wallet') }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
+    this.wallet = new Wallet({ chain: this.chain, logger: createLogger('wallet'), onWriteFailure: this.#onHalt }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
     this.p2p = options.p2p
       ? new P2PService({ chain: this.chain, logger: createLogger('p2p') }, { datadir: options.datadir, listen: options.listen, bootstrap: options.bootstrap, mdns: options.mdns, maxPeers: options.maxPeers, statusIntervalMs: options.statusIntervalMs })
       : undefined
@@ -164,8 +166,9 @@ export class CointsNode {
     this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.rpc.addresses.join(' and ')}, datadir ${this.options.datadir}`)
   }
 
-  /** The chain cannot write (a full disk): the node shuts down rather than run half-working (as Bitcoin Core). */
+  /** The chain or the wallet cannot write (a full disk): the node shuts down rather than run half-working (as Bitcoin Core). */
   readonly #onHalt = (reason: CointsError): void => {
+    if (this.#haltReason !== undefined) return
     this.#haltReason = reason
     this.#log.error(`shutting down: ${reason.message}`)
     void this.stop()

@@ -17,3 +17,20 @@ export async function directoryBytes (path: string): Promise<number> {
   }
   return total
 }
+
+/** Whether a write failed for want of space: Node's ENOSPC, or LevelDB's "IO error: …: No space left on device". */
+export function isNoSpace (err: unknown): boolean {
+  const cause = (err as { cause?: unknown })?.cause
+  return (err as NodeJS.ErrnoException)?.code === 'ENOSPC' || /No space left|ENOSPC/.test((err as Error)?.message ?? '') || (cause !== undefined && isNoSpace(cause))
+}
+
+/**
+ * A failed write as one coded line: DISK_FULL, with what to do and what a
+ * restart gives back (`resumes`), when it failed for want of space; else WRITE_FAILED.
+ */
+export function writeFailure (what: string, err: unknown, resumes: string): { code: 'DISK_FULL' | 'WRITE_FAILED', message: string } {
+  const message = (err as Error).message
+  return isNoSpace(err)
+    ? { code: 'DISK_FULL', message: `${what} failed: the disk is full (${message}); free some space and start the node again: ${resumes}` }
+    : { code: 'WRITE_FAILED', message: `${what} failed: ${message}` }
+}

@@ -20,6 +20,10 @@ export const WalletErrorCode = {
   /** The scan met a block it cannot read: nothing above it is known, and no balance is given over the hole. */
   SCAN_FAILED: 'SCAN_FAILED',
   HISTORY_OPEN_FAILED: 'HISTORY_OPEN_FAILED',
+  /** A write of the wallet's own files (its history, wallet.json) failed for want of space: the node halts. */
+  DISK_FULL: 'DISK_FULL',
+  /** A write of the wallet's own files failed otherwise: the node halts. */
+  WRITE_FAILED: 'WRITE_FAILED',
   BAD_PATH: 'BAD_PATH',
   BACKUP_FAILED: 'BACKUP_FAILED',
   /** Only unconfirmed change could pay, and spending it would pass the mempool's package limits. */

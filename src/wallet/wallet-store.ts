@@ -12,6 +12,7 @@ import { ADDRESS_HASH_BYTES } from '../core/address.ts'
 import { decodeCbor, encodeCbor, read } from '../core/cbor.ts'
 import { Tx } from '../core/tx.ts'
 import type { Logger } from '../log.ts'
+import { isNoSpace, writeFailure } from '../util/disk-usage.ts'
 import { WalletError } from './errors.ts'
 
 export const HISTORY_DIR = 'wallet-history'
@@ -66,6 +67,8 @@ export class HistoryStore {
   readonly path: string
   readonly #log: Logger
   #open: ReturnType<typeof openDatabase> | undefined
+  /** Why a write failed: nothing more is written (see #write). */
+  #failed: WalletError | undefined
 
   constructor (path: string, logger: Logger) {
     this.path = path
@@ -88,6 +91,7 @@ export class HistoryStore {
     } catch (err) {
       const cause = (err as { cause?: Error & { code?: string } }).cause
       const message = cause?.message ?? (err as Error).message
+      if (isNoSpace(cause ?? err)) throw new WalletError('DISK_FULL', `cannot open the wallet history at ${this.path}: the disk is full (${message}); free some space and start again`)
       // Locked or unreadable is not damage: moving it aside would not help.
       if (cause?.code !== 'LEVEL_CORRUPTION') throw new WalletError('HISTORY_OPEN_FAILED', `cannot open the wallet history at ${this.path}: ${message}`)
       const aside = `${this.path}.damaged-${Date.now()}`
@@ -141,12 +145,28 @@ export class HistoryStore {
     for (const wtx of w.put) batch.put(wtx.tx.idString, encodeTx(wtx), { sublevel: txs })
     for (const id of w.del) batch.del(id, { sublevel: txs })
     if (w.state !== undefined) batch.put(STATE_KEY, encodeState(w.state), { sublevel: meta })
-    await batch.write()
+    await this.#write(async () => { await batch.write() })
   }
 
   /** Forgets everything: a new or restored wallet starts its history again. */
   async clear (): Promise<void> {
-    await this.#parts.db.clear()
+    await this.#write(async () => { await this.#parts.db.clear() })
+  }
+
+  /**
+   * A failed write leaves the history of the batches before it, but LevelDB
+   * 1.20 would append the next batch after a record the failure may have torn
+   * in its log (as for the chain's store): after one, nothing more is written.
+   */
+  async #write (op: () => Promise<void>): Promise<void> {
+    if (this.#failed !== undefined) throw this.#failed
+    try {
+      await op()
+    } catch (err) {
+      const { code, message } = writeFailure(`writing the wallet history in ${this.path}`, err, 'the wallet scans again what it had not written')
+      this.#failed = new WalletError(code, message)
+      throw this.#failed
+    }
   }
 }
 

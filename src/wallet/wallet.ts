@@ -15,6 +15,7 @@ import type { Chain } from '../chain/chain.ts'
 import { isPackageLimitError } from '../chain/mempool.ts'
 import type { BlockEntry, MempoolEntry } from '../chain/types.ts'
 import type { Logger } from '../log.ts'
+import { writeFailure } from '../util/disk-usage.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
 import { selectCoins } from './coin-select.ts'
 import { WalletError } from './errors.ts'
@@ -35,6 +36,12 @@ const SCAN_BATCH = 32
 export interface WalletComponents {
   chain: Chain
   logger: Logger
+  /**
+   * A write of the wallet's own files (its history, wallet.json) failed: the
+   * node halts, as when the chain's fail. Called once; the wallet answers from
+   * memory meanwhile, and its history writes nothing more.
+   */
+  onWriteFailure?: (err: WalletError) => void
 }
 
 export interface WalletInit {
@@ -110,6 +117,8 @@ export class Wallet {
   readonly #writes = new SerialQueue()
   /** Sends, one at a time: a second must not select coins the first is spending. */
   readonly #sends = new SerialQueue()
+  /** The first write of the wallet's files that failed. */
+  #writeFailure: WalletError | undefined
 
   constructor (components: WalletComponents, init: WalletInit) {
     this.#c = components
@@ -172,7 +181,7 @@ export class Wallet {
     await this.#starting?.catch(() => {})
     await this.#scan?.done
     if (this.#history.isOpen) {
-      await this.#flushHistory()
+      await this.#flushHistory().catch(() => {})
       await this.#writes.idle()
       await this.#history.close()
     }
@@ -469,13 +478,13 @@ export class Wallet {
 
   #flushSoon (): void {
     if (this.#flushTimer !== undefined || !this.#history.isOpen) return
-    this.#flushTimer = setTimeout(() => { void this.#flushHistory() }, HISTORY_FLUSH_MS)
+    this.#flushTimer = setTimeout(() => { this.#flushHistory().catch(() => {}) }, HISTORY_FLUSH_MS)
   }
 
   /**
    * Writes the history's changes and scan point in one batch. The scan point
-   * written is never ahead of the transactions written with it; a failed write
-   * leaves its changes to the next.
+   * written is never ahead of the transactions written with it. A failed write
+   * keeps its changes in memory, is reported (#failed) and thrown.
    */
   async #flushHistory (): Promise<void> {
     clearTimeout(this.#flushTimer)
@@ -498,8 +507,18 @@ export class Wallet {
       for (const id of ids) this.#dirty.add(id)
       this.#scannedDirty ||= state !== undefined
       this.#derived.unshift(...addresses)
-      this.#c.logger.error(`writing the wallet history failed (retried with the next change): ${(err as Error).message}`)
+      throw this.#failed(err)
     })
+  }
+
+  /** A write of the wallet's files failed: logged and reported once (the node halts). */
+  #failed (err: unknown): unknown {
+    if (this.#writeFailure === undefined && err instanceof WalletError) {
+      this.#writeFailure = err
+      this.#c.logger.error(err.message)
+      this.#c.onWriteFailure?.(err)
+    }
+    return err
   }
 
   /** The scan point with a locator of its ancestors: heights 1, 2, 4, 8… below it, and genesis. */
@@ -517,12 +536,21 @@ export class Wallet {
    * starts, so an older state can never be written over a newer one.
    */
   async #save (): Promise<void> {
-    await this.#writes.run(async () => { if (this.#file !== undefined) await writeWalletFile(this.#path, this.#file) })
+    await this.#writes.run(async () => {
+      if (this.#file === undefined) return
+      try {
+        await writeWalletFile(this.#path, this.#file)
+      } catch (err) {
+        // The file written before stays whole (an atomic write); what it lacks, indexes, the history gives back.
+        const { code, message } = writeFailure(`writing ${this.#path}`, err, 'the wallet finds its addresses again in its history')
+        throw this.#failed(new WalletError(code, message))
+      }
+    })
   }
 
-  /** For saves after the fact (a transaction already sent or seen): failing is logged, not thrown. */
+  /** For saves after the fact (a transaction already seen): a failure is reported (#failed), not thrown. */
   async #saveOrLog (): Promise<void> {
-    await this.#save().catch(err => { this.#c.logger.error(`saving the wallet failed: ${(err as Error).message}`) })
+    await this.#save().catch(() => {})
   }
 
   #applyBlock (block: Block, entry: BlockEntry): void {
@@ -678,13 +706,13 @@ export class Wallet {
       })
       // Signatures have a fixed size, so an unsigned draft with amounts at their widest sizes the real transaction.
       const draftBytes = (inputs: WalletCoin[], withChange: boolean): number => Tx.create(build(inputs, withChange ? MAX_MONEY : undefined)).bytes.length
-      const pay = async (coins: WalletCoin[]): Promise<{ tx: Tx, change: bigint }> => {
+      const pay = async (coins: WalletCoin[]): Promise<Tx> => {
         const { inputs, change } = selectCoins(coins, amount, draftBytes, { feeRate, dust: DUST, maxBytes: MAX_TX_BYTES })
         const tx = signTransaction(build(inputs, change > 0n ? change : undefined), inputs.map(c => keyOf(c).privateKey), this.#c.chain.chainTag)
-        await this.#c.chain.acceptTx(tx)
-        return { tx, change }
+        await this.#commit(tx)
+        return tx
       }
-      const { tx, change } = await pay(spendable).catch(async (err: unknown) => {
+      const tx = await pay(spendable).catch(async (err: unknown) => {
         // Unconfirmed change chained up to the mempool's package limits: confirmed coins alone may still pay.
         if (!isPackageLimitError(err)) throw err
         return await pay(spendable.filter(c => c.state === 'confirmed')).catch((again: unknown) => {
@@ -693,16 +721,42 @@ export class Wallet {
           throw new WalletError('UNCONFIRMED_CHAIN_TOO_LONG', `only unconfirmed change can pay this, and spending it would pass the mempool's limit of ${ancestorCount} unconfirmed transactions (or ${ancestorBytes} bytes) in one chain (${err.code}): wait for a confirmation and send again`)
         })
       })
-      if (change > 0n) {
-        // Seeing the transaction may have moved the index past this address already.
-        file.changeIndex = Math.max(file.changeIndex, changeAddress.index + 1)
-        this.#watchUpTo(Branch.CHANGE, file.changeIndex + this.#gap)
-        await this.#saveOrLog()
-      }
-      // On disk before the call returns (recorded by tx:accepted): a crash now must not lose what was sent.
-      await this.#flushHistory()
       return tx.idString
     })
+  }
+
+  /**
+   * Keeps a signed payment in the history, then submits it (as Bitcoin Core's
+   * CommitTransaction writes the wallet first): a payment the wallet cannot
+   * keep (a full disk) is never sent, and a crash once it is sent cannot lose
+   * it. Its change moves the address index; a payment refused leaves the
+   * wallet as it was.
+   */
+  async #commit (tx: Tx): Promise<void> {
+    const file = this.#requireFile()
+    const time = this.#c.chain.now()
+    const { changeIndex } = file
+    this.#record(tx, null, time)
+    const unrecord = (): void => {
+      this.#forget(tx.idString)
+      file.changeIndex = changeIndex
+      void this.#saveOrLog()
+    }
+    try {
+      await this.#flushHistory()
+    } catch (err) {
+      unrecord()
+      throw new WalletError((err as WalletError).code, `the payment was not sent: ${(err as WalletError).reason}`)
+    }
+    try {
+      await this.#c.chain.acceptTx(tx, time)
+    } catch (err) {
+      // A scan's resubmission of the wallet's unconfirmed transactions may have sent it already.
+      if (!(err instanceof TxError && err.code === 'ALREADY_KNOWN')) {
+        unrecord()
+        throw err
+      }
+    }
   }
 
   /** History, newest first: net amount to the wallet, fee when it paid one, and confirmations. */

@@ -256,7 +256,7 @@ export function chainMethods (ctx: ChainMethodsContext): MethodTable {
       })
     },
     savemempool: {
-      description: 'Writes the mempool to mempool.dat in the datadir now (it is written at stop and every 5 minutes when it changed): {txs, bytes}.',
+      description: 'Writes the mempool to mempool.dat in the datadir now (it is written at stop and soon after it changes: a second after, or up to 5 minutes for a large pool): {txs, bytes}.',
       params: [],
       handler: async () => await ctx.mempoolFile.save()
     },
