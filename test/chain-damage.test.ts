@@ -2,7 +2,9 @@
  * A damaged chain database, as a user's disk damages one: each damage is
  * refused at start (or found by the start check) with a coded StoreError, and
  * --reindex, with the blocks it had to drop given again as a peer would, brings
- * the chain back to the same tip and UTXO summary.
+ * the chain back to the same tip and UTXO summary. The datadir holds a wallet
+ * too: over the rebuilt chain its balance is what the chain's coins hold,
+ * never a balance over a hole, and after the resync what it was.
  */
 import assert from 'node:assert/strict'
 import { cp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
@@ -12,31 +14,66 @@ import { Level } from 'level'
 import type { Chain, UtxoSummary } from '../src/chain/chain.ts'
 import { blockstoreKey, StoreError } from '../src/chain/records.ts'
 import type { Block } from '../src/core/block.ts'
+import { equalBytes } from '../src/core/hash.ts'
+import { WalletError } from '../src/wallet/errors.ts'
+import type { Wallet } from '../src/wallet/wallet.ts'
 import { chainWorkspace, mineBlocks, newKey, outputOf, spendTx, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
+import { waitFor } from './helpers/node-harness.ts'
+import { walletIn } from './helpers/wallet-harness.ts'
 
-interface Built { blocks: Block[], summary: UtxoSummary }
+interface Built {
+  blocks: Block[]
+  summary: UtxoSummary
+  /** The address every 5th block pays: the datadir's wallet's. */
+  walletAddress: Uint8Array
+  /** What the wallet holds at the end. */
+  walletTotal: bigint
+}
 
-/** 3 rounds of 60 blocks with spends, each closed and reopened: LevelDB then holds several tables. */
+/**
+ * 3 rounds of 60 blocks with spends, each closed and reopened: LevelDB then
+ * holds several tables. A wallet beside the chain is paid by every 5th block.
+ */
 async function build (ws: ChainWorkspace): Promise<Built> {
   const key = newKey()
   const blocks: Block[] = []
   let chain = await ws.open()
+  let wallet = walletIn(chain, ws.dir)
+  await wallet.create('passphrase')
+  const walletAddress = (await wallet.newAddress()).hash
   for (let round = 0; round < 3; round++) {
     for (let n = 0; n < 60; n++) {
-      blocks.push(...await mineBlocks(chain, ws.clock, 1, key.addressHash))
+      blocks.push(...await mineBlocks(chain, ws.clock, 1, blocks.length % 5 === 4 ? walletAddress : key.addressHash))
       const mature = blocks.length - 12
-      if (mature >= 0 && n % 3 === 0) {
+      if (mature >= 0 && mature % 5 !== 4 && n % 3 === 0) {
         const coin = outputOf(blocks[mature].txs[0])
         const half = coin.amount / 2n
         await chain.acceptTx(spendTx(chain, [coin], key, { outputs: [{ amount: half, address: newKey().addressHash }, { amount: coin.amount - half - 10_000n, address: key.addressHash }] }))
       }
     }
+    await wallet.stop()
     await chain.stop()
     chain = await ws.open()
+    wallet = walletIn(chain, ws.dir)
+    await wallet.start()
   }
   const summary = chain.utxoSummary()
+  const walletTotal = totalOf(await scannedBalance(wallet))
+  await wallet.stop()
   await chain.stop()
-  return { blocks, summary }
+  return { blocks, summary, walletAddress, walletTotal }
+}
+
+function totalOf (b: { confirmed: bigint, unconfirmed: bigint, immature: bigint }): bigint {
+  return b.confirmed + b.unconfirmed + b.immature
+}
+
+/** The wallet's balance once its scan is done (WALLET_SCANNING until then). */
+async function scannedBalance (wallet: Wallet): Promise<Awaited<ReturnType<Wallet['balance']>>> {
+  return await waitFor(async () => await wallet.balance().catch((err: unknown) => {
+    if (err instanceof WalletError && err.code === 'WALLET_SCANNING') return undefined
+    throw err
+  }), 'the wallet to catch up with the chain')
 }
 
 /** Built once for the file, removed after its last test. */
@@ -68,13 +105,36 @@ async function refused (ws: ChainWorkspace, code: string, pattern: RegExp, opts:
   })
 }
 
-/** --reindex, then every block given again (a peer's resync): back to the same tip and UTXO summary, consistent. */
+/**
+ * The datadir's wallet over `chain`: its balance is what the chain's coins at
+ * its address hold, whatever blocks the chain had to drop (the issue's wallet
+ * showed 48.8 coins more than existed).
+ */
+async function walletOver (ws: ChainWorkspace, chain: Chain): Promise<Wallet> {
+  const wallet = walletIn(chain, ws.dir)
+  ws.stopAfter(wallet)
+  await wallet.start()
+  const balance = await scannedBalance(wallet)
+  await chain.flush()
+  let held = 0n
+  for await (const [, coin] of chain.store.coins()) if (equalBytes(coin.address, source.built.walletAddress)) held += coin.amount
+  assert.equal(totalOf(balance), held, `the wallet shows what the chain at height ${chain.height} holds for it`)
+  return wallet
+}
+
+/**
+ * --reindex, then every block given again (a peer's resync): back to the same
+ * tip and UTXO summary, consistent, and the wallet over it as it was.
+ */
 async function reindexAndResync (ws: ChainWorkspace): Promise<Chain> {
   const chain = await ws.open({ reindex: true })
+  const wallet = await walletOver(ws, chain)
   for (const block of source.built.blocks) await chain.processBlock(block)
   assert.deepEqual(chain.utxoSummary(), source.built.summary)
   const check = await chain.verifyChain()
   assert.equal(check.ok, true, check.mismatches.join('\n'))
+  assert.equal(totalOf(await scannedBalance(wallet)), source.built.walletTotal)
+  await wallet.stop()
   await chain.stop()
   // And it starts again without --reindex.
   const again = await ws.open()
@@ -91,6 +151,7 @@ test('a deleted CURRENT is refused (LevelDB would take the directory for a new d
   // LevelDB's repair recovers every table: nothing needs syncing again.
   const chain = await ws.open({ reindex: true })
   assert.deepEqual(chain.utxoSummary(), source.built.summary)
+  await (await walletOver(ws, chain)).stop()
   await chain.stop()
   await reindexAndResync(ws)
 })
@@ -102,6 +163,7 @@ test('an emptied MANIFEST is refused, and --reindex recovers everything', async 
   await refused(ws, 'CORRUPT_DB', new RegExp(`${manifest} holds no records`))
   const chain = await ws.open({ reindex: true })
   assert.deepEqual(chain.utxoSummary(), source.built.summary)
+  await (await walletOver(ws, chain)).stop()
   await chain.stop()
   await reindexAndResync(ws)
 })
@@ -182,6 +244,7 @@ test('--reindex rebuilds a UTXO set and undo data lost whole from the blocks alo
   assert.deepEqual(chain.utxoSummary(), source.built.summary)
   const check = await chain.verifyChain()
   assert.equal(check.ok, true, check.mismatches.join('\n'))
+  await walletOver(ws, chain)
 })
 
 test('a block the index holds but the store lost reads as CORRUPT_BLOCK, never as not found', async t => {
