@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { ChainError } from '../src/chain/chain.ts'
 import { CointsError } from '../src/core/errors.ts'
 import { genesisBlock } from '../src/core/params.ts'
-import { tempDatadir, testNode } from './helpers/node-harness.ts'
+import { startNode, tempDatadir, testNode } from './helpers/node-harness.ts'
 
 test('a node stopped while starting starts nothing more, and everything it started stops', async t => {
   const node = await testNode(t)
@@ -21,13 +21,24 @@ test('a node stopped while starting starts nothing more, and everything it start
   assert.equal(node.rpc.port, 0)
 })
 
-test('a start removes the temporary files that writes killed mid-way left in the datadir (a wallet seed each)', async t => {
+test('a start removes the temporary files that writes killed mid-way left in the datadir (a wallet seed each), also those named after its own process id (a container\'s node has the same one at every start)', async t => {
   const datadir = await tempDatadir(t)
   const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' })
   await once(child, 'exit')
-  const stale = `wallet.json.${child.pid as number}.0123456789ab.tmp`
-  await writeFile(join(datadir, stale), 'encrypted seed')
+  const stale = [`wallet.json.${child.pid as number}.0123456789ab.tmp`, `wallet.json.${process.pid}.0123456789ab.tmp`]
+  for (const name of stale) await writeFile(join(datadir, name), 'encrypted seed')
   const node = await testNode(t, { datadir, p2p: false })
   await node.start()
-  assert.equal((await readdir(datadir)).includes(stale), false)
+  const names = await readdir(datadir)
+  for (const name of stale) assert.equal(names.includes(name), false, `${name} is removed`)
+})
+
+test('a start refused because another node holds the datadir removes none of that node\'s temporary files', async t => {
+  const datadir = await tempDatadir(t)
+  await startNode(t, { datadir, p2p: false })
+  // As the running node's write of its wallet file would be named, under way.
+  const live = `wallet.json.${process.pid}.0123456789ab.tmp`
+  await writeFile(join(datadir, live), 'encrypted seed')
+  await assert.rejects(startNode(t, { datadir, p2p: false }), (err: unknown) => err instanceof CointsError && err.code === 'DATADIR_IN_USE')
+  assert.ok((await readdir(datadir)).includes(live))
 })

@@ -146,9 +146,12 @@ export class CointsNode {
     // Ports in use are found before anything opens: their failure is then all the user sees.
     await checkListeners(listenersOf(this.options))
     await mkdir(this.options.datadir, { recursive: true, mode: 0o700 })
-    for (const file of await removeStaleTemps(this.options.datadir)) this.#log.info(`removed ${file}, left by a write that was cut short`)
     const steps = [
-      async () => { await this.chain.start() },
+      async () => {
+        await this.chain.start()
+        // Once the chain's database is open, its lock keeps any other node off the datadir: no temporary file there is a live write's.
+        for (const file of await removeStaleTemps(this.options.datadir)) this.#log.info(`removed ${file}, left by a write that was cut short`)
+      },
       async () => { await this.wallet.start({ scan: false }) },
       async () => { await this.p2p?.start() },
       async () => { await this.rpc.start() }
