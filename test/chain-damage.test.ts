@@ -252,8 +252,12 @@ test('a block the index holds but the store lost reads as CORRUPT_BLOCK, never a
   const chain = await ws.open()
   const block = source.built.blocks[100]
   await chain.store.blockstore.db.del(blockstoreKey(block.id))
-  await assert.rejects(chain.getBlock(block.id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
-  await assert.rejects(chain.getBlocksWire([block.id]), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_BLOCK')
+  // Each read names the damage and the remedy (README: "fails the same way, never as not found").
+  const damaged = (err: unknown): boolean => err instanceof StoreError && err.code === 'CORRUPT_BLOCK' && /--reindex/.test(err.message)
+  await assert.rejects(chain.getBlock(block.id), damaged)
+  await assert.rejects(chain.getBlocksWire([block.id]), damaged)
+  await assert.rejects(chain.getHeader(block.id), damaged)
+  await assert.rejects(chain.verifyChain(), damaged)
   // LevelDB's own corruption errors are damage too, with the remedy.
   const db = chain.store.blockstore.db as unknown as { getMany: (...args: unknown[]) => Promise<unknown> }
   db.getMany = async () => { throw Object.assign(new Error('Corruption: block checksum mismatch'), { code: 'LEVEL_CORRUPTION' }) }

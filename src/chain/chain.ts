@@ -309,7 +309,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     // An invalid block's header is kept outside the blockstore (looked for in both: it moves once marked).
     const [first, second] = entry.status === BlockStatus.INVALID ? ['getInvalidHeader', 'getRaw'] as const : ['getRaw', 'getInvalidHeader'] as const
     const bytes = await this.store[first](id) ?? await this.store[second](id)
-    if (bytes === undefined) throw new StoreError('MISSING_BLOCK', `header of indexed block ${id.toString()} is not stored`)
+    if (bytes === undefined) throw new StoreError('CORRUPT_BLOCK', `the header of indexed block ${id.toString()} is not stored; ${REMEDY}`)
     try {
       return Header.fromBytes(bytes)
     } catch (err) {
@@ -522,7 +522,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       let failed = false
       for (const entry of path) {
         const block = inHand.get(entry.idString) ?? await this.store.getBlock(entry.id)
-        if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `indexed block ${entry.idString} is not stored`)
+        if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `indexed block ${entry.idString} is not stored; ${REMEDY}`)
         try {
           await this.#connectTip(block, entry)
           connected.push(entry)
@@ -580,7 +580,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const entry = this.#index.tip
     const parent = this.#index.get(entry.prev as string) as IndexEntry
     const block = await this.store.getBlock(entry.id)
-    if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `connected block ${entry.idString} is not stored`)
+    if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `connected block ${entry.idString} is not stored; ${REMEDY}`)
     const spent = await this.#coins.getUndo(entry.digest)
     const created = block.txs.flatMap(tx => coinsOf(tx, entry.height))
     const { stats } = this.#coins
@@ -721,7 +721,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       for (let h = 0; h <= tip.height; h++) {
         const entry = this.#index.atHeight(h) as IndexEntry
         const block = await this.store.getBlock(entry.id)
-        if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `best-chain block ${entry.idString} at height ${h} is not stored`)
+        if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `best-chain block ${entry.idString} at height ${h} is not stored; ${REMEDY}`)
         if (h === 0) {
           for (const [key, coin] of coinsOf(block.txs[0], 0)) coins.set(key, coin)
         } else {
