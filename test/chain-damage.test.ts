@@ -263,3 +263,22 @@ test('a block the index holds but the store lost reads as CORRUPT_BLOCK, never a
   db.getMany = async () => { throw Object.assign(new Error('Corruption: block checksum mismatch'), { code: 'LEVEL_CORRUPTION' }) }
   await assert.rejects(chain.getBlock(source.built.blocks[5].id), (err: unknown) => err instanceof StoreError && err.code === 'CORRUPT_DB' && /--reindex/.test(err.message))
 })
+
+test('a reindex cut short begins again by itself at the next start, without --reindex (README)', async t => {
+  const { ws } = await copy(t)
+  let stored = 0
+  const cut = (chain: Chain): void => {
+    const put = chain.store.putBlock.bind(chain.store)
+    chain.store.putBlock = async (block, record) => {
+      if (++stored > 90) throw new Error('the power went off')
+      await put(block, record)
+    }
+  }
+  await assert.rejects(ws.open({ reindex: true, beforeStart: cut }), /the power went off/)
+  const chain = await ws.open()
+  assert.deepEqual(chain.utxoSummary(), source.built.summary)
+  assert.equal(await chain.store.getMeta('reindex'), undefined, 'done: the next start does not reindex')
+  const check = await chain.verifyChain()
+  assert.equal(check.ok, true, check.mismatches.join('\n'))
+  await walletOver(ws, chain)
+})
