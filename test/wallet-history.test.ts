@@ -233,18 +233,40 @@ test('a payment the mempool lost while the node was down is resubmitted by the w
   assert.ok(node.chain.mempool.has(txid), 'back in the mempool (and so announced to peers again)')
 })
 
-/** Until the test ends, every batch written to a wallet history fails as LevelDB's writes do on a full disk. */
-function failHistoryWrites (t: TestContext): void {
-  type Batch = (this: { location: string }, ...args: unknown[]) => { write: () => Promise<void> }
+type BatchWrite = (options?: { sync?: boolean }) => Promise<void>
+
+/** Until the test ends, each batch written to a wallet history goes through `write`, given the batch's own write and its options. */
+function interceptHistoryWrites (t: TestContext, write: (original: BatchWrite, options: { sync?: boolean } | undefined, location: string) => Promise<void>): void {
+  type Batch = (this: { location: string }, ...args: unknown[]) => { write: BatchWrite }
   const proto = Level.prototype as unknown as { batch: Batch }
   const batch = proto.batch
   proto.batch = function (...args) {
     const chained = batch.apply(this, args)
-    if (args.length === 0 && this.location.endsWith(HISTORY_DIR)) chained.write = async () => { throw new Error(`IO error: ${this.location}/000005.log: No space left on device`) }
+    const original = chained.write.bind(chained)
+    if (args.length === 0 && this.location.endsWith(HISTORY_DIR)) chained.write = async options => { await write(original, options, this.location) }
     return chained
   }
   t.after(() => { delete (proto as { batch?: Batch }).batch })
 }
+
+/** Until the test ends, every batch written to a wallet history fails as LevelDB's writes do on a full disk. */
+function failHistoryWrites (t: TestContext): void {
+  interceptHistoryWrites(t, async (_write, _options, location) => { throw new Error(`IO error: ${location}/000005.log: No space left on device`) })
+}
+
+test('a payment is in the wallet\'s history, synced, before it is sent: a power cut after the send cannot lose it', async t => {
+  const node = await startNode(t, { p2p: false })
+  await rpc(node, 'createwallet', ['passphrase'])
+  await rpc(node, 'generate', [regtest.coinbaseMaturity + 2])
+  await rpc(node, 'walletpassphrase', ['passphrase', 60])
+  const writes: Array<{ sync: boolean, inMempool: number }> = []
+  interceptHistoryWrites(t, async (write, options) => {
+    writes.push({ sync: options?.sync === true, inMempool: node.chain.mempool.size })
+    await write(options)
+  })
+  await node.wallet.send(newKey().address, COIN)
+  assert.deepEqual(writes.filter(w => w.sync), [{ sync: true, inMempool: 0 }], 'one synced write, before the mempool had the payment')
+})
 
 test('a payment the wallet cannot write (its history\'s disk is full) is never sent, the node shuts down with the reason, and the restart shows the wallet as it was', async t => {
   const datadir = await tempDatadir(t)

@@ -138,14 +138,15 @@ export class HistoryStore {
     }
   }
 
-  async write (w: HistoryWrite): Promise<void> {
+  /** `sync`: on the disk before it resolves (fsync), so a power cut keeps it too (a payment about to be sent). */
+  async write (w: HistoryWrite, opts: { sync?: boolean } = {}): Promise<void> {
     const { db, txs, meta, addresses } = this.#parts
     const batch = db.batch()
     for (const a of w.addresses) batch.put(addressKey(a), a.hash, { sublevel: addresses })
     for (const wtx of w.put) batch.put(wtx.tx.idString, encodeTx(wtx), { sublevel: txs })
     for (const id of w.del) batch.del(id, { sublevel: txs })
     if (w.state !== undefined) batch.put(STATE_KEY, encodeState(w.state), { sublevel: meta })
-    await this.#write(async () => { await batch.write() })
+    await this.#write(async () => { await batch.write({ sync: opts.sync ?? false }) })
   }
 
   /** Forgets everything: a new or restored wallet starts its history again. */

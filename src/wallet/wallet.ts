@@ -484,9 +484,9 @@ export class Wallet {
   /**
    * Writes the history's changes and scan point in one batch. The scan point
    * written is never ahead of the transactions written with it. A failed write
-   * keeps its changes in memory, is reported (#failed) and thrown.
+   * keeps its changes in memory, is reported (#failed) and thrown. `sync`: see HistoryStore.write.
    */
-  async #flushHistory (): Promise<void> {
+  async #flushHistory (opts: { sync?: boolean } = {}): Promise<void> {
     clearTimeout(this.#flushTimer)
     this.#flushTimer = undefined
     if (this.#dirty.size === 0 && !this.#scannedDirty && this.#derived.length === 0) return
@@ -503,7 +503,7 @@ export class Wallet {
       if (wtx === undefined) del.push(id)
       else put.push(wtx)
     }
-    await this.#writes.run(async () => { await this.#history.write({ put, del, addresses, state }) }).catch(err => {
+    await this.#writes.run(async () => { await this.#history.write({ put, del, addresses, state }, opts) }).catch(err => {
       for (const id of ids) this.#dirty.add(id)
       this.#scannedDirty ||= state !== undefined
       this.#derived.unshift(...addresses)
@@ -726,11 +726,11 @@ export class Wallet {
   }
 
   /**
-   * Keeps a signed payment in the history, then submits it (as Bitcoin Core's
-   * CommitTransaction writes the wallet first): a payment the wallet cannot
-   * keep (a full disk) is never sent, and a crash once it is sent cannot lose
-   * it. Its change moves the address index; a payment refused leaves the
-   * wallet as it was.
+   * Keeps a signed payment in the history, synced, then submits it (as Bitcoin
+   * Core's CommitTransaction writes the wallet first): a payment the wallet
+   * cannot keep (a full disk) is never sent, and a crash or power cut once it
+   * is sent cannot lose it. Its change moves the address index; a payment
+   * refused leaves the wallet as it was.
    */
   async #commit (tx: Tx): Promise<void> {
     const file = this.#requireFile()
@@ -743,7 +743,7 @@ export class Wallet {
       void this.#saveOrLog()
     }
     try {
-      await this.#flushHistory()
+      await this.#flushHistory({ sync: true })
     } catch (err) {
       unrecord()
       throw new WalletError((err as WalletError).code, `the payment was not sent: ${(err as WalletError).reason}`)
