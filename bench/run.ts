@@ -8,6 +8,7 @@ import { benchMiner } from './miner.ts'
 import { benchPropagation, benchSync } from './network.ts'
 import { benchStartup, benchWalletStartup } from './startup.ts'
 import { benchStorage } from './storage.ts'
+import { benchStopWrites } from './stop-writes.ts'
 import { benchSwarm } from './swarm.ts'
 import { benchValidation } from './validation.ts'
 
@@ -22,6 +23,7 @@ await run('validation', benchValidation)
 await run('miner', benchMiner)
 await run('startup', benchStartup)
 await run('storage', benchStorage)
+await run('stop writes', benchStopWrites)
 await run('wallet startup', benchWalletStartup)
 await run('mempool', benchMempool)
 await run('propagation', benchPropagation)

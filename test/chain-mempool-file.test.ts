@@ -4,6 +4,9 @@ import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Chain } from '../src/chain/chain.ts'
 import { decodeMempoolFile, encodeMempoolFile, MEMPOOL_FILE, MempoolFile, saveDelayMs } from '../src/chain/mempool-file.ts'
+import type { MempoolEntry } from '../src/chain/types.ts'
+import { encodeCbor } from '../src/core/cbor.ts'
+import { sha256 } from '../src/core/hash.ts'
 import { genesisBlock, getNetwork } from '../src/core/params.ts'
 import { createLogger } from '../src/log.ts'
 import { mineBlockOn, mineBlocks, openChain, outputOf, spendTx } from './helpers/chain-harness.ts'
@@ -37,17 +40,32 @@ test('the mempool survives a restart with its arrival times; a transaction made 
   for (const [id, time] of times) assert.equal(node.chain.mempool.get(id)?.time, time, 'arrival time kept')
 })
 
+test('the mempool file is the DAG-CBOR @ipld/dag-cbor writes, byte for byte, at every size of its heads', async () => {
+  const genesis = genesisBlock(regtest).id.bytes
+  const sizes = [0, 1, 23, 24, 255, 256, 65_535, 65_536, 70_000]
+  const times = [0, 23, 24, 255, 256, 65_536, 1_800_000_000, 2 ** 32, 2 ** 40]
+  const pool = sizes.map((size, n) => ({ time: times[n], tx: { bytes: new Uint8Array(size).fill(n) } }) as unknown as MempoolEntry)
+  // 10,000 entries: the encoding yields to the event loop between them.
+  for (const entries of [[], pool, Array.from({ length: 10_000 }, (_, n) => pool[n % pool.length])]) {
+    const file = await encodeMempoolFile(genesis, entries)
+    const body = encodeCbor({ version: 1, genesis, txs: entries.map(e => [e.time, e.tx.bytes]) })
+    assert.deepEqual(Buffer.from(file.subarray(0, body.length)), Buffer.from(body))
+    assert.deepEqual(Buffer.from(file.subarray(body.length)), Buffer.from(sha256(body)))
+    assert.deepEqual(decodeMempoolFile(genesis, file).map(s => s.time), entries.map(e => e.time))
+  }
+})
+
 test('a damaged or foreign mempool file is set aside with a warning and the node starts with an empty mempool; savemempool writes one that loads', async t => {
   const datadir = await tempDatadir(t)
   const path = join(datadir, MEMPOOL_FILE)
   const genesis = genesisBlock(regtest).id.bytes
-  const good = encodeMempoolFile(genesis, [])
+  const good = await encodeMempoolFile(genesis, [])
   const flipped = good.slice()
   flipped[3] ^= 1
   const damaged: Array<[string, Uint8Array]> = [
     ['garbage', new TextEncoder().encode('not a mempool file')],
     ['a flipped byte', flipped],
-    ['another network', encodeMempoolFile(genesisBlock(getNetwork('lan')).id.bytes, [])]
+    ['another network', await encodeMempoolFile(genesisBlock(getNetwork('lan')).id.bytes, [])]
   ]
   for (const [what, bytes] of damaged) {
     assert.throws(() => decodeMempoolFile(genesis, bytes), Error, what)
