@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
-import { mkdir, rename, rm } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { chainDatadir } from '../bench/fixtures.ts'
 import { MEMPOOL_FILE } from '../src/chain/mempool-file.ts'
 import { blockstoreKey } from '../src/chain/records.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
+import { decodeAddress } from '../src/core/address.ts'
 import { COIN, formatAmount } from '../src/core/amount.ts'
 import type { Block } from '../src/core/block.ts'
 import type { CID } from '../src/core/cbor.ts'
@@ -297,4 +298,38 @@ test('a payment the wallet cannot write (its history\'s disk is full) is never s
     }
   }, 'the wallet to catch up')
   assert.deepEqual(after, before)
+})
+
+test('a flipped byte in a table of the wallet history (an address\'s hash) is found at start: the history is set aside and rebuilt by a scan, never read as data', async t => {
+  const datadir = await tempDatadir(t)
+  let node = await startNode(t, { datadir, p2p: false })
+  const { address } = await rpc(node, 'createwallet', ['passphrase']) as { address: string }
+  const mined = regtest.coinbaseMaturity + 3
+  await rpc(node, 'generate', [mined, address])
+  // Handed out, not paid yet: its hash is in the history's address records only.
+  const next = await rpc(node, 'getnewaddress') as string
+  await node.stop()
+  // The next open turns the history's log into a table.
+  node = await startNode(t, { datadir, p2p: false })
+  await node.stop()
+
+  const history = join(datadir, HISTORY_DIR)
+  const hash = Buffer.from(decodeAddress(regtest.addressPrefix, next))
+  const tables = (await readdir(history)).filter(n => n.endsWith('.ldb'))
+  const held = await Promise.all(tables.map(async n => await readFile(join(history, n))))
+  const at = held.findIndex(bytes => bytes.includes(hash))
+  assert.ok(at >= 0, `the address's hash is in a table (${tables.join(', ')})`)
+  held[at][held[at].indexOf(hash) + 7] ^= 0x04
+  await writeFile(join(history, tables[at]), held[at])
+
+  // Read as data, the flipped hash would be watched instead of the address's: its payment missed.
+  node = await startNode(t, { datadir, p2p: false })
+  await rpc(node, 'generate', [1, next])
+  const heights = Array.from({ length: mined + 1 }, (_, n) => n + 1)
+  const after = await waitFor(async () => await rpc(node, 'getbalance').catch((err: unknown) => {
+    if (err instanceof RpcCallError && err.code === 'WALLET_SCANNING') return undefined
+    throw err
+  }), 'the wallet to rescan')
+  assert.deepEqual(after, coinbaseBalance(heights, mined + 1))
+  assert.ok((await readdir(datadir)).some(n => n.startsWith(`${HISTORY_DIR}.damaged-`)), 'the damaged history is set aside')
 })

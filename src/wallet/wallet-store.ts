@@ -9,6 +9,7 @@
 import { rename } from 'node:fs/promises'
 import { Level } from 'level'
 import { ADDRESS_HASH_BYTES } from '../core/address.ts'
+import { findDbDamage, hasDbFiles } from '../chain/leveldb-files.ts'
 import { decodeCbor, encodeCbor, read } from '../core/cbor.ts'
 import { Tx } from '../core/tx.ts'
 import type { Logger } from '../log.ts'
@@ -82,9 +83,16 @@ export class HistoryStore {
     return this.#open
   }
 
-  /** Opens the database; one LevelDB finds damaged is moved aside and a new one made (a rescan rebuilds it). */
+  /**
+   * Opens the database; a damaged one is moved aside and a new one made (a
+   * rescan rebuilds it). LevelDB reads without its checksums (see
+   * chain/leveldb-files.ts): its files are checked first, as the chain's, or a
+   * flipped byte would be read as data (an address's hash: payments to it missed).
+   */
   async open (): Promise<void> {
     if (this.#open !== undefined) return
+    const damage = await hasDbFiles(this.path) ? await findDbDamage(this.path) : []
+    if (damage.length > 0) await this.#setAside(`${damage[0].file} ${damage[0].problem}`)
     let parts = openDatabase(this.path)
     try {
       await parts.db.open()
@@ -94,13 +102,17 @@ export class HistoryStore {
       if (isNoSpace(cause ?? err)) throw new WalletError('DISK_FULL', `cannot open the wallet history at ${this.path}: the disk is full (${message}); free some space and start again`)
       // Locked or unreadable is not damage: moving it aside would not help.
       if (cause?.code !== 'LEVEL_CORRUPTION') throw new WalletError('HISTORY_OPEN_FAILED', `cannot open the wallet history at ${this.path}: ${message}`)
-      const aside = `${this.path}.damaged-${Date.now()}`
-      this.#log.warn(`cannot open the wallet history at ${this.path} (${message}); moved it to ${aside}, the wallet rescans the chain`)
-      await rename(this.path, aside)
+      await this.#setAside(message)
       parts = openDatabase(this.path)
       await parts.db.open()
     }
     this.#open = parts
+  }
+
+  async #setAside (why: string): Promise<void> {
+    const aside = `${this.path}.damaged-${Date.now()}`
+    this.#log.warn(`the wallet history at ${this.path} is damaged (${why}); moved it to ${aside}, the wallet rescans the chain`)
+    await rename(this.path, aside)
   }
 
   async close (): Promise<void> {
