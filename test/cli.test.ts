@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { rpcArg } from '../src/cli/commands/rpc.ts'
 import { freePort } from '../src/util/free-port.ts'
-import { newKey, waitFor } from './helpers/node-harness.ts'
+import { newKey, rpc, startNode, tempDatadir, waitFor } from './helpers/node-harness.ts'
 
 const run = promisify(execFile)
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
@@ -268,4 +268,30 @@ test('Ctrl-C at a terminal under the launcher reaches the node twice (from the t
   assert.equal(await exited, 0, stderr)
   assert.doesNotMatch(stderr, /again: exiting at once/)
   assert.match(stderr, /node: stopped/)
+})
+
+test('coints node refuses a damaged datadir in one line naming the damage and --reindex (status 1); coints node --reindex starts it again, with progress in the log', async t => {
+  const datadir = await tempDatadir(t)
+  const made = await startNode(t, { datadir, p2p: false })
+  await rpc(made, 'generate', [20, newKey().address])
+  await made.stop()
+  await rm(join(datadir, 'chain', 'CURRENT'))
+  const args = ['node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(await freePort()), '--no-p2p']
+  const refused = await coints(args)
+  assert.equal(refused.code, 1)
+  assert.equal(refused.stdout, '')
+  assert.match(refused.stderr, /^coints: CORRUPT_DB: the chain database at \S+\/chain, which \S+\/chain\.marker says holds the regtest chain, is damaged: CURRENT is missing; start with --reindex to rebuild it [^\n]*\n$/)
+
+  const child = spawn(process.execPath, [MAIN, ...args, '--reindex', '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  t.after(() => { child.kill('SIGKILL') })
+  let log = ''
+  child.stderr?.on('data', (d: Buffer) => { log += d.toString() })
+  const target = ['--network', 'regtest', '--datadir', datadir]
+  await waitFor(async () => (await coints(['rpc', ...target, 'getblockcount'])).code === 0, 'the reindexed node to answer RPC')
+  assert.equal((await coints(['rpc', ...target, 'getblockcount'])).stdout, '20\n')
+  assert.match(log, /reindex: \d+ stored headers; rebuilding the block index, UTXO set and undo data/)
+  assert.match(log, /reindex: done in [\d.]+ s: 20 blocks indexed, tip 20/)
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  assert.equal((await coints(['rpc', ...target, 'stop'])).code, 0)
+  await exited
 })

@@ -148,7 +148,7 @@ export class ChainStore {
       salvaged = await this.#salvage(damage)
     } else if (damage.length > 0 && opts.salvage !== true) {
       const more = damage.length > 1 ? ` (and ${damage.length - 1} more damaged file${damage.length > 2 ? 's' : ''})` : ''
-      const what = found === undefined ? '' : `, which ${markerPath(this.path)} says holds the ${found.network} chain`
+      const what = found === undefined ? '' : `, which ${markerPath(this.path)} says holds the ${found.network} chain,`
       throw new StoreError('CORRUPT_DB', `the chain database at ${this.path}${what} is damaged: ${damage[0].file} ${damage[0].problem}${more}; ${REMEDY}`)
     }
     const parts = openDatabase(this.path, !exists)
