@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CointsError, TxError } from '../src/core/errors.ts'
 import { createLogger, setLogLevel } from '../src/log.ts'
-import type { MethodTable } from '../src/rpc/methods/types.ts'
+import { defineMethod, type MethodTable } from '../src/rpc/methods/types.ts'
 import { makeRpcAuth, parseRpcAuth } from '../src/rpc/auth.ts'
 import { parseRpcBind, RpcServer } from '../src/rpc/server.ts'
 import { callRpc, RpcCallError, rpcPortOf } from '../src/rpc/client.ts'
@@ -14,13 +14,13 @@ import { callRpc, RpcCallError, rpcPortOf } from '../src/rpc/client.ts'
 setLogLevel('silent')
 
 const methods: MethodTable = {
-  echo: { description: 'echo', params: [{ name: 'text', type: 'string' }, { name: 'times', type: 'integer', optional: true, min: 1, max: 3 }], handler: async ({ text, times }) => String(text).repeat((times as number | undefined) ?? 1) },
-  amount: { description: 'amount', params: [{ name: 'value', type: 'amount' }], handler: async ({ value }) => value },
-  fail: { description: 'fails', params: [], handler: async () => { throw new TxError('CONFLICT', 'spent already') } },
-  missing: { description: 'not found', params: [], handler: async () => { throw new CointsError('NOT_FOUND', 'no such thing') } },
-  crash: { description: 'bug', params: [], handler: async () => { throw new TypeError('undefined is not a function') } },
-  cyclic: { description: 'a result JSON cannot hold', params: [], handler: async () => { const o: Record<string, unknown> = {}; o.self = o; return o } },
-  big: { description: '40 MB', params: [], handler: async () => 'x'.repeat(40 * 1024 * 1024) }
+  echo: defineMethod({ description: 'echo', params: [{ name: 'text', type: 'string' }, { name: 'times', type: 'integer', optional: true, min: 1, max: 3 }] }, async ({ text, times }) => text.repeat(times ?? 1)),
+  amount: defineMethod({ description: 'amount', params: [{ name: 'value', type: 'amount' }] }, async ({ value }) => value),
+  fail: defineMethod({ description: 'fails', params: [] }, async () => { throw new TxError('CONFLICT', 'spent already') }),
+  missing: defineMethod({ description: 'not found', params: [] }, async () => { throw new CointsError('NOT_FOUND', 'no such thing') }),
+  crash: defineMethod({ description: 'bug', params: [] }, async () => { throw new TypeError('undefined is not a function') }),
+  cyclic: defineMethod({ description: 'a result JSON cannot hold', params: [] }, async () => { const o: Record<string, unknown> = {}; o.self = o; return o }),
+  big: defineMethod({ description: '40 MB', params: [] }, async () => 'x'.repeat(40 * 1024 * 1024))
 }
 
 async function server (t: { after: (fn: () => Promise<void>) => void }): Promise<{ rpc: RpcServer, datadir: string, url: string, auth: string }> {

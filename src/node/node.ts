@@ -12,11 +12,12 @@ import { createLogger, type Logger } from '../log.ts'
 import { parseRpcAuth } from '../rpc/auth.ts'
 import { parseRpcBind, RpcServer } from '../rpc/server.ts'
 import { chainMethods } from '../rpc/methods/chain.ts'
-import { controlMethods, type MethodGroup } from '../rpc/methods/control.ts'
+import { controlMethods } from '../rpc/methods/control.ts'
 import { networkMethods } from '../rpc/methods/network.ts'
 import { walletMethods } from '../rpc/methods/wallet.ts'
 import { Wallet } from '../wallet/wallet.ts'
-import type { MethodTable } from '../rpc/methods/types.ts'
+import { serveMethods, type MethodTable } from '../rpc/methods/types.ts'
+import type { RpcMethodName } from '../rpc/contract.ts'
 import { P2PService } from '../p2p/p2p-service.ts'
 import { removeStaleTemps } from '../util/atomic-file.ts'
 import type { NodeOptions } from './options.ts'
@@ -86,28 +87,25 @@ export class CointsNode {
   }
 
   #methods (): MethodTable {
-    const groups: MethodGroup[] = [
-      {
-        name: 'Blockchain',
-        methods: chainMethods({
-          chain: this.chain,
-          generate: async (n, address) => (await this.miner.mineBlocks(n, await this.#payee(address))).map(b => b.idString),
-          templateAddress: async address => await this.#payee(address),
-          relayBlock: block => { this.p2p?.publishBlock(block) },
-          mempoolFile: this.mempoolFile,
-          headersHeight: () => this.p2p?.sync.headersHeight ?? this.chain.height,
-          walletTxHeight: txid => this.wallet.exists ? this.wallet.heightOf(txid) : undefined,
-          mining: () => {
-            const payee = this.miner.payee
-            return { mining: this.miner.mining, address: payee === undefined ? undefined : encodeAddress(this.params.addressPrefix, payee) }
-          }
-        })
-      },
-      { name: 'Network', methods: networkMethods(this.p2p) },
-      { name: 'Wallet', methods: walletMethods(this.wallet) }
-    ]
-    groups.push({ name: 'Control', methods: controlMethods({ groups, startedAt: this.#startedAt, stop: () => { void this.stop() } }) })
-    return Object.assign({}, ...groups.map(g => g.methods)) as MethodTable
+    // Every method of the contract, or this does not compile.
+    return serveMethods<RpcMethodName>({
+      ...chainMethods({
+        chain: this.chain,
+        generate: async (n, address) => (await this.miner.mineBlocks(n, await this.#payee(address))).map(b => b.idString),
+        templateAddress: async address => await this.#payee(address),
+        relayBlock: block => { this.p2p?.publishBlock(block) },
+        mempoolFile: this.mempoolFile,
+        headersHeight: () => this.p2p?.sync.headersHeight ?? this.chain.height,
+        walletTxHeight: txid => this.wallet.exists ? this.wallet.heightOf(txid) : undefined,
+        mining: () => {
+          const payee = this.miner.payee
+          return { mining: this.miner.mining, address: payee === undefined ? undefined : encodeAddress(this.params.addressPrefix, payee) }
+        }
+      }),
+      ...networkMethods(this.p2p),
+      ...walletMethods(this.wallet),
+      ...controlMethods({ startedAt: this.#startedAt, stop: () => { void this.stop() } })
+    })
   }
 
   /** The address a block pays: the one given, else the configured miner address, else a wallet address. */

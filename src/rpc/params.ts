@@ -1,6 +1,44 @@
 import { parseAmount } from '../core/amount.ts'
 import { CointsError } from '../core/errors.ts'
-import type { ParamSpec } from './methods/types.ts'
+
+/** How a method declares its parameters; the server validates them before the handler runs. */
+export type ParamType = 'string' | 'integer' | 'boolean' | 'amount' | 'any'
+
+export interface ParamSpec {
+  readonly name: string
+  readonly type: ParamType
+  readonly optional?: boolean
+  readonly min?: number
+  readonly max?: number
+  /** Type only, never set: what a client sends for an 'any' param, which its handler checks itself. */
+  readonly wire?: unknown
+}
+
+/** What a client sends for each type: amounts as decimal strings of coins (or whole coins as a number). */
+interface WireTypes { string: string, integer: number, boolean: boolean, amount: string | number, any: unknown }
+/** What a handler receives for each type, once validated: amounts as bigint base units. */
+interface ArgTypes { string: string, integer: number, boolean: boolean, amount: bigint, any: unknown }
+
+type WireOf<S extends ParamSpec> = S extends { type: 'any', wire?: infer T } ? T : WireTypes[S['type']]
+
+/** A method's positional params as a client sends them, derived from its specs (optional ones may be left off the end). */
+export type WireParams<P extends readonly ParamSpec[]> =
+  P extends readonly [infer H extends ParamSpec, ...infer T extends readonly ParamSpec[]]
+    ? H extends { optional: true } ? [WireOf<H>?, ...WireParams<T>] : [WireOf<H>, ...WireParams<T>]
+    : []
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {}
+
+/** A method's validated arguments by name, as its handler receives them, derived from its specs. */
+export type ArgsOf<P extends readonly ParamSpec[]> = Simplify<
+  { [S in P[number] as S extends { optional: true } ? never : S['name']]: ArgTypes[S['type']] } &
+  { [S in P[number] as S extends { optional: true } ? S['name'] : never]?: ArgTypes[S['type']] }
+>
+
+/** An 'any' param whose handler checks it, with the type clients send (`T`) for the typed client. */
+export function anyParam<T> (name: string): { readonly name: string, readonly type: 'any', readonly wire?: T } {
+  return { name, type: 'any' }
+}
 
 /** Wrong RPC parameters: answered with JSON-RPC's -32602. */
 export class ParamsError extends CointsError {}
@@ -10,7 +48,7 @@ export class ParamsError extends CointsError {}
  * by name. Amounts arrive as decimal strings of coins (or a whole number of
  * coins) and leave as bigint units.
  */
-export function validateParams (method: string, specs: ParamSpec[], params: unknown): Record<string, unknown> {
+export function validateParams<const P extends readonly ParamSpec[]> (method: string, specs: P, params: unknown): ArgsOf<P> {
   const args: Record<string, unknown> = {}
   let values: unknown[]
   if (params === undefined || params === null) {
@@ -35,7 +73,8 @@ export function validateParams (method: string, specs: ParamSpec[], params: unkn
     }
     args[spec.name] = checkType(method, spec, value)
   })
-  return args
+  // Each spec's name now holds a value of its type, or nothing when it is optional: what ArgsOf<P> says.
+  return args as ArgsOf<P>
 }
 
 function checkType (method: string, spec: ParamSpec, value: unknown): unknown {

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../util/atomic-file.ts'
 import { checkRpcAuth, type RpcAuth } from './auth.ts'
 import { JsonShapeScanner, type JsonShapeProblem } from './json-shape.ts'
 import type { MethodTable } from './methods/types.ts'
-import { ParamsError, validateParams } from './params.ts'
+import { ParamsError } from './params.ts'
 
 export const COOKIE_FILE = '.cookie'
 export const COOKIE_USER = '__cookie__'
@@ -290,7 +290,7 @@ export class RpcServer {
       reply = errorReply(id, { code: RpcCode.METHOD_NOT_FOUND, message: `method not found: ${method.slice(0, 64)}` })
     } else {
       try {
-        const result = await spec.handler(validateParams(method, spec.params, params))
+        const result = await spec.run(method, params)
         reply = { jsonrpc: '2.0', id, result: result ?? null }
       } catch (err) {
         reply = errorReply(id, this.#toRpcError(method, err))

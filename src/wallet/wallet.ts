@@ -71,6 +71,60 @@ export interface WalletCoin {
 
 export interface Balance { confirmed: bigint, unconfirmed: bigint, immature: bigint }
 
+/** What a wallet transaction is to the wallet: a payment out, a receipt, or a coinbase (immature until it may be spent). */
+export type WalletTxCategory = 'send' | 'receive' | 'generate' | 'immature'
+
+/** The background scan under way: heights, progress 0..1 and seconds since it began (as Bitcoin Core's). */
+export interface ScanProgress { height: number, tip: number, progress: number, duration: number }
+
+export interface WalletInfo {
+  exists: boolean
+  network: string
+  locked: boolean
+  /** When the unlocked keys are forgotten, in ms since the epoch; undefined while locked. */
+  unlockedUntil: number | undefined
+  receiveIndex: number
+  changeIndex: number
+  /** undefined without a wallet. */
+  birthHeight: number | undefined
+  txCount: number
+  /** false when no scan runs. */
+  scanning: false | ScanProgress
+  /** The last block whose transactions the wallet holds. */
+  lastProcessed: ChainPoint | undefined
+  /** Why the last scan stopped short of the tip. */
+  scanError: WalletError | undefined
+}
+
+/** A history row: what a transaction did to the wallet. */
+export interface WalletTxSummary {
+  txid: string
+  category: WalletTxCategory
+  /** Net to the wallet, the fee included (negative for a payment). */
+  net: bigint
+  /** The fee, when the wallet paid all the inputs. */
+  fee: bigint | undefined
+  confirmations: number
+  height: number | null
+  time: number
+}
+
+/** An output of a wallet transaction the wallet shows: a payment to others ('send') or one received; change is left out. */
+export interface WalletTxOutput {
+  address: string
+  category: WalletTxCategory
+  amount: bigint
+  vout: number
+}
+
+/** One wallet transaction in full: its summary, its block on the best chain once confirmed, and its outputs. */
+export interface WalletTransaction extends WalletTxSummary {
+  tx: Tx
+  /** index: its place in the block, undefined when the block's transactions cannot be read. */
+  block: { id: string, height: number, index: number | undefined, time: number } | undefined
+  outputs: WalletTxOutput[]
+}
+
 /**
  * An HD wallet (BIP39 mnemonic, BIP32 keys) over the node's chain. The seed
  * (encrypted) and address indexes live in its file; the transactions it found
@@ -619,7 +673,7 @@ export class Wallet {
     return b
   }
 
-  info (): Record<string, unknown> {
+  info (): WalletInfo {
     const file = this.#file
     const scan = this.#scan
     const tip = this.#c.chain.height
@@ -627,17 +681,16 @@ export class Wallet {
       exists: file !== undefined,
       network: this.#init.params.name,
       locked: this.#unlocked === undefined,
-      unlocked_until: this.#unlocked === undefined ? 0 : Math.floor(this.#unlocked.until / 1000),
-      receive_index: file?.receiveIndex ?? 0,
-      change_index: file?.changeIndex ?? 0,
-      birth_height: file?.birthHeight ?? null,
-      txcount: this.#txs.size,
-      // As Bitcoin Core's (progress 0..1, duration in seconds), with the heights.
+      unlockedUntil: this.#unlocked?.until,
+      receiveIndex: file?.receiveIndex ?? 0,
+      changeIndex: file?.changeIndex ?? 0,
+      birthHeight: file?.birthHeight,
+      txCount: this.#txs.size,
       scanning: scan === undefined
         ? false
         : { height: scan.height, tip, progress: Math.min(1, (scan.height - scan.from) / Math.max(1, tip + 1 - scan.from)), duration: Math.floor((Date.now() - scan.startedAt) / 1000) },
-      lastprocessedblock: this.#scanned === undefined ? null : { hash: this.#scanned.id, height: this.#scanned.height },
-      scan_error: this.#scanError === undefined ? null : { code: this.#scanError.code, message: this.#scanError.message }
+      lastProcessed: this.#scanned,
+      scanError: this.#scanError
     }
   }
 
@@ -760,25 +813,14 @@ export class Wallet {
   }
 
   /** History, newest first: net amount to the wallet, fee when it paid one, and confirmations. */
-  async transactions (): Promise<Array<Record<string, unknown>>> {
+  async transactions (): Promise<WalletTxSummary[]> {
     await this.#whenScanned()
-    const rows = [...this.#txs.values()].map(wtx => {
-      const { net, fee, category, confirmations } = this.#summary(wtx)
-      return {
-        txid: wtx.tx.idString,
-        category,
-        amount: formatAmount(net),
-        fee: fee === undefined ? null : formatAmount(fee),
-        confirmations,
-        height: wtx.height,
-        time: wtx.time
-      }
-    })
+    const rows = [...this.#txs.values()].map(wtx => this.#summary(wtx))
     return rows.sort((a, b) => (b.height ?? Infinity) - (a.height ?? Infinity) || b.time - a.time)
   }
 
   /** What a transaction does to the wallet: net amount (fee included), the fee when the wallet paid all its inputs, category and confirmations. */
-  #summary ({ tx, height }: WalletTx): { net: bigint, fee: bigint | undefined, category: string, confirmations: number } {
+  #summary ({ tx, height, time }: WalletTx): WalletTxSummary {
     let received = 0n
     for (const out of tx.data.outputs) if (this.#watched.has(toHex(out.address))) received += out.amount
     let sent = 0n
@@ -794,7 +836,7 @@ export class Wallet {
     const category = tx.isCoinbase
       ? (confirmations < this.#init.params.coinbaseMaturity ? 'immature' : 'generate')
       : net >= 0n ? 'receive' : 'send'
-    return { net, fee: allOurs ? sent - outputs : undefined, category, confirmations }
+    return { txid: tx.idString, category, net, fee: allOurs ? sent - outputs : undefined, confirmations, height, time }
   }
 
   /** Height of a wallet transaction's block: null while unconfirmed, undefined when the wallet has no such transaction. */
@@ -802,38 +844,28 @@ export class Wallet {
     return this.#txs.get(txid)?.height
   }
 
-  /**
-   * One wallet transaction as Bitcoin Core's gettransaction shows it: amount
-   * without the fee, the fee as a negative amount (when the wallet paid it),
-   * its block, and details per output (sends to others, receipts; change left out).
-   */
-  async transaction (txid: string): Promise<Record<string, unknown> | undefined> {
+  /** One wallet transaction: its summary, its block, and the outputs paid to others and received (change left out). */
+  async transaction (txid: string): Promise<WalletTransaction | undefined> {
     await this.#whenScanned()
     const wtx = this.#txs.get(txid)
     if (wtx === undefined) return undefined
-    const { tx, height, time } = wtx
-    const { net, fee, category, confirmations } = this.#summary(wtx)
+    const { tx, height } = wtx
+    const summary = this.#summary(wtx)
     const prefix = this.#init.params.addressPrefix
-    const details: Array<Record<string, unknown>> = []
+    const outputs: WalletTxOutput[] = []
     tx.data.outputs.forEach((out, vout) => {
       const owner = this.#watched.get(toHex(out.address))
       const address = encodeAddress(prefix, out.address)
-      if (fee !== undefined && owner?.branch !== Branch.CHANGE) details.push({ address, category: 'send', amount: formatAmount(-out.amount), vout, fee: formatAmount(-fee) })
-      if (owner !== undefined && (fee === undefined || owner.branch === Branch.RECEIVE)) details.push({ address, category: tx.isCoinbase ? category : 'receive', amount: formatAmount(out.amount), vout })
+      if (summary.fee !== undefined && owner?.branch !== Branch.CHANGE) outputs.push({ address, category: 'send', amount: out.amount, vout })
+      if (owner !== undefined && (summary.fee === undefined || owner.branch === Branch.RECEIVE)) outputs.push({ address, category: tx.isCoinbase ? summary.category : 'receive', amount: out.amount, vout })
     })
     const entry = height === null ? undefined : this.#c.chain.getEntryAt(height)
     const block = entry === undefined ? undefined : await this.#c.chain.getBlock(entry.id)
     return {
-      amount: formatAmount(fee === undefined ? net : net + fee),
-      ...(fee === undefined ? {} : { fee: formatAmount(-fee) }),
-      confirmations,
-      ...(tx.isCoinbase ? { generated: true } : {}),
-      ...(entry === undefined ? {} : { blockhash: entry.idString, blockheight: entry.height, blockindex: block?.txs.findIndex(t => t.idString === txid) ?? null, blocktime: entry.time }),
-      txid,
-      time,
-      timereceived: time,
-      details,
-      hex: toHex(tx.bytes)
+      ...summary,
+      tx,
+      block: entry === undefined ? undefined : { id: entry.idString, height: entry.height, index: block?.txs.findIndex(t => t.idString === txid), time: entry.time },
+      outputs
     }
   }
 

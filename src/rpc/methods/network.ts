@@ -5,7 +5,8 @@ import type { Ban } from '../../p2p/ban-list.ts'
 import type { P2PService } from '../../p2p/p2p-service.ts'
 import { parseSubnet, type Subnet } from '../../p2p/subnet.ts'
 import { USER_AGENT, VERSION } from '../../util/version.ts'
-import type { MethodTable } from './types.ts'
+import type { BanView, NetworkResults } from '../contract/network.ts'
+import type { Handlers } from './types.ts'
 
 /** "0.2.0" as Bitcoin Core numbers its versions: 1000000 × major + 10000 × minor + 100 × patch. */
 function versionNumber (version: string): number {
@@ -40,7 +41,7 @@ function banTarget (text: string): { peerId: string } | { subnet: Subnet } {
 }
 
 /** A ban as listbanned shows it: Core's fields (seconds since the epoch), with peerId for a ban of a key. */
-function banView (ban: Ban): Record<string, string | number> {
+function banView (ban: Ban): BanView {
   return {
     ...(ban.kind === 'peer' ? { peerId: ban.target } : { address: ban.target }),
     ban_created: Math.floor(ban.created / 1000),
@@ -50,90 +51,53 @@ function banView (ban: Ban): Record<string, string | number> {
 }
 
 /** Peer-to-peer methods: peers, addresses, manual connections and bans. */
-export function networkMethods (p2p: P2PService | undefined): MethodTable {
+export function networkMethods (p2p: P2PService | undefined): Handlers<keyof NetworkResults> {
   return {
-    getpeerinfo: {
-      description: 'Connected peers: [{peerId, addr, direction, height}].',
-      params: [],
-      handler: async () => p2p?.peerInfo() ?? []
+    getpeerinfo: async () => p2p?.peerInfo() ?? [],
+    getnetworkinfo: async () => {
+      if (p2p === undefined) networkingOff()
+      const peers = p2p.peerInfo()
+      const inbound = peers.filter(p => p.direction === 'inbound').length
+      return { version: versionNumber(VERSION), subversion: USER_AGENT, ...p2p.networkInfo(), connections_in: inbound, connections_out: peers.length - inbound, networkactive: true }
     },
-    getnetworkinfo: {
-      description: 'This node\'s {version, subversion, peerId, addresses, connections, connections_in, connections_out, networkactive} (version as Bitcoin Core\'s number: 0.2.0 is 20000).',
-      params: [],
-      handler: async () => {
-        if (p2p === undefined) networkingOff()
-        const peers = p2p.peerInfo()
-        const inbound = peers.filter(p => p.direction === 'inbound').length
-        return { version: versionNumber(VERSION), subversion: USER_AGENT, ...p2p.networkInfo(), connections_in: inbound, connections_out: peers.length - inbound, networkactive: true }
+    getconnectioncount: async () => p2p?.peerInfo().length ?? 0,
+    addnode: async ({ multiaddr: text }) => {
+      if (p2p === undefined) networkingOff()
+      try {
+        multiaddr(text)
+      } catch (err) {
+        throw new CointsError('BAD_ADDRESS', `not a multiaddr: ${(err as Error).message}`)
       }
+      await p2p.addNode(text)
+      return null
     },
-    getconnectioncount: {
-      description: 'Connections to peers (0 with networking off).',
-      params: [],
-      handler: async () => p2p?.peerInfo().length ?? 0
-    },
-    addnode: {
-      description: 'Connects to a peer by multiaddr (with /p2p/<peerId>) and keeps redialing it.',
-      params: [{ name: 'multiaddr', type: 'string' }],
-      handler: async ({ multiaddr: text }) => {
-        if (p2p === undefined) networkingOff()
-        try {
-          multiaddr(text as string)
-        } catch (err) {
-          throw new CointsError('BAD_ADDRESS', `not a multiaddr: ${(err as Error).message}`)
-        }
-        await p2p.addNode(text as string)
+    setban: async ({ target, command, bantime, absolute }) => {
+      if (p2p === undefined) networkingOff()
+      if (command !== 'add' && command !== 'remove') throw new CointsError('BAD_COMMAND', 'command must be "add" or "remove"')
+      const what = banTarget(target)
+      if (command === 'remove') {
+        const lifted = 'peerId' in what ? p2p.bans.unban(what.peerId) : p2p.bans.unbanSubnet(what.subnet)
+        if (!lifted) throw new CointsError('NOT_BANNED', `${'peerId' in what ? what.peerId : what.subnet.text} is not banned`)
         return null
       }
+      const seconds = bantime ?? DEFAULT_BAN_SECONDS
+      const until = absolute === true ? seconds * 1000 : Date.now() + seconds * 1000
+      if (until <= Date.now()) throw new CointsError('BAD_BANTIME', `an absolute bantime of ${seconds} is in the past`)
+      if ('peerId' in what) await p2p.banPeer(what.peerId, until, 'setban')
+      else await p2p.banSubnet(what.subnet, until, 'setban')
+      return null
     },
-    setban: {
-      description: 'Bans a peer id, an IP address or a subnet ("1.2.3.0/24", "2001:db8::/48"): "add" for `bantime` seconds (default 86400; with `absolute`, until that Unix time), or "remove" its ban.',
-      params: [
-        { name: 'target', type: 'string', max: 200 },
-        { name: 'command', type: 'string' },
-        { name: 'bantime', type: 'integer', optional: true, min: 1 },
-        { name: 'absolute', type: 'boolean', optional: true }
-      ],
-      handler: async ({ target, command, bantime, absolute }) => {
-        if (p2p === undefined) networkingOff()
-        if (command !== 'add' && command !== 'remove') throw new CointsError('BAD_COMMAND', 'command must be "add" or "remove"')
-        const what = banTarget(target as string)
-        if (command === 'remove') {
-          const lifted = 'peerId' in what ? p2p.bans.unban(what.peerId) : p2p.bans.unbanSubnet(what.subnet)
-          if (!lifted) throw new CointsError('NOT_BANNED', `${'peerId' in what ? what.peerId : what.subnet.text} is not banned`)
-          return null
-        }
-        const seconds = (bantime as number | undefined) ?? DEFAULT_BAN_SECONDS
-        const until = absolute === true ? seconds * 1000 : Date.now() + seconds * 1000
-        if (until <= Date.now()) throw new CointsError('BAD_BANTIME', `an absolute bantime of ${seconds} is in the past`)
-        if ('peerId' in what) await p2p.banPeer(what.peerId, until, 'setban')
-        else await p2p.banSubnet(what.subnet, until, 'setban')
-        return null
-      }
+    listbanned: async () => p2p?.bans.list().map(banView) ?? [],
+    clearbanned: async () => {
+      if (p2p === undefined) networkingOff()
+      p2p.bans.clear()
+      return null
     },
-    listbanned: {
-      description: 'Bans in force: [{peerId or address, ban_created, banned_until, reason}], times in seconds since the epoch.',
-      params: [],
-      handler: async () => p2p?.bans.list().map(banView) ?? []
-    },
-    clearbanned: {
-      description: 'Lifts every ban, of peers and of addresses.',
-      params: [],
-      handler: async () => {
-        if (p2p === undefined) networkingOff()
-        p2p.bans.clear()
-        return null
-      }
-    },
-    disconnectnode: {
-      description: 'Closes the connections to a peer.',
-      params: [{ name: 'peerId', type: 'string' }],
-      handler: async ({ peerId }) => {
-        if (p2p === undefined) networkingOff()
-        checkPeerId(peerId as string)
-        await p2p.disconnectNode(peerId as string)
-        return null
-      }
+    disconnectnode: async ({ peerId }) => {
+      if (p2p === undefined) networkingOff()
+      checkPeerId(peerId)
+      await p2p.disconnectNode(peerId)
+      return null
     }
   }
 }
