@@ -12,7 +12,7 @@ import { genesisBlock } from '../src/core/params.ts'
 import { setLogLevel } from '../src/log.ts'
 import { CointsNode } from '../src/node/node.ts'
 import { loopbackNodeOptions } from '../src/node/loopback.ts'
-import { callRpc } from '../src/rpc/client.ts'
+import { rpcClient } from '../src/rpc/client.ts'
 import type { AttackConfig, AttackReport } from './attacker.ts'
 import { fullBlocksDatadir, regtest } from './fixtures.ts'
 import { percentile } from '../src/util/stats.ts'
@@ -49,9 +49,10 @@ async function measure (node: CointsNode, attack: Promise<AttackReport> | undefi
   let over = false
   const ended = attack ?? new Promise<undefined>(resolve => setTimeout(() => { resolve(undefined) }, PHASE_MS))
   void ended.finally(() => { over = true })
+  const rpc = rpcClient({ datadir: node.options.datadir, port: node.rpc.port })
   while (!over) {
     const start = performance.now()
-    await callRpc({ datadir: node.options.datadir, port: node.rpc.port }, 'getblockchaininfo')
+    await rpc('getblockchaininfo')
     latencies.push(performance.now() - start)
     await new Promise(resolve => setTimeout(resolve, 20))
   }

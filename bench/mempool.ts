@@ -209,16 +209,17 @@ async function memoryRun (limitMb: number, overfill: number): Promise<MemoryRun>
     const count = Math.ceil(limitMb * 1_000_000 / perEntry * overfill)
     // Coinbases of 50 split 250 ways: 0.2 coin each (amounts below 2^32, so all spends are one size).
     const fans = Math.ceil(count / 250)
-    const ids = await node.rpc('generate', [fans + regtest.coinbaseMaturity, address]) as string[]
+    const ids = await node.rpc('generate', [fans + regtest.coinbaseMaturity, address])
     const coins: Spendable[] = []
     for (const id of ids.slice(0, fans)) {
-      const block = await node.rpc('getblock', [id]) as { txs: string[] }
-      const coinbase = Tx.fromBytes(Buffer.from(await node.rpc('getrawtransaction', [block.txs[0]]) as string, 'hex'))
+      const block = await node.rpc('getblock', [id])
+      if (block.status === 'invalid') throw new Error(`block ${id} is invalid`)
+      const coinbase = Tx.fromBytes(Buffer.from(await node.rpc('getrawtransaction', [block.txs[0]]), 'hex'))
       const fan = spendTx(chainTag, [outputOf(coinbase)], key, { outputs: Array.from({ length: 250 }, () => ({ amount: 19_990_000n, address: key.addressHash })) })
       await node.rpc('sendrawtransaction', [toHex(fan.bytes)])
       for (let n = 0; n < 250; n++) coins.push(outputOf(fan, n))
     }
-    while ((await node.rpc('getmempoolinfo') as { size: number }).size > 0) await node.rpc('generate', [1, address])
+    while ((await node.rpc('getmempoolinfo')).size > 0) await node.rpc('generate', [1, address])
     // Fee rates of 2 to 60 a byte in a scrambled order: once full, newcomers evict the cheapest.
     const hexes = coins.slice(0, count).map((coin, n) => toHex(spendTx(chainTag, [coin], key, { fee: BigInt((2 + (n * 37) % 59) * SPEND_BYTES) }).bytes))
     await new Promise(resolve => setTimeout(resolve, 2_000))
@@ -230,7 +231,7 @@ async function memoryRun (limitMb: number, overfill: number): Promise<MemoryRun>
     await Promise.all([sender(), sender(), sender(), sender()])
     await new Promise(resolve => setTimeout(resolve, 2_000))
     const after = await residentMemoryMb(node.pid as number) ?? NaN
-    const info = await node.rpc('getmempoolinfo') as { size: number, bytes: number, usage: number }
+    const info = await node.rpc('getmempoolinfo')
     const rssGrowthMb = after - before
     return {
       limitMb,

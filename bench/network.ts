@@ -90,7 +90,7 @@ export async function benchSync (count = 10_000): Promise<SyncBench> {
     // The source is a process of its own, as a peer would be, so serving does not share this event loop.
     const { host: source } = await spawnNode(fixture.datadir)
     stops.push(async () => { await source.stop() })
-    const sourceAddr = (await source.rpc('getnetworkinfo') as { addresses: string[] }).addresses[0]
+    const sourceAddr = (await source.rpc('getnetworkinfo')).addresses[0]
     // Timed from the fresh node's start (its chain is empty): it connects, then syncs.
     const start = performance.now()
     const fresh = await startNode({ bootstrap: [sourceAddr] }, dirs)

@@ -35,8 +35,8 @@ test('the mempool survives a restart with its arrival times; a transaction made 
 
   // A clock 1,000 s on: arrival times that survive are not the restart's.
   node = await startNode(t, { datadir, clockOffset: 1_000 })
-  await waitFor(async () => (await rpc(node, 'getmempoolinfo') as { loaded: boolean }).loaded, 'the saved mempool to load')
-  assert.deepEqual(new Set(await rpc(node, 'getrawmempool') as string[]), new Set([kept.idString, keptChild.idString]))
+  await waitFor(async () => (await rpc(node, 'getmempoolinfo')).loaded, 'the saved mempool to load')
+  assert.deepEqual(new Set(await rpc(node, 'getrawmempool')), new Set([kept.idString, keptChild.idString]))
   for (const [id, time] of times) assert.equal(node.chain.mempool.get(id)?.time, time, 'arrival time kept')
 })
 
@@ -71,7 +71,7 @@ test('a damaged or foreign mempool file is set aside with a warning and the node
     assert.throws(() => decodeMempoolFile(genesis, bytes), Error, what)
     await writeFile(path, bytes)
     const node = await startNode(t, { datadir })
-    await waitFor(async () => (await rpc(node, 'getmempoolinfo') as { loaded: boolean }).loaded, `the node to be done with a file of ${what}`)
+    await waitFor(async () => (await rpc(node, 'getmempoolinfo')).loaded, `the node to be done with a file of ${what}`)
     assert.equal(node.chain.mempool.size, 0)
     await node.stop()
     const names = await readdir(datadir)

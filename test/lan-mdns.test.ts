@@ -1,3 +1,5 @@
+import type { RpcCall } from '../src/rpc/contract.ts'
+import { typedRpc } from '../src/rpc/client.ts'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -25,28 +27,30 @@ test('three hosts on a bridged LAN find each other by mDNS alone and agree on on
     await rm(dir, { recursive: true, force: true })
   })
   const key = newKey()
-  const rpc = async (host: number, ...args: string[]): Promise<unknown> => {
-    const out = await lan.exec(host, NODE, [MAIN, 'rpc', '--network', 'regtest', '--datadir', join(dir, `h${host}`), ...args])
+  // Through `coints rpc` in the host's namespace: params as its command-line arguments, the result as it prints it.
+  const rpc = (host: number): RpcCall => typedRpc(async (method, params) => {
+    const args = Array.isArray(params) ? params.map(p => typeof p === 'string' ? p : JSON.stringify(p)) : []
+    const out = await lan.exec(host, NODE, [MAIN, 'rpc', '--network', 'regtest', '--datadir', join(dir, `h${host}`), method, ...args])
     try {
       return JSON.parse(out)
     } catch {
       return out.trim()
     }
-  }
+  })
   for (let i = 0; i < lan.hosts.length; i++) {
     // No bootstrap list: mDNS is the only way to find the others.
     children.push(lan.spawn(i, NODE, [MAIN, 'node', '--network', 'regtest', '--mdns', '--datadir', join(dir, `h${i}`), '--miner-address', key.address, '--log-level', 'warn'], { stdio: 'ignore' }))
   }
   await waitFor(async () => {
-    const peers = await Promise.all(lan.hosts.map(async (_, i) => await rpc(i, 'getpeerinfo').catch(() => []) as Array<{ addr: string }>))
+    const peers = await Promise.all(lan.hosts.map(async (_, i) => await rpc(i)('getpeerinfo').catch(() => [])))
     return peers.every(p => p.length >= 2) ? peers : undefined
   }, 'every host to connect to the other two', 60_000).then(peers => {
     // Connected over the LAN, never over a loopback address that mDNS also announces.
     for (const list of peers) for (const p of list) assert.match(p.addr, /^\/ip4\/10\.77\./)
   })
-  await rpc(0, 'generate', '2')
+  await rpc(0)('generate', [2])
   const tips = await waitFor(async () => {
-    const infos = await Promise.all(lan.hosts.map(async (_, i) => await rpc(i, 'getblockchaininfo') as { height: number, tip: string }))
+    const infos = await Promise.all(lan.hosts.map(async (_, i) => await rpc(i)('getblockchaininfo')))
     return infos.every(info => info.height === 2 && info.tip === infos[0].tip) ? infos : undefined
   }, 'all three hosts at the same tip', 30_000)
   assert.equal(new Set(tips.map(i => i.tip)).size, 1)

@@ -20,7 +20,8 @@ import { cidOf, parseCid } from '../src/core/cbor.ts'
 import { fromHex, toHex } from '../src/core/hash.ts'
 import { chainTag, genesisBlock, subsidyAt } from '../src/core/params.ts'
 import { Tx, TX_VERSION } from '../src/core/tx.ts'
-import { callRpc, RpcCallError } from '../src/rpc/client.ts'
+import { rpcClient, RpcCallError } from '../src/rpc/client.ts'
+import type { RpcCall } from '../src/rpc/contract.ts'
 import { freePort } from '../src/util/free-port.ts'
 import { StoreError } from '../src/chain/records.ts'
 import { solveBlock } from '../src/miner/solve.ts'
@@ -49,7 +50,7 @@ async function tmpfs (t: TestContext, mb: number): Promise<Disk> {
   return disk
 }
 
-interface NodeChild { child: ChildProcess, exited: Promise<[number | null, string | null]>, stderr: () => string, rpc: (method: string, params?: unknown[]) => Promise<unknown> }
+interface NodeChild { child: ChildProcess, exited: Promise<[number | null, string | null]>, stderr: () => string, rpc: RpcCall }
 
 /** `coints node` on `datadir` without networking; resolves once its RPC answers, or once it exited. */
 async function startNode (disk: Disk, minFreeMb: number, address: string): Promise<NodeChild> {
@@ -60,7 +61,7 @@ async function startNode (disk: Disk, minFreeMb: number, address: string): Promi
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const exited = once(child, 'exit') as Promise<[number | null, string | null]>
-  const node: NodeChild = { child, exited, stderr: () => stderr, rpc: async (method, params = []) => await callRpc({ datadir, port }, method, params) }
+  const node: NodeChild = { child, exited, stderr: () => stderr, rpc: rpcClient({ datadir, port }) }
   await waitFor(async () => child.exitCode !== null || await node.rpc('getblockchaininfo').then(() => true, () => false), 'the node to answer RPC or exit')
   return node
 }
@@ -90,9 +91,9 @@ async function fill (dir: string, leaveBytes: number): Promise<string> {
  * getblocktemplate and submitblock: the mempool's transactions stay unconfirmed.
  */
 async function mineEmptyBlock (node: NodeChild, to: TestKey): Promise<void> {
-  const t = await node.rpc('getblocktemplate', [to.address]) as { height: number, prev: string, time: number, bits: string }
+  const t = await node.rpc('getblocktemplate', [to.address])
   const coinbase = Tx.create({ version: TX_VERSION, height: t.height, inputs: [], outputs: [{ amount: subsidyAt(regtest, t.height), address: to.addressHash }] })
-  const header = { version: BLOCK_VERSION, height: t.height, prev: parseCid(t.prev), txs: cidOf(encodeTxList([coinbase])), time: t.time, bits: parseInt(t.bits, 16), nonce: new Uint8Array(NONCE_BYTES) }
+  const header = { version: BLOCK_VERSION, height: t.height, prev: t.prev === null ? null : parseCid(t.prev), txs: cidOf(encodeTxList([coinbase])), time: t.time, bits: parseInt(t.bits, 16), nonce: new Uint8Array(NONCE_BYTES) }
   const block = solveBlock({ header, txs: [coinbase] })
   await node.rpc('submitblock', [toHex(block.encode())])
 }
@@ -109,9 +110,16 @@ async function mineUntilExit (node: NodeChild, to: TestKey): Promise<number | nu
 
 async function flushedState (node: NodeChild): Promise<{ height: number, tip: string }> {
   // verifychain writes what memory holds first: the state every restart must keep.
-  const check = await node.rpc('verifychain') as { ok: boolean, height: number }
+  const check = await node.rpc('verifychain')
   assert.equal(check.ok, true)
-  return { height: check.height, tip: (await node.rpc('getblockchaininfo') as { tip: string }).tip }
+  return { height: check.height, tip: (await node.rpc('getblockchaininfo')).tip }
+}
+
+/** The coinbase of the best-chain block at a height. */
+async function coinbaseAt (node: NodeChild, height: number): Promise<Tx> {
+  const { txs } = await node.rpc('getblock', [await node.rpc('getblockhash', [height])])
+  if (txs === undefined) throw new Error(`the block at height ${height} is invalid`)
+  return Tx.fromBytes(fromHex(await node.rpc('getrawtransaction', [txs[0]])))
 }
 
 const PASSPHRASE = 'full disk'
@@ -124,10 +132,10 @@ interface Pending {
 }
 
 async function pendingOf (node: NodeChild): Promise<Pending> {
-  const history = await node.rpc('listtransactions') as Array<{ txid: string, category: string, amount: string }>
+  const history = await node.rpc('listtransactions')
   return {
-    mempool: (await node.rpc('getrawmempool') as string[]).sort(),
-    balance: await node.rpc('getbalance') as Pending['balance'],
+    mempool: (await node.rpc('getrawmempool')).sort(),
+    balance: await node.rpc('getbalance'),
     history: history.map(({ txid, category, amount }) => ({ txid, category, amount })).sort((a, b) => a.txid.localeCompare(b.txid))
   }
 }
@@ -138,13 +146,12 @@ async function pendingOf (node: NodeChild): Promise<Pending> {
  * (only mempool.dat can bring that one back). Resolves once mempool.dat holds both.
  */
 async function walletAndMempool (node: NodeChild, datadir: string, miner: TestKey): Promise<Pending> {
-  const { address } = await node.rpc('createwallet', [PASSPHRASE]) as { address: string }
+  const { address } = await node.rpc('createwallet', [PASSPHRASE])
   await node.rpc('generate', [2, address])
   await node.rpc('generate', [regtest.coinbaseMaturity, miner.address])
   await node.rpc('walletpassphrase', [PASSPHRASE, 600])
-  const paid = await node.rpc('sendtoaddress', [newKey().address, '1.5']) as string
-  const minerCoinbase = (await node.rpc('getblock', [await node.rpc('getblockhash', [regtest.coinbaseMaturity + 3])]) as { txs: string[] }).txs[0]
-  const coinbase = Tx.fromBytes(fromHex(await node.rpc('getrawtransaction', [minerCoinbase]) as string))
+  const paid = await node.rpc('sendtoaddress', [newKey().address, '1.5'])
+  const coinbase = await coinbaseAt(node, regtest.coinbaseMaturity + 3)
   const coin = outputOf(coinbase)
   const other = spendTx({ chainTag: chainTag(regtest) }, [coin], miner, { outputs: [{ amount: coin.amount - 10_000n, address: newKey().addressHash }] })
   assert.equal(await node.rpc('sendrawtransaction', [toHex(other.bytes)]), other.idString)
@@ -164,10 +171,10 @@ async function assertRecovered (disk: Disk, minFreeMb: number, address: string, 
   const again = await startNode(disk, minFreeMb, address)
   assert.equal(again.child.exitCode, null, again.stderr())
   assert.equal(await again.rpc('getblockhash', [flushed.height]), flushed.tip, 'the flushed tip is on the chain again')
-  const check = await again.rpc('verifychain') as { ok: boolean, height: number }
+  const check = await again.rpc('verifychain')
   assert.equal(check.ok, true)
   assert.ok(check.height >= flushed.height)
-  await waitFor(async () => (await again.rpc('getmempoolinfo') as { loaded: boolean }).loaded, 'the saved mempool to load')
+  await waitFor(async () => (await again.rpc('getmempoolinfo')).loaded, 'the saved mempool to load')
   const now = await waitFor(async () => await pendingOf(again).catch((err: unknown) => {
     if (err instanceof RpcCallError && err.code === 'WALLET_SCANNING') return undefined
     throw err
@@ -176,7 +183,7 @@ async function assertRecovered (disk: Disk, minFreeMb: number, address: string, 
   // Both confirm in the next block: the wallet's unconfirmed change is then confirmed.
   await again.rpc('generate', [1])
   assert.deepEqual(await again.rpc('getrawmempool'), [])
-  const balance = await again.rpc('getbalance') as Pending['balance']
+  const balance = await again.rpc('getbalance')
   assert.equal(parseAmount(balance.confirmed), parseAmount(pending.balance.confirmed) + parseAmount(pending.balance.unconfirmed))
   assert.equal(parseAmount(balance.unconfirmed), 0n)
   await again.rpc('stop')
@@ -250,11 +257,11 @@ test('a write of the wallet\'s own files that fails with ENOSPC (its history\'s 
   await node.rpc('generate', [30])
   const pending = await walletAndMempool(node, join(disk.dir, 'node'), miner)
   const flushed = await flushedState(node)
-  const walletAddress = await node.rpc('getnewaddress') as string
+  const walletAddress = await node.rpc('getnewaddress')
 
   // A payment to the wallet in 200 outputs: its record (6 kB) cannot fit in what the history's log has left of a page.
   let filler = await fill(disk.dir, 0)
-  const coinbase = Tx.fromBytes(fromHex(await node.rpc('getrawtransaction', [(await node.rpc('getblock', [await node.rpc('getblockhash', [regtest.coinbaseMaturity + 4])]) as { txs: string[] }).txs[0]]) as string))
+  const coinbase = await coinbaseAt(node, regtest.coinbaseMaturity + 4)
   const coin = outputOf(coinbase)
   const to = decodeAddress(regtest.addressPrefix, walletAddress)
   const outputs = Array.from({ length: 200 }, () => ({ amount: (coin.amount - 100_000n) / 200n, address: to }))
@@ -264,7 +271,7 @@ test('a write of the wallet\'s own files that fails with ENOSPC (its history\'s 
   await rm(filler)
   // The payment came when nothing could be written: the restart has what the node held before.
   const again = await startNode(disk, 0, miner.address)
-  await waitFor(async () => (await again.rpc('getmempoolinfo') as { loaded: boolean }).loaded, 'the saved mempool to load')
+  await waitFor(async () => (await again.rpc('getmempoolinfo')).loaded, 'the saved mempool to load')
 
   filler = await fill(disk.dir, 0)
   await again.rpc('getnewaddress').catch(() => {})

@@ -50,7 +50,7 @@ async function tempDatadir (t: TestContext): Promise<string> {
 
 /** Bans as listbanned shows them, without their times. */
 async function listed (node: CointsNode): Promise<Array<Record<string, unknown>>> {
-  return (await rpc(node, 'listbanned') as Array<Record<string, unknown>>).map(({ ban_created: _c, banned_until: _u, ...rest }) => rest)
+  return (await rpc(node, 'listbanned')).map(({ ban_created: _c, banned_until: _u, ...rest }) => rest)
 }
 
 /** A misbehaving peer from HOSTILE_HOST, banned by `node`. */
@@ -116,7 +116,7 @@ test('bans hold across a restart: the node started again on its datadir refuses 
   // Bans made by hand hold as well; bans.json is the list.
   await rpc(node, 'setban', ['2001:db8::1/48', 'add', 3_600])
   await rpc(node, 'setban', [peerIdOf(honest), 'add'])
-  const made = await rpc(node, 'listbanned') as unknown[]
+  const made = await rpc(node, 'listbanned')
   await node.stop()
   const file = JSON.parse(await readFile(join(datadir, 'bans.json'), 'utf8')) as { version: number, bans: unknown[] }
   assert.equal(file.version, 1)
@@ -147,7 +147,7 @@ test('setban, listbanned and clearbanned act on subnets and on peer ids', async 
   await rpc(node, 'setban', [peerIdOf(honest), 'add'])
   await waitFor(() => !connected(node, peerIdOf(honest)), 'the banned peer id to be hung up on')
 
-  const bans = await rpc(node, 'listbanned') as Array<{ banned_until: number, ban_created: number }>
+  const bans = await rpc(node, 'listbanned')
   assert.deepEqual(await listed(node), [
     { address: '127.0.0.2/31', reason: 'setban' },
     { address: '2001:db8::/48', reason: 'setban' },

@@ -285,12 +285,12 @@ test('a block on the tip with valid work and invalid contents is answered as inv
   // Its sender is banned once the block is judged.
   await waitFor(() => target.p2p?.bans.isBanned(hostileId), 'the invalid block to be judged')
 
-  const block = await rpc(target, 'getblock', [invalid.idString]) as Record<string, unknown>
+  const block = await rpc(target, 'getblock', [invalid.idString])
   assert.equal(block.status, 'invalid')
   assert.equal(block.confirmations, -1)
   assert.equal(block.height, 4)
   assert.equal(block.txs, undefined, 'its transactions are not answered')
-  const header = await rpc(target, 'getblockheader', [invalid.idString]) as Record<string, unknown>
+  const header = await rpc(target, 'getblockheader', [invalid.idString])
   assert.deepEqual([header.status, header.confirmations, header.hash, header.nextblockhash, header.nTx], ['invalid', -1, invalid.idString, undefined, undefined])
   assert.equal(await rpc(target, 'getblockheader', [invalid.idString, false]), Buffer.from(invalid.header.bytes).toString('hex'))
   assert.equal(await target.chain.store.getRaw(invalid.txs[1].id), undefined, 'its transactions are not stored')
@@ -298,14 +298,14 @@ test('a block on the tip with valid work and invalid contents is answered as inv
   assert.equal(target.chain.height, 3)
 
   // The best chain and a side block, for comparison.
-  const tip = await rpc(target, 'getblock', [target.chain.tip.idString]) as Record<string, unknown>
+  const tip = await rpc(target, 'getblock', [target.chain.tip.idString])
   assert.deepEqual([tip.status, tip.confirmations, tip.nextblockhash], ['active', 1, undefined])
-  const first = await rpc(target, 'getblockheader', [target.chain.getEntryAt(1)?.idString]) as Record<string, unknown>
+  const first = await rpc(target, 'getblockheader', [target.chain.getEntryAt(1)?.idString ?? assert.fail('no block 1')])
   assert.deepEqual([first.status, first.confirmations, first.nextblockhash], ['active', 3, target.chain.getEntryAt(2)?.idString])
   const side = mineBlockOn(target.chain, target.chain.getEntryAt(2) as BlockEntry)
   await rpc(target, 'submitblock', [Buffer.from(side.encode()).toString('hex')])
-  const sideView = await rpc(target, 'getblock', [side.idString]) as Record<string, unknown>
-  assert.deepEqual([sideView.status, sideView.confirmations, (sideView.txs as string[]).length], ['valid-fork', -1, 1])
+  const sideView = await rpc(target, 'getblock', [side.idString])
+  assert.deepEqual([sideView.status, sideView.confirmations, sideView.txs?.length], ['valid-fork', -1, 1])
 })
 
 test('a heavier fork 100 blocks deep reorganises both nodes, and its next block is relayed', async t => {
@@ -322,10 +322,10 @@ test('a heavier fork 100 blocks deep reorganises both nodes, and its next block 
   const heavier = await waitForSameTip([target, second, fork], 105, 60_000)
   assert.equal(heavier, fork.chain.tip.idString)
   for (const node of [target, second]) {
-    const stats = await rpc(node, 'getchainstats') as { maxreorgdepth: number }
+    const stats = await rpc(node, 'getchainstats')
     assert.equal(stats.maxreorgdepth, 100)
   }
   await rpc(fork, 'generate', [1])
   await waitForSameTip([target, second, fork], 106)
-  for (const node of [target, second, fork]) assert.equal((await rpc(node, 'verifychain') as { ok: boolean }).ok, true)
+  for (const node of [target, second, fork]) assert.equal((await rpc(node, 'verifychain')).ok, true)
 })

@@ -9,7 +9,7 @@ import { createLogger, setLogLevel } from '../src/log.ts'
 import { defineMethod, type MethodTable } from '../src/rpc/methods/types.ts'
 import { makeRpcAuth, parseRpcAuth } from '../src/rpc/auth.ts'
 import { parseRpcBind, RpcServer } from '../src/rpc/server.ts'
-import { callRpc, RpcCallError, rpcPortOf } from '../src/rpc/client.ts'
+import { callRpcRaw, RpcCallError, rpcPortOf } from '../src/rpc/client.ts'
 
 setLogLevel('silent')
 
@@ -101,11 +101,11 @@ test('the cookie file: mode 0600, new at every start, removed at stop; the clien
   assert.equal((await stat(path)).mode & 0o777, 0o600)
   const first = await readFile(path, 'utf8')
   assert.match(first, /^__cookie__:[0-9a-f]{64}$/)
-  assert.equal(await callRpc({ datadir, port: rpc.port }, 'echo', ['x']), 'x')
-  await assert.rejects(callRpc({ datadir, port: rpc.port }, 'fail'), (err: unknown) => err instanceof RpcCallError && err.code === 'CONFLICT' && err.rpcCode === -25)
+  assert.equal(await callRpcRaw({ datadir, port: rpc.port }, 'echo', ['x']), 'x')
+  await assert.rejects(callRpcRaw({ datadir, port: rpc.port }, 'fail'), (err: unknown) => err instanceof RpcCallError && err.code === 'CONFLICT' && err.rpcCode === -25)
   await rpc.stop()
   await assert.rejects(stat(path))
-  await assert.rejects(callRpc({ datadir, port: rpc.port }, 'echo', ['x']), /no RPC cookie/)
+  await assert.rejects(callRpcRaw({ datadir, port: rpc.port }, 'echo', ['x']), /no RPC cookie/)
   await rpc.start()
   assert.notEqual(await readFile(path, 'utf8'), first)
 })
@@ -168,7 +168,7 @@ test('a call with a deadline to a node that never answers fails with RPC_TIMEOUT
   })
   await writeFile(join(datadir, '.cookie'), '__cookie__:00')
   const port = (silent.address() as { port: number }).port
-  await assert.rejects(callRpc({ datadir, port, timeoutMs: 200 }, 'echo', ['x']), (err: unknown) => err instanceof CointsError && err.code === 'RPC_TIMEOUT')
+  await assert.rejects(callRpcRaw({ datadir, port, timeoutMs: 200 }, 'echo', ['x']), (err: unknown) => err instanceof CointsError && err.code === 'RPC_TIMEOUT')
 })
 
 test('salted credentials in Bitcoin Core\'s rpcauth form: Core\'s own vector logs in, a wrong password does not; the port is written beside the cookie', async t => {
@@ -192,7 +192,7 @@ test('salted credentials in Bitcoin Core\'s rpcauth form: Core\'s own vector log
   assert.equal((await post(url, basic('rt', `${password}x`), body)).status, 401)
   assert.equal((await post(url, basic('alice', password), body)).status, 401, 'another user\'s password')
   assert.deepEqual((await post(url, basic('alice', made.password), body)).json, { jsonrpc: '2.0', id: 1, result: 'hi' })
-  assert.equal(await callRpc({ datadir, port: rpc.port, auth: { user: 'rt', password } }, 'echo', ['x']), 'x')
+  assert.equal(await callRpcRaw({ datadir, port: rpc.port, auth: { user: 'rt', password } }, 'echo', ['x']), 'x')
   assert.equal(await rpcPortOf(datadir), rpc.port)
   await rpc.stop()
   assert.equal(await rpcPortOf(datadir), undefined, 'the port file goes with the cookie')

@@ -17,6 +17,8 @@ import { mineBlockOn } from './helpers/chain-harness.ts'
 import { spendCoinbase } from './helpers/spend.ts'
 import { addrOf, newKey, regtest, startNode, waitFor } from './helpers/node-harness.ts'
 import { toHex } from '../src/core/hash.ts'
+import { typedRpc } from '../src/rpc/client.ts'
+import type { RpcCall } from '../src/rpc/contract.ts'
 
 const FIXTURE = new URL('./fixtures/rpc-wire.txt', import.meta.url).pathname
 /** The BIP39 test mnemonic: restorewallet's addresses are the same at every run. */
@@ -77,6 +79,11 @@ class Recorder {
     this.exchanges.push({ call: this.#n.text(`${method} ${JSON.stringify(params)}`), reply: JSON.stringify(this.#n.value(shown)) })
     return reply.result
   }
+
+  /** The same, typed by the contract, for calls whose results the story goes on with. */
+  typed (node: CointsNode): RpcCall {
+    return typedRpc(async (method, params) => await this.call(node, method, params))
+  }
 }
 
 /** Param lists no method accepts: the validation messages are part of the wire too. */
@@ -85,12 +92,13 @@ const BAD_PARAMS: unknown[] = [[1.5], [true, true, true, true, true], { nosuch: 
 test('every RPC method answers the recorded wire', { timeout: 170_000 }, async t => {
   const r = new Recorder()
   const a = await startNode(t)
+  const onA = r.typed(a)
   const b = await startNode(t, { bootstrap: [addrOf(a)] })
   await waitFor(() => a.p2p?.peerInfo().length === 1 && b.p2p?.peerInfo().length === 1, 'a and b to connect')
   const tmp = await mkdtemp(join(tmpdir(), 'coints-wire-'))
   t.after(async () => { await rm(tmp, { recursive: true, force: true }) })
 
-  const help = await r.call(a, 'help') as string
+  const help = await onA('help')
   const methods = [...help.matchAll(/^([a-z]+)/gm)].map(m => m[1])
   assert.ok(methods.length > 40, `${methods.length} methods in help`)
   for (const method of methods) await r.call(a, 'help', [method])
@@ -103,7 +111,7 @@ test('every RPC method answers the recorded wire', { timeout: 170_000 }, async t
   // A fresh chain and no wallet.
   await r.call(a, 'getblockchaininfo')
   await r.call(a, 'getblockcount')
-  const genesis = await r.call(a, 'getbestblockhash')
+  const genesis = await onA('getbestblockhash')
   await r.call(a, 'getblockhash', [0])
   await r.call(a, 'getblockhash', [5])
   await r.call(a, 'getblock', [genesis])
@@ -120,9 +128,9 @@ test('every RPC method answers the recorded wire', { timeout: 170_000 }, async t
   await r.call(a, 'createwallet', ['wire passphrase'])
   await r.call(a, 'createwallet', ['again'])
   await r.call(a, 'getwalletinfo')
-  const own = await r.call(a, 'getnewaddress') as string
+  const own = await onA('getnewaddress')
   const miner = newKey()
-  const [first] = await r.call(a, 'generate', [1]) as string[]
+  const [first] = await onA('generate', [1])
   await r.call(a, 'generate', [regtest.coinbaseMaturity, miner.address])
   await r.call(a, 'getbalance')
   await r.call(a, 'listunspent')
@@ -131,11 +139,11 @@ test('every RPC method answers the recorded wire', { timeout: 170_000 }, async t
   await r.call(a, 'walletpassphrase', ['wire passphrase', 600])
   await r.call(a, 'getwalletinfo')
   const other = newKey().address
-  const paid = await r.call(a, 'sendtoaddress', [other, '2.5']) as string
+  const paid = await onA('sendtoaddress', [other, '2.5'])
   // History lists the newest first, ties in the order received: a second between the two sends fixes their order.
   const sentAt = Math.floor(Date.now() / 1000)
   await waitFor(() => Math.floor(Date.now() / 1000) > sentAt, 'the clock to pass the second of the first send')
-  const self = await r.call(a, 'sendtoaddress', [own, 1, 3]) as string
+  const self = await onA('sendtoaddress', [own, 1, 3])
   await r.call(a, 'sendtoaddress', [other, '100000'])
   await r.call(a, 'sendtoaddress', ['nonsense', '1'])
   const raw = await spendCoinbase(a.chain, 2, miner, newKey().addressHash)
@@ -157,7 +165,7 @@ test('every RPC method answers the recorded wire', { timeout: 170_000 }, async t
   await r.call(a, 'getnetworkhashps', [], { varyingNumbers: true })
   await r.call(a, 'getnetworkhashps', [5, 10], { varyingNumbers: true })
   await r.call(a, 'getnetworkhashps', [5, 9999])
-  const [mined] = await r.call(a, 'generate', [1, miner.address]) as string[]
+  const [mined] = await onA('generate', [1, miner.address])
   await r.call(a, 'gettransaction', [paid])
   await r.call(a, 'getrawtransaction', [paid, true, mined])
   await r.call(a, 'getrawtransaction', [paid, true, first])

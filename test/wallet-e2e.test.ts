@@ -13,16 +13,16 @@ const elsewhere = newKey().address
 
 interface Balance { confirmed: string, unconfirmed: string, immature: string }
 
-const balance = async (node: CointsNode): Promise<Balance> => await rpc(node, 'getbalance') as Balance
+const balance = async (node: CointsNode): Promise<Balance> => await rpc(node, 'getbalance')
 
 test('mine to a wallet, send to another, restore from the mnemonic; bad input changes nothing', async t => {
   const alice = await startNode(t)
   const bob = await startNode(t, { bootstrap: [addrOf(alice)] })
-  const { mnemonic, address } = await rpc(alice, 'createwallet', ['alice passphrase']) as { mnemonic: string, address: string }
+  const { mnemonic, address } = await rpc(alice, 'createwallet', ['alice passphrase'])
   assert.equal(mnemonic.split(' ').length, 24)
   assert.match(address, /^rcoin1/)
   await rpc(bob, 'createwallet', ['bob passphrase'])
-  const bobAddress = await rpc(bob, 'getnewaddress') as string
+  const bobAddress = await rpc(bob, 'getnewaddress')
 
   // Two blocks to alice, then enough for the first to mature: 50 spendable, 50 still immature.
   await rpc(alice, 'generate', [2])
@@ -43,7 +43,7 @@ test('mine to a wallet, send to another, restore from the mnemonic; bad input ch
   assert.deepEqual(await readFile(walletFile), before)
   assert.deepEqual(await balance(alice), { confirmed: '50', unconfirmed: '0', immature: '50' })
 
-  const txid = await rpc(alice, 'sendtoaddress', [bobAddress, '12.5']) as string
+  const txid = await rpc(alice, 'sendtoaddress', [bobAddress, '12.5'])
   await waitFor(() => bob.chain.mempool.has(txid), 'the payment to reach bob\'s mempool')
   assert.deepEqual(await balance(bob), { confirmed: '0', unconfirmed: '12.5', immature: '0' })
   const pending = await balance(alice)
@@ -57,9 +57,9 @@ test('mine to a wallet, send to another, restore from the mnemonic; bad input ch
   // The change confirmed, and the second coinbase matured with that block.
   assert.equal(parseAmount(aliceAfter.confirmed), parseAmount(pending.unconfirmed) + 50n * COIN)
   assert.equal(aliceAfter.immature, '0')
-  const bobHistory = await rpc(bob, 'listtransactions') as Array<{ txid: string, category: string, amount: string, confirmations: number }>
+  const bobHistory = await rpc(bob, 'listtransactions')
   assert.deepEqual(bobHistory.map(h => [h.txid, h.category, h.amount, h.confirmations]), [[txid, 'receive', '12.5', 1]])
-  const aliceHistory = await rpc(alice, 'listtransactions') as Array<{ txid: string, category: string, amount: string, fee: string }>
+  const aliceHistory = await rpc(alice, 'listtransactions')
   const sent = aliceHistory.find(h => h.txid === txid)
   assert.equal(sent?.category, 'send')
   assert.equal(Number(sent?.amount), -(12.5 + Number(sent?.fee)))
@@ -70,7 +70,7 @@ test('mine to a wallet, send to another, restore from the mnemonic; bad input ch
   await rejectsWith(rpc(carol, 'restorewallet', ['abandon abandon abandon', 'x']), 'BAD_MNEMONIC')
   await rpc(carol, 'restorewallet', [mnemonic, 'carol passphrase'])
   assert.deepEqual(await balance(carol), aliceAfter)
-  assert.equal((await rpc(carol, 'listtransactions') as unknown[]).length, aliceHistory.length)
+  assert.equal((await rpc(carol, 'listtransactions')).length, aliceHistory.length)
 })
 
 test('a reorganisation makes a confirmed wallet transaction unconfirmed again', async t => {
@@ -80,11 +80,11 @@ test('a reorganisation makes a confirmed wallet transaction unconfirmed again', 
   await rpc(node, 'walletpassphrase', ['pass', 60])
   const other = await startNode(t)
   await rpc(other, 'createwallet', ['pass'])
-  const to = await rpc(other, 'getnewaddress') as string
-  const txid = await rpc(node, 'sendtoaddress', [to, '3']) as string
+  const to = await rpc(other, 'getnewaddress')
+  const txid = await rpc(node, 'sendtoaddress', [to, '3'])
   const forkHeight = node.chain.height
   await rpc(node, 'generate', [1, to])
-  assert.equal((await rpc(node, 'listtransactions') as Array<{ txid: string, confirmations: number }>).find(h => h.txid === txid)?.confirmations, 1)
+  assert.equal((await rpc(node, 'listtransactions')).find(h => h.txid === txid)?.confirmations, 1)
 
   // A heavier branch without the payment, mined on a node that never saw it.
   const rival = await startNode(t)
@@ -95,7 +95,7 @@ test('a reorganisation makes a confirmed wallet transaction unconfirmed again', 
   await rpc(rival, 'generate', [2, to])
   await rpc(node, 'addnode', [addrOf(rival)])
   await waitForSameTip([node, rival], forkHeight + 2)
-  const row = (await rpc(node, 'listtransactions') as Array<{ txid: string, confirmations: number }>).find(h => h.txid === txid)
+  const row = (await rpc(node, 'listtransactions')).find(h => h.txid === txid)
   assert.equal(row?.confirmations, 0)
   assert.ok(node.chain.mempool.has(txid))
 })
@@ -108,7 +108,7 @@ test('two sends at once spend different coins: both are accepted', async t => {
   assert.equal((await balance(alice)).confirmed, '100')
   await rpc(alice, 'walletpassphrase', ['alice passphrase', 60])
   // Each call on its own HTTP connection, so the node handles them at once.
-  const txids = await Promise.all([rpc(alice, 'sendtoaddress', [elsewhere, '40']), rpc(alice, 'sendtoaddress', [elsewhere, '40'])]) as string[]
+  const txids = await Promise.all([rpc(alice, 'sendtoaddress', [elsewhere, '40']), rpc(alice, 'sendtoaddress', [elsewhere, '40'])])
   assert.notEqual(txids[0], txids[1])
   for (const txid of txids) assert.equal(alice.chain.mempool.has(txid), true)
 })
@@ -116,7 +116,7 @@ test('two sends at once spend different coins: both are accepted', async t => {
 test('templates for an external miner pay one wallet address until a block pays it', async t => {
   const node = await startNode(t)
   await rpc(node, 'createwallet', ['passphrase'])
-  const receiveIndex = async (): Promise<number> => (await rpc(node, 'getwalletinfo') as { receive_index: number }).receive_index
+  const receiveIndex = async (): Promise<number> => (await rpc(node, 'getwalletinfo')).receive_index
   const before = await receiveIndex()
   for (let i = 0; i < 5; i++) await rpc(node, 'getblocktemplate')
   assert.equal(await receiveIndex(), before + 1, 'polling templates uses up one address, not one a poll')
@@ -133,13 +133,13 @@ test('a payment that would chain unconfirmed change past the mempool\'s limit pa
   await rpc(node, 'generate', [regtest.coinbaseMaturity - 1, elsewhere])
   await rpc(node, 'walletpassphrase', ['pass', 600])
   // A confirmed coin of 1 beside the change of 49: the largest coin pays first, so the change is what chains.
-  const self = await rpc(node, 'sendtoaddress', [await rpc(node, 'getnewaddress'), '1']) as string
+  const self = await rpc(node, 'sendtoaddress', [await rpc(node, 'getnewaddress'), '1'])
   await rpc(node, 'generate', [1, elsewhere])
   assert.equal(node.chain.mempool.size, 0)
   for (let n = 0; n < 25; n++) await rpc(node, 'sendtoaddress', [elsewhere, '0.1'])
   assert.equal(node.chain.mempool.size, 25)
   // The 26th would be the change's 26th unconfirmed transaction in a row: the coin of 1 pays.
-  const txid = await rpc(node, 'sendtoaddress', [elsewhere, '0.1']) as string
+  const txid = await rpc(node, 'sendtoaddress', [elsewhere, '0.1'])
   assert.deepEqual(node.chain.mempool.get(txid)?.tx.data.inputs.map(i => [i.prev.txid.toString(), i.prev.index]), [[self, 0]])
   // Then only unconfirmed change is left.
   await assert.rejects(rpc(node, 'sendtoaddress', [elsewhere, '0.1']), (err: unknown) => {

@@ -28,7 +28,7 @@ interface WalletInfo {
   scan_error: { code: string, message: string } | null
 }
 
-const walletInfo = async (node: CointsNode): Promise<WalletInfo> => await rpc(node, 'getwalletinfo') as WalletInfo
+const walletInfo = async (node: CointsNode): Promise<WalletInfo> => await rpc(node, 'getwalletinfo')
 
 /** The balance (as getbalance gives it) of coinbases at `heights` paid to the wallet, with the tip at `tip`. */
 function coinbaseBalance (heights: number[], tip: number): Record<string, string> {
@@ -78,7 +78,7 @@ for (const [what, keyOf] of damages) {
     const info = await walletInfo(node)
     assert.equal(info.scanning, false)
     assert.equal(info.lastprocessedblock?.height, 4, 'scanned up to the block before the hole')
-    for (const method of ['getbalance', 'listunspent', 'listtransactions']) await rejectsWith(rpc(node, method), 'SCAN_FAILED')
+    for (const method of ['getbalance', 'listunspent', 'listtransactions'] as const) await rejectsWith(rpc(node, method), 'SCAN_FAILED')
     await rpc(node, 'walletpassphrase', ['passphrase', 60])
     await rejectsWith(rpc(node, 'sendtoaddress', [newKey().address, '1']), 'SCAN_FAILED')
 
@@ -224,7 +224,7 @@ test('a payment the mempool lost while the node was down is resubmitted by the w
   await rpc(node, 'createwallet', ['passphrase'])
   await rpc(node, 'generate', [regtest.coinbaseMaturity + 1])
   await rpc(node, 'walletpassphrase', ['passphrase', 60])
-  const txid = await rpc(node, 'sendtoaddress', [newKey().address, '5']) as string
+  const txid = await rpc(node, 'sendtoaddress', [newKey().address, '5'])
   const balance = await rpc(node, 'getbalance')
   await node.stop()
   await rm(join(datadir, MEMPOOL_FILE))

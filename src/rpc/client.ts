@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { CointsError } from '../core/errors.ts'
+import type { RpcCall, RpcMethodName, RpcParams, RpcResult } from './contract.ts'
 import { COOKIE_FILE, PORT_FILE } from './server.ts'
 
 export interface RpcTarget {
@@ -30,8 +31,28 @@ export async function rpcPortOf (datadir: string): Promise<number | undefined> {
   return Number.isInteger(port) && port > 0 && port <= 65_535 ? port : undefined
 }
 
-/** Calls a running node's JSON-RPC, authenticating with the cookie in its datadir (or the target's credentials). */
-export async function callRpc (target: RpcTarget, method: string, params: unknown[] | Record<string, unknown> = []): Promise<unknown> {
+/**
+ * The contract's typed call over an untyped one (HTTP, or a relay): the node
+ * answers each method with the result the contract gives it, so this is the
+ * one place a reply's JSON is taken as its type.
+ */
+export function typedRpc (send: (method: string, params: unknown) => Promise<unknown>): RpcCall {
+  return async <M extends RpcMethodName, const P extends RpcParams<M> = RpcParams<M>>(method: M, ...params: [P?]): Promise<RpcResult<M, P>> =>
+    await send(method, params[0] ?? []) as RpcResult<M, P>
+}
+
+/** Typed calls of a running node's JSON-RPC (callRpcRaw's). */
+export function rpcClient (target: RpcTarget): RpcCall {
+  return typedRpc(async (method, params) => await callRpcRaw(target, method, params))
+}
+
+/**
+ * Calls a running node's JSON-RPC, authenticating with the cookie in its
+ * datadir (or the target's credentials): any method name and params, the
+ * result as JSON. For methods named at run time (`coints rpc`) and relays;
+ * everything else calls through rpcClient.
+ */
+export async function callRpcRaw (target: RpcTarget, method: string, params: unknown = []): Promise<unknown> {
   const cookiePath = join(target.datadir, COOKIE_FILE)
   let cookie: string
   if (target.auth !== undefined) {

@@ -54,3 +54,9 @@ export type RpcResult<M extends RpcMethodName, P = RpcParams<M>> =
   M extends 'getblockheader' ? ByFlag<Second<P> extends undefined | null ? true : Second<P>, HeaderView, string>
     : M extends 'getrawtransaction' ? ByFlag<Second<P> extends undefined | null ? false : Second<P>, RawTransactionView, string>
       : RpcMethods[M]['result']
+
+/** A call's params: optional when the method needs none. */
+export type RpcCallParams<M extends RpcMethodName, P> = [] extends RpcParams<M> ? [params?: P] : [params: P]
+
+/** A typed call of the contract, whatever carries it: params and result as the method declares them. */
+export type RpcCall = <M extends RpcMethodName, const P extends RpcParams<M> = RpcParams<M>>(method: M, ...params: RpcCallParams<M, P>) => Promise<RpcResult<M, P>>

@@ -4,7 +4,7 @@
  * loopback and answers {id, result} or {id, error} on stdout.
  */
 import { createInterface } from 'node:readline'
-import { callRpc } from '../rpc/client.ts'
+import { callRpcRaw } from '../rpc/client.ts'
 
 const [datadir, port, timeoutMs] = process.argv.slice(2)
 const lines = createInterface({ input: process.stdin })
@@ -15,7 +15,7 @@ lines.on('line', line => {
   } catch {
     return
   }
-  callRpc({ datadir, port: Number(port), timeoutMs: Number(timeoutMs) }, request.method, request.params).then(
+  callRpcRaw({ datadir, port: Number(port), timeoutMs: Number(timeoutMs) }, request.method, request.params).then(
     result => { process.stdout.write(JSON.stringify({ id: request.id, result }) + '\n') },
     (err: Error & { code?: string }) => { process.stdout.write(JSON.stringify({ id: request.id, error: { code: err.code ?? 'ERROR', message: err.message } }) + '\n') }
   )

@@ -3,7 +3,8 @@ import { createInterface } from 'node:readline'
 import { NODE_RUNTIME_FLAGS } from '../node/runtime-flags.ts'
 import { CointsError } from '../core/errors.ts'
 import { getNetwork } from '../core/params.ts'
-import { callRpc } from '../rpc/client.ts'
+import { callRpcRaw, typedRpc } from '../rpc/client.ts'
+import type { RpcCall } from '../rpc/contract.ts'
 import { freePort } from '../util/free-port.ts'
 import { waitFor } from '../util/wait-for.ts'
 import type { Lan } from './netns.ts'
@@ -22,7 +23,8 @@ export interface NodeHost {
   kill: () => Promise<void>
   /** SIGTERM, then wait for the exit. */
   stop: () => Promise<void>
-  rpc: (method: string, params?: unknown[]) => Promise<unknown>
+  /** Calls of the node's RPC, typed by the contract. */
+  readonly rpc: RpcCall
   readonly alive: boolean
   /** The node process's pid while it runs (for memory figures). */
   readonly pid: number | undefined
@@ -84,9 +86,7 @@ export class LoopbackHost implements NodeHost {
   async kill (): Promise<void> { await exitOf(this.#child, 'SIGKILL') }
   async stop (): Promise<void> { await exitOf(this.#child, 'SIGTERM') }
 
-  async rpc (method: string, params: unknown[] = []): Promise<unknown> {
-    return await callRpc({ datadir: this.datadir, port: this.#rpcPort, timeoutMs: RPC_TIMEOUT_MS }, method, params)
-  }
+  readonly rpc = typedRpc(async (method, params) => await callRpcRaw({ datadir: this.datadir, port: this.#rpcPort, timeoutMs: RPC_TIMEOUT_MS }, method, params))
 }
 
 /** A node alone in a LAN host's namespace, found by mDNS; RPC goes through an agent process in the namespace. */
@@ -134,7 +134,10 @@ export class LanHost implements NodeHost {
     await exitOf(this.#agent, 'SIGTERM')
   }
 
-  async rpc (method: string, params: unknown[] = []): Promise<unknown> {
+  readonly rpc = typedRpc(async (method, params) => await this.#relay(method, params))
+
+  /** A call through the agent in the host's namespace. */
+  async #relay (method: string, params: unknown): Promise<unknown> {
     const agent = this.#agent
     if (agent?.stdin === undefined || agent.stdin === null) throw new Error('node host is not started')
     // Its stdin is gone with it: a request written now would never be answered.

@@ -116,7 +116,7 @@ export class Swarm {
 
   /** Asks a node to mine; every block counts in the report. */
   async #generate (host: NodeHost, n: number): Promise<string[]> {
-    const ids = await host.rpc('generate', [n]) as string[]
+    const ids = await host.rpc('generate', [n])
     this.#mined += ids.length
     return ids
   }
@@ -166,7 +166,7 @@ export class Swarm {
     const started = Date.now()
     await this.#startHost(initial[0])
     for (const host of initial.slice(1)) await this.#startHost(host)
-    const peered = await until(async () => (await Promise.all(initial.map(async h => (await h.rpc('getpeerinfo') as unknown[]).length))).every(n => n > 0), 60_000)
+    const peered = await until(async () => (await Promise.all(initial.map(async h => (await h.rpc('getpeerinfo')).length))).every(n => n > 0), 60_000)
     const timeToPeersMs = peered === null ? null : Date.now() - started
     if (peered === null) this.#errors.push('not every node found a peer within 60 s')
 
@@ -208,17 +208,17 @@ export class Swarm {
     if (this.#o.mode === 'loopback' && host !== seed) {
       // The seed, and the node two before: the odd and the even nodes each form a chain of their own too.
       const peers = host.index >= 2 ? [seed, this.#hosts[host.index - 2]] : [seed]
-      for (const peer of new Set(peers)) extra.push('--bootstrap', (await peer.rpc('getnetworkinfo') as { addresses: string[] }).addresses[0])
+      for (const peer of new Set(peers)) extra.push('--bootstrap', (await peer.rpc('getnetworkinfo')).addresses[0])
     }
     await host.start(extra, this.#abort.signal)
     await waitForRpc(host, 60_000, 100)
   }
 
   async #wallet (host: NodeHost): Promise<void> {
-    const info = await host.rpc('getwalletinfo') as { exists: boolean }
+    const info = await host.rpc('getwalletinfo')
     if (!info.exists) await host.rpc('createwallet', ['swarm'])
     await host.rpc('walletpassphrase', ['swarm', 86_400])
-    this.#addresses.set(host.index, await host.rpc('getnewaddress') as string)
+    this.#addresses.set(host.index, await host.rpc('getnewaddress'))
   }
 
   #running (): Set<number> {
@@ -232,7 +232,7 @@ export class Swarm {
       if (!miner.alive) continue
       try {
         const [id] = await this.#generate(miner, 1)
-        const [origin] = await miner.rpc('getarrivals', [[id]]) as Array<number | null>
+        const [origin] = await miner.rpc('getarrivals', [[id]])
         if (!this.#cut && origin !== null) this.#blocks.push({ id, origin, hosts: this.#running() })
         this.#progress(`${this.#scenario ?? 'mining'}: blocks ${this.#mined}, transactions ${this.#txs.length}`)
       } catch (err) {
@@ -249,8 +249,8 @@ export class Swarm {
       const to = this.#addresses.get(nodes[(n * 7 + 1) % nodes.length].index)
       if (!from.alive || to === undefined) continue
       try {
-        const id = await from.rpc('sendtoaddress', [to, '0.01']) as string
-        const [origin] = await from.rpc('getarrivals', [[id]]) as Array<number | null>
+        const id = await from.rpc('sendtoaddress', [to, '0.01'])
+        const [origin] = await from.rpc('getarrivals', [[id]])
         if (!this.#cut && origin !== null) this.#txs.push({ id, origin, hosts: this.#running() })
       } catch {
         // A wallet may run short of mature coins for a moment: the next send tries again.
@@ -281,16 +281,20 @@ export class Swarm {
       else await this.#lan.heal()
       return
     }
-    const ids = new Map<NodeHost, string>()
-    for (const h of [...a, ...b]) ids.set(h, (await h.rpc('getnetworkinfo') as { peerId: string }).peerId)
-    for (const x of a) {
-      for (const y of b) {
-        await x.rpc('setban', [ids.get(y), cut ? 'add' : 'remove'])
-        await y.rpc('setban', [ids.get(x), cut ? 'add' : 'remove'])
+    const peerIds = async (hosts: NodeHost[]): Promise<string[]> => {
+      const ids: string[] = []
+      for (const h of hosts) ids.push((await h.rpc('getnetworkinfo')).peerId)
+      return ids
+    }
+    const [idsA, idsB] = [await peerIds(a), await peerIds(b)]
+    for (const [i, x] of a.entries()) {
+      for (const [j, y] of b.entries()) {
+        await x.rpc('setban', [idsB[j], cut ? 'add' : 'remove'])
+        await y.rpc('setban', [idsA[i], cut ? 'add' : 'remove'])
       }
     }
     if (!cut) {
-      const addr = (await b[0].rpc('getnetworkinfo') as { addresses: string[] }).addresses[0]
+      const addr = (await b[0].rpc('getnetworkinfo')).addresses[0]
       await a[0].rpc('addnode', [addr])
     }
   }
@@ -300,7 +304,7 @@ export class Swarm {
     const victim = [...nodes].reverse().find(h => !miners.includes(h)) ?? nodes[nodes.length - 1]
     this.#cut = true
     const ids = [...this.#blocks, ...this.#txs].map(i => i.id)
-    const arrivals = await victim.rpc('getarrivals', [ids]) as Array<number | null>
+    const arrivals = await victim.rpc('getarrivals', [ids])
     this.#arrivalsBeforeCrash.set(victim.index, new Map(ids.flatMap((id, n) => arrivals[n] === null ? [] : [[id, arrivals[n] as number]])))
     await victim.kill()
     this.#progress(`crash: killed node ${victim.index}`, true)
@@ -323,22 +327,22 @@ export class Swarm {
   /** Waits until every host reports the same tip; returns the ms it took, or null. */
   async #waitConverged (hosts: NodeHost[], timeoutMs: number): Promise<number | null> {
     return await until(async () => {
-      const tips = await Promise.all(hosts.map(async h => (await h.rpc('getblockchaininfo') as { tip: string }).tip))
+      const tips = await Promise.all(hosts.map(async h => (await h.rpc('getblockchaininfo')).tip))
       return new Set(tips).size === 1
     }, timeoutMs)
   }
 
   async #report (hosts: NodeHost[], timeToPeersMs: number | null, convergeAfterHealMs: number | null, converged: boolean): Promise<SwarmReport> {
     const delays = async (items: Sent[]): Promise<number[]> => {
-      const arrivals = await Promise.all(hosts.map(async h => await h.rpc('getarrivals', [items.map(i => i.id)]) as Array<number | null>))
+      const arrivals = await Promise.all(hosts.map(async h => await h.rpc('getarrivals', [items.map(i => i.id)])))
       // An item counts once it reached every node running when it was made: its delay is to the last one.
       return items.flatMap((item, n) => {
         const times = hosts.flatMap((h, k) => item.hosts.has(h.index) ? [arrivals[k][n] ?? this.#arrivalsBeforeCrash.get(h.index)?.get(item.id) ?? null] : [])
         return times.every(t => t !== null) ? [Math.max(...times as number[]) - item.origin] : []
       })
     }
-    const stats = await Promise.all(hosts.map(async h => await h.rpc('getchainstats') as { orphans: number, reorgs: number, maxreorgdepth: number }))
-    const infos = await Promise.all(hosts.map(async h => await h.rpc('getblockchaininfo') as { tip: string, height: number }))
+    const stats = await Promise.all(hosts.map(async h => await h.rpc('getchainstats')))
+    const infos = await Promise.all(hosts.map(async h => await h.rpc('getblockchaininfo')))
     const utxos = await Promise.all(hosts.map(async h => JSON.stringify(await h.rpc('gettxoutsetinfo'))))
     const tips = new Set(infos.map(i => i.tip)).size
     const utxoSummaries = new Set(utxos).size

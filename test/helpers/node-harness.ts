@@ -10,7 +10,8 @@ import { setLogLevel } from '../../src/log.ts'
 import { CointsNode } from '../../src/node/node.ts'
 import { loopbackNodeOptions } from '../../src/node/loopback.ts'
 import type { NodeOptions } from '../../src/node/options.ts'
-import { callRpc, RpcCallError } from '../../src/rpc/client.ts'
+import { callRpcRaw, rpcClient, RpcCallError, type RpcTarget } from '../../src/rpc/client.ts'
+import type { RpcCallParams, RpcMethodName, RpcParams, RpcResult } from '../../src/rpc/contract.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { BanList } from '../../src/p2p/ban-list.ts'
 import { createLibp2pNode, type CointsLibp2p, type Libp2pInit } from '../../src/p2p/libp2p-node.ts'
@@ -76,8 +77,18 @@ export function addrOf (node: CointsNode): string {
   return addr.toString()
 }
 
-export async function rpc (node: CointsNode, method: string, params: unknown[] = []): Promise<unknown> {
-  return await callRpc({ datadir: node.options.datadir, port: node.rpc.port }, method, params)
+function rpcTargetOf (node: CointsNode): RpcTarget {
+  return { datadir: node.options.datadir, port: node.rpc.port }
+}
+
+/** A call of the node's RPC, typed by the contract. */
+export async function rpc<M extends RpcMethodName, const P extends RpcParams<M> = RpcParams<M>> (node: CointsNode, method: M, ...params: RpcCallParams<M, P>): Promise<RpcResult<M, P>> {
+  return await rpcClient(rpcTargetOf(node))(method, ...params)
+}
+
+/** A call of any method with any params, for tests of what the node answers to wrong ones. */
+export async function rawRpc (node: CointsNode, method: string, params: unknown = []): Promise<unknown> {
+  return await callRpcRaw(rpcTargetOf(node), method, params)
 }
 
 /** Asserts that an RPC call fails with the coded error `code`. */

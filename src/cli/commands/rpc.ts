@@ -1,4 +1,4 @@
-import { callRpc } from '../../rpc/client.ts'
+import { callRpcRaw } from '../../rpc/client.ts'
 import { helpText, parseFlags, UsageError, type Command } from '../command.ts'
 import { rpcTargetOf, targetFlagHelp, targetFlags } from './common.ts'
 
@@ -33,7 +33,7 @@ export const rpcCommand: Command = {
     }
     const [method, ...args] = positionals
     if (method === undefined) throw new UsageError('BAD_FLAGS', 'which method? see: coints rpc help')
-    const result = await callRpc(await rpcTargetOf(values), method, args.map(rpcArg))
+    const result = await callRpcRaw(await rpcTargetOf(values), method, args.map(rpcArg))
     console.log(typeof result === 'string' ? result : JSON.stringify(result, null, 2))
     return 0
   }

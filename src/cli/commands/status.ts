@@ -1,32 +1,27 @@
-import { callRpc, RpcCallError, type RpcTarget } from '../../rpc/client.ts'
+import type { BalanceView, BlockchainInfo, MempoolInfo, MiningInfo, NetworkInfo, PeerInfoView, WalletInfoView } from '../../rpc/contract.ts'
+import { rpcClient, RpcCallError, type RpcTarget } from '../../rpc/client.ts'
 import { VERSION } from '../../util/version.ts'
 import { helpText, parseFlags, type Command } from '../command.ts'
 import { rpcTargetOf, targetFlagHelp, targetFlags } from './common.ts'
-
-interface ChainInfo { chain: string, blocks: number, headers: number, bestblockhash: string, time: number, verificationprogress: number, initialblockdownload: boolean, difficulty: number }
-interface MiningInfo { networkhashps: number, mining: boolean, mineraddress?: string }
-interface Peer { peerId: string, addr: string, direction: string, height: number | null }
-interface WalletInfo { exists: boolean, locked: boolean, scanning: false | { height: number, tip: number } }
-interface Balance { confirmed: string, unconfirmed: string, immature: string }
 
 /** What `coints status` shows, gathered from the node's RPC. */
 export interface NodeStatus {
   version: string
   rpc: string
   uptime: number
-  chain: ChainInfo
+  chain: BlockchainInfo
   mining: MiningInfo
-  mempool: { size: number, bytes: number }
+  mempool: MempoolInfo
   /** null with networking off. */
-  network: { subversion: string, peerId: string, connections: number, connections_in: number, connections_out: number } | null
-  peers: Peer[]
-  wallet: (WalletInfo & { balance?: Balance }) | null
+  network: NetworkInfo | null
+  peers: PeerInfoView[]
+  wallet: (WalletInfoView & { balance?: BalanceView }) | null
 }
 
 /** An RPC call whose failure means "not there" (networking off, no wallet) rather than an error. */
-async function optional<T> (call: Promise<unknown>, absent: string): Promise<T | null> {
+async function optional<T> (call: Promise<T>, absent: string): Promise<T | null> {
   try {
-    return await call as T
+    return await call
   } catch (err) {
     if (err instanceof RpcCallError && err.code === absent) return null
     throw err
@@ -34,20 +29,20 @@ async function optional<T> (call: Promise<unknown>, absent: string): Promise<T |
 }
 
 export async function nodeStatus (target: RpcTarget): Promise<NodeStatus> {
-  const rpc = async (method: string): Promise<unknown> => await callRpc(target, method)
-  const chain = await rpc('getblockchaininfo') as ChainInfo
-  const wallet = await rpc('getwalletinfo') as WalletInfo
+  const rpc = rpcClient(target)
+  const chain = await rpc('getblockchaininfo')
+  const wallet = await rpc('getwalletinfo')
   return {
     version: VERSION,
     rpc: `${target.host ?? '127.0.0.1'}:${target.port}`,
-    uptime: await rpc('uptime') as number,
+    uptime: await rpc('uptime'),
     chain,
-    mining: await rpc('getmininginfo') as MiningInfo,
-    mempool: await rpc('getmempoolinfo') as { size: number, bytes: number },
+    mining: await rpc('getmininginfo'),
+    mempool: await rpc('getmempoolinfo'),
     network: await optional(rpc('getnetworkinfo'), 'P2P_DISABLED'),
-    peers: await rpc('getpeerinfo') as Peer[],
+    peers: await rpc('getpeerinfo'),
     // A wallet still catching up with the chain has no balance yet (WALLET_SCANNING): the status says it scans.
-    wallet: wallet.exists ? { ...wallet, balance: await optional<Balance>(rpc('getbalance'), 'WALLET_SCANNING') ?? undefined } : null
+    wallet: wallet.exists ? { ...wallet, balance: await optional(rpc('getbalance'), 'WALLET_SCANNING') ?? undefined } : null
   }
 }
 

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import { callRpc, RpcCallError, type RpcTarget } from '../../rpc/client.ts'
+import { rpcClient, RpcCallError, type RpcTarget } from '../../rpc/client.ts'
 import { helpText, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
 import { endProgress, progressLine, readNewSecret, readSecret, walletPassphrase, type SecretSource } from '../prompt.ts'
 import { rpcTargetOf, targetFlagHelp, targetFlags } from './common.ts'
@@ -8,23 +8,16 @@ const flags = { ...targetFlags, 'fee-rate': { type: 'string' }, 'bip39-passphras
 
 const BIP39_PASSPHRASE: SecretSource = { question: 'BIP39 passphrase (the mnemonic\'s extension, not the wallet\'s passphrase): ', envVar: 'COINTS_BIP39_PASSPHRASE', what: 'BIP39 passphrase' }
 
-interface Balance { confirmed: string, unconfirmed: string, immature: string }
-interface HistoryRow { txid: string, category: string, amount: string, fee: string | null, confirmations: number, time: number }
-
 type Sub = (target: RpcTarget, args: string[], values: Record<string, unknown>) => Promise<{ json: unknown, text: string }>
-
-async function call (target: RpcTarget, method: string, params: unknown[] = []): Promise<unknown> {
-  return await callRpc(target, method, params)
-}
 
 /** Asks the node before any prompt: no passphrase is typed for a node that is not there or already has a wallet. */
 async function requireNoWallet (target: RpcTarget): Promise<void> {
-  const info = await call(target, 'getwalletinfo') as { exists: boolean }
+  const info = await rpcClient(target)('getwalletinfo')
   if (info.exists) throw new UsageError('WALLET_EXISTS', `the node of ${target.datadir} already has a wallet`)
 }
 
 /** The BIP39 passphrase when --bip39-passphrase or COINTS_BIP39_PASSPHRASE asks for one (twice on a terminal), else none. */
-async function bip39PassphraseOf (values: Record<string, unknown>): Promise<string[]> {
+async function bip39PassphraseOf (values: Record<string, unknown>): Promise<[] | [string]> {
   if (values['bip39-passphrase'] !== true && process.env[BIP39_PASSPHRASE.envVar] === undefined) return []
   return [await readNewSecret(BIP39_PASSPHRASE, true)]
 }
@@ -35,7 +28,7 @@ async function withRescanProgress<T> (target: RpcTarget, work: Promise<T>): Prom
   const poll = (async () => {
     while (!done) {
       await new Promise(resolve => setTimeout(resolve, 300))
-      const info = await call(target, 'getwalletinfo').catch(() => undefined) as { scanning?: false | { height: number, tip: number } } | undefined
+      const info = await rpcClient(target)('getwalletinfo').catch(() => undefined)
       if (!done && info?.scanning !== undefined && info.scanning !== false) progressLine(`rescanning the chain: block ${info.scanning.height} of ${info.scanning.tip}`)
     }
   })()
@@ -56,7 +49,7 @@ const subcommands: Record<string, { usage: string, summary: string, run: Sub }> 
       await requireNoWallet(target)
       const passphrase = await readNewSecret(walletPassphrase('new wallet passphrase: '))
       const bip39 = await bip39PassphraseOf(values)
-      const r = await call(target, 'createwallet', [passphrase, ...bip39]) as { mnemonic: string, address: string }
+      const r = await rpcClient(target)('createwallet', [passphrase, ...bip39])
       const note = bip39.length > 0 ? ', with the BIP39 passphrase: the words alone restore another wallet' : ''
       return { json: r, text: `wallet created.\n\nmnemonic (write it down; it is the only backup of your keys${note}):\n  ${r.mnemonic}\n\nfirst address: ${r.address}` }
     }
@@ -69,7 +62,7 @@ const subcommands: Record<string, { usage: string, summary: string, run: Sub }> 
       const mnemonic = args.length > 0 ? args.join(' ') : await readSecret({ question: 'mnemonic (words separated by spaces): ', envVar: 'COINTS_MNEMONIC', what: 'mnemonic' })
       const passphrase = await readNewSecret(walletPassphrase('passphrase for the restored wallet: '))
       const bip39 = await bip39PassphraseOf(values)
-      const r = await withRescanProgress(target, call(target, 'restorewallet', [mnemonic.trim().split(/\s+/).join(' '), passphrase, ...bip39])) as { balance: Balance, txcount: number }
+      const r = await withRescanProgress(target, rpcClient(target)('restorewallet', [mnemonic.trim().split(/\s+/).join(' '), passphrase, ...bip39]))
       return { json: r, text: `wallet restored: ${r.txcount} transactions, ${r.balance.confirmed} coins confirmed` }
     }
   },
@@ -77,7 +70,7 @@ const subcommands: Record<string, { usage: string, summary: string, run: Sub }> 
     usage: 'address',
     summary: 'a fresh receiving address',
     async run (target) {
-      const address = await call(target, 'getnewaddress') as string
+      const address = await rpcClient(target)('getnewaddress')
       return { json: { address }, text: address }
     }
   },
@@ -85,7 +78,7 @@ const subcommands: Record<string, { usage: string, summary: string, run: Sub }> 
     usage: 'balance',
     summary: 'confirmed, unconfirmed and immature (not yet spendable coinbase) balances',
     async run (target) {
-      const b = await call(target, 'getbalance') as Balance
+      const b = await rpcClient(target)('getbalance')
       return { json: b, text: `confirmed    ${b.confirmed}\nunconfirmed  ${b.unconfirmed}\nimmature     ${b.immature}` }
     }
   },
@@ -96,13 +89,13 @@ const subcommands: Record<string, { usage: string, summary: string, run: Sub }> 
       const [address, amount, ...extra] = args
       if (address === undefined || amount === undefined || extra.length > 0) throw new UsageError('BAD_FLAGS', 'usage: coints wallet send ADDRESS AMOUNT')
       const feeRate = intFlag('fee-rate', values['fee-rate'], 1, 1_000_000)
-      const send = async (): Promise<string> => await call(target, 'sendtoaddress', feeRate === undefined ? [address, amount] : [address, amount, feeRate]) as string
+      const send = async (): Promise<string> => await rpcClient(target)('sendtoaddress', feeRate === undefined ? [address, amount] : [address, amount, feeRate])
       let txid: string
       try {
         txid = await send()
       } catch (err) {
         if (!(err instanceof RpcCallError) || err.code !== 'WALLET_LOCKED') throw err
-        await call(target, 'walletpassphrase', [await readSecret(walletPassphrase()), 60])
+        await rpcClient(target)('walletpassphrase', [await readSecret(walletPassphrase()), 60])
         txid = await send()
       }
       return { json: { txid }, text: `sent ${amount} to ${address}\ntxid ${txid}` }
@@ -112,10 +105,10 @@ const subcommands: Record<string, { usage: string, summary: string, run: Sub }> 
     usage: 'passphrase',
     summary: 'encrypt the wallet under a new passphrase (asks for the current one, then twice for the new; or COINTS_PASSPHRASE and COINTS_NEW_PASSPHRASE)',
     async run (target) {
-      await call(target, 'getwalletinfo')
+      await rpcClient(target)('getwalletinfo')
       const current = await readSecret(walletPassphrase('current wallet passphrase: '))
       const next = await readNewSecret({ question: 'new wallet passphrase: ', envVar: 'COINTS_NEW_PASSPHRASE', what: 'passphrase' })
-      await call(target, 'walletpassphrasechange', [current, next])
+      await rpcClient(target)('walletpassphrasechange', [current, next])
       return { json: { changed: true }, text: 'wallet passphrase changed' }
     }
   },
@@ -127,7 +120,7 @@ const subcommands: Record<string, { usage: string, summary: string, run: Sub }> 
       if (file === undefined || extra.length > 0) throw new UsageError('BAD_FLAGS', 'usage: coints wallet backup FILE')
       // The node resolves nothing: it runs in another directory than this command.
       const path = resolve(file)
-      await call(target, 'backupwallet', [path])
+      await rpcClient(target)('backupwallet', [path])
       return { json: { path }, text: `wallet backed up to ${path}` }
     }
   },
@@ -135,7 +128,7 @@ const subcommands: Record<string, { usage: string, summary: string, run: Sub }> 
     usage: 'history',
     summary: 'the wallet\'s transactions, newest first',
     async run (target) {
-      const rows = await call(target, 'listtransactions') as HistoryRow[]
+      const rows = await rpcClient(target)('listtransactions')
       const lines = rows.map(r => `${new Date(r.time * 1000).toISOString().slice(0, 19).replace('T', ' ')}  ${r.category.padEnd(8)}  ${r.amount.padStart(14)}  ${String(r.confirmations).padStart(6)} conf  ${r.txid}`)
       return { json: rows, text: lines.length === 0 ? 'no transactions yet' : lines.join('\n') }
     }

@@ -27,7 +27,7 @@ export interface HeaderView {
 }
 
 /** getblock: an invalid block by its header alone, any other with its size and txids. */
-export type BlockView = (HeaderView & { status: 'invalid' }) | (HeaderView & { status: 'active' | 'valid-fork', size: number, txs: string[] })
+export type BlockView = (HeaderView & { status: 'invalid', size?: undefined, txs?: undefined }) | (HeaderView & { status: 'active' | 'valid-fork', size: number, txs: string[] })
 
 export interface BlockchainInfo {
   chain: string
@@ -100,7 +100,7 @@ export interface MiningInfo {
 }
 
 export type AddressValidation =
-  | { isvalid: true, address: string, isscript: false, iswitness: true, witness_version: 0, witness_program: string }
+  | { isvalid: true, address: string, isscript: false, iswitness: true, witness_version: 0, witness_program: string, error?: undefined }
   | { isvalid: false, error: string }
 
 export interface ChainStatsView { orphans: number, reorgs: number, maxreorgdepth: number }

@@ -1,6 +1,8 @@
 import type { PeerInfoView } from '../../p2p/p2p-service.ts'
 import type { MethodDoc } from './types.ts'
 
+export type { PeerInfoView }
+
 export interface NetworkInfo {
   /** As Bitcoin Core numbers its versions: 0.2.0 is 20000. */
   version: number

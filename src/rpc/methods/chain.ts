@@ -181,7 +181,7 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
       if (status === 'invalid') return { ...view, status }
       const block = await chain.getBlock(cid)
       if (block === undefined) throw notFound(`block ${id}`)
-      return { ...view, size: block.size, txs: block.txs.map(tx => tx.idString) }
+      return { ...view, status, size: block.size, txs: block.txs.map(tx => tx.idString) }
     },
     getblockheader: async ({ id, verbose }) => {
       const cid = parseCid(id)
