@@ -31,7 +31,7 @@ async function assertConsistent (chain: Chain): Promise<void> {
   assert.equal(check.ok, true, check.mismatches.join('\n'))
   assert.equal(check.height, chain.height)
   assert.equal(check.txouts, chain.utxoSummary().txouts)
-  assert.equal(check.total_amount, chain.utxoSummary().total)
+  assert.equal(check.total, chain.utxoSummary().total)
 }
 
 test('a restart resumes tip and UTXO statistics from the stored index, replaying nothing', async t => {

@@ -64,6 +64,9 @@ export interface BlockTemplate {
 
 export interface UtxoSummary { height: number, tip: string, txouts: number, total: bigint }
 
+/** verifyChain's verdict: the recomputed set's summary and what differs from the stored one (at most 20). */
+export interface ChainCheck { ok: boolean, height: number, txouts: number, total: bigint, mismatches: string[] }
+
 /** The chain service is not running: before start() or after stop(), nothing may change its state. */
 export class ChainError extends CointsError<'NOT_RUNNING' | 'HALTED'> {}
 
@@ -711,7 +714,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    * Recomputes the UTXO set from the stored blocks of the best chain and compares
    * it with the stored set (what a crash must never break).
    */
-  async verifyChain (): Promise<{ ok: boolean, height: number, txouts: number, total_amount: bigint, mismatches: string[] }> {
+  async verifyChain (): Promise<ChainCheck> {
     return await this.#exclusive(async () => {
       // The comparison is with the set on disk: everything held in memory goes there first.
       await this.#coins.flush()
@@ -731,7 +734,7 @@ export class Chain extends EventEmitter<ChainEvents> {
             // A damaged store, not a bad peer: report it like any other mismatch.
             if (!(err instanceof BlockError)) throw err
             const mismatch = `best-chain block ${entry.idString} at height ${h} does not connect: ${err.message}`
-            return { ok: false, height: tip.height, txouts: stats.txouts, total_amount: stats.total, mismatches: [mismatch] }
+            return { ok: false, height: tip.height, txouts: stats.txouts, total: stats.total, mismatches: [mismatch] }
           }
         }
       }
@@ -748,7 +751,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       }
       for (const key of coins.keys()) mismatches.push(`${key} is missing from the stored set`)
       if (txouts !== stats.txouts || total !== stats.total) mismatches.push('stored UTXO statistics differ from the set')
-      return { ok: mismatches.length === 0, height: tip.height, txouts, total_amount: total, mismatches: mismatches.slice(0, 20) }
+      return { ok: mismatches.length === 0, height: tip.height, txouts, total, mismatches: mismatches.slice(0, 20) }
     })
   }
 }

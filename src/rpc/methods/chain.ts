@@ -283,7 +283,7 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
     },
     verifychain: async () => {
       const r = await chain.verifyChain()
-      return { ok: r.ok, height: r.height, txouts: r.txouts, total_amount: formatAmount(r.total_amount), mismatches: r.mismatches }
+      return { ok: r.ok, height: r.height, txouts: r.txouts, total_amount: formatAmount(r.total), mismatches: r.mismatches }
     }
   }
 }
