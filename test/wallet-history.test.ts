@@ -303,11 +303,11 @@ test('a payment the wallet cannot write (its history\'s disk is full) is never s
 test('a flipped byte in a table of the wallet history (an address\'s hash) is found at start: the history is set aside and rebuilt by a scan, never read as data', async t => {
   const datadir = await tempDatadir(t)
   let node = await startNode(t, { datadir, p2p: false })
-  const { address } = await rpc(node, 'createwallet', ['passphrase']) as { address: string }
+  const { address } = await rpc(node, 'createwallet', ['passphrase'])
   const mined = regtest.coinbaseMaturity + 3
   await rpc(node, 'generate', [mined, address])
   // Handed out, not paid yet: its hash is in the history's address records only.
-  const next = await rpc(node, 'getnewaddress') as string
+  const next = await rpc(node, 'getnewaddress')
   await node.stop()
   // The next open turns the history's log into a table.
   node = await startNode(t, { datadir, p2p: false })
