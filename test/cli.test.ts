@@ -214,7 +214,7 @@ test('coints rpc, wallet and status find a node on any port from its datadir or 
   const to = newKey().address
   const negative = await coints(['wallet', 'send', to, '-1', ...byDatadir], { COINTS_PASSPHRASE: 'pw' })
   assert.equal(negative.code, 1)
-  assert.equal(negative.stderr, 'coints: BAD_AMOUNT: sendtoaddress param "amount": amount must be a decimal string of coins with at most 8 decimals, got "-1"\n')
+  assert.equal(negative.stderr, 'coints: BAD_AMOUNT: sendtoaddress param "amount": amount must not be negative, got "-1"\n')
   const swapped = await coints(['wallet', 'send', '1', to, ...byDatadir], { COINTS_PASSPHRASE: 'pw' })
   assert.equal(swapped.stderr, `coints: BAD_AMOUNT: sendtoaddress param "amount": amount must be a decimal string of coins with at most 8 decimals, got "${to}"\n`)
 })

@@ -18,6 +18,7 @@ test('amounts are decimal strings of coins: exact both ways, strict on input', (
   for (const bad of [1.5, '1.123456789', '-1', '1e3', '', ' 1', '21000000.00000001', '0x10', null]) {
     assert.throws(() => parseAmount(bad), DecodeError, `${String(bad)} must be refused`)
   }
+  assert.throws(() => parseAmount('-1.5'), { message: 'BAD_AMOUNT: amount must not be negative, got "-1.5"' })
 })
 
 test('addresses: bech32 (BIP173) of version 0 with the network prefix; a typo or another network is refused', () => {

@@ -21,6 +21,8 @@ export function formatAmount (units: bigint): string {
 
 /** "1.5" → 150000000n. Strict: a decimal string with at most 8 fraction digits, within MAX_MONEY. */
 export function parseAmount (text: unknown): bigint {
+  // "-1" is a decimal string: a negative amount is told as what it is.
+  if (typeof text === 'string' && /^-\d+(?:\.\d+)?$/.test(text)) throw new DecodeError('BAD_AMOUNT', `amount must not be negative, got ${quoted(text)}`)
   if (typeof text !== 'string' || !/^\d{1,8}(?:\.\d{1,8})?$/.test(text)) {
     throw new DecodeError('BAD_AMOUNT', `amount must be a decimal string of coins with at most 8 decimals, got ${quoted(text)}`)
   }
