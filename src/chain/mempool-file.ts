@@ -180,7 +180,7 @@ export class MempoolFile {
     if (!this.#loaded) return
     try {
       const { txs, bytes } = await this.save()
-      this.#c.logger.info(`mempool: ${txs} transactions written to ${this.#init.path} (${bytes} bytes)`)
+      this.#c.logger.info(`${txs} transactions written to ${this.#init.path} (${bytes} bytes)`)
     } catch (err) {
       this.#c.logger.error(`writing ${this.#init.path} failed, it keeps the mempool of its last write: ${(err as Error).message}`)
     }
@@ -243,7 +243,7 @@ export class MempoolFile {
         logger[expected ? 'debug' : 'warn'](`a transaction of ${path} was dropped: ${(err as Error).message}`)
       }
     }
-    if (saved !== undefined) logger.info(`mempool: ${kept} transactions loaded from ${path}, ${dropped} dropped`)
+    if (saved !== undefined) logger.info(`${kept} transactions loaded from ${path}, ${dropped} dropped`)
     this.#lastBytes = saved === undefined ? 0 : this.nextWriteBytes
     this.#loaded = true
     // What arrived during the load (and what it dropped) goes to the file now.
