@@ -9,7 +9,8 @@ import type { Tx } from '../src/core/tx.ts'
 import { gossipMessageId, gossipTopics } from '../src/p2p/chain-gossip.ts'
 import type { CointsNode } from '../src/node/node.ts'
 import { SCORE_THRESHOLDS, type CointsLibp2p } from '../src/p2p/libp2p-node.ts'
-import { decodeBlocksRequest, encodeBlocksResponse, encodeHeadersResponse, encodeStatus } from '../src/p2p/sync-messages.ts'
+import { decodeBlocksRequest, decodeHeadersRequest, encodeBlocksResponse, encodeHeadersResponse, encodeStatus } from '../src/p2p/sync-messages.ts'
+import { MAX_LOW_WORK_HEADERS } from '../src/p2p/sync-service.ts'
 import { join } from 'node:path'
 import { Chain } from '../src/chain/chain.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
@@ -328,4 +329,34 @@ test('a heavier fork 100 blocks deep reorganises both nodes, and its next block 
   await rpc(fork, 'generate', [1])
   await waitForSameTip([target, second, fork], 106)
   for (const node of [target, second, fork]) assert.equal((await rpc(node, 'verifychain')).ok, true)
+})
+
+test('a peer serving ever more headers of a branch with less work than the tip, claiming more, has its sync ended after MAX_LOW_WORK_HEADERS of them, with an offence, and is asked for no block', async t => {
+  const target = await startNode(t, { minerAddress: newKey().address, statusIntervalMs: 200 })
+  await rpc(target, 'generate', [MAX_LOW_WORK_HEADERS + 10])
+  // A branch from genesis longer than the bound, every header valid, all of it below the tip's work.
+  const branch = BranchBuilder.on(target.chain, target.chain.getEntryAt(0) as BlockEntry).extend(MAX_LOW_WORK_HEADERS + 500)
+  const ids = branch.map(b => b.idString)
+  const hostile = await hostilePeer(t)
+  const hostileId = hostile.peerId.toString()
+  serve(hostile, 'status', () => encodeStatus({ genesis: genesisBlock(regtest).id, tip: branch[branch.length - 1].id, height: branch.length, chainwork: target.chain.tip.chainwork + 1n }))
+  // Each request continues after the branch's header its locator names; one naming none begins a sync.
+  let syncs = 0
+  let served = 0
+  serve(hostile, 'headers', request => {
+    const { locator, max } = decodeHeadersRequest(request)
+    const from = Math.max(-1, ...locator.map(id => ids.indexOf(id.toString()))) + 1
+    if (from === 0) syncs++
+    const headers = branch.slice(from, from + max).map(b => b.header.bytes)
+    served += headers.length
+    return encodeHeadersResponse(headers)
+  })
+  let blockRequests = 0
+  serve(hostile, 'blocks', () => { blockRequests++; return encodeBlocksResponse([]) })
+  await hostile.dial(multiaddr(addrOf(target)))
+  await waitFor(() => (target.p2p?.bans.offenceLevel(hostileId) ?? 0) > 0, 'the sync with the peer feeding low-work headers to end with an offence', 60_000)
+  assert.equal(syncs, 1)
+  assert.equal(served, MAX_LOW_WORK_HEADERS, 'the sync took no headers past the bound')
+  assert.equal(blockRequests, 0)
+  assert.equal(target.chain.height, MAX_LOW_WORK_HEADERS + 10)
 })
