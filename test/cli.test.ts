@@ -17,7 +17,7 @@ const BIN = new URL('../bin/coints.js', import.meta.url).pathname
 
 async function coints (args: string[], env: Record<string, string> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env } })
+    const { stdout, stderr } = await run(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, timeout: 120_000, killSignal: 'SIGKILL' })
     return { code: 0, stdout, stderr }
   } catch (err) {
     const e = err as { code: number, stdout: string, stderr: string }
@@ -174,6 +174,11 @@ test('start-up failures are one line saying what is wrong and what to do, with e
   await writeFile(join(dir, 'file'), '')
   assert.deepEqual(await coints(['node', '--network', 'regtest', '--datadir', join(dir, 'file', 'x'), '--rpc-port', await free(), '--no-p2p']), {
     code: 1, stdout: '', stderr: `coints: BAD_DATADIR: Cannot use the datadir ${join(dir, 'file', 'x')}: part of its path is a file (give another with --datadir).\n`
+  })
+
+  // /proc makes no directories: Node's recursive mkdir spins on its ENOENT, ours gives up.
+  assert.deepEqual(await coints(['node', '--network', 'regtest', '--datadir', '/proc/coints-x', '--rpc-port', await free(), '--no-p2p']), {
+    code: 1, stdout: '', stderr: 'coints: BAD_DATADIR: Cannot use the datadir /proc/coints-x: no directory can be made there (give another with --datadir).\n'
   })
 
   // A second node on a running node's datadir (its own ports): the datadir is in use.

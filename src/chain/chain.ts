@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events'
 import { dirname } from 'node:path'
-import { mkdir } from 'node:fs/promises'
 import { Block, BLOCK_VERSION, encodeBlockParts, encodeTxList, Header, NONCE_BYTES, type HeaderData } from '../core/block.ts'
 import { cidOf, type CID } from '../core/cbor.ts'
 import { BlockError, CointsError, TxError } from '../core/errors.ts'
@@ -24,6 +23,7 @@ import { ChainStore, REMEDY, withRemedy } from './store.ts'
 import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
 import type { BlockEntry, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, TipChange } from './types.ts'
 import { BoundedSet } from '../util/bounded-set.ts'
+import { makeDirectory } from '../util/make-directory.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
 
 export interface ChainInit {
@@ -137,7 +137,7 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   async start (): Promise<void> {
     if (this.#started) return
-    await mkdir(dirname(this.store.path), { recursive: true })
+    await makeDirectory(dirname(this.store.path))
     const damage = await this.store.open({ salvage: this.#reindex })
     for (const d of damage) this.#log.warn(`reindex: ${d.file} ${d.problem}; what it held is rebuilt or synced again`)
     try {

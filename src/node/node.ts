@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeAddress, encodeAddress } from '../core/address.ts'
 import type { Block } from '../core/block.ts'
@@ -20,6 +19,7 @@ import { serveMethods, type MethodTable } from '../rpc/methods/types.ts'
 import type { RpcMethodName } from '../rpc/contract.ts'
 import { P2PService } from '../p2p/p2p-service.ts'
 import { removeStaleTemps } from '../util/atomic-file.ts'
+import { makeDirectory } from '../util/make-directory.ts'
 import type { NodeOptions } from './options.ts'
 import { checkListeners, explainStartupError, listenersOf } from './startup.ts'
 
@@ -143,7 +143,7 @@ export class CointsNode {
   async #start (): Promise<void> {
     // Ports in use are found before anything opens: their failure is then all the user sees.
     await checkListeners(listenersOf(this.options))
-    await mkdir(this.options.datadir, { recursive: true, mode: 0o700 })
+    await makeDirectory(this.options.datadir, 0o700)
     const steps = [
       async () => {
         await this.chain.start()

@@ -106,7 +106,7 @@ export function explainStartupError (err: unknown, options: NodeOptions): unknow
     return new StartupError('BIND_FAILED', `Unable to listen on ${options.listen.join(', ')}: ${e.message.split('\n').map(l => l.trim()).filter(l => l !== '').slice(0, 2).join(' ')}`)
   }
   if (e?.syscall === 'mkdir' || (e?.code !== undefined && ['EACCES', 'EROFS', 'ENOTDIR', 'ENOSPC'].includes(e.code) && e.path?.startsWith(options.datadir) === true)) {
-    const why: Record<string, string> = { EACCES: 'permission denied', ENOTDIR: 'part of its path is a file', EROFS: 'the file system is read-only', ENOSPC: 'no space left on the device' }
+    const why: Record<string, string> = { EACCES: 'permission denied', ENOENT: 'no directory can be made there', ENOTDIR: 'part of its path is a file', EROFS: 'the file system is read-only', ENOSPC: 'no space left on the device' }
     return new StartupError('BAD_DATADIR', `Cannot use the datadir ${options.datadir}: ${why[e.code ?? ''] ?? e.message} (give another with --datadir).`)
   }
   return err
