@@ -7,6 +7,7 @@
  * resident memory's growth against the limit (goal: within 1.5×) and per byte
  * counted as before (serialised).
  */
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -40,6 +41,8 @@ export interface TemplateRun {
   templateMs: number
   /** The longest the event loop waited while one ran (median over the rounds: a collection or the scheduler adds outliers). */
   loopStallMs: number
+  /** The same less the time the thread waited for a core: what the code (or a collection) held the loop. */
+  loopHeldMs: number
   /** Mean time to accept one transaction while filling the pool. */
   acceptMs: number
   /** Median time to accept a newcomer into the full pool, evicting what pays least. */
@@ -51,22 +54,40 @@ function sampleSpend (key: KeyPair): Tx {
   return spendTx({ chainTag: chainTagOf(regtest) }, [{ txid: Tx.create({ version: 1, height: 1, inputs: [], outputs: [] }).id, index: 0, amount: 4_000_000n }], key)
 }
 
-/** The longest the event loop went between two turns while `work` ran. */
-async function longestStall (work: () => Promise<unknown>): Promise<number> {
+/** Nanoseconds this thread has waited to run since it started (Linux's schedstat), or 0 where it cannot be read. */
+function waitedToRunNs (): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1])
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * The longest the event loop went between two turns while `work` ran, and the
+ * longest it was held: a gap less the time the thread waited for a core (on a
+ * loaded machine the scheduler's share of a gap can exceed the code's).
+ */
+async function longestStall (work: () => Promise<unknown>): Promise<{ stallMs: number, heldMs: number }> {
   let last = performance.now()
-  let longest = 0
+  let lastWaited = waitedToRunNs()
+  let stallMs = 0
+  let heldMs = 0
   let running = true
   const turn = (): void => {
     const now = performance.now()
-    longest = Math.max(longest, now - last)
+    const waited = waitedToRunNs()
+    stallMs = Math.max(stallMs, now - last)
+    heldMs = Math.max(heldMs, now - last - (waited - lastWaited) / 1e6)
     last = now
+    lastWaited = waited
     if (running) setImmediate(turn)
   }
   setImmediate(turn)
   await work()
   running = false
   turn()
-  return longest
+  return { stallMs, heldMs }
 }
 
 /** A full pool of packages or of independent transactions, with a fresh coin for each round's newcomer. */
@@ -93,13 +114,13 @@ async function fullPool (packages: boolean): Promise<FullPool> {
 }
 
 /** One round on a pool: a newcomer evicts what pays least, then a template is built. */
-async function templateRound (pool: FullPool, round: number): Promise<{ evictingAcceptMs: number, templateMs: number, loopStallMs: number }> {
+async function templateRound (pool: FullPool, round: number): Promise<{ evictingAcceptMs: number, templateMs: number, loopStallMs: number, loopHeldMs: number }> {
   let started = performance.now()
   await pool.chain.acceptTx(pool.newcomers[round])
   const evictingAcceptMs = performance.now() - started
   started = performance.now()
-  const loopStallMs = await longestStall(async () => await pool.chain.blockTemplate(pool.key.addressHash))
-  return { evictingAcceptMs, templateMs: performance.now() - started, loopStallMs }
+  const { stallMs, heldMs } = await longestStall(async () => await pool.chain.blockTemplate(pool.key.addressHash))
+  return { evictingAcceptMs, templateMs: performance.now() - started, loopStallMs: stallMs, loopHeldMs: heldMs }
 }
 
 /** Both pools side by side, their rounds alternated: the machine's drift falls on both. */
@@ -115,6 +136,7 @@ async function templateRuns (): Promise<{ packages: TemplateRun, independent: Te
     const [packages, independent] = pools.map((pool, p): TemplateRun => ({
       templateMs: median(rounds[p].map(x => x.templateMs)),
       loopStallMs: median(rounds[p].map(x => x.loopStallMs)),
+      loopHeldMs: median(rounds[p].map(x => x.loopHeldMs)),
       acceptMs: pool.acceptMs,
       evictingAcceptMs: median(rounds[p].map(x => x.evictingAcceptMs))
     }))
@@ -193,6 +215,8 @@ export interface MemoryRun {
   rssGrowthMb: number
   /** Resident growth against the limit: the goal is at most 1.5. */
   growthPerLimit: number
+  /** The highest resident growth seen while it was filled (read every 100 ms), against the limit. */
+  peakPerLimit: number
   /** Resident growth per serialised byte (66 MB for 4.5 MB before the limit counted memory). */
   growthPerCountedByte: number
 }
@@ -228,7 +252,9 @@ async function memoryRun (limitMb: number, overfill: number): Promise<MemoryRun>
     const sender = async (): Promise<void> => {
       while (next < hexes.length) await node.rpc('sendrawtransaction', [hexes[next++]]).catch(() => {})
     }
-    await Promise.all([sender(), sender(), sender(), sender()])
+    let peak = before
+    const sampler = setInterval(() => { void residentMemoryMb(node.pid as number).then(mb => { peak = Math.max(peak, mb ?? peak) }) }, 100)
+    await Promise.all([sender(), sender(), sender(), sender()]).finally(() => { clearInterval(sampler) })
     await new Promise(resolve => setTimeout(resolve, 2_000))
     const after = await residentMemoryMb(node.pid as number) ?? NaN
     const info = await node.rpc('getmempoolinfo')
@@ -240,6 +266,7 @@ async function memoryRun (limitMb: number, overfill: number): Promise<MemoryRun>
       txs: info.size,
       rssGrowthMb,
       growthPerLimit: rssGrowthMb / limitMb,
+      peakPerLimit: (peak - before) / limitMb,
       growthPerCountedByte: rssGrowthMb * 1e6 / info.bytes
     }
   } finally {
@@ -268,4 +295,10 @@ export async function benchMempool (): Promise<MempoolBench> {
   return { ...templates, live, full, churned }
 }
 
-if (import.meta.main) console.log(JSON.stringify(await benchMempool(), null, 2))
+/** `node bench/mempool.ts [templates|live|memory]`: all of it, or one part (to alternate it with other code). */
+const parts: Record<string, () => Promise<unknown>> = {
+  templates: templateRuns,
+  live: async () => await liveRun(64, 1.5),
+  memory: async () => ({ full: await memoryRun(64, 1), churned: await memoryRun(64, 1.5) })
+}
+if (import.meta.main) console.log(JSON.stringify(await (parts[process.argv[2]] ?? benchMempool)(), null, 2))
