@@ -158,6 +158,23 @@ test('templates take packages by ancestor fee rate, parents before their childre
   assert.equal(chain.mempool.size, 0)
 })
 
+test('a template chosen in slices serves the event loop after its last slice too: the block built from it starts in a turn of its own', async t => {
+  const f = await fixture(t)
+  const { chain, coins } = f
+  for (let n = 0; n < 3; n++) await chain.acceptTx(spendAtRate(f, coins[n], 10 + n))
+  // A pool this small is chosen in one slice: before, the caller went on in the same turn.
+  let served = false
+  setImmediate(() => { served = true })
+  const selected = await chain.mempool.selectForBlockSliced(regtest.maxBlockBytes)
+  assert.equal(selected.length, 3)
+  assert.ok(served, 'the event loop had a turn before the selection returned')
+  // The same template again (the pool did not change): nothing to share, so no turn taken.
+  served = false
+  setImmediate(() => { served = true })
+  assert.equal(await chain.mempool.selectForBlockSliced(regtest.maxBlockBytes), selected)
+  assert.equal(served, false)
+})
+
 test('a full mempool evicts the lowest fee rate; a newcomer with the lowest is refused', async t => {
   const f = await fixture(t, { mempoolMaxBytes: 3 * SPEND_USAGE + 120 })
   const { chain, coins } = f

@@ -47,10 +47,14 @@ export function isPackageLimitError (err: unknown): err is TxError {
   return err instanceof TxError && PACKAGE_LIMIT_CODES.includes(err.code)
 }
 
-/** A template's work runs in slices this long at most, the event loop served between them. */
-const TEMPLATE_SLICE_MS = 4
+/**
+ * A template's work runs in slices this long at most, the event loop served
+ * between them: the caller's own work after the last one (the coinbase, the
+ * transaction list's CID: 2–3 ms for a full block) must fit in "a few ms" too.
+ */
+const TEMPLATE_SLICE_MS = 2
 /** Packages considered between two looks at the clock. */
-const TEMPLATE_STEPS_PER_LOOK = 64
+const TEMPLATE_STEPS_PER_LOOK = 16
 
 export interface MempoolInit {
   /** Bound of the entries' estimated memory (usage), in bytes. */
@@ -426,9 +430,10 @@ export class Mempool {
 
   /**
    * selectForBlock in slices of a few milliseconds, the event loop served
-   * between them (RPC, gossip). Meant to run while nothing else changes the
-   * pool (the chain's queue); should the pool change between slices, it starts
-   * over on the new pool.
+   * between them (RPC, gossip) and after the last one, so that the caller's
+   * work with the result starts a slice of its own. Meant to run while nothing
+   * else changes the pool (the chain's queue); should the pool change between
+   * slices, it starts over on the new pool.
    */
   async selectForBlockSliced (maxBytes: number): Promise<MempoolEntry[]> {
     for (;;) {
@@ -437,8 +442,10 @@ export class Mempool {
       const version = this.#version
       const assembler = new BlockAssembler(this.#byAncestorScore, maxBytes)
       let sliceStart = performance.now()
-      while (this.#version === version && !assembler.run(TEMPLATE_STEPS_PER_LOOK)) {
-        if (performance.now() - sliceStart < TEMPLATE_SLICE_MS) continue
+      let done = false
+      while (this.#version === version && !done) {
+        done = assembler.run(TEMPLATE_STEPS_PER_LOOK)
+        if (!done && performance.now() - sliceStart < TEMPLATE_SLICE_MS) continue
         await new Promise(resolve => setImmediate(resolve))
         sliceStart = performance.now()
       }
