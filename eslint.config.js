@@ -12,7 +12,7 @@ const LAYERS = [
   ['util', 'core', 'log.ts'],
   ['chain'],
   ['miner', 'p2p', 'wallet'],
-  ['rpc'],
+  ['rpc', 'http'],
   ['node'],
   ['swarm'],
   ['cli', 'bench']

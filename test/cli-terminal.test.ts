@@ -35,7 +35,7 @@ test('wallet create asks twice at the terminal: the question stays on screen, th
   assert.match(early.screen, /coints: NO_COOKIE: /)
   assert.doesNotMatch(early.screen, /passphrase/, 'no passphrase is asked for a node that is not there')
 
-  const node = spawn(process.execPath, [MAIN, 'node', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
+  const node = spawn(process.execPath, [MAIN, 'node', '--no-http', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
   t.after(() => { node.kill('SIGKILL') })
   await waitFor(async () => await rpcOk(target, 'getblockcount').then(() => true, () => false), 'the node to answer RPC')
 
@@ -81,7 +81,7 @@ test('wallet restore with --bip39-passphrase asks for the BIP39 passphrase too, 
   const dir = await mkdtemp(join(tmpdir(), 'coints-pty-'))
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const target = ['--network', 'regtest', '--datadir', dir, '--rpc-port', String(await freePort())]
-  const node = spawn(process.execPath, [MAIN, 'node', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
+  const node = spawn(process.execPath, [MAIN, 'node', '--no-http', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
   t.after(() => { node.kill('SIGKILL') })
   await waitFor(async () => await rpcOk(target, 'getblockcount').then(() => true, () => false), 'the node to answer RPC')
 

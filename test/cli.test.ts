@@ -64,7 +64,7 @@ test('help, unknown commands and bad flags explain themselves and exit non-zero'
   const badFlag = await coints(['node', '--no-such-flag'])
   assert.equal(badFlag.code, 2)
   assert.match(badFlag.stderr, /no-such-flag/)
-  const badNetwork = await coints(['node', '--network', 'mainnet'])
+  const badNetwork = await coints(['node', '--no-http', '--network', 'mainnet'])
   assert.equal(badNetwork.code, 2)
   const noNode = await coints(['rpc', '--network', 'regtest', '--datadir', join(tmpdir(), 'coints-nowhere'), 'getblockchaininfo'])
   assert.equal(noNode.code, 1)
@@ -85,7 +85,7 @@ test('a config file sets flags; a malformed one is a clear error', async t => {
 test('coints node, rpc and wallet drive a regtest node; SIGTERM stops it cleanly and a restart resumes', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'coints-cli-'))
   const port = String(await freePort())
-  const nodeArgs = ['node', '--network', 'regtest', '--datadir', dir, '--rpc-port', port, '--no-p2p', '--log-level', 'warn']
+  const nodeArgs = ['node', '--no-http', '--network', 'regtest', '--datadir', dir, '--rpc-port', port, '--no-p2p', '--log-level', 'warn']
   const target = ['--network', 'regtest', '--datadir', dir, '--rpc-port', port]
   const start = async (): Promise<ReturnType<typeof spawn>> => {
     const child = spawn(process.execPath, [MAIN, ...nodeArgs], { stdio: 'ignore' })
@@ -135,7 +135,7 @@ test('coints wallet restore takes the mnemonic from COINTS_MNEMONIC (or the term
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const port = String(await freePort())
   const target = ['--network', 'regtest', '--datadir', dir, '--rpc-port', port]
-  const child = spawn(process.execPath, [MAIN, 'node', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
+  const child = spawn(process.execPath, [MAIN, 'node', '--no-http', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
   t.after(() => { child.kill('SIGKILL') })
   await waitFor(async () => (await coints(['rpc', ...target, 'getblockchaininfo'])).code === 0, 'the node to answer RPC')
 
@@ -160,7 +160,7 @@ test('start-up failures are one line saying what is wrong and what to do, with e
   t.after(() => { held.close() })
   const busy = (held.address() as { port: number }).port
   const free = async (): Promise<string> => String(await freePort())
-  const node = async (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> => await coints(['node', '--network', 'regtest', '--datadir', join(dir, 'a'), ...args])
+  const node = async (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> => await coints(['node', '--no-http', '--network', 'regtest', '--datadir', join(dir, 'a'), ...args])
 
   assert.deepEqual(await node('--rpc-port', await free(), '--listen', `/ip4/127.0.0.1/tcp/${busy}`), {
     code: 1, stdout: '', stderr: `coints: PORT_IN_USE: Unable to bind to 127.0.0.1:${busy} on this computer. coints is probably already running (or give another peer-to-peer port: --listen /ip4/127.0.0.1/tcp/PORT).\n`
@@ -168,11 +168,17 @@ test('start-up failures are one line saying what is wrong and what to do, with e
   assert.deepEqual(await node('--rpc-port', String(busy), '--listen', `/ip4/127.0.0.1/tcp/${await free()}`), {
     code: 1, stdout: '', stderr: `coints: PORT_IN_USE: Unable to bind to 127.0.0.1:${busy} on this computer. coints is probably already running (or give another RPC port: --rpc-port N).\n`
   })
+  assert.deepEqual(await coints(['node', '--network', 'regtest', '--datadir', join(dir, 'a'), '--rpc-port', await free(), '--no-p2p', '--http', `127.0.0.1:${busy}`]), {
+    code: 1, stdout: '', stderr: `coints: PORT_IN_USE: Unable to bind to 127.0.0.1:${busy} on this computer. coints is probably already running (or give another HTTP address: --http HOST:PORT, or --no-http).\n`
+  })
+  assert.deepEqual(await coints(['node', '--network', 'regtest', '--http', 'localhost:80']), {
+    code: 2, stdout: '', stderr: 'coints: --http must be an IP address with an optional port (e.g. 127.0.0.1:9445, [::1]:9445), got "localhost:80"\n'
+  })
   assert.deepEqual(await node('--listen', 'notamultiaddr'), {
     code: 2, stdout: '', stderr: 'coints: --listen: "notamultiaddr" is not a multiaddr (String multiaddr must start with "/"); e.g. /ip4/0.0.0.0/tcp/9444\n'
   })
   await writeFile(join(dir, 'file'), '')
-  assert.deepEqual(await coints(['node', '--network', 'regtest', '--datadir', join(dir, 'file', 'x'), '--rpc-port', await free(), '--no-p2p']), {
+  assert.deepEqual(await coints(['node', '--no-http', '--network', 'regtest', '--datadir', join(dir, 'file', 'x'), '--rpc-port', await free(), '--no-p2p']), {
     code: 1, stdout: '', stderr: `coints: BAD_DATADIR: Cannot use the datadir ${join(dir, 'file', 'x')}: part of its path is a file (give another with --datadir).\n`
   })
 
@@ -183,7 +189,7 @@ test('start-up failures are one line saying what is wrong and what to do, with e
 
   // A second node on a running node's datadir (its own ports): the datadir is in use.
   const rpcPort = await free()
-  const first = spawn(process.execPath, [MAIN, 'node', '--network', 'regtest', '--datadir', join(dir, 'a'), '--rpc-port', rpcPort, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
+  const first = spawn(process.execPath, [MAIN, 'node', '--no-http', '--network', 'regtest', '--datadir', join(dir, 'a'), '--rpc-port', rpcPort, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
   t.after(() => { first.kill('SIGKILL') })
   await waitFor(async () => (await coints(['rpc', '--network', 'regtest', '--datadir', join(dir, 'a'), 'getblockcount'])).code === 0, 'the first node to answer RPC')
   assert.deepEqual(await node('--rpc-port', await free(), '--no-p2p'), {
@@ -195,8 +201,8 @@ test('coints rpc, wallet and status find a node on any port from its datadir or 
   const dir = await mkdtemp(join(tmpdir(), 'coints-cli-port-'))
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const port = String(await freePort())
-  await writeFile(join(dir, 'node.json'), JSON.stringify({ network: 'regtest', datadir: dir, 'rpc-port': Number(port), p2p: false, 'log-level': 'warn' }))
-  const child = spawn(process.execPath, [MAIN, 'node', '--config', join(dir, 'node.json')], { stdio: 'ignore' })
+  await writeFile(join(dir, 'node.json'), JSON.stringify({ network: 'regtest', datadir: dir, 'rpc-port': Number(port), p2p: false, http: false, 'log-level': 'warn' }))
+  const child = spawn(process.execPath, [MAIN, 'node', '--no-http', '--config', join(dir, 'node.json')], { stdio: 'ignore' })
   t.after(() => { child.kill('SIGKILL') })
   // The datadir alone: the node wrote its RPC port beside the cookie.
   const byDatadir = ['--network', 'regtest', '--datadir', dir]
@@ -237,7 +243,7 @@ test('SIGKILL of the launcher (bin/coints.js) stops the node it started: no node
   const dir = await mkdtemp(join(tmpdir(), 'coints-launcher-'))
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const target = ['--network', 'regtest', '--datadir', dir, '--rpc-port', String(await freePort())]
-  const launcher = spawn(process.execPath, [BIN, 'node', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
+  const launcher = spawn(process.execPath, [BIN, 'node', '--no-http', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
   const launcherPid = launcher.pid as number
   await waitFor(async () => (await coints(['rpc', ...target, 'getblockcount'])).code === 0, 'the node to answer RPC')
   const children = readFileSync(`/proc/${launcherPid}/task/${launcherPid}/children`, 'utf8').trim().split(/\s+/).map(Number)
@@ -250,7 +256,7 @@ test('SIGKILL of the launcher (bin/coints.js) stops the node it started: no node
   await waitFor(() => !running(nodePid), `node process ${nodePid} to end after its launcher's SIGKILL`)
   assert.equal(existsSync(join(dir, '.cookie')), false, 'it stopped cleanly (the cookie is removed on a clean stop)')
   // The datadir is free: a new node opens it.
-  const again = spawn(process.execPath, [MAIN, 'node', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
+  const again = spawn(process.execPath, [MAIN, 'node', '--no-http', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
   t.after(() => { again.kill('SIGKILL') })
   await waitFor(async () => (await coints(['rpc', ...target, 'getblockcount'])).code === 0, 'a new node on the same datadir')
 })
@@ -259,7 +265,7 @@ test('Ctrl-C at a terminal under the launcher reaches the node twice (from the t
   const dir = await mkdtemp(join(tmpdir(), 'coints-launcher-'))
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const target = ['--network', 'regtest', '--datadir', dir, '--rpc-port', String(await freePort())]
-  const launcher = spawn(process.execPath, [BIN, 'node', ...target, '--no-p2p'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const launcher = spawn(process.execPath, [BIN, 'node', '--no-http', ...target, '--no-p2p'], { stdio: ['ignore', 'ignore', 'pipe'] })
   const launcherPid = launcher.pid as number
   t.after(() => { launcher.kill('SIGKILL') })
   let stderr = ''

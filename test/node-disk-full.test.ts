@@ -56,7 +56,7 @@ interface NodeChild { child: ChildProcess, exited: Promise<[number | null, strin
 async function startNode (disk: Disk, minFreeMb: number, address: string): Promise<NodeChild> {
   const port = await freePort()
   const datadir = join(disk.dir, 'node')
-  const child = spawn(process.execPath, [MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(port), '--no-p2p', '--min-free-mb', String(minFreeMb), '--miner-address', address, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(process.execPath, [MAIN, 'node', '--no-http', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(port), '--no-p2p', '--min-free-mb', String(minFreeMb), '--miner-address', address, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] })
   disk.nodes.add(child)
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })

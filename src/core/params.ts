@@ -11,6 +11,8 @@ export interface NetworkParams {
   addressPrefix: string
   defaultPort: number
   defaultRpcPort: number
+  /** The HTTP server's (explorer, metrics, gateway), on loopback. */
+  defaultHttpPort: number
   /** Whether mDNS discovery is on unless told otherwise. */
   mdns: boolean
   powLimitBits: number
@@ -47,6 +49,7 @@ const NETWORKS: Record<NetworkName, NetworkParams> = {
     addressPrefix: 'rcoin',
     defaultPort: 19_444,
     defaultRpcPort: 19_443,
+    defaultHttpPort: 19_445,
     mdns: false,
     genesisTime: 1_795_478_400, // 2026-11-24T00:00:00Z
     // Half of all hashes meet it: tests mine instantly.
@@ -63,6 +66,7 @@ const NETWORKS: Record<NetworkName, NetworkParams> = {
     addressPrefix: 'coin',
     defaultPort: 9_444,
     defaultRpcPort: 9_443,
+    defaultHttpPort: 9_445,
     mdns: true,
     // The second lan (coints 0.2): a new genesis for the per-block difficulty below. The first
     // (2026-11-24) retargeted every 30 blocks, measuring its first window from this fixed time.

@@ -3,7 +3,8 @@ import { defaultNodeOptions, type NodeOptions } from './options.ts'
 /**
  * A regtest node for this machine alone, as tests and benchmarks start them
  * in-process: peer-to-peer on loopback and RPC on ports the system picks, no
- * mDNS, one signature thread (the cores are shared). `options` override these.
+ * mDNS, no HTTP server (give `http` with port 0 for one), one signature thread
+ * (the cores are shared). `options` override these.
  */
 export function loopbackNodeOptions (datadir: string, options: Partial<NodeOptions> = {}): NodeOptions {
   return {
@@ -12,6 +13,7 @@ export function loopbackNodeOptions (datadir: string, options: Partial<NodeOptio
     rpcPort: 0,
     listen: ['/ip4/127.0.0.1/tcp/0'],
     mdns: false,
+    http: undefined,
     verifierThreads: 1,
     ...options
   }

@@ -18,6 +18,8 @@ import { Wallet } from '../wallet/wallet.ts'
 import { serveMethods, type MethodTable } from '../rpc/methods/types.ts'
 import type { RpcMethodName } from '../rpc/contract.ts'
 import { P2PService } from '../p2p/p2p-service.ts'
+import { HttpServer } from '../http/server.ts'
+import type { HttpRoute } from '../http/types.ts'
 import { removeStaleTemps } from '../util/atomic-file.ts'
 import { makeDirectory } from '../util/make-directory.ts'
 import type { NodeOptions } from './options.ts'
@@ -38,6 +40,8 @@ export class CointsNode {
   readonly p2p: P2PService | undefined
   readonly wallet: Wallet
   readonly rpc: RpcServer
+  /** The HTTP server for people and tools (explorer, /metrics), unless --no-http. */
+  readonly http: HttpServer | undefined
   readonly #log: Logger
   /** The wallet address blocks pay until one is connected (#walletPayee). */
   #minedTo: Uint8Array | undefined
@@ -84,6 +88,12 @@ export class CointsNode {
       bind: options.rpcBind.map(parseRpcBind),
       auth: options.rpcAuth.map(parseRpcAuth)
     })
+    this.http = options.http === undefined ? undefined : new HttpServer({ routes: this.#routes(), logger: createLogger('http') }, options.http)
+  }
+
+  /** What the HTTP server serves. */
+  #routes (): HttpRoute[] {
+    return []
   }
 
   #methods (): MethodTable {
@@ -152,6 +162,7 @@ export class CointsNode {
       },
       async () => { await this.wallet.start({ scan: false }) },
       async () => { await this.p2p?.start() },
+      async () => { await this.http?.start() },
       async () => { await this.rpc.start() }
     ]
     for (const step of steps) {
@@ -164,7 +175,7 @@ export class CointsNode {
     this.wallet.scan()
     if (this.options.mine) this.miner.startMining(await this.#payee(undefined))
     this.#ready = true
-    this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.rpc.addresses.join(' and ')}, datadir ${this.options.datadir}`)
+    this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.rpc.addresses.join(' and ')}${this.http === undefined ? '' : `, explorer on http://${this.http.address}/`}, datadir ${this.options.datadir}`)
   }
 
   /** The chain or the wallet cannot write (a full disk): the node shuts down rather than run half-working (as Bitcoin Core). */
@@ -190,6 +201,7 @@ export class CointsNode {
       const wallet = this.wallet.stop()
       await this.#starting?.catch(() => {})
       await this.rpc.stop()
+      await this.http?.stop()
       await this.miner.stop()
       await this.p2p?.stop()
       await wallet

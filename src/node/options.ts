@@ -14,6 +14,8 @@ export interface NodeOptions {
   rpcBind: string[]
   /** Salted RPC credentials, `user:salt$hmac` as Bitcoin Core's rpcauth. */
   rpcAuth: string[]
+  /** Where the HTTP server (explorer, /metrics, gateway) listens; undefined: off (--no-http), and so are the metrics. */
+  http: { host: string, port: number } | undefined
   mine: boolean
   /** Address (bech32, version 0) the miner pays; a wallet address is used when absent and a wallet exists. */
   minerAddress?: string
@@ -55,6 +57,7 @@ export function defaultNodeOptions (network: NetworkName): NodeOptions {
     rpcHost: '127.0.0.1',
     rpcBind: [],
     rpcAuth: [],
+    http: { host: '127.0.0.1', port: params.defaultHttpPort },
     mine: false,
     minerThreads: 1,
     p2p: true,

@@ -8,6 +8,7 @@ import { createServer } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CointsError } from '../core/errors.ts'
 import { parseRpcBind } from '../rpc/server.ts'
+import { formatHostPort } from '../util/host-port.ts'
 import type { NodeOptions } from './options.ts'
 
 /** The node could not start; the message says why and what to do. */
@@ -17,7 +18,7 @@ export interface Listener {
   host: string
   port: number
   /** The flag that sets it, for the hint. */
-  flag: '--listen' | '--rpc-port' | '--rpc-bind'
+  flag: '--listen' | '--rpc-port' | '--rpc-bind' | '--http'
 }
 
 /** Every TCP address the node will listen on (ports 0, picked by the system, left out). */
@@ -30,7 +31,8 @@ export function listenersOf (options: NodeOptions): Listener[] {
       return { host: ip.value ?? '', port: Number(tcp.value), flag: '--listen' as const }
     })
     : []
-  return [...rpc, ...p2p].filter(l => l.port !== 0)
+  const http: Listener[] = options.http === undefined ? [] : [{ ...options.http, flag: '--http' }]
+  return [...rpc, ...http, ...p2p].filter(l => l.port !== 0)
 }
 
 function hintOf (listener: Listener): string {
@@ -38,12 +40,13 @@ function hintOf (listener: Listener): string {
     case '--listen': return `another peer-to-peer port: --listen /${listener.host.includes(':') ? 'ip6' : 'ip4'}/${listener.host}/tcp/PORT`
     case '--rpc-port': return 'another RPC port: --rpc-port N'
     case '--rpc-bind': return 'another RPC address: --rpc-bind ADDR:PORT'
+    case '--http': return 'another HTTP address: --http HOST:PORT, or --no-http'
   }
 }
 
 /** A failed bind in Core's words, with what to do. */
 export function bindError (err: NodeJS.ErrnoException, listener: Listener): StartupError {
-  const where = `${listener.host.includes(':') ? `[${listener.host}]` : listener.host}:${listener.port}`
+  const where = formatHostPort(listener.host, listener.port)
   switch (err.code) {
     case 'EADDRINUSE':
       return new StartupError('PORT_IN_USE', `Unable to bind to ${where} on this computer. coints is probably already running (or give ${hintOf(listener)}).`)

@@ -2,11 +2,12 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { rm } from 'node:fs/promises'
-import { isIP, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { CointsError } from '../core/errors.ts'
 import { quoted } from '../core/text.ts'
 import type { Logger } from '../log.ts'
 import { writeFileAtomic } from '../util/atomic-file.ts'
+import { parseHostPort } from '../util/host-port.ts'
 import { checkRpcAuth, type RpcAuth } from './auth.ts'
 import { JsonShapeScanner, type JsonShapeProblem } from './json-shape.ts'
 import type { MethodTable } from './methods/types.ts'
@@ -61,12 +62,9 @@ export interface RpcBind { host: string, port?: number }
 
 /** `10.0.0.5`, `10.0.0.5:9443`, `::`, `[::1]:9443`: an address for RPC to listen on, with its port if given. */
 export function parseRpcBind (text: string): RpcBind {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text)
-  const plain = bracketed === null ? /^([^:]+)(?::(\d+))?$/.exec(text) : null
-  const host = bracketed?.[1] ?? plain?.[1] ?? text
-  const port = bracketed?.[2] ?? plain?.[2]
-  if (isIP(host) === 0 || (port !== undefined && Number(port) > 65_535)) throw new CointsError('BAD_RPC_BIND', `${quoted(text)} is not an IP address with an optional port (e.g. 0.0.0.0, 10.0.0.5:9443, [::]:9443)`)
-  return { host, port: port === undefined ? undefined : Number(port) }
+  const bind = parseHostPort(text)
+  if (bind === undefined) throw new CointsError('BAD_RPC_BIND', `${quoted(text)} is not an IP address with an optional port (e.g. 0.0.0.0, 10.0.0.5:9443, [::]:9443)`)
+  return bind
 }
 
 /** Whether a peer address is this machine's loopback (IPv4 127/8, IPv6 ::1, or IPv4 mapped into IPv6). */

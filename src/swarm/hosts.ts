@@ -80,7 +80,7 @@ export class LoopbackHost implements NodeHost {
     }
     // After the last await: a stop that came meanwhile has already passed this host by.
     signal?.throwIfAborted()
-    this.#child = spawn(process.execPath, nodeArgs(this.datadir, this.#rpcPort, ['--listen', `/ip4/127.0.0.1/tcp/${this.#p2pPort}`, '--no-mdns', ...extraArgs]), { stdio: 'ignore' })
+    this.#child = spawn(process.execPath, nodeArgs(this.datadir, this.#rpcPort, ['--listen', `/ip4/127.0.0.1/tcp/${this.#p2pPort}`, '--no-mdns', '--http', '127.0.0.1:0', ...extraArgs]), { stdio: 'ignore' })
   }
 
   async kill (): Promise<void> { await exitOf(this.#child, 'SIGKILL') }

@@ -4,6 +4,8 @@ import { isLogLevel, LOG_LEVELS, setLogLevel } from '../../log.ts'
 import { defaultNodeOptions, type NodeOptions } from '../../node/options.ts'
 import { parseRpcAuth } from '../../rpc/auth.ts'
 import { parseRpcBind } from '../../rpc/server.ts'
+import { quoted } from '../../core/text.ts'
+import { parseHostPort } from '../../util/host-port.ts'
 import { helpText, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
 import { onStopSignal } from '../signals.ts'
 import { networkOf, readConfig } from './common.ts'
@@ -15,6 +17,8 @@ const flags = {
   'rpc-port': { type: 'string' },
   'rpc-bind': { type: 'string', multiple: true },
   'rpc-auth': { type: 'string', multiple: true },
+  http: { type: 'string' },
+  'no-http': { type: 'boolean' },
   mine: { type: 'boolean' },
   'miner-address': { type: 'string' },
   'miner-threads': { type: 'string' },
@@ -67,11 +71,20 @@ function checkBootstrap (text: string): void {
   if (address.getComponents().at(-1)?.name !== 'p2p') throw new CointsError('BAD_MULTIADDR', `${text} does not end in /p2p/<peerId> (a node prints its addresses in coints rpc getnetworkinfo)`)
 }
 
+/** --http HOST[:PORT] (false: --no-http, or `"http": false` in a config file). */
+function httpOf (value: unknown, fallback: NodeOptions['http']): NodeOptions['http'] {
+  if (value === undefined || value === true) return fallback
+  if (value === false) return undefined
+  const address = typeof value === 'string' ? parseHostPort(value) : undefined
+  if (address === undefined) throw new UsageError('BAD_FLAGS', `--http must be an IP address with an optional port (e.g. 127.0.0.1:9445, [::1]:9445), got ${quoted(value)}`)
+  return { host: address.host, port: address.port ?? fallback?.port ?? 0 }
+}
+
 /** Merges defaults, the config file and flags (flags win) into NodeOptions. */
 export async function nodeOptionsFrom (values: Record<string, unknown>): Promise<NodeOptions> {
   const config = typeof values.config === 'string' ? await readConfig(values.config) : {}
   for (const key of Object.keys(config)) {
-    if (!(key in flags) || key === 'config' || key === 'help') throw new UsageError('BAD_CONFIG', `unknown key "${key}" in config file ${String(values.config)}`)
+    if (!(key in flags) || key === 'config' || key === 'help' || key === 'no-http') throw new UsageError('BAD_CONFIG', `unknown key "${key}" in config file ${String(values.config)}`)
   }
   const v: Record<string, unknown> = { ...config, ...Object.fromEntries(Object.entries(values).filter(([, x]) => x !== undefined)) }
   const strings = (key: string): string[] | undefined => {
@@ -96,6 +109,7 @@ export async function nodeOptionsFrom (values: Record<string, unknown>): Promise
   if (!isLogLevel(logLevel)) throw new UsageError('BAD_FLAGS', `--log-level must be one of ${LOG_LEVELS.join(', ')}`)
   const rpcBind = checkEach('rpc-bind', strings('rpc-bind') ?? [], parseRpcBind)
   const rpcAuth = checkEach('rpc-auth', strings('rpc-auth') ?? [], parseRpcAuth)
+  const http = httpOf(v.http, options.http)
   if (rpcBind.length > 0 && rpcAuth.length === 0) throw new UsageError('BAD_FLAGS', '--rpc-bind needs --rpc-auth (make one with: coints rpcauth USER): the cookie is for this machine only')
   return {
     ...options,
@@ -103,6 +117,7 @@ export async function nodeOptionsFrom (values: Record<string, unknown>): Promise
     rpcPort: intFlag('rpc-port', v['rpc-port'], 0, 65_535) ?? options.rpcPort,
     rpcBind,
     rpcAuth,
+    http,
     mine: bool('mine') ?? options.mine,
     minerAddress: str('miner-address'),
     minerThreads: intFlag('miner-threads', v['miner-threads'], 1, 64) ?? options.minerThreads,
@@ -131,6 +146,8 @@ export const nodeCommand: Command = {
     ['--rpc-port N', 'JSON-RPC port on 127.0.0.1 (default 9443 lan, 19443 regtest), written to <datadir>/.rpcport for coints rpc'],
     ['--rpc-bind ADDR[:PORT]', 'also listen for RPC there (repeatable; 0.0.0.0 for every interface): needs --rpc-auth'],
     ['--rpc-auth USER:SALT$HMAC', 'a salted RPC credential (repeatable; coints rpcauth USER makes one): the only login off this machine'],
+    ['--http HOST[:PORT]', 'the HTTP server for people and tools: the explorer at /, Prometheus metrics at /metrics (default 127.0.0.1:9445 lan, 19445 regtest; nothing it serves is secret)'],
+    ['--no-http', 'no HTTP server (and no metrics)'],
     ['--mine', 'mine continuously (needs --miner-address or a wallet)'],
     ['--miner-address ADDR', 'address the mined coinbases pay'],
     ['--miner-threads N', 'nonce-search threads (default 1)'],
