@@ -25,10 +25,11 @@ export async function benchMiner (seconds = 2): Promise<MinerBench> {
 
   const searcher = new NonceSearcher({ threads: 1 })
   await searcher.warmUp()
-  searcher.takeHashrate()
+  const before = searcher.hashes
+  const since = performance.now()
   const search = searcher.search(data)
   await new Promise(resolve => setTimeout(resolve, seconds * 1000))
-  const minerHashesPerSec = searcher.takeHashrate()
+  const minerHashesPerSec = (searcher.hashes - before) / ((performance.now() - since) / 1000)
   searcher.abort()
   await search
   await searcher.stop()

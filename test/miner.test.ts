@@ -67,7 +67,7 @@ test('a new tip aborts the running search and a new one starts on a fresh templa
   miner.startMining(newKey().addressHash)
   await waitFor(() => searches.length >= 1, 'the first search', 10_000, 5)
   const tipAt = Date.now()
-  chain.emit('tip', { tip: chain.tip, connected: [], disconnected: [], returned: [] })
+  chain.emit('tip', { tip: chain.tip, previous: chain.tip, connected: [], disconnected: [], returned: [] })
   await waitFor(() => searches.length >= 2, 'a second search after the tip event', 10_000, 5)
   t.diagnostic(`search restarted ${searches[1] - tipAt} ms after the tip event`)
   miner.stopMining()

@@ -43,6 +43,8 @@ export type { IndexEntry }
 export class BlockIndex {
   readonly #entries = new Map<string, IndexEntry>()
   #best: IndexEntry[] = []
+  /** Every entry by height: the one there, or all of them where branches meet (8 bytes a height, not a list each). */
+  readonly #byHeight: Array<IndexEntry | IndexEntry[]> = []
   /** Work per compact target: most blocks share a handful of them. */
   readonly #workByBits = new Map<number, bigint>()
   readonly #params: NetworkParams
@@ -86,7 +88,20 @@ export class BlockIndex {
       status: parent?.status === BlockStatus.INVALID ? BlockStatus.INVALID : record.status
     })
     this.#entries.set(entry.idString, entry)
+    const there = this.#byHeight[entry.height]
+    this.#byHeight[entry.height] = there === undefined ? entry : Array.isArray(there) ? [...there, entry] : [there, entry]
     return entry
+  }
+
+  /** Every entry at a height, of any branch and status. */
+  allAtHeight (height: number): IndexEntry[] {
+    const there = this.#byHeight[height]
+    return there === undefined ? [] : Array.isArray(there) ? there : [there]
+  }
+
+  /** The entries whose parent is `entry`. */
+  childrenOf (entry: IndexEntry): IndexEntry[] {
+    return this.allAtHeight(entry.height + 1).filter(e => e.prev === entry.idString)
   }
 
   toRecord (entry: IndexEntry): IndexRecord {

@@ -21,7 +21,7 @@ import { rebuildFromBlocks } from './reindex.ts'
 import { SignatureVerifier } from './sig-verifier.ts'
 import { ChainStore, REMEDY, withRemedy } from './store.ts'
 import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
-import type { BlockEntry, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, TipChange } from './types.ts'
+import type { BlockEntry, BlockProcessed, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, TipChange, ValidationStage } from './types.ts'
 import { BoundedSet } from '../util/bounded-set.ts'
 import { makeDirectory } from '../util/make-directory.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
@@ -189,7 +189,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const { connected, dropped, unindexed, damaged } = await rebuildFromBlocks({
       store: this.store,
       log: this.#log,
-      process: async block => await this.#processBlock(block, true),
+      process: async block => await this.#processBlock(block, true, 'reindex'),
       indexed: id => this.#index.get(id) !== undefined
     })
     // The blockstore keeps what the new index holds valid. Blocks found invalid kept their bodies (stored
@@ -280,6 +280,13 @@ export class Chain extends EventEmitter<ChainEvents> {
   isOnBestChain (id: string): boolean {
     const e = this.#index.get(id)
     return e !== undefined && this.#index.isOnBestChain(e)
+  }
+
+  /** The indexed blocks whose parent is `id` (any branch, invalid ones included), with where each stands. */
+  childrenOf (id: string): Array<{ entry: BlockEntry, validity: BlockValidity }> {
+    const entry = this.#index.get(id)
+    if (entry === undefined) return []
+    return this.#index.childrenOf(entry).map(e => this.blockInfo(e.idString) as { entry: BlockEntry, validity: BlockValidity })
   }
 
   hasBlock (id: string): boolean {
@@ -403,7 +410,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    */
   async processBlock (block: Block, options: ProcessOptions = {}): Promise<ProcessResult> {
     return await this.#exclusive(async () => {
-      const result = await this.#processBlock(block, options.requested ?? true)
+      const result = await this.#processBlock(block, options.requested ?? true, options.source)
       if (stored(result)) await this.#processOrphans(block.idString)
       return result
     })
@@ -412,9 +419,9 @@ export class Chain extends EventEmitter<ChainEvents> {
   async #processOrphans (parentId: string): Promise<void> {
     const queue = [parentId]
     while (queue.length > 0) {
-      for (const { block, requested } of this.#orphans.takeChildren(queue.shift() as string)) {
+      for (const { block, requested, source } of this.#orphans.takeChildren(queue.shift() as string)) {
         try {
-          const result = await this.#processBlock(block, requested)
+          const result = await this.#processBlock(block, requested, source)
           if (stored(result)) queue.push(block.idString)
           else this.#log.debug(`orphan ${block.idString} dropped: ${result.status}`)
         } catch (err) {
@@ -424,7 +431,28 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
   }
 
-  async #processBlock (block: Block, requested: boolean): Promise<ProcessResult> {
+  /** #validate, timed, its verdict told to 'block:processed' listeners (logs, metrics). */
+  async #processBlock (block: Block, requested: boolean, source: string | undefined): Promise<ProcessResult> {
+    const started = performance.now()
+    const stages: BlockProcessed['stages'] = {}
+    let mark = started
+    const lap = (stage: ValidationStage): void => {
+      const now = performance.now()
+      stages[stage] = (now - mark) / 1000
+      mark = now
+    }
+    let result: ProcessResult
+    try {
+      result = await this.#validate(block, requested, source, lap)
+    } catch (err) {
+      if (err instanceof BlockError) this.emit('block:processed', { block, status: 'invalid', code: err.code, source, stages, seconds: (performance.now() - started) / 1000 })
+      throw err
+    }
+    this.emit('block:processed', { block, status: result.status, source, stages, seconds: (performance.now() - started) / 1000 })
+    return result
+  }
+
+  async #validate (block: Block, requested: boolean, source: string | undefined, lap: (stage: ValidationStage) => void): Promise<ProcessResult> {
     const id = block.idString
     const known = this.#index.get(id)
     if (known !== undefined) {
@@ -435,6 +463,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (this.#orphans.has(id)) return { status: 'orphan', missing: this.#orphans.rootMissing(block) }
 
     checkBlockSanity(block, this.params, this.#now())
+    lap('sanity')
     const prev = block.header.data.prev?.toString()
     const parent = prev === undefined ? undefined : this.#index.get(prev)
     if (parent === undefined) {
@@ -444,7 +473,7 @@ export class Chain extends EventEmitter<ChainEvents> {
         this.#rejected.add(id)
         throw new BlockError('PREV_INVALID', `parent ${prev} is invalid`)
       }
-      this.#orphans.add(block, requested)
+      this.#orphans.add(block, requested, source)
       this.stats.orphans++
       return { status: 'orphan', missing: this.#orphans.rootMissing(block) }
     }
@@ -462,6 +491,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       this.#rejected.add(id)
       throw err
     }
+    lap('context')
     // As Bitcoin Core's AcceptBlock: a block nobody asked for matters only if its branch could be the best chain.
     const chainwork = parent.chainwork + workOf(block.header.data.bits)
     if (!requested && chainwork < this.#index.tip.chainwork) {
@@ -483,9 +513,11 @@ export class Chain extends EventEmitter<ChainEvents> {
       await this.store.putBlock(block, record)
       entry = this.#index.add(record)
       this.stats.arrived(id)
+      lap('store')
       if (before !== undefined) {
         const failures = new Map<string, BlockError>()
         await this.#activateBestChain(entry, new Map([[id, block]]), failures)
+        lap('connect')
         // Invalid itself or through an ancestor stored earlier as a side block: only its header stays.
         if (entry.status === BlockStatus.INVALID) await this.store.dropBlockBody(block, before)
         const failure = failures.get(id)
@@ -551,11 +583,8 @@ export class Chain extends EventEmitter<ChainEvents> {
     // Even back on the old tip: blocks connected for a while took their transactions from the mempool.
     const returned = await this.#refillMempool(left.map(([block]) => block))
     if (this.#index.tip === oldTip) return
-    const change: TipChange = { tip: this.#index.tip, disconnected: left.map(([, e]) => e), connected: connected.filter(e => !oldChain.has(e)), returned }
-    if (change.disconnected.length > 0) {
-      this.stats.reorganised(change.disconnected.length)
-      this.#log.info(`reorganised: ${change.disconnected.length} blocks disconnected, ${connected.length} connected, tip ${change.tip.height} ${change.tip.idString}`)
-    }
+    const change: TipChange = { tip: this.#index.tip, previous: oldTip, disconnected: left.map(([, e]) => e), connected: connected.filter(e => !oldChain.has(e)), returned }
+    if (change.disconnected.length > 0) this.stats.reorganised(change.disconnected.length)
     this.emit('tip', change)
   }
 
@@ -652,7 +681,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const returned: Tx[] = []
     for (const tx of [...fromBlocks, ...old]) {
       try {
-        this.emit('tx:accepted', await this.mempool.accept(tx))
+        this.emit('tx:accepted', await this.mempool.accept(tx), fromBlockSet.has(tx) ? 'reorganisation' : undefined)
         if (fromBlockSet.has(tx)) returned.push(tx)
       } catch (err) {
         if (!(err instanceof TxError)) throw err
@@ -665,13 +694,20 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /**
    * Adds a transaction to the mempool; throws TxError with a code when it does
-   * not qualify. `time`: when it first arrived, for one kept across a restart.
+   * not qualify. `time`: when it first arrived, for one kept across a restart;
+   * `source`: who brought it (a peer id, 'rpc', 'wallet'…), for logs and metrics.
    */
-  async acceptTx (tx: Tx, time?: number): Promise<MempoolEntry> {
+  async acceptTx (tx: Tx, time?: number, source?: string): Promise<MempoolEntry> {
     return await this.#exclusive(async () => {
-      const entry = await this.mempool.accept(tx, time)
+      let entry: MempoolEntry
+      try {
+        entry = await this.mempool.accept(tx, time)
+      } catch (err) {
+        if (err instanceof TxError) this.emit('tx:refused', { tx, code: err.code, source })
+        throw err
+      }
       this.stats.arrived(tx.idString)
-      this.emit('tx:accepted', entry)
+      this.emit('tx:accepted', entry, source)
       return entry
     })
   }

@@ -229,7 +229,7 @@ export class MempoolFile {
     for (const { time, bytes } of saved ?? []) {
       if (this.#stopping) return
       try {
-        await chain.acceptTx(Tx.fromBytes(bytes), time)
+        await chain.acceptTx(Tx.fromBytes(bytes), time, 'mempool.dat')
         kept++
       } catch (err) {
         // Stopping: the rest stays in the file for the next start.

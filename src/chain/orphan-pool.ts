@@ -4,6 +4,8 @@ import type { Block } from '../core/block.ts'
 export interface Orphan {
   block: Block
   requested: boolean
+  /** Who brought it (ProcessOptions.source). */
+  source?: string
 }
 
 export interface OrphanPoolInit {
@@ -39,7 +41,7 @@ export class OrphanPool {
     return this.#blocks.has(id)
   }
 
-  add (block: Block, requested: boolean): void {
+  add (block: Block, requested: boolean, source?: string): void {
     if (this.#blocks.has(block.idString) || block.size > this.#maxBytes) return
     while (this.#blocks.size >= this.#maxBlocks || this.#bytes + block.size > this.#maxBytes) {
       const oldest = this.#blocks.keys().next().value
@@ -47,7 +49,7 @@ export class OrphanPool {
       this.#remove(oldest)
     }
     const parent = this.#parentOf(block)
-    this.#blocks.set(block.idString, { block, requested })
+    this.#blocks.set(block.idString, { block, requested, source })
     this.#bytes += block.size
     let siblings = this.#byParent.get(parent)
     if (siblings === undefined) this.#byParent.set(parent, siblings = new Set())

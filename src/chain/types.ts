@@ -33,6 +33,31 @@ export interface ProcessOptions {
    * is stored only if its branch has at least the tip's work. Default true.
    */
   requested?: boolean
+  /** Who brought it, for logs and metrics: a peer id, 'miner' or 'rpc'. */
+  source?: string
+}
+
+/** The stages of a block's validation, timed where cheap. */
+export type ValidationStage = 'sanity' | 'context' | 'store' | 'connect'
+
+/** A block the chain was handed and what became of it (every block, accepted or refused). */
+export interface BlockProcessed {
+  block: Block
+  /** What became of it; 'invalid' when it was refused with a BlockError (`code`). */
+  status: ProcessStatus | 'invalid'
+  code?: string
+  source?: string
+  /** Seconds each stage it went through took (a known or orphan block goes through none). */
+  stages: Partial<Record<ValidationStage, number>>
+  /** Seconds from its arrival in the chain's queue to its verdict. */
+  seconds: number
+}
+
+/** A transaction the mempool refused. */
+export interface TxRefused {
+  tx: Tx
+  code: string
+  source?: string
 }
 
 /** Where a block the chain indexed stands: on the best chain, on a side branch (not known invalid), or invalid. */
@@ -46,6 +71,8 @@ export interface ProcessResult {
 
 export interface TipChange {
   tip: BlockEntry
+  /** The tip before the change. */
+  previous: BlockEntry
   /** Blocks disconnected from the old best chain (newest first); empty unless a reorganisation. */
   disconnected: BlockEntry[]
   /** Blocks connected (oldest first). */
@@ -71,10 +98,14 @@ export interface ChainEvents {
   'block:connected': [Block, BlockEntry]
   /** A block left the best chain (newest first). */
   'block:disconnected': [Block, BlockEntry]
-  /** A transaction entered the mempool (from RPC, peers or a disconnected block). */
-  'tx:accepted': [MempoolEntry]
+  /** A transaction entered the mempool (from RPC, peers or a disconnected block), and who brought it (a peer id, 'rpc', 'wallet', 'mempool.dat', 'reorganisation'). */
+  'tx:accepted': [MempoolEntry, string | undefined]
   /** Transactions left the mempool (mined, conflicted or evicted). */
   'tx:removed': [Tx[]]
+  /** A block was validated (or refused), with its timings: for logs and metrics. */
+  'block:processed': [BlockProcessed]
+  /** A transaction was refused by the mempool (its TxError code). */
+  'tx:refused': [TxRefused]
   /** A write failed (a full disk, an I/O error): the chain accepts nothing more, and its owner should shut down. */
   halt: [StoreError]
 }

@@ -99,7 +99,7 @@ export class HttpServer {
       })
     })
     this.#server = server
-    this.#c.logger.info(`http on http://${this.address}/`)
+    this.#c.logger.debug(`listening on http://${this.address}/`)
   }
 
   async stop (): Promise<void> {

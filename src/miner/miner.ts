@@ -109,9 +109,9 @@ export class Miner {
       const header = await this.searcher.search(template.header)
       if (header === null) return undefined
       const block = new Block(header, template.txs)
-      const result = await this.#c.chain.processBlock(block)
+      const result = await this.#c.chain.processBlock(block, { source: 'miner' })
       if (result.status !== 'connected') return undefined
-      this.#c.logger.info(`mined block ${block.height} ${block.idString} (${block.txs.length} txs), paying ${encodeAddress(this.#c.chain.params.addressPrefix, address)}`)
+      this.#c.logger.debug(`mined block ${block.height} ${block.idString} (${block.txs.length} txs), paying ${encodeAddress(this.#c.chain.params.addressPrefix, address)}`)
       this.#c.onBlockMined?.(block)
       return block
     })

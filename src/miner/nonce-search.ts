@@ -22,7 +22,6 @@ export class NonceSearcher {
   readonly #control = new Int32Array(new SharedArrayBuffer(4))
   #generation = 0
   #hashes = 0
-  #since = performance.now()
 
   constructor (init: NonceSearchInit = {}) {
     this.#pool = new WorkerPool(new URL('./pow-worker.ts', import.meta.url), Math.max(1, init.threads ?? 1))
@@ -50,14 +49,8 @@ export class NonceSearcher {
   /** Worker threads running, for tests: none until a search needs one, none after stop(). */
   get running (): number { return this.#pool.workers.length }
 
-  /** Hashes per second since the last call. */
-  takeHashrate (): number {
-    const now = performance.now()
-    const rate = this.#hashes / ((now - this.#since) / 1000)
-    this.#hashes = 0
-    this.#since = now
-    return rate
-  }
+  /** Hashes tried since start, by every thread (the miner's hash rate is its rate). */
+  get hashes (): number { return this.#hashes }
 
   /** Searches the nonce space of a header; null when aborted. */
   async search (data: HeaderData): Promise<Header | null> {

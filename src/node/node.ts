@@ -20,6 +20,14 @@ import type { RpcMethodName } from '../rpc/contract.ts'
 import { P2PService } from '../p2p/p2p-service.ts'
 import { HttpServer } from '../http/server.ts'
 import type { HttpRoute } from '../http/types.ts'
+import { metricsRoute } from '../http/metrics.ts'
+import { logChainEvents } from '../chain/chain-log.ts'
+import { Registry } from 'prom-client'
+import { createNodeMetrics } from './metrics.ts'
+import { Explorer } from '../http/explorer/explorer.ts'
+import type { ExplorerSources } from '../http/explorer/types.ts'
+import { AddrIndex } from '../index/addr-index.ts'
+import { VERSION } from '../util/version.ts'
 import { removeStaleTemps } from '../util/atomic-file.ts'
 import { makeDirectory } from '../util/make-directory.ts'
 import type { NodeOptions } from './options.ts'
@@ -42,6 +50,12 @@ export class CointsNode {
   readonly rpc: RpcServer
   /** The HTTP server for people and tools (explorer, /metrics), unless --no-http. */
   readonly http: HttpServer | undefined
+  /** Prometheus metrics, served at /metrics; none without the HTTP server. */
+  readonly metrics: Registry | undefined
+  /** The explorer's page and JSON, on the HTTP server. */
+  readonly explorer: Explorer | undefined
+  /** --addrindex. */
+  readonly addrIndex: AddrIndex | undefined
   readonly #log: Logger
   /** The wallet address blocks pay until one is connected (#walletPayee). */
   #minedTo: Uint8Array | undefined
@@ -72,13 +86,16 @@ export class CointsNode {
       // A halt for want of space leaves room for the mempool's write at stop.
       reserveBytes: () => this.mempoolFile.nextWriteBytes
     })
+    logChainEvents(this.chain, createLogger('chain'), { quiet: () => this.p2p?.started === true && this.p2p.sync.progress.catchingUp })
     this.chain.on('block:connected', this.#onBlockConnected)
     this.chain.on('halt', this.#onHalt)
     this.mempoolFile = new MempoolFile({ chain: this.chain, logger: createLogger('mempool') }, { path: join(options.datadir, MEMPOOL_FILE) })
     if (options.minerAddress !== undefined) decodeAddress(this.params.addressPrefix, options.minerAddress)
     this.wallet = new Wallet({ chain: this.chain, logger: createLogger('wallet'), onWriteFailure: this.#onHalt }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
+    // libp2p's own metrics go into the node's registry, made before networking so that it can take them.
+    const metrics = options.http === undefined ? undefined : new Registry()
     this.p2p = options.p2p
-      ? new P2PService({ chain: this.chain, logger: createLogger('p2p') }, { datadir: options.datadir, listen: options.listen, bootstrap: options.bootstrap, mdns: options.mdns, maxPeers: options.maxPeers, statusIntervalMs: options.statusIntervalMs })
+      ? new P2PService({ chain: this.chain, logger: createLogger('p2p') }, { datadir: options.datadir, listen: options.listen, bootstrap: options.bootstrap, mdns: options.mdns, maxPeers: options.maxPeers, statusIntervalMs: options.statusIntervalMs, metrics })
       : undefined
     this.miner = new Miner({ chain: this.chain, logger: createLogger('miner'), onBlockMined: block => { this.p2p?.publishBlock(block) } }, { threads: options.minerThreads })
     this.rpc = new RpcServer({ methods: this.#methods(), logger: createLogger('rpc') }, {
@@ -88,12 +105,34 @@ export class CointsNode {
       bind: options.rpcBind.map(parseRpcBind),
       auth: options.rpcAuth.map(parseRpcAuth)
     })
+    this.addrIndex = options.addrIndex ? new AddrIndex({ chain: this.chain, logger: createLogger('addrindex') }, { datadir: options.datadir }) : undefined
+    this.explorer = options.http === undefined ? undefined : new Explorer({ sources: this.#explorerSources(), logger: createLogger('http') })
+    this.metrics = metrics === undefined ? undefined : createNodeMetrics(metrics, this.params.name, { chain: this.chain, miner: this.miner, p2p: this.p2p })
     this.http = options.http === undefined ? undefined : new HttpServer({ routes: this.#routes(), logger: createLogger('http') }, options.http)
   }
 
   /** What the HTTP server serves. */
   #routes (): HttpRoute[] {
-    return []
+    return [...(this.metrics === undefined ? [] : [metricsRoute(this.metrics)]), ...(this.explorer?.routes ?? [])]
+  }
+
+  /** What the explorer reads: the chain's read side, networking's peers and sync, the address index. */
+  #explorerSources (): ExplorerSources {
+    const { chain, p2p, addrIndex } = this
+    return {
+      chain,
+      version: VERSION,
+      addrIndex,
+      network: p2p === undefined
+        ? undefined
+        : {
+            peerId: () => p2p.started ? p2p.libp2p.peerId.toString() : '',
+            addresses: () => p2p.started ? p2p.libp2p.getMultiaddrs().map(String) : [],
+            peers: () => p2p.started ? p2p.peerDetails() : [],
+            sync: () => p2p.started ? p2p.sync.progress.state : undefined,
+            headersHeight: () => p2p.started ? p2p.sync.headersHeight : chain.height
+          }
+    }
   }
 
   #methods (): MethodTable {
@@ -173,6 +212,7 @@ export class CointsNode {
     // Background work once RPC answers, so it does not hold the start up: the saved mempool's load, the wallet's scan.
     this.mempoolFile.start()
     this.wallet.scan()
+    await this.addrIndex?.start()
     if (this.options.mine) this.miner.startMining(await this.#payee(undefined))
     this.#ready = true
     this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.rpc.addresses.join(' and ')}${this.http === undefined ? '' : `, explorer on http://${this.http.address}/`}, datadir ${this.options.datadir}`)
@@ -201,7 +241,9 @@ export class CointsNode {
       const wallet = this.wallet.stop()
       await this.#starting?.catch(() => {})
       await this.rpc.stop()
+      this.explorer?.stop()
       await this.http?.stop()
+      await this.addrIndex?.stop()
       await this.miner.stop()
       await this.p2p?.stop()
       await wallet

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { getNetwork, type NetworkName } from '../core/params.ts'
-import type { LogLevel } from '../log.ts'
+import type { LogFormat, LogLevel } from '../log.ts'
 
 /** Everything a node is started with; the CLI fills it from flags, a config file and defaults. */
 export interface NodeOptions {
@@ -36,12 +36,18 @@ export interface NodeOptions {
   /** Default fee rate of wallet sends, base units per byte. */
   feeRate: number
   logLevel: LogLevel
+  /** text, or one JSON object a line (--log-format json). */
+  logFormat: LogFormat
+  /** Also append the log here (--log-file). */
+  logFile?: string
   /** Rebuild the block index, UTXO set and undo data from the stored blocks at start (--reindex). */
   reindex: boolean
   /** Best-chain blocks verified at start (--checkblocks; 0: all). */
   checkBlocks: number
   /** Free space kept on the datadir's disk, in MB (--min-free-mb): below it the node shuts down. */
   minFreeMb: number
+  /** Keep an address index (--addrindex): the explorer's address pages, and any transaction's block. */
+  addrIndex: boolean
 }
 
 export function defaultDatadir (network: NetworkName): string {
@@ -68,8 +74,10 @@ export function defaultNodeOptions (network: NetworkName): NodeOptions {
     mempoolMaxBytes: 64_000_000,
     feeRate: 2,
     logLevel: 'info',
+    logFormat: 'text',
     reindex: false,
     checkBlocks: 6,
-    minFreeMb: 50
+    minFreeMb: 50,
+    addrIndex: false
   }
 }

@@ -21,6 +21,16 @@ export function dialableAddresses (addrs: Multiaddr[]): Multiaddr[] {
   return remote.length > 0 ? remote : addrs
 }
 
+/** The transport a connection's address says it runs over: tcp, websockets, webrtc, quic, or relay (a circuit through another peer). */
+export function transportOf (ma: Multiaddr): string {
+  const names = ma.getComponents().map(c => c.name)
+  if (names.includes('p2p-circuit')) return 'relay'
+  if (names.includes('webrtc') || names.includes('webrtc-direct')) return 'webrtc'
+  if (names.includes('ws') || names.includes('wss')) return 'websockets'
+  if (names.includes('quic') || names.includes('quic-v1')) return 'quic'
+  return names.includes('tcp') ? 'tcp' : names.at(-1) ?? 'unknown'
+}
+
 /** The bytes of the IP address a multiaddr starts with (/ip4/… or /ip6/…), if any. */
 export function addressOf (ma: Multiaddr): Uint8Array | undefined {
   const [first] = ma.getComponents()

@@ -51,6 +51,8 @@ export class BanList {
   readonly #maxBans: number
   readonly #now: () => number
   readonly #listeners: Array<() => void> = []
+  /** Bans made since start (by offences, by hand), by kind: for metrics. */
+  readonly given = { peer: 0, address: 0 }
 
   constructor (init: BanListInit = {}) {
     this.#threshold = init.threshold ?? 3
@@ -92,6 +94,7 @@ export class BanList {
   ban (peer: string, ms = this.#banMs, reason = 'misbehaving'): void {
     this.#offences.delete(peer)
     this.#peers.set(peer, this.#newBan('peer', peer, ms, reason))
+    this.given.peer++
     this.#added()
   }
 
@@ -99,6 +102,7 @@ export class BanList {
     if (this.#subnets.has(subnet.text)) this.#dropSubnet(subnet.text)
     this.#subnets.set(subnet.text, { ban: this.#newBan('address', subnet.text, ms, reason), subnet })
     this.#counts(subnet)[subnet.prefix]++
+    this.given.address++
     this.#added()
   }
 

@@ -51,6 +51,11 @@ export interface ChainGossipComponents {
 export class ChainGossip {
   readonly #c: ChainGossipComponents
   readonly topics: GossipTopics
+  /** Verdicts given since start, by topic: for metrics. */
+  readonly verdicts: Record<keyof GossipTopics, Record<GossipVerdict, number>> = {
+    blocks: { accept: 0, ignore: 0, reject: 0 },
+    txs: { accept: 0, ignore: 0, reject: 0 }
+  }
 
   constructor (components: ChainGossipComponents) {
     this.#c = components
@@ -58,8 +63,8 @@ export class ChainGossip {
   }
 
   start (): void {
-    this.#c.transport.subscribe(this.topics.blocks, async (data, from) => await this.validateBlock(data, from))
-    this.#c.transport.subscribe(this.topics.txs, async (data, from) => await this.validateTx(data, from))
+    this.#c.transport.subscribe(this.topics.blocks, async (data, from) => this.#counted('blocks', await this.validateBlock(data, from)))
+    this.#c.transport.subscribe(this.topics.txs, async (data, from) => this.#counted('txs', await this.validateTx(data, from)))
   }
 
   stop (): void {
@@ -85,7 +90,7 @@ export class ChainGossip {
     }
     if (chain.hasBlock(block.idString)) return 'ignore'
     try {
-      const result = await chain.processBlock(block, { requested: false })
+      const result = await chain.processBlock(block, { requested: false, source: from })
       if (result.status === 'orphan') this.#c.onOrphan(from)
       // Forwarded only once on our best chain: a side block costs its sender no proof that it matters.
       return result.status === 'connected' ? 'accept' : 'ignore'
@@ -106,13 +111,18 @@ export class ChainGossip {
     }
     if (chain.mempool.has(tx.idString)) return 'ignore'
     try {
-      await chain.acceptTx(tx)
+      await chain.acceptTx(tx, undefined, from)
       return 'accept'
     } catch (err) {
       const verdict = verdictOf(err)
       if (verdict === undefined) throw err
       return this.#judge(from, verdict, `invalid transaction ${tx.idString}: ${(err as Error).message}`)
     }
+  }
+
+  #counted (topic: keyof GossipTopics, verdict: GossipVerdict): GossipVerdict {
+    this.verdicts[topic][verdict]++
+    return verdict
   }
 
   #judge (from: string, verdict: PeerVerdict, reason: string): GossipVerdict {

@@ -10,6 +10,8 @@ import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import type { Registry } from 'prom-client'
 import { MAX_BLOCK_WIRE_BYTES } from '../core/block.ts'
 import { addressOf } from './addresses.ts'
 import type { BanList } from './ban-list.ts'
@@ -29,6 +31,10 @@ export interface Libp2pInit {
   messageId: (topic: string, data: Uint8Array) => Uint8Array
   /** Options of the TCP transport (tests dial from a second loopback address with `dialOpts`). */
   tcp?: TCPOptions
+  /** libp2p's own metrics into this registry; none when undefined. */
+  metrics?: Registry
+  /** Where the file-system usage metric looks (the datadir's disk). */
+  datadir?: string
 }
 
 /** Gossipsub's default score thresholds, spelled out because the gossip score below is scaled to the graylist one. */
@@ -70,6 +76,8 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
       ...(init.bootstrap.length > 0 ? [bootstrap({ list: init.bootstrap })] : [])
     ],
     connectionManager: { maxConnections: init.maxPeers },
+    // The process's own metrics are the node's (collected once, with or without networking).
+    ...(init.metrics === undefined ? {} : { metrics: prometheusMetrics({ registry: init.metrics, collectDefaultMetrics: false, statfsLocation: init.datadir }) }),
     // A banned address is refused before the handshake; a banned key once it is known.
     connectionGater: {
       denyDialPeer: peerBanned,

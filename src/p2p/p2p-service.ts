@@ -5,8 +5,9 @@ import { genesisBlock } from '../core/params.ts'
 import type { Chain } from '../chain/chain.ts'
 import type { MempoolEntry, TipChange } from '../chain/types.ts'
 import { MAX_TX_BYTES } from '../core/tx.ts'
-import { createLogger, type Logger } from '../log.ts'
-import { addressOf } from './addresses.ts'
+import type { Registry } from 'prom-client'
+import { createLogger, createProgress, type Logger } from '../log.ts'
+import { addressOf, transportOf } from './addresses.ts'
 import { BanFile, BANS_FILE } from './ban-file.ts'
 import { BanList } from './ban-list.ts'
 import { ChainGossip, gossipMessageId, gossipTopics } from './chain-gossip.ts'
@@ -28,6 +29,8 @@ export interface P2PInit {
   mdns: boolean
   maxPeers: number
   statusIntervalMs?: number
+  /** libp2p's own metrics go here (@libp2p/prometheus-metrics); none when undefined. */
+  metrics?: Registry
 }
 
 export interface PeerInfoView {
@@ -36,6 +39,19 @@ export interface PeerInfoView {
   direction: string
   height: number | null
 }
+
+/** A connected peer as the explorer shows it. */
+export interface PeerDetails extends PeerInfoView {
+  /** tcp, webrtc, relay… (transportOf). */
+  transport: string
+  /** Round trip in ms, as libp2p's connection monitor last measured it. */
+  pingMs: number | null
+  /** When it connected, ms since the epoch. */
+  since: number | null
+}
+
+/** How a peer is connected, kept from its connection to its disconnection (then the connection is gone). */
+interface PeerLink { direction: string, transport: string, addr: string, since: number }
 
 /**
  * The networking service: a libp2p node carrying block and transaction gossip
@@ -53,6 +69,7 @@ export class P2PService {
   #gossip: ChainGossip | undefined
   #transport: StreamTransport | undefined
   #txPushProtocol: string | undefined
+  readonly #links = new Map<string, PeerLink>()
 
   constructor (components: { chain: Chain, logger?: Logger }, init: P2PInit) {
     this.#chain = components.chain
@@ -71,6 +88,14 @@ export class P2PService {
     return this.#sync
   }
 
+  get gossip (): ChainGossip {
+    if (this.#gossip === undefined) throw new Error('p2p is not started')
+    return this.#gossip
+  }
+
+  /** Whether the service is running (its parts exist). */
+  get started (): boolean { return this.#libp2p !== undefined }
+
   get peers (): PeerManager {
     if (this.#peers === undefined) throw new Error('p2p is not started')
     return this.#peers
@@ -88,7 +113,9 @@ export class P2PService {
       maxPeers: this.#init.maxPeers,
       bans: this.bans,
       topics: [topics.blocks, topics.txs],
-      messageId: (topic, data) => gossipMessageId(topics, topic, data)
+      messageId: (topic, data) => gossipMessageId(topics, topic, data),
+      metrics: this.#init.metrics,
+      datadir: this.#init.datadir
     })
     this.#libp2p = libp2p
     const peers = new PeerManager({ libp2p, bans: this.bans, logger: this.#log }, { bootstrap: this.#init.bootstrap, targetPeers: Math.min(8, this.#init.maxPeers) })
@@ -97,7 +124,7 @@ export class P2PService {
     const transport = new StreamTransport({ libp2p, peers, logger: this.#log })
     this.#transport = transport
     const sync = new SyncService(
-      { chain: this.#chain, transport, peers, logger: this.#log },
+      { chain: this.#chain, transport, peers, logger: this.#log, progress: createProgress('sync') },
       { protocolPrefix, statusIntervalMs: this.#init.statusIntervalMs }
     )
     this.#sync = sync
@@ -118,8 +145,14 @@ export class P2PService {
       await gossip.validateTx(body, peer)
       return new Uint8Array(0)
     }, { maxRequestBytes: MAX_TX_BYTES })
-    libp2p.addEventListener('peer:connect', evt => { sync.peerConnected(evt.detail.toString()) })
-    libp2p.addEventListener('peer:disconnect', evt => { sync.peerDisconnected(evt.detail.toString()) })
+    libp2p.addEventListener('peer:connect', evt => {
+      this.#peerConnected(evt.detail.toString())
+      sync.peerConnected(evt.detail.toString())
+    })
+    libp2p.addEventListener('peer:disconnect', evt => {
+      this.#peerDisconnected(evt.detail.toString())
+      sync.peerDisconnected(evt.detail.toString())
+    })
     await sync.start()
     gossip.start()
     peers.start()
@@ -135,6 +168,24 @@ export class P2PService {
     await this.#libp2p?.stop()
     this.#libp2p = undefined
     await this.#banFile.flush()
+  }
+
+  #peerConnected (peer: string): void {
+    const conn = this.libp2p.getConnections().find(c => c.remotePeer.toString() === peer)
+    if (conn === undefined) return
+    const link = { direction: conn.direction, transport: transportOf(conn.remoteAddr), addr: conn.remoteAddr.toString(), since: Date.now() }
+    this.#links.set(peer, link)
+    const count = this.libp2p.getPeers().length
+    this.#log.info(`peer connected: ${peer}, ${link.direction} over ${link.transport} (${link.addr}); ${count} peer${count === 1 ? '' : 's'}`, { event: 'peer-connected', peer, ...link, peers: count })
+  }
+
+  #peerDisconnected (peer: string): void {
+    const link = this.#links.get(peer)
+    this.#links.delete(peer)
+    const count = this.#libp2p?.getPeers().length ?? 0
+    const seconds = link === undefined ? undefined : (Date.now() - link.since) / 1000
+    const how = link === undefined ? '' : `, ${link.direction} over ${link.transport}, after ${seconds?.toFixed(0) ?? '?'} s`
+    this.#log.info(`peer disconnected: ${peer}${how}; ${count} peer${count === 1 ? '' : 's'}`, { event: 'peer-disconnected', peer, direction: link?.direction, transport: link?.transport, seconds, peers: count })
   }
 
   publishBlock (block: Block): void {
@@ -165,12 +216,14 @@ export class P2PService {
   /** Bans a peer id until `until` (ms) and hangs up on it: how a swarm partitions loopback nodes. */
   async banPeer (peerId: string, until: number, reason: string): Promise<void> {
     this.bans.ban(peerId, until - Date.now(), reason)
+    this.#log.info(`banned ${peerId} until ${new Date(until).toISOString()}: ${reason}`, { event: 'ban', target: peerId, until, reason })
     await this.peers.hangUp(peerId)
   }
 
   /** Bans a subnet until `until` (ms) and closes every connection from it, whatever its key. */
   async banSubnet (subnet: Subnet, until: number, reason: string): Promise<void> {
     this.bans.banSubnet(subnet, until - Date.now(), reason)
+    this.#log.info(`banned ${subnet.text} until ${new Date(until).toISOString()}: ${reason}`, { event: 'ban', target: subnet.text, until, reason })
     const covered = this.libp2p.getConnections().filter(conn => {
       const address = addressOf(conn.remoteAddr)
       return address !== undefined && subnet.contains(address)
@@ -179,11 +232,19 @@ export class P2PService {
   }
 
   peerInfo (): PeerInfoView[] {
+    return this.peerDetails().map(({ peerId, addr, direction, height }) => ({ peerId, addr, direction, height }))
+  }
+
+  /** Each connection with its transport, round trip and age. */
+  peerDetails (): PeerDetails[] {
     return this.libp2p.getConnections().map(conn => ({
       peerId: conn.remotePeer.toString(),
       addr: conn.remoteAddr.toString(),
       direction: conn.direction,
-      height: this.sync.peerState(conn.remotePeer.toString())?.status?.height ?? null
+      height: this.sync.peerState(conn.remotePeer.toString())?.status?.height ?? null,
+      transport: transportOf(conn.remoteAddr),
+      pingMs: conn.rtt ?? null,
+      since: conn.timeline.open ?? null
     }))
   }
 

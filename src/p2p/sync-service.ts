@@ -4,8 +4,9 @@ import { genesisBlock } from '../core/params.ts'
 import { workOf } from '../core/pow.ts'
 import { checkProofOfWork } from '../core/rules.ts'
 import type { Chain } from '../chain/chain.ts'
-import type { Logger } from '../log.ts'
+import type { Logger, Progress } from '../log.ts'
 import { BlockDownload } from './block-download.ts'
+import { SyncProgress } from './sync-progress.ts'
 import type { PeerPolicy, RequestTransport } from './transport.ts'
 import { judge, verdictOf } from './verdicts.ts'
 import {
@@ -19,6 +20,8 @@ export interface SyncComponents {
   transport: RequestTransport
   peers: PeerPolicy
   logger: Logger
+  /** Where a sync of more than one block shows its progress and its end (none: it says nothing). */
+  progress?: Progress
 }
 
 export interface SyncInit {
@@ -65,9 +68,12 @@ export class SyncService {
   #stopped = true
   /** Height of the last header received in the sync under way (0 between syncs). */
   #downloadingTo = 0
+  /** The sync under way: target, rate, time left. */
+  readonly progress: SyncProgress
 
   constructor (components: SyncComponents, init: SyncInit) {
     this.#c = components
+    this.progress = new SyncProgress(components.progress)
     this.#protocols = {
       status: `${init.protocolPrefix}/status/1.0.0`,
       headers: `${init.protocolPrefix}/headers/1.0.0`,
@@ -217,8 +223,9 @@ export class SyncService {
         const request = encodeHeadersRequest(locator.map(id => parseCid(id)), MAX_HEADERS)
         const headers = this.#checkHeaders(decodeHeadersResponse(await this.#request(peer, this.#protocols.headers, request, MAX_SYNC_MESSAGE_BYTES)), after)
         if (headers.length > 0) {
-          logger.info(`syncing blocks ${headers[0].data.height}..${headers[headers.length - 1].data.height} from ${peer}`)
+          logger.debug(`headers ${headers[0].data.height}..${headers[headers.length - 1].data.height} from ${peer}`)
           this.#downloadingTo = Math.max(this.#downloadingTo, headers[headers.length - 1].data.height)
+          this.progress.target(this.#downloadingTo)
         }
         return headers
       },
@@ -230,13 +237,18 @@ export class SyncService {
       // Not indexed yet: an orphan gossip brought is fetched again, as requested (processed as unrequested it may be refused).
       wanted: h => chain.blockInfo(h.idString) === undefined,
       worthFetching: (branch, complete) => this.#worthFetching(branch, complete, claimed),
-      connect: async block => { await chain.processBlock(block, { requested: true }) },
+      connect: async block => {
+        await chain.processBlock(block, { requested: true, source: peer })
+        this.progress.connected(chain.height)
+      },
       stopped: () => this.#stopped
     })
+    this.progress.begin(peer, chain.height, this.#peers.get(peer)?.status?.height ?? chain.height)
     try {
       await download.run()
     } finally {
       this.#downloadingTo = 0
+      this.progress.end(chain.tip.idString)
     }
     await this.#refreshStatus(peer).catch(() => {})
   }

@@ -437,7 +437,7 @@ export class Wallet {
       const waiting: WalletTx[] = []
       for (const wtx of pending) {
         try {
-          await chain.acceptTx(wtx.tx, wtx.time)
+          await chain.acceptTx(wtx.tx, wtx.time, 'wallet')
         } catch (err) {
           if (!(err instanceof TxError)) throw err
           // A parent later in the list (same second, or resubmitted after it) may come first.
@@ -802,7 +802,7 @@ export class Wallet {
       throw new WalletError((err as WalletError).code, `the payment was not sent: ${(err as WalletError).reason}`)
     }
     try {
-      await this.#c.chain.acceptTx(tx, time)
+      await this.#c.chain.acceptTx(tx, time, 'wallet')
     } catch (err) {
       // A scan's resubmission of the wallet's unconfirmed transactions may have sent it already.
       if (!(err instanceof TxError && err.code === 'ALREADY_KNOWN')) {

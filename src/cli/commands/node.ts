@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { CointsError } from '../../core/errors.ts'
-import { isLogLevel, LOG_LEVELS, setLogLevel } from '../../log.ts'
+import { configureLogging, isLogFormat, isLogLevel, LOG_FORMATS, LOG_LEVELS } from '../../log.ts'
 import { defaultNodeOptions, type NodeOptions } from '../../node/options.ts'
 import { parseRpcAuth } from '../../rpc/auth.ts'
 import { parseRpcBind } from '../../rpc/server.ts'
@@ -30,9 +30,12 @@ const flags = {
   'mempool-max-bytes': { type: 'string' },
   'fee-rate': { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-file': { type: 'string' },
   reindex: { type: 'boolean' },
   checkblocks: { type: 'string' },
   'min-free-mb': { type: 'string' },
+  addrindex: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -107,6 +110,8 @@ export async function nodeOptionsFrom (values: Record<string, unknown>): Promise
   const options = defaultNodeOptions(networkOf(v.network))
   const logLevel = v['log-level'] ?? options.logLevel
   if (!isLogLevel(logLevel)) throw new UsageError('BAD_FLAGS', `--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+  const logFormat = v['log-format'] ?? options.logFormat
+  if (!isLogFormat(logFormat)) throw new UsageError('BAD_FLAGS', `--log-format must be one of ${LOG_FORMATS.join(', ')}`)
   const rpcBind = checkEach('rpc-bind', strings('rpc-bind') ?? [], parseRpcBind)
   const rpcAuth = checkEach('rpc-auth', strings('rpc-auth') ?? [], parseRpcAuth)
   const http = httpOf(v.http, options.http)
@@ -129,9 +134,12 @@ export async function nodeOptionsFrom (values: Record<string, unknown>): Promise
     mempoolMaxBytes: intFlag('mempool-max-bytes', v['mempool-max-bytes'], 100_000, 4_000_000_000) ?? options.mempoolMaxBytes,
     feeRate: intFlag('fee-rate', v['fee-rate'], 1, 1_000_000) ?? options.feeRate,
     logLevel,
+    logFormat,
+    logFile: str('log-file'),
     reindex: bool('reindex') ?? options.reindex,
     checkBlocks: intFlag('checkblocks', v.checkblocks, 0, 100_000_000) ?? options.checkBlocks,
-    minFreeMb: intFlag('min-free-mb', v['min-free-mb'], 0, 1_000_000) ?? options.minFreeMb
+    minFreeMb: intFlag('min-free-mb', v['min-free-mb'], 0, 1_000_000) ?? options.minFreeMb,
+    addrIndex: bool('addrindex') ?? options.addrIndex
   }
 }
 
@@ -158,9 +166,12 @@ export const nodeCommand: Command = {
     ['--no-p2p', 'run without networking'],
     ['--mempool-max-bytes N', 'mempool bound, in bytes of the entries\' estimated memory (default 64000000)'],
     ['--fee-rate N', 'default wallet fee rate, base units per byte (default 2)'],
-    ['--log-level LEVEL', 'debug, info, warn, error or silent (default info)'],
+    ['--log-level LEVEL', 'debug, info, warn, error or silent (default info; debug adds every transaction, block stage timings, requests served)'],
+    ['--log-format FORMAT', 'text, or json: one object a line with time, level, module, msg and the line\'s fields (default text)'],
+    ['--log-file FILE', 'also append the log to FILE (sync progress there: a line every 5 s)'],
     ['--reindex', 'rebuild the block index, UTXO set and undo data from the stored blocks (a damaged database); damaged blocks are synced again from peers'],
     ['--checkblocks N', 'best-chain blocks verified at start against the UTXO set and undo data (default 6; 0: all)'],
+    ['--addrindex', 'keep an address index (<datadir>/indexes/addr, built in the background, kept through reorganisations): the explorer\'s address pages and any transaction\'s block'],
     ['--min-free-mb N', 'free disk space the node keeps; below it, it shuts down cleanly (default 50; 0: only when a write fails)']
   ],
   async run (argv) {
@@ -170,7 +181,11 @@ export const nodeCommand: Command = {
       return 0
     }
     const options = await nodeOptionsFrom(values)
-    setLogLevel(options.logLevel)
+    try {
+      configureLogging({ level: options.logLevel, format: options.logFormat, file: options.logFile })
+    } catch (err) {
+      throw new UsageError('BAD_FLAGS', `--log-file: cannot append to ${options.logFile ?? ''}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
     const { CointsNode } = await import('../../node/node.ts')
     const node = new CointsNode(options)
     // A closed terminal (SIGHUP) stops the node cleanly too; a second signal exits at once.

@@ -225,7 +225,7 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
     getrawmempool: async () => [...chain.mempool.entries()].map(e => e.tx.idString),
     sendrawtransaction: async ({ hex }) => {
       const tx = Tx.fromBytes(decodeHex(hex, 'transaction'))
-      await chain.acceptTx(tx)
+      await chain.acceptTx(tx, undefined, 'rpc')
       return tx.idString
     },
     generate: async ({ n, address }) => await ctx.generate(n, address),
@@ -246,7 +246,7 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
     },
     submitblock: async ({ hex }) => {
       const block = chain.decodeBlock(decodeHex(hex, 'block'))
-      const result = await chain.processBlock(block)
+      const result = await chain.processBlock(block, { source: 'rpc' })
       // Relayed only once on our best chain, as gossip forwards blocks.
       if (result.status === 'connected') ctx.relayBlock(block)
       return { id: block.idString, ...result }
