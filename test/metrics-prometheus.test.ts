@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -91,4 +91,18 @@ test('Prometheus scrapes the node: coints_height and the validation histogram ma
   assert.ok((await value(base, 'process_resident_memory_bytes') ?? 0) > 10_000_000)
   assert.ok(await value(base, 'nodejs_eventloop_lag_seconds') !== undefined)
   assert.equal(await value(base, 'libp2p_transport_manager_listeners'), 1)
+
+  // The Grafana dashboard in docs/: each of its queries runs on this Prometheus, and each metric it names is served.
+  const dashboard = JSON.parse(await readFile(new URL('../docs/grafana/coints-dashboard.json', import.meta.url), 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }> }
+  // A family is served by its TYPE line even before it has a sample (a counter by code nothing was refused with yet).
+  const served = await (await fetch(`http://${node.http?.address ?? ''}/metrics`)).text()
+  const families = new Set([...served.matchAll(/^# TYPE (\S+)/gm)].map(m => m[1]))
+  const exprs = dashboard.panels.flatMap(p => p.targets ?? []).map(target => target.expr)
+  assert.ok(exprs.length >= 20)
+  for (const expr of exprs) {
+    await query(base, expr.replaceAll('$__rate_interval', '1m').replaceAll('$instance', '.*'))
+    for (const [name] of expr.matchAll(/\b(?:coints|libp2p|nodejs|process)_\w+/g)) {
+      assert.ok(families.has(name) || families.has(name.replace(/_(?:bucket|sum|count)$/, '')), `${name} (in the dashboard) is served`)
+    }
+  }
 })
