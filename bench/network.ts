@@ -34,15 +34,21 @@ const POLL_MS = 5
 
 export interface PropagationBench { nodes: number, blocks: number, p50Ms: number, p99Ms: number }
 
-export async function benchPropagation (count = 10, blocks = 30): Promise<PropagationBench> {
+/**
+ * `options` go to every node; `watch` is run once the nodes are up (watchers to
+ * attach: explorer clients, scrapes) and what it returns when they stop.
+ */
+export async function benchPropagation (count = 10, blocks = 30, options: Partial<NodeOptions> = {}, watch?: (nodes: CointsNode[]) => Promise<() => Promise<void>>): Promise<PropagationBench> {
   const dirs: string[] = []
   const nodes: CointsNode[] = []
+  let unwatch: (() => Promise<void>) | undefined
   try {
     const address = encodeAddress(regtest.addressPrefix, keyPairOf(randomPrivateKey()).addressHash)
-    nodes.push(await startNode({ minerAddress: address }, dirs))
+    nodes.push(await startNode({ ...options, minerAddress: address }, dirs))
     // Each node bootstraps from two earlier ones: a sparse mesh gossip has to cross.
-    for (let i = 1; i < count; i++) nodes.push(await startNode({ bootstrap: [...new Set([addrOf(nodes[i - 1]), addrOf(nodes[Math.floor((i - 1) / 2)])])] }, dirs))
+    for (let i = 1; i < count; i++) nodes.push(await startNode({ ...options, bootstrap: [...new Set([addrOf(nodes[i - 1]), addrOf(nodes[Math.floor((i - 1) / 2)])])] }, dirs))
     await waitFor(() => nodes.every(n => (n.p2p?.libp2p.getPeers().length ?? 0) >= 1), 'peers', 20_000, POLL_MS)
+    unwatch = await watch?.(nodes)
     // Let the gossip meshes form before measuring.
     await new Promise(resolve => setTimeout(resolve, 2_000))
     const latencies: number[] = []
@@ -62,6 +68,7 @@ export async function benchPropagation (count = 10, blocks = 30): Promise<Propag
     }
     return { nodes: count, blocks, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) }
   } finally {
+    await unwatch?.()
     for (const n of nodes) await n.stop()
     for (const d of dirs) await rm(d, { recursive: true, force: true })
   }

@@ -11,6 +11,7 @@ import { benchStorage } from './storage.ts'
 import { benchStopWrites } from './stop-writes.ts'
 import { benchSwarm } from './swarm.ts'
 import { benchValidation } from './validation.ts'
+import { benchExplorer, benchWatching } from './watching.ts'
 
 const results: Record<string, unknown> = {}
 const run = async (name: string, fn: () => Promise<unknown>): Promise<void> => {
@@ -30,3 +31,5 @@ await run('propagation', benchPropagation)
 await run('sync', benchSync)
 await run('attacks', benchAttacks)
 await run('swarm', benchSwarm)
+await run('watching', benchWatching)
+await run('explorer', benchExplorer)

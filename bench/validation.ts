@@ -97,10 +97,12 @@ async function onCopy<T> (fixture: Fixture, fn: (dir: string) => Promise<T>): Pr
   }
 }
 
-export async function timeConnect (fixture: Fixture, arrival: Arrival): Promise<number> {
+/** `watch`: what watches the chain while it connects (metrics, an explorer client), and how it stops. */
+export async function timeConnect (fixture: Fixture, arrival: Arrival, watch?: (chain: Chain) => Promise<() => Promise<void>>): Promise<number> {
   return await onCopy(fixture, async work => {
     const chain = await openChain(work, { ...fixture.clock })
     await chain.verifier.warmUp()
+    const unwatch = await watch?.(chain)
     // A block as it arrives from a peer: fresh objects decoded from the wire.
     const wire = fixture.block.encode()
     if (arrival === 'warm') for (const tx of fixture.block.txs.slice(1)) await chain.acceptTx(tx)
@@ -109,6 +111,7 @@ export async function timeConnect (fixture: Fixture, arrival: Arrival): Promise<
     const result = await chain.processBlock(chain.decodeBlock(wire))
     const elapsed = performance.now() - start
     if (result.status !== 'connected') throw new Error(`bench block not connected: ${result.status}`)
+    await unwatch?.()
     await chain.stop()
     return elapsed
   })

@@ -18,7 +18,14 @@ async function show (path) {
   const parts = url.pathname.split('/').filter(p => p !== '').map(decodeURIComponent)
   // Each page marks the body once drawn: tests and benchmarks wait for it.
   document.body.dataset.rendered = ''
-  const ctx = { rendered: () => { if (mine === generation) document.body.dataset.rendered = url.pathname } }
+  const ctx = {
+    rendered: () => {
+      if (mine !== generation) return
+      // When it was drawn, in ms since the navigation began: the benchmark's time to first render.
+      document.body.dataset.renderedAt = String(Math.round(performance.now()))
+      document.body.dataset.rendered = url.pathname
+    }
+  }
   try {
     let drawn
     if (parts.length === 0) drawn = await home(main, ctx)
