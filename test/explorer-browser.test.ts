@@ -67,7 +67,7 @@ test('the explorer in Chromium: the tip, a new block live, a transaction by sear
   await page.waitForSelector('#live.on', { timeout: 20_000 })
 
   // A block mined over RPC appears without a reload.
-  const [mined] = await rpc(node, 'generate', [1]) as string[]
+  const [mined] = await rpc(node, 'generate', [1])
   await page.waitForSelector(`#blocks tr[data-id="${mined}"]`, { timeout: 20_000 })
   assert.equal(await page.getAttribute('#blocks tr:first-child', 'data-id'), mined)
   await waitFor(async () => await page.textContent('[data-testid=tip-height]') === String(node.chain.height), 'the height card to follow', 20_000)

@@ -123,7 +123,7 @@ test('ten thousand event-stream clients in a bounded loop: past 100 open at once
       if (text.includes('event: tip')) resolve(text)
     })
   })
-  const [mined] = await rpc(node, 'generate', [1]) as string[]
+  const [mined] = await rpc(node, 'generate', [1])
   assert.match(await tip, new RegExp(`event: tip\ndata: \\{"height":1,"id":"${mined}"`))
   // Closed streams free their places.
   for (const s of held) s.destroy()

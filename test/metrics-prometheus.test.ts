@@ -33,7 +33,7 @@ test('Prometheus scrapes the node: coints_height and the validation histogram ma
   assert.ok(existsSync(PROMETHEUS), `${PROMETHEUS} is missing: install Debian's prometheus (apt-get install prometheus; .ci/run does)`)
   const key = newKey()
   const node = await startNode(t, { http: { host: '127.0.0.1', port: 0 }, minerAddress: key.address })
-  const mined = await rpc(node, 'generate', [5]) as string[]
+  const mined = await rpc(node, 'generate', [5])
   assert.equal(mined.length, 5)
 
   const dir = await mkdtemp(join(tmpdir(), 'coints-prometheus-'))
@@ -68,7 +68,7 @@ test('Prometheus scrapes the node: coints_height and the validation histogram ma
   await waitFor(async () => prometheus.exitCode === null && (await fetch(`${base}/-/ready`).catch(() => undefined))?.ok === true, `Prometheus to be ready (${stderr})`, 60_000)
 
   // The target is up, and Prometheus has the node's height as RPC says it.
-  const height = await rpc(node, 'getblockcount') as number
+  const height = await rpc(node, 'getblockcount')
   assert.equal(height, 5)
   await waitFor(async () => await value(base, 'up{job="coints"}') === 1, 'the node\'s target to be up', 30_000)
   await waitFor(async () => await value(base, 'coints_height') === height, `coints_height ${height} in Prometheus`, 30_000)
@@ -85,7 +85,7 @@ test('Prometheus scrapes the node: coints_height and the validation histogram ma
   // Later blocks reach Prometheus too, as do the mempool's figures.
   await rpc(node, 'generate', [2])
   await waitFor(async () => await value(base, 'coints_height') === await rpc(node, 'getblockcount'), 'coints_height after two more blocks', 30_000)
-  const mempool = await rpc(node, 'getmempoolinfo') as { size: number, bytes: number }
+  const mempool = await rpc(node, 'getmempoolinfo')
   assert.equal(await value(base, 'coints_mempool_transactions'), mempool.size)
   // The process's own and libp2p's.
   assert.ok((await value(base, 'process_resident_memory_bytes') ?? 0) > 10_000_000)
