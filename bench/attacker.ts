@@ -14,7 +14,7 @@ import { parseCid } from '../src/core/cbor.ts'
 import { setLogLevel } from '../src/log.ts'
 import { BanList } from '../src/p2p/ban-list.ts'
 import { writeFrame } from '../src/p2p/framing.ts'
-import { createLibp2pNode, type CointsLibp2p } from '../src/p2p/libp2p-node.ts'
+import { createLibp2pNode, NO_NAT_TRAVERSAL, type CointsLibp2p } from '../src/p2p/libp2p-node.ts'
 import { encodeBlocksRequest } from '../src/p2p/sync-messages.ts'
 import { COOKIE_FILE } from '../src/rpc/server.ts'
 
@@ -41,7 +41,7 @@ setLogLevel('silent')
 const report: AttackReport = { connections: 0, refused: 0, streams: 0, bytes: 0 }
 
 async function peer (): Promise<CointsLibp2p> {
-  return await createLibp2pNode({ privateKey: await generateKeyPair('Ed25519'), listen: [], bootstrap: [], mdns: false, maxPeers: 8, bans: new BanList(), topics: [], messageId: () => new Uint8Array(32) })
+  return await createLibp2pNode({ privateKey: await generateKeyPair('Ed25519'), listen: [], bootstrap: [], mdns: false, maxPeers: 8, bans: new BanList(), topics: [], messageId: () => new Uint8Array(32), nat: { ...NO_NAT_TRAVERSAL, dhtProtocol: '/coints/attacker' } })
 }
 
 /** A new peer connected to the target, or undefined when the target refused it. */

@@ -95,7 +95,16 @@ export class CointsNode {
     // libp2p's own metrics go into the node's registry, made before networking so that it can take them.
     const metrics = options.http === undefined ? undefined : new Registry()
     this.p2p = options.p2p
-      ? new P2PService({ chain: this.chain, logger: createLogger('p2p') }, { datadir: options.datadir, listen: options.listen, bootstrap: options.bootstrap, mdns: options.mdns, maxPeers: options.maxPeers, statusIntervalMs: options.statusIntervalMs, metrics })
+      ? new P2PService({ chain: this.chain, logger: createLogger('p2p') }, {
+        datadir: options.datadir,
+        listen: options.listen,
+        bootstrap: options.bootstrap,
+        mdns: options.mdns,
+        maxPeers: options.maxPeers,
+        statusIntervalMs: options.statusIntervalMs,
+        nat: { announce: options.announce, stun: options.stun, upnp: options.upnp, relayService: options.relayService, relayClient: options.relayClient },
+        metrics
+      })
       : undefined
     this.miner = new Miner({ chain: this.chain, logger: createLogger('miner'), onBlockMined: block => { this.p2p?.publishBlock(block) } }, { threads: options.minerThreads })
     this.rpc = new RpcServer({ methods: this.#methods(), logger: createLogger('rpc') }, {

@@ -2,6 +2,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { getNetwork, type NetworkName } from '../core/params.ts'
 import type { LogFormat, LogLevel } from '../log.ts'
+import type { RelayClientMode } from '../p2p/nat-service.ts'
 
 /** Everything a node is started with; the CLI fills it from flags, a config file and defaults. */
 export interface NodeOptions {
@@ -26,6 +27,16 @@ export interface NodeOptions {
   bootstrap: string[]
   mdns: boolean
   maxPeers: number
+  /** Addresses announced to peers instead of the listen addresses (a forwarded port, a public IP the node cannot see). */
+  announce: string[]
+  /** STUN server URLs for WebRTC's ICE (stun:host:port); none by default. */
+  stun: string[]
+  /** Map the listen port on the router by UPnP IGD. */
+  upnp: boolean
+  /** Relay for others (circuit relay v2, with limits) once publicly reachable. */
+  relayService: boolean
+  /** Reserve on relays: auto (once private), on (always) or off. */
+  relayClient: RelayClientMode
   mempoolMaxBytes: number
   /** Signature-verification threads (default: one per core). */
   verifierThreads?: number
@@ -71,6 +82,11 @@ export function defaultNodeOptions (network: NetworkName): NodeOptions {
     bootstrap: [],
     mdns: params.mdns,
     maxPeers: 32,
+    announce: [],
+    stun: [],
+    upnp: true,
+    relayService: true,
+    relayClient: 'auto',
     mempoolMaxBytes: 64_000_000,
     feeRate: 2,
     logLevel: 'info',

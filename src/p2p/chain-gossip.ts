@@ -38,6 +38,8 @@ export interface ChainGossipComponents {
   logger: Logger
   /** Called with a peer whose block we could not connect (parent unknown). */
   onOrphan: (peer: string) => void
+  /** Called with a peer whose relayed block connected, and its height. */
+  onConnected?: (peer: string, height: number) => void
 }
 
 /**
@@ -92,6 +94,7 @@ export class ChainGossip {
     try {
       const result = await chain.processBlock(block, { requested: false, source: from })
       if (result.status === 'orphan') this.#c.onOrphan(from)
+      if (result.status === 'connected') this.#c.onConnected?.(from, block.height)
       // Forwarded only once on our best chain: a side block costs its sender no proof that it matters.
       return result.status === 'connected' ? 'accept' : 'ignore'
     } catch (err) {

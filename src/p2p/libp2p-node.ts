@@ -8,6 +8,12 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { createPeerScoreParams } from '@libp2p/gossipsub/score'
 import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { autoNATv2 } from '@libp2p/autonat-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { kadDHT, type KadDHT } from '@libp2p/kad-dht'
+import { uPnPNAT } from '@libp2p/upnp-nat'
+import { webRTC } from '@libp2p/webrtc'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
@@ -15,8 +21,26 @@ import type { Registry } from 'prom-client'
 import { MAX_BLOCK_WIRE_BYTES } from '../core/block.ts'
 import { addressOf } from './addresses.ts'
 import type { BanList } from './ban-list.ts'
+import { directUpgrade } from './direct-upgrade.ts'
+import { natService, type NatService, type RelayClientMode } from './nat-service.ts'
 
-export type CointsLibp2p = Libp2p<{ pubsub: GossipSub, identify: unknown, ping: unknown }>
+export type CointsLibp2p = Libp2p<{ pubsub: GossipSub, identify: unknown, ping: unknown, dht: KadDHT, nat: NatService }>
+
+/** How a node reaches peers beyond its LAN (see docs/architecture.md, "NAT traversal"). */
+export interface NatInit {
+  /** Addresses announced instead of the listen addresses (--announce): a node behind a forwarded port. */
+  announce: string[]
+  /** STUN servers for WebRTC's ICE (--stun), none by default. */
+  stun: string[]
+  /** Map the listen port on the router by UPnP IGD (--no-upnp turns it off). */
+  upnp: boolean
+  /** Be a circuit relay v2 server once publicly reachable (--no-relay-service turns it off). */
+  relayService: boolean
+  /** Reserve on relays: 'auto' once private, 'on' always, 'off' never (--relay-client, --no-relay-client). */
+  relayClient: RelayClientMode
+  /** Prefix of the Kad-DHT's protocol: coints' own DHT, never IPFS's. */
+  dhtProtocol: string
+}
 
 export interface Libp2pInit {
   privateKey: PrivateKey
@@ -35,7 +59,11 @@ export interface Libp2pInit {
   metrics?: Registry
   /** Where the file-system usage metric looks (the datadir's disk). */
   datadir?: string
+  nat: NatInit
 }
+
+/** A node that stays where it is: no UPnP, no relaying either way (tools and tests that drive a bare libp2p node). */
+export const NO_NAT_TRAVERSAL: Omit<NatInit, 'dhtProtocol'> = { announce: [], stun: [], upnp: false, relayService: false, relayClient: 'off' }
 
 /** Gossipsub's default score thresholds, spelled out because the gossip score below is scaled to the graylist one. */
 export const SCORE_THRESHOLDS = { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 }
@@ -54,12 +82,29 @@ export function gossipScore (bans: BanList, peer: string): number {
 }
 
 /**
- * js-libp2p 3 with TCP, Noise, yamux, identify, ping, @libp2p/gossipsub (the
- * maintained successor of @chainsafe/libp2p-gossipsub, whose 14.x speaks
- * libp2p 2 only), mDNS and a bootstrap list.
+ * Limits of the relay server, per reservation and per relayed connection: a
+ * relayed connection carries gossip and sync only until the pair upgrades to
+ * a direct one (seconds, with WebRTC), so these keep a public node's relaying
+ * to a small share of its bandwidth whoever asks.
+ */
+export const RELAY_LIMITS = {
+  maxReservations: 64,
+  /** Relayed connections open at once (each holds a STOP stream to its target). */
+  maxRelayedConnections: 128,
+  durationMs: 5 * 60_000,
+  bytes: 8n * 1024n * 1024n,
+  reservationTtlMs: 60 * 60_000
+} as const
+
+/**
+ * js-libp2p 3 with TCP, WebRTC (private to private, signalled through a relay)
+ * and circuit relay v2 transports, Noise, yamux, identify, ping, AutoNAT v2,
+ * UPnP, DCUtR, a Kad-DHT of coints' own, @libp2p/gossipsub (the maintained
+ * successor of @chainsafe/libp2p-gossipsub, whose 14.x speaks libp2p 2 only),
+ * mDNS and a bootstrap list.
  */
 export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p> {
-  const { bans } = init
+  const { bans, nat } = init
   const peerBanned = (peer: PeerId): boolean => bans.isBanned(peer.toString())
   const addressBanned = (ma: Multiaddr): boolean => {
     const address = addressOf(ma)
@@ -67,8 +112,13 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
   }
   return await createLibp2p({
     privateKey: init.privateKey,
-    addresses: { listen: init.listen },
-    transports: [tcp(init.tcp)],
+    // '/webrtc' listens for WebRTC offers arriving through our relays; reservations are made by the nat service.
+    addresses: { listen: [...init.listen, '/webrtc'], announce: nat.announce },
+    transports: [
+      tcp(init.tcp),
+      circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
+      webRTC({ rtcConfiguration: { iceServers: nat.stun.map(urls => ({ urls })) } })
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: [
@@ -89,8 +139,29 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
     services: {
       identify: identify(),
       ping: ping(),
+      autoNAT: autoNATv2({ timeout: 10_000, startupDelay: 1_000 }),
+      dcutr: dcutr(),
+      ...(nat.upnp ? { upnp: uPnPNAT({ portMappingDescription: 'coints', gatewaySearchInterval: 60_000 }) } : {}),
+      // Server mode once an address is verified public (kad-dht's default), client before: an unreachable server only stalls queries.
+      dht: kadDHT({ protocol: `${nat.dhtProtocol}/kad/1.0.0`, logPrefix: 'libp2p:coints-dht', metricsPrefix: 'coints_dht' }),
+      nat: natService({
+        relayService: nat.relayService,
+        relayClient: nat.relayClient,
+        server: {
+          reservations: {
+            maxReservations: RELAY_LIMITS.maxReservations,
+            reservationTtl: RELAY_LIMITS.reservationTtlMs,
+            defaultDurationLimit: RELAY_LIMITS.durationMs,
+            defaultDataLimit: RELAY_LIMITS.bytes
+          },
+          maxOutboundStopStreams: RELAY_LIMITS.maxRelayedConnections
+        }
+      }),
+      directUpgrade: directUpgrade(),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
+        // A private peer may be reachable only through a relay until the pair goes direct.
+        runOnLimitedConnection: true,
         allowedTopics: init.topics,
         ignoreDuplicatePublishError: true,
         emitSelf: false,

@@ -12,7 +12,11 @@ import { BanFile, BANS_FILE } from './ban-file.ts'
 import { BanList } from './ban-list.ts'
 import { ChainGossip, gossipMessageId, gossipTopics } from './chain-gossip.ts'
 import { GossipsubTransport } from './gossip-transport.ts'
-import { createLibp2pNode, type CointsLibp2p } from './libp2p-node.ts'
+import { ConnectionBytes } from './connection-bytes.ts'
+import { DhtRendezvous } from './dht-rendezvous.ts'
+import { createLibp2pNode, type CointsLibp2p, type NatInit } from './libp2p-node.ts'
+import type { NatStatus } from './nat-service.ts'
+import { peerInfoOf, type PeerInfoView } from './peer-report.ts'
 import { loadOrCreatePeerKey } from './peer-key.ts'
 import { PeerManager } from './peer-manager.ts'
 import { StreamTransport } from './stream-transport.ts'
@@ -31,17 +35,20 @@ export interface P2PInit {
   statusIntervalMs?: number
   /** libp2p's own metrics go here (@libp2p/prometheus-metrics); none when undefined. */
   metrics?: Registry
+  nat: Omit<NatInit, 'dhtProtocol'>
 }
 
-export interface PeerInfoView {
+export type { PeerInfoView }
+
+export interface NetworkInfoView extends NatStatus {
   peerId: string
-  addr: string
-  direction: string
-  height: number | null
+  /** The addresses peers are told of (dial one of these to reach this node). */
+  addresses: string[]
+  connections: number
 }
 
 /** A connected peer as the explorer shows it. */
-export interface PeerDetails extends PeerInfoView {
+export interface PeerDetails extends Omit<PeerInfoView, 'connections'> {
   /** tcp, webrtc, relay… (transportOf). */
   transport: string
   /** Round trip in ms, as libp2p's connection monitor last measured it. */
@@ -70,6 +77,8 @@ export class P2PService {
   #transport: StreamTransport | undefined
   #txPushProtocol: string | undefined
   readonly #links = new Map<string, PeerLink>()
+  #bytes: ConnectionBytes | undefined
+  #rendezvous: DhtRendezvous | undefined
 
   constructor (components: { chain: Chain, logger?: Logger }, init: P2PInit) {
     this.#chain = components.chain
@@ -104,6 +113,7 @@ export class P2PService {
   async start (): Promise<void> {
     const params = this.#chain.params
     const topics = gossipTopics(params)
+    const protocolPrefix = `/coints/${params.name}/${genesisBlock(params).idString}`
     await this.#banFile.load()
     const libp2p = await createLibp2pNode({
       privateKey: await loadOrCreatePeerKey(this.#init.datadir),
@@ -115,12 +125,14 @@ export class P2PService {
       topics: [topics.blocks, topics.txs],
       messageId: (topic, data) => gossipMessageId(topics, topic, data),
       metrics: this.#init.metrics,
-      datadir: this.#init.datadir
+      datadir: this.#init.datadir,
+      nat: { ...this.#init.nat, dhtProtocol: protocolPrefix }
     })
     this.#libp2p = libp2p
+    this.#bytes = new ConnectionBytes(libp2p)
+    this.#bytes.start()
     const peers = new PeerManager({ libp2p, bans: this.bans, logger: this.#log }, { bootstrap: this.#init.bootstrap, targetPeers: Math.min(8, this.#init.maxPeers) })
     this.#peers = peers
-    const protocolPrefix = `/coints/${params.name}/${genesisBlock(params).idString}`
     const transport = new StreamTransport({ libp2p, peers, logger: this.#log })
     this.#transport = transport
     const sync = new SyncService(
@@ -133,7 +145,8 @@ export class P2PService {
       transport: new GossipsubTransport(libp2p.services.pubsub),
       peers,
       logger: this.#log,
-      onOrphan: peer => { sync.requestSync(peer) }
+      onOrphan: peer => { sync.requestSync(peer) },
+      onConnected: (peer, height) => { sync.peerRelayed(peer, height) }
     })
     this.#gossip = gossip
     // Every transaction entering the mempool is gossiped (gossip's seen-cache drops the ones
@@ -156,12 +169,16 @@ export class P2PService {
     await sync.start()
     gossip.start()
     peers.start()
+    this.#rendezvous = new DhtRendezvous({ libp2p, logger: this.#log, wantsPeers: () => peers.wantsPeers(), onPeer: info => { peers.discovered(info) } }, { namespace: protocolPrefix })
+    await this.#rendezvous.start()
     this.#log.info(`p2p ${libp2p.peerId.toString()} listening on ${libp2p.getMultiaddrs().map(String).join(', ') || '(nothing)'}`)
   }
 
   async stop (): Promise<void> {
     this.#chain.off('tx:accepted', this.#announceTx)
     this.#chain.off('tip', this.#pushReturned)
+    this.#rendezvous?.stop()
+    this.#bytes?.stop()
     this.#peers?.stop()
     this.#gossip?.stop()
     await this.#sync?.stop()
@@ -232,7 +249,8 @@ export class P2PService {
   }
 
   peerInfo (): PeerInfoView[] {
-    return this.peerDetails().map(({ peerId, addr, direction, height }) => ({ peerId, addr, direction, height }))
+    if (this.#bytes === undefined) throw new Error('p2p is not started')
+    return peerInfoOf(this.libp2p, this.#bytes, peer => this.sync.peerHeight(peer))
   }
 
   /** Each connection with its transport, round trip and age. */
@@ -248,8 +266,9 @@ export class P2PService {
     }))
   }
 
-  networkInfo (): { peerId: string, addresses: string[], connections: number } {
-    return { peerId: this.libp2p.peerId.toString(), addresses: this.libp2p.getMultiaddrs().map(String), connections: this.libp2p.getConnections().length }
+  networkInfo (): NetworkInfoView {
+    const libp2p = this.libp2p
+    return { peerId: libp2p.peerId.toString(), addresses: libp2p.getMultiaddrs().map(String), connections: libp2p.getConnections().length, ...libp2p.services.nat.status() }
   }
 
   async addNode (address: string): Promise<void> {

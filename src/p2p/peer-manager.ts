@@ -52,7 +52,7 @@ export class PeerManager implements PeerPolicy {
   readonly #now: () => number
   readonly #dialing = new Set<string>()
   #timer: NodeJS.Timeout | undefined
-  readonly #onDiscovery = (evt: CustomEvent<PeerInfo>): void => { this.#discoveredPeer(evt.detail) }
+  readonly #onDiscovery = (evt: CustomEvent<PeerInfo>): void => { this.discovered(evt.detail) }
 
   constructor (components: PeerManagerComponents, init: PeerManagerInit) {
     this.#c = components
@@ -119,7 +119,13 @@ export class PeerManager implements PeerPolicy {
     return new Set(this.#c.libp2p.getPeers().map(p => p.toString()))
   }
 
-  #discoveredPeer (info: PeerInfo): void {
+  /** Fewer peers connected than the target. */
+  wantsPeers (): boolean {
+    return this.#connected().size < this.#targetPeers
+  }
+
+  /** A peer found by discovery (libp2p's peer:discovery, or the DHT rendezvous): a candidate to dial. */
+  discovered (info: PeerInfo): void {
     const peer = info.id.toString()
     if (peer === this.#c.libp2p.peerId.toString() || info.multiaddrs.length === 0) return
     this.#discovered.delete(peer)

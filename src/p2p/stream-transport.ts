@@ -110,6 +110,8 @@ class PeerTurns {
  * length-prefixed reply (src/p2p/framing.ts), then the stream closes. Sizes are
  * bounded on both sides and every exchange has deadlines; a bad exchange aborts
  * only its stream, and counts against the peer when it proves something.
+ * Exchanges run on relayed (limited) connections too: a private peer may have
+ * no other until the pair goes direct.
  */
 export class StreamTransport implements RequestTransport {
   readonly #c: StreamTransportComponents
@@ -131,7 +133,7 @@ export class StreamTransport implements RequestTransport {
     const signal = AbortSignal.timeout(options.timeoutMs)
     let stream: Stream | undefined
     try {
-      stream = await this.#c.libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal })
+      stream = await this.#c.libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal, runOnLimitedConnection: true })
       const reply = readFrame(stream, options.maxResponseBytes, { signal })
       reply.catch(() => {})
       await writeFrame(stream, body, { signal })
@@ -182,7 +184,7 @@ export class StreamTransport implements RequestTransport {
       } finally {
         if (turn) turns?.give(peer)
       }
-    }, { maxInboundStreams: MAX_STREAMS_PER_PROTOCOL, maxOutboundStreams: MAX_STREAMS_PER_PROTOCOL })
+    }, { maxInboundStreams: MAX_STREAMS_PER_PROTOCOL, maxOutboundStreams: MAX_STREAMS_PER_PROTOCOL, runOnLimitedConnection: true })
   }
 
   async unhandle (protocol: string): Promise<void> {

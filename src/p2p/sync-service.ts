@@ -34,6 +34,8 @@ export interface SyncInit {
 
 export interface PeerSyncState {
   status?: Status
+  /** The highest block the peer relayed to us that connected: newer than its last status between polls. */
+  relayedHeight?: number
   /** When we last synced from it without reaching what it claimed. */
   disappointedAt?: number
 }
@@ -117,6 +119,19 @@ export class SyncService {
 
   peerState (peer: string): PeerSyncState | undefined {
     return this.#peers.get(peer)
+  }
+
+  /** The peer's height as best we know it: its last status, or a block it relayed since. */
+  peerHeight (peer: string): number | null {
+    const state = this.#peers.get(peer)
+    const heights = [state?.status?.height, state?.relayedHeight].filter(h => h !== undefined)
+    return heights.length === 0 ? null : Math.max(...heights)
+  }
+
+  /** The peer relayed a block at `height` that connected: it has that block. */
+  peerRelayed (peer: string, height: number): void {
+    const state = this.#peers.get(peer)
+    if (state !== undefined) state.relayedHeight = Math.max(state.relayedHeight ?? 0, height)
   }
 
   /** A new connection: learn its status, and sync if it has more work. */

@@ -14,7 +14,7 @@ import { callRpcRaw, rpcClient, RpcCallError, type RpcTarget } from '../../src/r
 import type { RpcCallParams, RpcMethodName, RpcParams, RpcResult } from '../../src/rpc/contract.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { BanList } from '../../src/p2p/ban-list.ts'
-import { createLibp2pNode, type CointsLibp2p, type Libp2pInit } from '../../src/p2p/libp2p-node.ts'
+import { createLibp2pNode, NO_NAT_TRAVERSAL, type CointsLibp2p, type Libp2pInit } from '../../src/p2p/libp2p-node.ts'
 import { waitFor } from '../../src/util/wait-for.ts'
 
 import { newKey as newKeyPair, regtest } from './chain-harness.ts'
@@ -126,6 +126,7 @@ export async function startLibp2p (t: TestContext, init: Pick<Libp2pInit, 'topic
     maxPeers: 8,
     bans: new BanList(),
     tcp: { dialOpts },
+    nat: { ...NO_NAT_TRAVERSAL, dhtProtocol: '/coints/test' },
     ...rest
   })
   t.after(async () => { await libp2p.stop() })

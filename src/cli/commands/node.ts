@@ -6,6 +6,7 @@ import { parseRpcAuth } from '../../rpc/auth.ts'
 import { parseRpcBind } from '../../rpc/server.ts'
 import { quoted } from '../../core/text.ts'
 import { parseHostPort } from '../../util/host-port.ts'
+import type { RelayClientMode } from '../../p2p/nat-service.ts'
 import { helpText, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
 import { onStopSignal } from '../signals.ts'
 import { networkOf, readConfig } from './common.ts'
@@ -26,6 +27,11 @@ const flags = {
   bootstrap: { type: 'string', multiple: true },
   mdns: { type: 'boolean' },
   'max-peers': { type: 'string' },
+  announce: { type: 'string', multiple: true },
+  stun: { type: 'string', multiple: true },
+  upnp: { type: 'boolean' },
+  'relay-service': { type: 'boolean' },
+  'relay-client': { type: 'boolean' },
   p2p: { type: 'boolean' },
   'mempool-max-bytes': { type: 'string' },
   'fee-rate': { type: 'string' },
@@ -83,6 +89,16 @@ function httpOf (value: unknown, fallback: NodeOptions['http']): NodeOptions['ht
   return { host: address.host, port: address.port ?? fallback?.port ?? 0 }
 }
 
+/** A STUN URL as RTCPeerConnection takes it (RFC 7064): stun:host[:port]. */
+function checkStun (url: string): void {
+  if (!/^stuns?:(\[[0-9a-fA-F:.]+\]|[^\s:/?#[\]]+)(:\d{1,5})?$/.test(url)) throw new CointsError('BAD_STUN_URL', `${url} is not a STUN URL (stun:host or stun:host:port)`)
+}
+
+/** --relay-client reserves on relays always, --no-relay-client never; left out, a node reserves once it finds itself private. */
+function relayClientOf (flag: boolean | undefined): RelayClientMode | undefined {
+  return flag === undefined ? undefined : flag ? 'on' : 'off'
+}
+
 /** Merges defaults, the config file and flags (flags win) into NodeOptions. */
 export async function nodeOptionsFrom (values: Record<string, unknown>): Promise<NodeOptions> {
   const config = typeof values.config === 'string' ? await readConfig(values.config) : {}
@@ -131,6 +147,11 @@ export async function nodeOptionsFrom (values: Record<string, unknown>): Promise
     bootstrap: checkEach('bootstrap', strings('bootstrap') ?? options.bootstrap, checkBootstrap),
     mdns: bool('mdns') ?? options.mdns,
     maxPeers: intFlag('max-peers', v['max-peers'], 1, 1_000) ?? options.maxPeers,
+    announce: checkEach('announce', strings('announce') ?? options.announce, multiaddr),
+    stun: checkEach('stun', strings('stun') ?? options.stun, checkStun),
+    upnp: bool('upnp') ?? options.upnp,
+    relayService: bool('relay-service') ?? options.relayService,
+    relayClient: relayClientOf(bool('relay-client')) ?? options.relayClient,
     mempoolMaxBytes: intFlag('mempool-max-bytes', v['mempool-max-bytes'], 100_000, 4_000_000_000) ?? options.mempoolMaxBytes,
     feeRate: intFlag('fee-rate', v['fee-rate'], 1, 1_000_000) ?? options.feeRate,
     logLevel,
@@ -163,6 +184,11 @@ export const nodeCommand: Command = {
     ['--bootstrap MULTIADDR', 'peer to connect to and redial, repeatable (with /p2p/<peerId>)'],
     ['--mdns, --no-mdns', 'find peers on the LAN by mDNS (default on for lan, off for regtest)'],
     ['--max-peers N', 'most connections (default 32)'],
+    ['--announce MULTIADDR', 'address peers are told to dial, instead of the listen addresses (a forwarded port), repeatable'],
+    ['--stun URL', 'STUN server for WebRTC hole punching (stun:host:port), repeatable (default none: WebRTC then connects only on the same network)'],
+    ['--no-upnp', 'do not map the listen port on the router by UPnP IGD (default: map it where the router offers UPnP)'],
+    ['--no-relay-service', 'do not relay for private peers (default: a publicly reachable node is a circuit relay v2 server, with limits)'],
+    ['--relay-client, --no-relay-client', 'reserve on relays so that private peers can reach this node: always, or never (default: once it finds itself unreachable)'],
     ['--no-p2p', 'run without networking'],
     ['--mempool-max-bytes N', 'mempool bound, in bytes of the entries\' estimated memory (default 64000000)'],
     ['--fee-rate N', 'default wallet fee rate, base units per byte (default 2)'],

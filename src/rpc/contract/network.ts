@@ -1,9 +1,11 @@
 import type { PeerInfoView } from '../../p2p/p2p-service.ts'
+import type { NatStatus } from '../../p2p/nat-service.ts'
 import type { MethodDoc } from './types.ts'
 
 export type { PeerInfoView }
 
-export interface NetworkInfo {
+/** Core's fields, then what the node knows of its reachability (NatStatus). */
+export interface NetworkInfo extends NatStatus {
   /** As Bitcoin Core numbers its versions: 0.2.0 is 20000. */
   version: number
   subversion: string
@@ -33,11 +35,11 @@ export interface NetworkResults {
 /** Peer-to-peer methods: peers, addresses, manual connections and bans. */
 export const NETWORK_METHODS = {
   getpeerinfo: {
-    description: 'Connected peers: [{peerId, addr, direction, height}].',
+    description: 'Connected peers, one entry each: [{peerId, addr, direction, height, connections: [{addr, direction, transport (tcp, webrtc, circuit), limited, rttMs, bytesIn, bytesOut, startTime}]}].',
     params: []
   },
   getnetworkinfo: {
-    description: 'This node\'s {version, subversion, peerId, addresses, connections, connections_in, connections_out, networkactive} (version as Bitcoin Core\'s number: 0.2.0 is 20000).',
+    description: 'This node\'s {version, subversion, peerId, addresses, connections, connections_in, connections_out, networkactive, reachability (public, private, unknown), listen, observed, announced, portMappings, relayReservations, relayService} (version as Bitcoin Core\'s number: 0.2.0 is 20000).',
     params: []
   },
   getconnectioncount: {

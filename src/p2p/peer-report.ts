@@ -1,0 +1,71 @@
+import type { Connection, Libp2p } from '@libp2p/interface'
+import type { ConnectionBytes } from './connection-bytes.ts'
+
+export const TRANSPORTS = ['tcp', 'webrtc', 'circuit', 'other'] as const
+export type TransportName = typeof TRANSPORTS[number]
+
+export interface ConnectionView {
+  addr: string
+  direction: string
+  transport: TransportName
+  /** Relayed under a relay's limits of time and bytes. */
+  limited: boolean
+  rttMs: number | null
+  /** Bytes since the connection opened (null where the transport carries data elsewhere: WebRTC's data channels). */
+  bytesIn: number | null
+  bytesOut: number | null
+  /** When it opened, ms since the epoch. */
+  startTime: number
+}
+
+export interface PeerInfoView {
+  peerId: string
+  /** The preferred connection's address and direction (a direct one before a relayed one). */
+  addr: string
+  direction: string
+  height: number | null
+  connections: ConnectionView[]
+}
+
+/** A WebRTC connection signalled through a relay has the relay's address with /webrtc: it is direct all the same. */
+export function transportOf (conn: Connection): TransportName {
+  const names = conn.remoteAddr.getComponents().map(c => c.name)
+  if (names.includes('webrtc')) return 'webrtc'
+  if (names.includes('p2p-circuit')) return 'circuit'
+  if (names.includes('tcp')) return 'tcp'
+  return 'other'
+}
+
+function connectionView (conn: Connection, bytes: ConnectionBytes): ConnectionView {
+  const counts = bytes.of(conn)
+  return {
+    addr: conn.remoteAddr.toString(),
+    direction: conn.direction,
+    transport: transportOf(conn),
+    limited: conn.limits !== undefined,
+    rttMs: conn.rtt === undefined ? null : Math.round(conn.rtt),
+    bytesIn: counts?.in ?? null,
+    bytesOut: counts?.out ?? null,
+    startTime: conn.timeline.open
+  }
+}
+
+/** getpeerinfo: one entry per peer, whatever the number of connections to it. */
+export function peerInfoOf (libp2p: Libp2p, bytes: ConnectionBytes, heightOf: (peer: string) => number | null): PeerInfoView[] {
+  const byPeer = new Map<string, Connection[]>()
+  for (const conn of libp2p.getConnections()) {
+    if (conn.status !== 'open') continue
+    const peer = conn.remotePeer.toString()
+    byPeer.set(peer, [...(byPeer.get(peer) ?? []), conn])
+  }
+  return [...byPeer].map(([peerId, conns]) => {
+    const preferred = conns.find(c => c.limits === undefined) ?? conns[0]
+    return {
+      peerId,
+      addr: preferred.remoteAddr.toString(),
+      direction: preferred.direction,
+      height: heightOf(peerId),
+      connections: conns.map(c => connectionView(c, bytes))
+    }
+  })
+}
