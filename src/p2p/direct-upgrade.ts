@@ -5,12 +5,17 @@
  * punches UDP with the STUN servers given, its offer and answer signalled
  * through the relay. The side that dialled the relayed connection offers
  * WebRTC once identify has shown the peer's /p2p-circuit/webrtc addresses.
- * Once a peer has a direct connection, its relayed ones close: they count
- * against the relay's limits and carry nothing a direct one cannot.
+ * Once a peer has a direct connection that answers a ping, its relayed ones
+ * close: they count against the relay's limits and carry nothing a direct one
+ * cannot. The ping matters: a WebRTC connection can open and carry nothing
+ * (between a symmetric NAT and a port-restricted one, seen in the NAT zoo),
+ * and closing the working relayed connection for it would cut the peer off;
+ * a direct connection that does not answer is closed instead.
  */
 import { serviceCapabilities, type ComponentLogger, type Connection, type IdentifyResult, type Libp2pEvents, type Logger, type Startable, type TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { byteStream } from '@libp2p/utils'
 
 export interface DirectUpgradeComponents {
   events: TypedEventTarget<Libp2pEvents>
@@ -20,6 +25,27 @@ export interface DirectUpgradeComponents {
 
 /** A WebRTC dial whose ICE finds no pair gives up after this long. */
 const WEBRTC_DIAL_TIMEOUT_MS = 20_000
+
+/** libp2p's ping protocol: 32 bytes echoed. */
+const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+const PING_BYTES = 32
+const PROBE_TIMEOUT_MS = 10_000
+
+/** Whether a connection carries data both ways: a ping over it, on it alone. */
+export async function answersPing (conn: Connection): Promise<boolean> {
+  const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS)
+  try {
+    const stream = await conn.newStream(PING_PROTOCOL, { signal })
+    const bytes = byteStream(stream)
+    const data = crypto.getRandomValues(new Uint8Array(PING_BYTES))
+    await bytes.write(data, { signal })
+    const echo = (await bytes.read({ bytes: PING_BYTES, signal })).subarray()
+    await stream.close({ signal }).catch(() => {})
+    return echo.every((b, i) => b === data[i])
+  } catch {
+    return false
+  }
+}
 
 const isWebRTC = (ma: Multiaddr): boolean => ma.getComponents().some(c => c.name === 'webrtc')
 
@@ -49,14 +75,26 @@ export class DirectUpgrade implements Startable {
 
   readonly #onOpen = (evt: CustomEvent<Connection>): void => {
     const conn = evt.detail
-    if (conn.limits === undefined) this.#closeRelayed(conn)
+    if (conn.limits === undefined) {
+      void this.#replaceRelayed(conn)
+      return
+    }
+    // A relayed connection that opens after a direct one (the peer dialled a relay address meanwhile) closes too.
+    const direct = this.#c.connectionManager.getConnections(conn.remotePeer).find(c => c.limits === undefined && c.status === 'open')
+    if (direct !== undefined) void this.#replaceRelayed(direct)
   }
 
-  #closeRelayed (direct: Connection): void {
-    for (const relayed of this.#c.connectionManager.getConnections(direct.remotePeer)) {
-      if (relayed.limits === undefined) continue
-      this.#log('direct connection to %p: closing relayed %a', direct.remotePeer, relayed.remoteAddr)
-      void relayed.close().catch(err => { relayed.abort(err as Error) })
+  async #replaceRelayed (direct: Connection): Promise<void> {
+    const relayed = (): Connection[] => this.#c.connectionManager.getConnections(direct.remotePeer).filter(c => c.limits !== undefined)
+    if (relayed().length === 0) return
+    if (!await answersPing(direct)) {
+      this.#log('direct connection to %p over %a carries nothing: closing it, staying relayed', direct.remotePeer, direct.remoteAddr)
+      direct.abort(new Error('direct connection does not answer a ping'))
+      return
+    }
+    for (const conn of relayed()) {
+      this.#log('direct connection to %p: closing relayed %a', direct.remotePeer, conn.remoteAddr)
+      void conn.close().catch(err => { conn.abort(err as Error) })
     }
   }
 

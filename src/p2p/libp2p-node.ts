@@ -2,7 +2,7 @@ import { createLibp2p } from 'libp2p'
 import { tcp, type TCPOptions } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { createPeerScoreParams } from '@libp2p/gossipsub/score'
@@ -138,10 +138,14 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
     },
     services: {
       identify: identify(),
+      // Tells peers at once when our addresses or protocols change (a relay reservation, DHT server mode, the relay service).
+      identifyPush: identifyPush(),
       ping: ping(),
       autoNAT: autoNATv2({ timeout: 10_000, startupDelay: 1_000 }),
       dcutr: dcutr(),
-      ...(nat.upnp ? { upnp: uPnPNAT({ portMappingDescription: 'coints', gatewaySearchInterval: 60_000 }) } : {}),
+      // A mapping the router made (to a public address: upnp-nat refuses a double NAT) is trusted as verified: AutoNAT v2
+      // asks only servers newly connected, which a host that mapped its port after its first peers may not meet for long.
+      ...(nat.upnp ? { upnp: uPnPNAT({ portMappingDescription: 'coints', gatewaySearchInterval: 60_000, autoConfirmAddress: true }) } : {}),
       // Server mode once an address is verified public (kad-dht's default), client before: an unreachable server only stalls queries.
       dht: kadDHT({ protocol: `${nat.dhtProtocol}/kad/1.0.0`, logPrefix: 'libp2p:coints-dht', metricsPrefix: 'coints_dht' }),
       nat: natService({

@@ -17,6 +17,7 @@ import type { AddressManager, ConnectionManager, Registrar, TransportManager } f
 import { circuitRelayServer, type CircuitRelayServerComponents, type CircuitRelayServerInit, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { isPrivate } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { isLoopback } from './addresses.ts'
 
 export const REACHABILITIES = ['public', 'private', 'unknown'] as const
 export type Reachability = typeof REACHABILITIES[number]
@@ -152,7 +153,8 @@ export class NatService implements Startable {
       observed: text(this.#c.addressManager.getObservedAddrs()),
       announced: text(this.#c.addressManager.getAddresses()),
       portMappings: addresses.filter(a => a.type === 'ip-mapping').map(a => ({ external: a.multiaddr.toString(), verified: a.verified })),
-      relayReservations: text(this.#c.transportManager.getAddrs().filter(a => isRelayed(a) && !a.getComponents().some(c => c.name === 'webrtc'))),
+      // A relay's loopback address is in its reservation too: no peer could use it.
+      relayReservations: text(this.#c.transportManager.getAddrs().filter(a => isRelayed(a) && !a.getComponents().some(c => c.name === 'webrtc') && !isLoopback(a))),
       relayService: { enabled: this.#init.relayService, running: this.#relayRunning, reservations: this.#relay.reservations.size }
     }
   }

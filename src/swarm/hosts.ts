@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { NODE_RUNTIME_FLAGS } from '../node/runtime-flags.ts'
 import { CointsError } from '../core/errors.ts'
@@ -7,7 +8,7 @@ import { callRpcRaw, typedRpc } from '../rpc/client.ts'
 import type { RpcCall } from '../rpc/contract.ts'
 import { freePort } from '../util/free-port.ts'
 import { waitFor } from '../util/wait-for.ts'
-import type { Lan } from './netns.ts'
+import type { HostNetwork } from './netns.ts'
 
 const MAIN = new URL('../cli/main.ts', import.meta.url).pathname
 const AGENT = new URL('./agent.ts', import.meta.url).pathname
@@ -32,6 +33,20 @@ export interface NodeHost {
 
 function nodeArgs (datadir: string, rpcPort: number, extra: string[]): string[] {
   return [...NODE_RUNTIME_FLAGS, MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(rpcPort), '--log-level', 'warn', ...extra]
+}
+
+/**
+ * A node's output is dropped, unless COINTS_SWARM_LOGS is set: then its stderr
+ * (its log, and libp2p's debug log with DEBUG=libp2p:*) goes to <datadir>.log.
+ */
+function spawnNode (start: (stdio: StdioOptions) => ChildProcess, datadir: string): ChildProcess {
+  if (process.env.COINTS_SWARM_LOGS === undefined) return start('ignore')
+  const log = openSync(`${datadir}.log`, 'a')
+  try {
+    return start(['ignore', 'ignore', log])
+  } finally {
+    closeSync(log)
+  }
 }
 
 /** A swarm's RPC calls give up after this long: a hung node must not hang the swarm. */
@@ -80,8 +95,7 @@ export class LoopbackHost implements NodeHost {
     }
     // After the last await: a stop that came meanwhile has already passed this host by.
     signal?.throwIfAborted()
-    this.#child = spawn(process.execPath, nodeArgs(this.datadir, this.#rpcPort, ['--listen', `/ip4/127.0.0.1/tcp/${this.#p2pPort}`, '--no-mdns', '--http', '127.0.0.1:0', ...extraArgs]), { stdio: 'ignore' })
-  }
+    this.#child = spawnNode(stdio => spawn(process.execPath, nodeArgs(this.datadir, this.#rpcPort, ['--listen', `/ip4/127.0.0.1/tcp/${this.#p2pPort}`, '--no-mdns', '--http', '127.0.0.1:0', ...extraArgs]), { stdio }), this.datadir)  }
 
   async kill (): Promise<void> { await exitOf(this.#child, 'SIGKILL') }
   async stop (): Promise<void> { await exitOf(this.#child, 'SIGTERM') }
@@ -89,20 +103,26 @@ export class LoopbackHost implements NodeHost {
   readonly rpc = typedRpc(async (method, params) => await callRpcRaw({ datadir: this.datadir, port: this.#rpcPort, timeoutMs: RPC_TIMEOUT_MS }, method, params))
 }
 
-/** A node alone in a LAN host's namespace, found by mDNS; RPC goes through an agent process in the namespace. */
+/**
+ * A node alone in a host's namespace (of a LAN, found by mDNS; or of a NAT
+ * zoo, found through bootstrap peers and the DHT); RPC goes through an agent
+ * process in the namespace.
+ */
 export class LanHost implements NodeHost {
   readonly index: number
   readonly datadir: string
-  readonly #lan: Lan
+  readonly #lan: HostNetwork
+  readonly #mdns: boolean
   #child: ChildProcess | undefined
   #agent: ChildProcess | undefined
   readonly #pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   #ids = 0
 
-  constructor (index: number, datadir: string, lan: Lan) {
+  constructor (index: number, datadir: string, lan: HostNetwork, options: { mdns?: boolean } = {}) {
     this.index = index
     this.datadir = datadir
     this.#lan = lan
+    this.#mdns = options.mdns ?? true
   }
 
   get alive (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
@@ -111,7 +131,7 @@ export class LanHost implements NodeHost {
 
   async start (extraArgs: string[], signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted()
-    this.#child = this.#lan.spawn(this.index, process.execPath, nodeArgs(this.datadir, regtest.defaultRpcPort, ['--listen', `/ip4/0.0.0.0/tcp/${regtest.defaultPort}`, '--mdns', ...extraArgs]), { stdio: 'ignore' })
+    this.#child = spawnNode(stdio => this.#lan.spawn(this.index, process.execPath, nodeArgs(this.datadir, regtest.defaultRpcPort, ['--listen', `/ip4/0.0.0.0/tcp/${regtest.defaultPort}`, this.#mdns ? '--mdns' : '--no-mdns', ...extraArgs]), { stdio }), this.datadir)
     if (this.#agent === undefined) {
       const agent = this.#lan.spawn(this.index, process.execPath, [AGENT, this.datadir, String(regtest.defaultRpcPort), String(RPC_TIMEOUT_MS)], { stdio: ['pipe', 'pipe', 'ignore'] })
       createInterface({ input: agent.stdout as NodeJS.ReadableStream }).on('line', line => {

@@ -8,7 +8,7 @@
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { promisify } from 'node:util'
 
-const run = promisify(execFile)
+export const run = promisify(execFile)
 
 export interface LanHost {
   /** The host's network namespace. */
@@ -19,10 +19,10 @@ export interface LanHost {
 }
 
 /** Namespaces of this project carry this prefix, then the creating process's pid. */
-const PREFIX = 'coints'
+export const PREFIX = 'coints'
 let lanCounter = 0
 
-async function ip (...args: string[]): Promise<string> {
+export async function ip (...args: string[]): Promise<string> {
   try {
     return (await run('ip', args)).stdout
   } catch (err) {
@@ -43,7 +43,12 @@ export async function isLanSupported (): Promise<{ ok: boolean, reason?: string 
   }
 }
 
-export class Lan {
+/** Namespaces whose hosts run programs: a LAN, or a NAT zoo (nat-zoo.ts). */
+export interface HostNetwork {
+  spawn: (host: number, command: string, args: string[], options?: SpawnOptions) => ChildProcess
+}
+
+export class Lan implements HostNetwork {
   readonly hosts: LanHost[] = []
   readonly #switch: string
   readonly #id: number
