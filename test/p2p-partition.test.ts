@@ -30,7 +30,7 @@ test('two groups that mined apart during a partition converge on the branch with
   const common = await waitForSameTip(all, regtest.coinbaseMaturity + 1)
 
   await partition([a1, a2], [b1, b2], true)
-  await waitFor(() => [a1, a2].every(n => n.p2p?.peerInfo().every(p => p.peerId === peerIdOf(a1) || p.peerId === peerIdOf(a2))), 'group a to lose its links to group b')
+  await waitFor(async () => (await Promise.all([a1, a2].map(async n => await n.p2p?.peerInfo() ?? []))).every(list => list.every(p => p.peerId === peerIdOf(a1) || p.peerId === peerIdOf(a2))), 'group a to lose its links to group b')
 
   // Group a confirms a transaction on its branch; group b mines a longer one without it.
   const tx = await spendCoinbase(a1.chain, 1, key, newKey().addressHash)

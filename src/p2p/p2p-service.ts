@@ -12,7 +12,7 @@ import { BanFile, BANS_FILE } from './ban-file.ts'
 import { BanList } from './ban-list.ts'
 import { ChainGossip, gossipMessageId, gossipTopics } from './chain-gossip.ts'
 import { GossipsubTransport } from './gossip-transport.ts'
-import { ConnectionBytes } from './connection-bytes.ts'
+import { ConnectionBytes, type TrafficTotals } from './connection-bytes.ts'
 import { DhtRendezvous } from './dht-rendezvous.ts'
 import { createLibp2pNode, type CointsLibp2p, type NatInit } from './libp2p-node.ts'
 import type { NatStatus } from './nat-service.ts'
@@ -42,6 +42,8 @@ export type { PeerInfoView }
 
 export interface NetworkInfoView extends NatStatus {
   peerId: string
+  /** Bytes moved since start over relayed and direct connections. */
+  traffic: TrafficTotals
   /** The addresses peers are told of (dial one of these to reach this node). */
   addresses: string[]
   connections: number
@@ -248,8 +250,9 @@ export class P2PService {
     await Promise.all(covered.map(async conn => { await conn.close().catch(() => { conn.abort(new Error('banned')) }) }))
   }
 
-  peerInfo (): PeerInfoView[] {
+  async peerInfo (): Promise<PeerInfoView[]> {
     if (this.#bytes === undefined) throw new Error('p2p is not started')
+    await this.#bytes.update()
     return peerInfoOf(this.libp2p, this.#bytes, peer => this.sync.peerHeight(peer))
   }
 
@@ -266,9 +269,11 @@ export class P2PService {
     }))
   }
 
-  networkInfo (): NetworkInfoView {
+  async networkInfo (): Promise<NetworkInfoView> {
     const libp2p = this.libp2p
-    return { peerId: libp2p.peerId.toString(), addresses: libp2p.getMultiaddrs().map(String), connections: libp2p.getConnections().length, ...libp2p.services.nat.status() }
+    if (this.#bytes === undefined) throw new Error('p2p is not started')
+    await this.#bytes.update()
+    return { peerId: libp2p.peerId.toString(), addresses: libp2p.getMultiaddrs().map(String), connections: libp2p.getConnections().length, traffic: this.#bytes.totals(), ...libp2p.services.nat.status() }
   }
 
   async addNode (address: string): Promise<void> {

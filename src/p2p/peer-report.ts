@@ -11,7 +11,7 @@ export interface ConnectionView {
   /** Relayed under a relay's limits of time and bytes. */
   limited: boolean
   rttMs: number | null
-  /** Bytes since the connection opened (null where the transport carries data elsewhere: WebRTC's data channels). */
+  /** Bytes since the connection opened (null where they cannot be counted). */
   bytesIn: number | null
   bytesOut: number | null
   /** When it opened, ms since the epoch. */

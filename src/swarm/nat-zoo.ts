@@ -19,7 +19,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { ip, PREFIX, run, type HostNetwork } from './netns.ts'
+import { builtOrDestroyed, ip, PREFIX, run, type HostNetwork } from './netns.ts'
 
 export const NAT_KINDS = ['upnp', 'port-restricted', 'symmetric'] as const
 export type NatKind = typeof NAT_KINDS[number]
@@ -71,13 +71,7 @@ export class NatZoo implements HostNetwork {
   /** Builds the zoo; a failure or an abort removes what was made. */
   static async create (spec: ZooSpec, signal?: AbortSignal): Promise<NatZoo> {
     const zoo = new NatZoo(zooCounter++)
-    try {
-      await zoo.#build(spec, signal)
-    } catch (err) {
-      await zoo.destroy()
-      throw err
-    }
-    return zoo
+    return await builtOrDestroyed(zoo, async () => { await zoo.#build(spec, signal) })
   }
 
   /** The namespaces this zoo made (for checks). */
@@ -229,11 +223,6 @@ export class NatZoo implements HostNetwork {
   async checkIsolated (): Promise<void> {
     const own = (await ip('-o', 'link')).split('\n').filter(l => l.includes(this.#base))
     if (own.length > 0) throw new Error(`an interface of the zoo is in this machine's namespace: ${own[0]}`)
-    const ids = new Map<string, string>()
-    for (const line of (await ip('netns', 'list-id')).split('\n')) {
-      const m = /nsid (\d+) \(iproute2 netns name: (\S+)\)/.exec(line)
-      if (m !== null) ids.set(m[1], m[2])
-    }
     for (const ns of this.#names) {
       const links = JSON.parse(await ip('-j', '-n', ns, '-d', 'link', 'show')) as Array<{ ifname: string, link_type: string, link_netnsid?: number, linkinfo?: { info_kind?: string } }>
       // nsids are per namespace: ask this one which namespace each of its ids names.

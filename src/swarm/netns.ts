@@ -43,6 +43,17 @@ export async function isLanSupported (): Promise<{ ok: boolean, reason?: string 
   }
 }
 
+/** Runs `build`; if it fails, removes what it made (`thing.destroy()`) before passing the failure on. */
+export async function builtOrDestroyed<T extends { destroy: () => Promise<void> }> (thing: T, build: () => Promise<void>): Promise<T> {
+  try {
+    await build()
+  } catch (err) {
+    await thing.destroy()
+    throw err
+  }
+  return thing
+}
+
 /** Namespaces whose hosts run programs: a LAN, or a NAT zoo (nat-zoo.ts). */
 export interface HostNetwork {
   spawn: (host: number, command: string, args: string[], options?: SpawnOptions) => ChildProcess
@@ -68,13 +79,7 @@ export class Lan implements HostNetwork {
   static async create (hosts: number, signal?: AbortSignal): Promise<Lan> {
     if (hosts < 1 || hosts > 200) throw new RangeError('a LAN has 1 to 200 hosts')
     const lan = new Lan(lanCounter++ % 200)
-    try {
-      await lan.#build(hosts, signal)
-    } catch (err) {
-      await lan.destroy()
-      throw err
-    }
-    return lan
+    return await builtOrDestroyed(lan, async () => { await lan.#build(hosts, signal) })
   }
 
   /** Port names are kept short: interface names have at most 15 characters. */

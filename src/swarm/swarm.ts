@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { getNetwork } from '../core/params.ts'
 import { LanHost, LoopbackHost, waitForRpc, type NodeHost } from './hosts.ts'
 import { isLanSupported, Lan, sweepStaleLans } from './netns.ts'
+import { NAT_KINDS, NatZoo, STUN_IPS, type NatKind, type ZooSpec } from './nat-zoo.ts'
 
 export const SCENARIOS = ['steady', 'partition', 'crash', 'late'] as const
 export type Scenario = typeof SCENARIOS[number]
@@ -20,7 +21,7 @@ export type Scenario = typeof SCENARIOS[number]
 export interface SwarmOptions {
   nodes: number
   miners: number
-  mode: 'loopback' | 'lan'
+  mode: 'loopback' | 'lan' | 'nat'
   scenarios: Scenario[]
   /** Seconds each scenario phase runs. */
   phaseSeconds: number
@@ -32,6 +33,18 @@ export interface SwarmOptions {
   lateNodes: number
   /** Progress: `lasting` lines (a scenario starting or done) stay; the others replace each other. */
   onProgress?: (line: string, lasting?: boolean) => void
+}
+
+/** Of the pairs of hosts, by the kinds of their ends (public, or their router's NAT). */
+export interface PairCounts { direct: number, relayed: number, unconnected: number }
+
+export interface NatReport {
+  pairs: Record<string, PairCounts>
+  /** From the swarm's start to the earliest direct connection still open between two hosts behind routers. */
+  firstDirectMs: number | null
+  /** Bytes carried end to end over relayed connections, and over direct ones (relays' own hops excluded). */
+  relayedBytes: number
+  directBytes: number
 }
 
 export interface Percentiles { count: number, p50: number | null, p95: number | null, p99: number | null }
@@ -62,7 +75,18 @@ export interface SwarmReport {
   converged: boolean
   /** Mean resident memory of the node processes at the end, MB (Linux). */
   rssPerNodeMb: number | null
+  /** --mode nat only. */
+  nat?: NatReport
   errors: string[]
+}
+
+/** Router kinds of a NAT swarm, in turn: most home routers are port-restricted cones, some offer UPnP, few are symmetric. */
+const ROUTER_TURNS: readonly NatKind[] = ['port-restricted', 'upnp', 'port-restricted', 'symmetric']
+
+/** Two public hosts (the first the seed, both relays), then a router with one host for each other node. */
+export function natSwarmSpec (total: number): ZooSpec {
+  const publicHosts = Math.min(2, Math.max(1, total - 1))
+  return { publicHosts, routers: Array.from({ length: total - publicHosts }, (_, i) => ({ name: String(i), kind: ROUTER_TURNS[i % ROUTER_TURNS.length], hosts: 1 })) }
 }
 
 const regtest = getNetwork('regtest')
@@ -85,6 +109,8 @@ export class Swarm {
   readonly #o: SwarmOptions
   readonly #hosts: NodeHost[] = []
   #lan: Lan | undefined
+  #zoo: NatZoo | undefined
+  #started = 0
   #dir = ''
   #mining = false
   #cut = false
@@ -104,7 +130,7 @@ export class Swarm {
   /** The scenario under way, named in the progress line. */
   #scenario: Scenario | undefined
   readonly #abort = new AbortController()
-  #creating: Promise<Lan> | undefined
+  #creating: Promise<Lan | NatZoo> | undefined
 
   constructor (options: SwarmOptions) {
     this.#o = options
@@ -137,14 +163,14 @@ export class Swarm {
     this.#abort.abort()
     await Promise.all(this.#hosts.map(async h => { await h.stop().catch(async () => { await h.kill() }) }))
     // A LAN still being built removes itself on the abort; a finished one is removed here.
-    const lan = this.#lan ?? await this.#creating?.catch(() => undefined)
-    await lan?.destroy()
+    const net = this.#lan ?? this.#zoo ?? await this.#creating?.catch(() => undefined)
+    await net?.destroy()
     if (this.#dir !== '') await rm(this.#dir, { recursive: true, force: true })
   }
 
   async #run (): Promise<SwarmReport> {
     const o = this.#o
-    if (o.mode === 'lan') {
+    if (o.mode !== 'loopback') {
       const support = await isLanSupported()
       if (!support.ok) throw new Error(support.reason)
       // Namespaces of swarms that were killed outright (kill -9 leaves no chance to clean up).
@@ -153,17 +179,24 @@ export class Swarm {
     this.#dir = await mkdtemp(join(tmpdir(), 'coints-swarm-'))
     const total = o.nodes + (o.scenarios.includes('late') ? o.lateNodes : 0)
     if (o.mode === 'lan') {
-      this.#creating = Lan.create(total, this.#abort.signal)
-      this.#lan = await this.#creating
+      const creating = Lan.create(total, this.#abort.signal)
+      this.#creating = creating
+      this.#lan = await creating
     }
+    if (o.mode === 'nat') {
+      const creating = NatZoo.create(natSwarmSpec(total), this.#abort.signal)
+      this.#creating = creating
+      this.#zoo = await creating
+    }
+    const net = this.#lan ?? this.#zoo
     for (let i = 0; i < total; i++) {
       const datadir = join(this.#dir, `node${i}`)
-      this.#hosts.push(o.mode === 'lan' ? new LanHost(i, datadir, this.#lan as Lan) : new LoopbackHost(i, datadir))
+      this.#hosts.push(net === undefined ? new LoopbackHost(i, datadir) : new LanHost(i, datadir, net, { mdns: o.mode === 'lan' }))
     }
     const initial = this.#hosts.slice(0, o.nodes)
 
     this.#progress(`starting ${o.nodes} nodes (${o.mode})`, true)
-    const started = Date.now()
+    const started = this.#started = Date.now()
     await this.#startHost(initial[0])
     for (const host of initial.slice(1)) await this.#startHost(host)
     const peered = await until(async () => (await Promise.all(initial.map(async h => (await h.rpc('getpeerinfo')).length))).every(n => n > 0), 60_000)
@@ -209,6 +242,12 @@ export class Swarm {
       // The seed, and the node two before: the odd and the even nodes each form a chain of their own too.
       const peers = host.index >= 2 ? [seed, this.#hosts[host.index - 2]] : [seed]
       for (const peer of new Set(peers)) extra.push('--bootstrap', (await peer.rpc('getnetworkinfo')).addresses[0])
+    }
+    const zoo = this.#zoo
+    if (zoo !== undefined) {
+      // Beyond the seed, peers are found through the DHT; WebRTC needs the zoo's STUN server.
+      extra.push('--stun', `stun:${STUN_IPS[0]}:3478`)
+      if (host !== seed) extra.push('--bootstrap', `/ip4/${zoo.hosts[0].ip}/tcp/${regtest.defaultPort}/p2p/${(await seed.rpc('getnetworkinfo')).peerId}`)
     }
     await host.start(extra, this.#abort.signal)
     await waitForRpc(host, 60_000, 100)
@@ -293,7 +332,8 @@ export class Swarm {
         await y.rpc('setban', [idsA[i], cut ? 'add' : 'remove'])
       }
     }
-    if (!cut) {
+    // On loopback the sides meet again through an addnode; behind NATs, through the DHT.
+    if (!cut && this.#zoo === undefined) {
       const addr = (await b[0].rpc('getnetworkinfo')).addresses[0]
       await a[0].rpc('addnode', [addr])
     }
@@ -367,8 +407,32 @@ export class Swarm {
       utxoSummaries,
       converged: converged && tips === 1 && utxoSummaries === 1 && hosts.length === this.#hosts.length,
       rssPerNodeMb: await meanRssMb(hosts),
+      ...(this.#zoo === undefined ? {} : { nat: await this.#natReport(hosts, this.#zoo) }),
       errors: this.#errors.slice(0, 20)
     }
+  }
+
+  async #natReport (hosts: NodeHost[], zoo: NatZoo): Promise<NatReport> {
+    const kindOf = (h: NodeHost): NatKind | 'public' => zoo.hosts[h.index].router?.kind ?? 'public'
+    const infos = await Promise.all(hosts.map(async h => await h.rpc('getnetworkinfo')))
+    const lists = await Promise.all(hosts.map(async h => await h.rpc('getpeerinfo')))
+    const kinds = ['public', ...NAT_KINDS]
+    const pairs: Record<string, PairCounts> = {}
+    let firstDirect: number | null = null
+    for (let x = 0; x < hosts.length; x++) {
+      for (let y = x + 1; y < hosts.length; y++) {
+        const key = [kindOf(hosts[x]), kindOf(hosts[y])].sort((a, b) => kinds.indexOf(a) - kinds.indexOf(b)).join(' + ')
+        const conns = lists[x].find(p => p.peerId === infos[y].peerId)?.connections ?? []
+        pairs[key] ??= { direct: 0, relayed: 0, unconnected: 0 }
+        pairs[key][conns.some(c => !c.limited) ? 'direct' : conns.length > 0 ? 'relayed' : 'unconnected']++
+        if (kindOf(hosts[x]) === 'public' || kindOf(hosts[y]) === 'public') continue
+        for (const c of conns) if (!c.limited) firstDirect = Math.min(firstDirect ?? Infinity, c.startTime - this.#started)
+      }
+    }
+    // Each byte is counted at both ends; a relayed one also rides two direct connections to and from its relay.
+    const relayedBytes = Math.round(infos.reduce((sum, i) => sum + i.traffic.relayed, 0) / 2)
+    const directBytes = Math.max(0, Math.round(infos.reduce((sum, i) => sum + i.traffic.direct, 0) / 2) - 2 * relayedBytes)
+    return { pairs, firstDirectMs: firstDirect, relayedBytes, directBytes }
   }
 }
 
@@ -379,6 +443,15 @@ async function meanRssMb (hosts: NodeHost[]): Promise<number | null> {
     if (mb !== undefined) values.push(mb)
   }
   return values.length === 0 ? null : Math.round(values.reduce((a, b) => a + b, 0) / values.length)
+}
+
+function natLines (nat: NatReport): string[] {
+  return [
+    '  pairs by NAT type             direct / relayed / unconnected',
+    ...Object.entries(nat.pairs).map(([kinds, c]) => `    ${kinds.padEnd(34)} ${c.direct} / ${c.relayed} / ${c.unconnected}`),
+    `  first direct connection      ${nat.firstDirectMs === null ? 'none' : `${nat.firstDirectMs} ms after the start`} (between two hosts behind routers)`,
+    `  bytes relayed ${nat.relayedBytes}, direct ${nat.directBytes}`
+  ]
 }
 
 export function formatReport (r: SwarmReport): string {
@@ -393,6 +466,7 @@ export function formatReport (r: SwarmReport): string {
     `  orphans ${r.orphans}, reorganisations ${r.reorgs} (deepest ${r.maxReorgDepth})`,
     `  agreement after the heal     ${r.convergeAfterHealMs === null ? 'n/a' : `${r.convergeAfterHealMs} ms`}`,
     `  resident memory per node     ${r.rssPerNodeMb ?? '?'} MB`,
+    ...(r.nat === undefined ? [] : natLines(r.nat)),
     `  tips ${r.tips}, UTXO set summaries ${r.utxoSummaries}: ${r.converged ? 'CONVERGED' : 'NOT CONVERGED'}`,
     ...r.errors.map(e => `  ! ${e}`)
   ].join('\n')

@@ -41,11 +41,11 @@ async function fileOptions (path: string): Promise<Record<string, unknown>> {
 export const swarmCommand: Command = {
   name: 'swarm',
   summary: 'Runs a swarm of regtest nodes on this machine, mines and sends transactions among them, applies faults and reports propagation and convergence (exit status 1 when they did not converge).',
-  usage: 'coints swarm [--nodes N] [--miners M] [--mode loopback|lan] [--scenario steady,partition,crash,late|all] [--json]',
+  usage: 'coints swarm [--nodes N] [--miners M] [--mode loopback|lan|nat] [--scenario steady,partition,crash,late|all] [--json]',
   flags: [
     ['--nodes N', 'node processes (default 8)'],
     ['--miners M', 'of which mining, in turn (default 2)'],
-    ['--mode loopback|lan', 'loopback: bootstrap lists on 127.0.0.1 (anywhere); lan: each node in its own network namespace on a bridge, found by mDNS (root and iproute2)'],
+    ['--mode loopback|lan|nat', 'loopback: bootstrap lists on 127.0.0.1 (anywhere); lan: each node in its own network namespace on a bridge, found by mDNS (root and iproute2); nat: two public nodes and the others each behind a home router (port-restricted, UPnP or symmetric NAT) on a simulated internet with a STUN server, found through the DHT (root, iproute2, iptables, nftables, miniupnpd, stund)'],
     ['--scenario LIST', 'steady, partition (split, both sides mine, heal), crash (SIGKILL and restart), late (add nodes that must sync), or all (default steady)'],
     ['--scenario-file FILE', 'JSON with these flags\' names'],
     ['--phase-seconds S', 'length of each scenario phase (default 10)'],
@@ -62,7 +62,7 @@ export const swarmCommand: Command = {
     }
     const v = { ...(typeof parsed['scenario-file'] === 'string' ? await fileOptions(parsed['scenario-file']) : {}), ...Object.fromEntries(Object.entries(parsed).filter(([, x]) => x !== undefined)) }
     const mode = v.mode ?? 'loopback'
-    if (mode !== 'loopback' && mode !== 'lan') throw new UsageError('BAD_FLAGS', '--mode must be loopback or lan')
+    if (mode !== 'loopback' && mode !== 'lan' && mode !== 'nat') throw new UsageError('BAD_FLAGS', '--mode must be loopback, lan or nat')
     const options: SwarmOptions = {
       nodes: intFlag('nodes', v.nodes, 2, 200) ?? 8,
       miners: intFlag('miners', v.miners, 1, 200) ?? 2,

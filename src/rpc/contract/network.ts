@@ -1,10 +1,11 @@
 import type { PeerInfoView } from '../../p2p/p2p-service.ts'
 import type { NatStatus } from '../../p2p/nat-service.ts'
+import type { TrafficTotals } from '../../p2p/connection-bytes.ts'
 import type { MethodDoc } from './types.ts'
 
 export type { PeerInfoView }
 
-/** Core's fields, then what the node knows of its reachability (NatStatus). */
+/** Core's fields, then what the node knows of its reachability (NatStatus) and the bytes it moved relayed and direct. */
 export interface NetworkInfo extends NatStatus {
   /** As Bitcoin Core numbers its versions: 0.2.0 is 20000. */
   version: number
@@ -15,6 +16,7 @@ export interface NetworkInfo extends NatStatus {
   connections_in: number
   connections_out: number
   networkactive: boolean
+  traffic: TrafficTotals
 }
 
 /** A ban in force: Core's fields (seconds since the epoch), with peerId for a ban of a key. */
@@ -39,7 +41,7 @@ export const NETWORK_METHODS = {
     params: []
   },
   getnetworkinfo: {
-    description: 'This node\'s {version, subversion, peerId, addresses, connections, connections_in, connections_out, networkactive, reachability (public, private, unknown), listen, observed, announced, portMappings, relayReservations, relayService} (version as Bitcoin Core\'s number: 0.2.0 is 20000).',
+    description: 'This node\'s {version, subversion, peerId, addresses, connections, connections_in, connections_out, networkactive, reachability (public, private, unknown), listen, observed, announced, portMappings, relayReservations, relayService, traffic: {relayed, direct} bytes} (version as Bitcoin Core\'s number: 0.2.0 is 20000).',
     params: []
   },
   getconnectioncount: {

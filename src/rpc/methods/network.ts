@@ -53,14 +53,14 @@ function banView (ban: Ban): BanView {
 /** Peer-to-peer methods: peers, addresses, manual connections and bans. */
 export function networkMethods (p2p: P2PService | undefined): Handlers<keyof NetworkResults> {
   return {
-    getpeerinfo: async () => p2p?.peerInfo() ?? [],
+    getpeerinfo: async () => await p2p?.peerInfo() ?? [],
     getnetworkinfo: async () => {
       if (p2p === undefined) networkingOff()
-      const peers = p2p.peerInfo()
+      const peers = await p2p.peerInfo()
       const inbound = peers.filter(p => p.direction === 'inbound').length
-      return { version: versionNumber(VERSION), subversion: USER_AGENT, ...p2p.networkInfo(), connections_in: inbound, connections_out: peers.length - inbound, networkactive: true }
+      return { version: versionNumber(VERSION), subversion: USER_AGENT, ...await p2p.networkInfo(), connections_in: inbound, connections_out: peers.length - inbound, networkactive: true }
     },
-    getconnectioncount: async () => p2p?.peerInfo().length ?? 0,
+    getconnectioncount: async () => (await p2p?.peerInfo())?.length ?? 0,
     addnode: async ({ multiaddr: text }) => {
       if (p2p === undefined) networkingOff()
       try {
