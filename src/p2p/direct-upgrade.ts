@@ -29,10 +29,12 @@ const WEBRTC_DIAL_TIMEOUT_MS = 20_000
 /** libp2p's ping protocol: 32 bytes echoed. */
 const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 const PING_BYTES = 32
-const PROBE_TIMEOUT_MS = 10_000
+const PROBE_TIMEOUT_MS = 5_000
+/** After a WebRTC attempt failed (no connection, or one that carried nothing), the pair waits this long before the next: its NATs will not change soon. */
+const RETRY_AFTER_MS = 5 * 60_000
 
-/** Whether a connection carries data both ways: a ping over it, on it alone. */
-export async function answersPing (conn: Connection): Promise<boolean> {
+/** Whether a connection carries data both ways: a ping over it, on it alone (else why not). */
+export async function answersPing (conn: Connection): Promise<true | string> {
   const signal = AbortSignal.timeout(PROBE_TIMEOUT_MS)
   try {
     const stream = await conn.newStream(PING_PROTOCOL, { signal })
@@ -41,9 +43,10 @@ export async function answersPing (conn: Connection): Promise<boolean> {
     await bytes.write(data, { signal })
     const echo = (await bytes.read({ bytes: PING_BYTES, signal })).subarray()
     await stream.close({ signal }).catch(() => {})
-    return echo.every((b, i) => b === data[i])
-  } catch {
-    return false
+    return echo.every((b, i) => b === data[i]) || 'a wrong echo'
+  } catch (err) {
+    // A stream that never opened rejects with its close event, not an Error.
+    return err instanceof Event ? `the stream ended (${err.type})` : (err as Error).message
   }
 }
 
@@ -54,6 +57,8 @@ export class DirectUpgrade implements Startable {
   readonly #log: Logger
   /** Peers a WebRTC dial is under way to. */
   readonly #dialing = new Set<string>()
+  /** When a WebRTC attempt with a peer last failed (ms); identify runs again at every address change, and each would retry. */
+  readonly #failed = new Map<string, number>()
 
   constructor (components: DirectUpgradeComponents) {
     this.#c = components
@@ -87,8 +92,10 @@ export class DirectUpgrade implements Startable {
   async #replaceRelayed (direct: Connection): Promise<void> {
     const relayed = (): Connection[] => this.#c.connectionManager.getConnections(direct.remotePeer).filter(c => c.limits !== undefined)
     if (relayed().length === 0) return
-    if (!await answersPing(direct)) {
-      this.#log('direct connection to %p over %a carries nothing: closing it, staying relayed', direct.remotePeer, direct.remoteAddr)
+    const answer = await answersPing(direct)
+    if (answer !== true) {
+      this.#log('direct connection to %p over %a carries nothing (%s): closing it, staying relayed', direct.remotePeer, direct.remoteAddr, answer)
+      this.#failedWith(direct.remotePeer.toString())
       direct.abort(new Error('direct connection does not answer a ping'))
       return
     }
@@ -98,17 +105,27 @@ export class DirectUpgrade implements Startable {
     }
   }
 
+  #failedWith (peer: string): void {
+    this.#failed.set(peer, Date.now())
+    // Peers that come and go leave no trace beyond their retry wait.
+    for (const [p, at] of this.#failed) if (Date.now() - at >= RETRY_AFTER_MS) this.#failed.delete(p)
+  }
+
   readonly #onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     const { peerId, connection, listenAddrs } = evt.detail
     const peer = peerId.toString()
     if (connection.limits === undefined || connection.direction !== 'outbound' || this.#dialing.has(peer)) return
+    if (Date.now() - (this.#failed.get(peer) ?? -Infinity) < RETRY_AFTER_MS) return
     if (this.#c.connectionManager.getConnections(peerId).some(c => c.limits === undefined)) return
     const addrs = listenAddrs.filter(isWebRTC).map(a => a.getComponents().at(-1)?.name === 'p2p' ? a : a.encapsulate(`/p2p/${peer}`))
     if (addrs.length === 0) return
     this.#dialing.add(peer)
     this.#log('offering WebRTC to %p over %a', peerId, addrs[0])
     void this.#c.connectionManager.openConnection(addrs, { force: true, signal: AbortSignal.timeout(WEBRTC_DIAL_TIMEOUT_MS) })
-      .then(conn => { this.#log('direct WebRTC connection to %p', conn.remotePeer) }, err => { this.#log('WebRTC to %p failed, staying relayed - %e', peerId, err) })
+      .then(conn => { this.#log('direct WebRTC connection to %p', conn.remotePeer) }, err => {
+        this.#log('WebRTC to %p failed, staying relayed - %e', peerId, err)
+        this.#failedWith(peer)
+      })
       .finally(() => { this.#dialing.delete(peer) })
   }
 }

@@ -134,7 +134,10 @@ export class PeerManager implements PeerPolicy {
       if (oldest.done !== true) this.#discovered.delete(oldest.value)
     }
     this.#discovered.set(peer, { addrs: dialableAddresses(info.multiaddrs), failures: 0, notBefore: 0 })
-    if (this.#connected().size < this.#targetPeers) this.#dialDiscovered(peer)
+    // A peer already connected is not dialled again: for one reached only through a relay, libp2p would dial its
+    // direct (WebRTC) addresses on every discovery; DirectUpgrade makes that attempt once, and waits after a failure.
+    const connected = this.#connected()
+    if (connected.size < this.#targetPeers && !connected.has(peer)) this.#dialDiscovered(peer)
   }
 
   #maintain (): void {
