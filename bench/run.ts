@@ -5,6 +5,7 @@
 import { benchAttacks } from './attacks.ts'
 import { benchMempool } from './mempool.ts'
 import { benchMiner } from './miner.ts'
+import { benchNat } from './nat.ts'
 import { benchPropagation, benchSync } from './network.ts'
 import { benchStartup, benchWalletStartup } from './startup.ts'
 import { benchStorage } from './storage.ts'
@@ -33,3 +34,4 @@ await run('attacks', benchAttacks)
 await run('swarm', benchSwarm)
 await run('watching', benchWatching)
 await run('explorer', benchExplorer)
+await run('nat', benchNat)
