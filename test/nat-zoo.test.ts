@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { LanHost } from '../src/swarm/hosts.ts'
-import { isLanSupported } from '../src/swarm/netns.ts'
+import { isLanSupported, sweepStaleLans } from '../src/swarm/netns.ts'
 import { NatZoo, STUN_IPS, type ZooHost } from '../src/swarm/nat-zoo.ts'
 import { newKey, waitFor } from './helpers/node-harness.ts'
 
@@ -18,7 +18,7 @@ const missing = tools.filter(t => t !== undefined)
 const reason = !support.ok ? support.reason : missing.length > 0 ? `the NAT zoo needs ${missing.join(', ')} (apt-get install iptables nftables miniupnpd stun-server)` : undefined
 const skip = reason !== undefined && process.env.CI === undefined ? reason : false
 
-interface Conn { transport: string, limited: boolean }
+interface Conn { transport: string, limited: boolean, direction: string, addr: string }
 interface Peer { peerId: string, connections: Conn[] }
 interface NetInfo { peerId: string, reachability: string, addresses: string[], portMappings: Array<{ external: string, verified: boolean }>, relayReservations: string[], relayService: { running: boolean } }
 
@@ -26,6 +26,8 @@ const label = (h: ZooHost): string => h.router === undefined ? `public ${h.ip}` 
 
 test('a NAT zoo: hosts behind UPnP, port-restricted and symmetric NATs all connect, go direct where the NATs allow, and carry blocks and sync', { skip, timeout: 300_000 }, async t => {
   assert.equal(reason, undefined, reason)
+  // A zoo of a test that was killed outright (its namespaces, and its daemons in them).
+  await sweepStaleLans()
   const zoo = await NatZoo.create({
     publicHosts: 2,
     routers: [
@@ -98,6 +100,9 @@ test('a NAT zoo: hosts behind UPnP, port-restricted and symmetric NATs all conne
     throw new Error(`${(err as Error).message}: ${[...await connectionsOf()].map(([p, c]) => show(p, c)).join('; ')}`)
   })
   for (const [pair, conns] of final) t.diagnostic(show(pair, conns))
+  // Router A's host is dialled directly, on the port its router mapped.
+  const dialledA = await Promise.all(running.filter(i => i !== A).map(async i => (await peers(i)).find(p => p.peerId === ids.get(A))?.connections ?? []))
+  assert.ok(dialledA.flat().some(c => c.direction === 'outbound' && !c.limited && c.addr.startsWith(`/ip4/${zoo.hosts[A].router?.wanIp}/tcp/`)), `a peer dialled router A's host through its mapping: ${JSON.stringify(dialledA)}`)
 
   // A block mined behind each router reaches every host.
   for (const miner of [A, B, C, D]) {

@@ -147,7 +147,7 @@ export class Lan implements HostNetwork {
   }
 }
 
-/** Removes namespaces left by coints processes that no longer run (a killed test, say). */
+/** Removes namespaces left by coints processes that no longer run (a killed test, say), and what still runs in them. */
 export async function sweepStaleLans (): Promise<string[]> {
   const removed: string[] = []
   for (const line of (await ip('netns', 'list').catch(() => '')).split('\n')) {
@@ -163,6 +163,12 @@ export async function sweepStaleLans (): Promise<string[]> {
       alive = (err as NodeJS.ErrnoException).code !== 'ESRCH'
     }
     if (!alive) {
+      // Its daemons and nodes outlive it in the namespace (a NAT zoo's miniupnpd, stund): they go first.
+      for (const pid of (await ip('netns', 'pids', name).catch(() => '')).split('\n').map(Number).filter(p => p > 0)) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {}
+      }
       await ip('netns', 'del', name).catch(() => {})
       removed.push(name)
     }
