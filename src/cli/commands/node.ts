@@ -89,6 +89,15 @@ function httpOf (value: unknown, fallback: NodeOptions['http']): NodeOptions['ht
   return { host: address.host, port: address.port ?? fallback?.port ?? 0 }
 }
 
+/** An address to announce: any multiaddr peers can dial (`/ip4/203.0.113.7/tcp/9444`, `/dns4/node.example.org/tcp/9444`). */
+function checkAnnounce (text: string): void {
+  try {
+    multiaddr(text)
+  } catch (err) {
+    throw new CointsError('BAD_MULTIADDR', `${JSON.stringify(text)} is not a multiaddr (${(err as Error).message}); e.g. /ip4/203.0.113.7/tcp/9444`)
+  }
+}
+
 /** A STUN URL as RTCPeerConnection takes it (RFC 7064): stun:host[:port]. */
 function checkStun (url: string): void {
   if (!/^stuns?:(\[[0-9a-fA-F:.]+\]|[^\s:/?#[\]]+)(:\d{1,5})?$/.test(url)) throw new CointsError('BAD_STUN_URL', `${url} is not a STUN URL (stun:host or stun:host:port)`)
@@ -147,7 +156,7 @@ export async function nodeOptionsFrom (values: Record<string, unknown>): Promise
     bootstrap: checkEach('bootstrap', strings('bootstrap') ?? options.bootstrap, checkBootstrap),
     mdns: bool('mdns') ?? options.mdns,
     maxPeers: intFlag('max-peers', v['max-peers'], 1, 1_000) ?? options.maxPeers,
-    announce: checkEach('announce', strings('announce') ?? options.announce, multiaddr),
+    announce: checkEach('announce', strings('announce') ?? options.announce, checkAnnounce),
     stun: checkEach('stun', strings('stun') ?? options.stun, checkStun),
     upnp: bool('upnp') ?? options.upnp,
     relayService: bool('relay-service') ?? options.relayService,
