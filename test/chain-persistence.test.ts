@@ -16,7 +16,8 @@ import { genesisBlock, getNetwork, subsidyAt } from '../src/core/params.ts'
 import { coinsOf } from '../src/core/rules.ts'
 import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
 
-const NODE = '/work/main/node_modules/.bin/node'
+// The Node running this test (the bundled Node 24), never another checkout's.
+const NODE = process.execPath
 
 async function directSummary (ws: ChainWorkspace, name: string, blocks: Block[]): Promise<ReturnType<Chain['utxoSummary']>> {
   const direct = await ws.open({ name })
