@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodeAddress } from '../src/core/address.ts'
 import { getNetwork } from '../src/core/params.ts'
-import { LanHost } from '../src/swarm/hosts.ts'
+import { LanHost, waitForRpc } from '../src/swarm/hosts.ts'
+import { waitFor } from '../src/util/wait-for.ts'
 import { NatZoo, STUN_IPS, type NatKind } from '../src/swarm/nat-zoo.ts'
 import { Swarm, type PairCounts, type Percentiles } from '../src/swarm/swarm.ts'
 import { keyPairOf, randomPrivateKey } from '../src/core/keys.ts'
@@ -26,33 +27,23 @@ export function directPermitted (kinds: string): boolean {
   return a !== 'symmetric' && b !== 'symmetric' ? true : [a, b].some(k => k === 'public' || k === 'upnp')
 }
 
-async function poll (check: () => Promise<boolean>, timeoutMs: number): Promise<number | null> {
-  const start = Date.now()
-  while (Date.now() - start < timeoutMs) {
-    if (await check().catch(() => false)) return Date.now() - start
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  return null
-}
-
 /** Ms from each node's start to its first block, by the kind of its router ('public': on the internet). */
 export async function benchFirstBlock (): Promise<Record<string, number | null>> {
   const kinds: NatKind[] = ['upnp', 'port-restricted', 'symmetric']
   const zoo = await NatZoo.create({ publicHosts: 2, routers: kinds.map((kind, i) => ({ name: String(i), kind, hosts: 1 })) })
   const dir = await mkdtemp(join(tmpdir(), 'coints-bench-nat-'))
-  const nodes = zoo.hosts.map(h => new LanHost(h.index, dir, zoo, { mdns: false }))
+  const nodes = zoo.hosts.map(h => new LanHost(h.index, join(dir, `node${h.index}`), zoo, { mdns: false }))
   const signal = new AbortController().signal
   try {
     const common = ['--stun', `stun:${STUN_IPS[0]}:3478`, '--miner-address', encodeAddress(regtest.addressPrefix, keyPairOf(randomPrivateKey()).addressHash)]
     await nodes[0].start(common, signal)
-    await poll(async () => { await nodes[0].rpc('getblockchaininfo'); return true }, 60_000)
+    await waitForRpc(nodes[0], 60_000, 50)
     const seed = `/ip4/${zoo.hosts[0].ip}/tcp/${regtest.defaultPort}/p2p/${(await nodes[0].rpc('getnetworkinfo') as { peerId: string }).peerId}`
     const started = await Promise.all(nodes.slice(1).map(async n => { await n.start([...common, '--bootstrap', seed], signal); return Date.now() }))
     await nodes[0].rpc('generate', [1])
     const times = await Promise.all(nodes.slice(1).map(async (n, i) => {
-      const from = Date.now()
-      const ms = await poll(async () => (await n.rpc('getblockchaininfo') as { height: number }).height >= 1, 120_000)
-      return ms === null ? null : from + ms - started[i]
+      const at = await waitFor(async () => await n.rpc('getblockchaininfo').then(info => (info as { height: number }).height >= 1 ? Date.now() : undefined, () => undefined), `node ${n.index}'s first block`, 120_000, 50).catch(() => null)
+      return at === null ? null : at - started[i]
     }))
     return Object.fromEntries(nodes.slice(1).map((n, i) => [zoo.hosts[n.index].router?.kind ?? 'public', times[i]]))
   } finally {
