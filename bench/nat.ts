@@ -35,7 +35,7 @@ export async function benchFirstBlock (): Promise<Record<string, number | null>>
   const nodes = zoo.hosts.map(h => new LanHost(h.index, join(dir, `node${h.index}`), zoo, { mdns: false }))
   const signal = new AbortController().signal
   try {
-    const common = ['--stun', `stun:${STUN_IPS[0]}:3478`, '--miner-address', encodeAddress(regtest.addressPrefix, keyPairOf(randomPrivateKey()).addressHash)]
+    const common = ['--upnp', '--stun', `stun:${STUN_IPS[0]}:3478`, '--miner-address', encodeAddress(regtest.addressPrefix, keyPairOf(randomPrivateKey()).addressHash)]
     await nodes[0].start(common, signal)
     await waitForRpc(nodes[0], 60_000, 50)
     const seed = `/ip4/${zoo.hosts[0].ip}/tcp/${regtest.defaultPort}/p2p/${(await nodes[0].rpc('getnetworkinfo') as { peerId: string }).peerId}`

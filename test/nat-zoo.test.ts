@@ -50,7 +50,7 @@ test('a NAT zoo: hosts behind UPnP, port-restricted and symmetric NATs all conne
   const byName = (name: string, h = 0): number => zoo.hosts.findIndex(x => x.router?.name === name && x.ns.endsWith(`-h${h}`))
   const [P0, P1, A, B, C, D, C2] = [0, 1, byName('A'), byName('B'), byName('C'), byName('D'), byName('C', 1)]
   const running = [P0, P1, A, B, C, D]
-  const common = ['--stun', `stun:${STUN_IPS[0]}:3478`, '--miner-address', newKey().address, '--log-level', 'warn']
+  const common = ['--upnp', '--stun', `stun:${STUN_IPS[0]}:3478`, '--miner-address', newKey().address, '--log-level', 'warn']
   const started = new AbortController()
   const start = async (i: number, extra: string[]): Promise<void> => {
     await nodes[i].start([...common, ...extra], started.signal)

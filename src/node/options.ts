@@ -31,7 +31,7 @@ export interface NodeOptions {
   announce: string[]
   /** STUN server URLs for WebRTC's ICE (stun:host:port); none by default. */
   stun: string[]
-  /** Map the listen port on the router by UPnP IGD. */
+  /** Map the listen port on the router by UPnP IGD (default on, off for regtest). */
   upnp: boolean
   /** Relay for others (circuit relay v2, with limits) once publicly reachable. */
   relayService: boolean
@@ -84,7 +84,8 @@ export function defaultNodeOptions (network: NetworkName): NodeOptions {
     maxPeers: 32,
     announce: [],
     stun: [],
-    upnp: true,
+    // UPnP searches for routers by SSDP multicast on every interface: regtest runs tests and swarms on loopback, where it has none to find.
+    upnp: network !== 'regtest',
     relayService: true,
     relayClient: 'auto',
     mempoolMaxBytes: 64_000_000,

@@ -245,8 +245,8 @@ export class Swarm {
     }
     const zoo = this.#zoo
     if (zoo !== undefined) {
-      // Beyond the seed, peers are found through the DHT; WebRTC needs the zoo's STUN server.
-      extra.push('--stun', `stun:${STUN_IPS[0]}:3478`)
+      // Beyond the seed, peers are found through the DHT; WebRTC needs the zoo's STUN server; UPnP is off for regtest by default.
+      extra.push('--upnp', '--stun', `stun:${STUN_IPS[0]}:3478`)
       if (host !== seed) extra.push('--bootstrap', `/ip4/${zoo.hosts[0].ip}/tcp/${regtest.defaultPort}/p2p/${(await seed.rpc('getnetworkinfo')).peerId}`)
     }
     await host.start(extra, this.#abort.signal)

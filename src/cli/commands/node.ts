@@ -195,7 +195,7 @@ export const nodeCommand: Command = {
     ['--max-peers N', 'most connections (default 32)'],
     ['--announce MULTIADDR', 'address peers are told to dial, instead of the listen addresses (a forwarded port), repeatable'],
     ['--stun URL', 'STUN server for WebRTC hole punching (stun:host:port), repeatable (default none: WebRTC then connects only on the same network)'],
-    ['--no-upnp', 'do not map the listen port on the router by UPnP IGD (default: map it where the router offers UPnP)'],
+    ['--upnp, --no-upnp', 'map the listen port on the router by UPnP IGD where it offers it (default on for lan, off for regtest)'],
     ['--no-relay-service', 'do not relay for private peers (default: a publicly reachable node is a circuit relay v2 server, with limits)'],
     ['--relay-client, --no-relay-client', 'reserve on relays so that private peers can reach this node: always, or never (default: once it finds itself unreachable)'],
     ['--no-p2p', 'run without networking'],
