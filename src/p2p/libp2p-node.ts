@@ -12,8 +12,6 @@ import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { kadDHT, type KadDHT } from '@libp2p/kad-dht'
-import { uPnPNAT } from '@libp2p/upnp-nat'
-import { webRTC } from '@libp2p/webrtc'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
@@ -105,6 +103,10 @@ export const RELAY_LIMITS = {
  */
 export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p> {
   const { bans, nat } = init
+  // Loaded only when used: the WebRTC transport (its native part) adds 15 MB to a node's memory, UPnP 6 MB.
+  // Without a STUN server WebRTC connects only hosts on one network, which reach each other over TCP anyway.
+  const webrtc = nat.stun.length > 0 ? (await import('@libp2p/webrtc')).webRTC({ rtcConfiguration: { iceServers: nat.stun.map(urls => ({ urls })) } }) : undefined
+  const upnp = nat.upnp ? (await import('@libp2p/upnp-nat')).uPnPNAT({ portMappingDescription: 'coints', gatewaySearchInterval: 60_000, autoConfirmAddress: true }) : undefined
   const peerBanned = (peer: PeerId): boolean => bans.isBanned(peer.toString())
   const addressBanned = (ma: Multiaddr): boolean => {
     const address = addressOf(ma)
@@ -113,11 +115,11 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
   return await createLibp2p({
     privateKey: init.privateKey,
     // '/webrtc' listens for WebRTC offers arriving through our relays; reservations are made by the nat service.
-    addresses: { listen: [...init.listen, '/webrtc'], announce: nat.announce },
+    addresses: { listen: [...init.listen, ...(webrtc === undefined ? [] : ['/webrtc'])], announce: nat.announce },
     transports: [
       tcp(init.tcp),
       circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
-      webRTC({ rtcConfiguration: { iceServers: nat.stun.map(urls => ({ urls })) } })
+      ...(webrtc === undefined ? [] : [webrtc])
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -145,7 +147,7 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
       dcutr: dcutr(),
       // A mapping the router made (to a public address: upnp-nat refuses a double NAT) is trusted as verified: AutoNAT v2
       // asks only servers newly connected, which a host that mapped its port after its first peers may not meet for long.
-      ...(nat.upnp ? { upnp: uPnPNAT({ portMappingDescription: 'coints', gatewaySearchInterval: 60_000, autoConfirmAddress: true }) } : {}),
+      ...(upnp === undefined ? {} : { upnp }),
       // Server mode once an address is verified public (kad-dht's default), client before: an unreachable server only stalls queries.
       dht: kadDHT({ protocol: `${nat.dhtProtocol}/kad/1.0.0`, logPrefix: 'libp2p:coints-dht', metricsPrefix: 'coints_dht' }),
       nat: natService({

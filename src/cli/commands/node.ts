@@ -194,7 +194,7 @@ export const nodeCommand: Command = {
     ['--mdns, --no-mdns', 'find peers on the LAN by mDNS (default on for lan, off for regtest)'],
     ['--max-peers N', 'most connections (default 32)'],
     ['--announce MULTIADDR', 'address peers are told to dial, instead of the listen addresses (a forwarded port), repeatable'],
-    ['--stun URL', 'STUN server for WebRTC hole punching (stun:host:port), repeatable (default none: WebRTC then connects only on the same network)'],
+    ['--stun URL', 'STUN server for WebRTC hole punching between NATs (stun:host:port), repeatable (default none, and then no WebRTC: without STUN it would connect only hosts on one network, which TCP already does)'],
     ['--upnp, --no-upnp', 'map the listen port on the router by UPnP IGD where it offers it (default on for lan, off for regtest)'],
     ['--no-relay-service', 'do not relay for private peers (default: a publicly reachable node is a circuit relay v2 server, with limits)'],
     ['--relay-client, --no-relay-client', 'reserve on relays so that private peers can reach this node: always, or never (default: once it finds itself unreachable)'],
