@@ -133,7 +133,7 @@ export class StreamTransport implements RequestTransport {
     const signal = AbortSignal.timeout(options.timeoutMs)
     let stream: Stream | undefined
     try {
-      stream = await this.#c.libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal, runOnLimitedConnection: true })
+      stream = await this.#open(peer, protocol, signal)
       const reply = readFrame(stream, options.maxResponseBytes, { signal })
       reply.catch(() => {})
       await writeFrame(stream, body, { signal })
@@ -149,6 +149,21 @@ export class StreamTransport implements RequestTransport {
       if (signal.aborted) throw new SyncError('TIMEOUT', `${protocol} to ${peer} timed out after ${options.timeoutMs} ms`)
       throw new SyncError('STREAM_FAILED', `${protocol} with ${peer} failed: ${(err as Error).message}`)
     }
+  }
+
+  /**
+   * A stream on a connection the peer already has, a direct one first.
+   * libp2p's dialProtocol reuses only unlimited connections: to a peer reached
+   * through a relay alone, every request opened a new relayed connection (one
+   * a status poll, taking a slot of the relay's each), and the requests failed
+   * as the relay or the peer closed the surplus.
+   */
+  async #open (peer: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    const id = peerIdFromString(peer)
+    const open = this.#c.libp2p.getConnections(id).filter(c => c.status === 'open')
+    const conn = open.find(c => c.limits === undefined) ?? open[0]
+    const options = { signal, runOnLimitedConnection: true }
+    return conn === undefined ? await this.#c.libp2p.dialProtocol(id, protocol, options) : await conn.newStream(protocol, options)
   }
 
   /**
