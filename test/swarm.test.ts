@@ -23,7 +23,8 @@ async function swarm (args: string[]): Promise<{ code: number, report: Record<st
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
   const code = await new Promise<number>(resolve => child.once('exit', c => { resolve(c ?? 1) }))
-  const last = stdout.trim().split('\n').at(-1) ?? '{}'
+  const last = stdout.trim().split('\n').at(-1) ?? ''
+  if (!last.startsWith('{')) throw new Error(`the swarm exited with ${code} and no report: ${stderr.slice(-2_000)}`)
   return { code, report: JSON.parse(last) as Record<string, unknown>, stdout, stderr, pid: child.pid as number }
 }
 
@@ -35,6 +36,30 @@ test('a LAN swarm (5 nodes, 2 miners, found by mDNS) survives a partition and he
   assert.ok((report.reorgs as number) >= 1, 'the heal reorganised the losing side')
   assert.ok((report.blockPropagationMs as { count: number }).count > 0)
   assert.match(stdout, /CONVERGED/)
+  assert.deepEqual(await namespacesOf(pid), [], 'every namespace is removed')
+})
+
+const zooTools = await Promise.all(['iptables', 'nft', 'miniupnpd', 'stund'].map(async tool => await run('which', [tool]).then(() => undefined, () => tool)))
+const zooMissing = zooTools.filter(t => t !== undefined)
+// CI installs the zoo's daemons (.ci/run): there the NAT swarm must run, never be skipped.
+const skipNat = skipLan !== false ? skipLan : zooMissing.length > 0 && process.env.CI === undefined ? `the NAT zoo needs ${zooMissing.join(', ')}` : false
+
+test('a NAT swarm (2 public nodes, 4 behind port-restricted, UPnP and symmetric routers) connects every pair, converges, and reports pairs by NAT type', { skip: skipNat, timeout: 480_000 }, async () => {
+  const { code, report, stdout, pid } = await swarm(['--mode', 'nat', '--nodes', '6', '--miners', '1', '--scenario', 'steady', '--phase-seconds', '20'])
+  assert.equal(report.converged, true, stdout)
+  assert.equal(code, 0)
+  const nat = report.nat as { pairs: Record<string, { direct: number, relayed: number, unconnected: number }>, firstDirectMs: number | null, relayedBytes: number, directBytes: number }
+  const counts = Object.values(nat.pairs)
+  assert.equal(counts.reduce((n, c) => n + c.direct + c.relayed + c.unconnected, 0), 15, 'every pair of the 6 counted once')
+  assert.deepEqual(counts.filter(c => c.unconnected > 0), [], `every pair connected: ${JSON.stringify(nat.pairs)}`)
+  // A public end is dialled directly by anyone.
+  for (const [kinds, c] of Object.entries(nat.pairs)) if (kinds.startsWith('public')) assert.equal(c.relayed, 0, `${kinds}: direct`)
+  assert.deepEqual(Object.keys(nat.pairs).sort(), ['port-restricted + port-restricted', 'port-restricted + symmetric', 'public + port-restricted', 'public + public', 'public + symmetric', 'public + upnp', 'upnp + port-restricted', 'upnp + symmetric'].sort())
+  assert.ok(nat.directBytes > 0)
+  assert.match(stdout, /^ {2}pairs by NAT type +direct \/ relayed \/ unconnected$/m)
+  assert.match(stdout, /^ {4}port-restricted \+ symmetric +\d+ \/ \d+ \/ 0$/m)
+  assert.match(stdout, /^ {2}first direct connection +(\d+ ms after the start|none) \(between two hosts behind routers\)$/m)
+  assert.match(stdout, /^ {2}bytes relayed \d+, direct \d+$/m)
   assert.deepEqual(await namespacesOf(pid), [], 'every namespace is removed')
 })
 
