@@ -24,7 +24,7 @@ interface NetInfo { peerId: string, reachability: string, addresses: string[], p
 
 const label = (h: ZooHost): string => h.router === undefined ? `public ${h.ip}` : `${h.router.kind} router ${h.router.name} host ${h.ip}`
 
-test('a NAT zoo: hosts behind UPnP, port-restricted and symmetric NATs all connect, go direct where the NATs allow, and carry blocks and sync', { skip, timeout: 300_000 }, async t => {
+test('a NAT zoo: hosts behind UPnP, port-restricted and symmetric NATs all connect, go direct where the NATs allow, and carry blocks and sync', { skip, timeout: 480_000 }, async t => {
   assert.equal(reason, undefined, reason)
   // A zoo of a test that was killed outright (its namespaces, and its daemons in them).
   await sweepStaleLans()
@@ -54,7 +54,7 @@ test('a NAT zoo: hosts behind UPnP, port-restricted and symmetric NATs all conne
   const started = new AbortController()
   const start = async (i: number, extra: string[]): Promise<void> => {
     await nodes[i].start([...common, ...extra], started.signal)
-    await waitFor(async () => await nodes[i].rpc('getblockchaininfo').then(() => true, () => false), `node ${label(zoo.hosts[i])} to answer RPC`, 60_000)
+    await waitFor(async () => await nodes[i].rpc('getblockchaininfo').then(() => true, () => false), `node ${label(zoo.hosts[i])} to answer RPC`, 120_000)
   }
   const info = async (i: number): Promise<NetInfo> => await nodes[i].rpc('getnetworkinfo') as NetInfo
   const peers = async (i: number): Promise<Peer[]> => await nodes[i].rpc('getpeerinfo') as Peer[]
