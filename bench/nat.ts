@@ -64,7 +64,8 @@ export interface NatSwarmFigures {
 }
 
 export async function benchNatSwarm (nodes = 12, seconds = 60): Promise<NatSwarmFigures> {
-  const options = { nodes, miners: 2, scenarios: ['steady' as const], phaseSeconds: seconds, blockIntervalMs: 2_000, txRate: 1, lateNodes: 0 }
+  // One seed for both, so that the two swarms mine and pay alike.
+  const options = { nodes, miners: 2, scenarios: ['steady' as const], phaseSeconds: seconds, blockIntervalMs: 2_000, txRate: 1, lateNodes: 0, seed: nodes }
   const nat = await new Swarm({ ...options, mode: 'nat' }).run()
   const lan = await new Swarm({ ...options, mode: 'lan' }).run()
   const pairs = nat.nat?.pairs ?? {}

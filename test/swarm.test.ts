@@ -1,8 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { isLanSupported } from '../src/swarm/netns.ts'
+import { openInChromium } from './helpers/chromium.ts'
 import { waitFor } from './helpers/node-harness.ts'
 
 const run = promisify(execFile)
@@ -87,4 +92,67 @@ test('Ctrl-C stops every node and removes every namespace', { skip: skipLan }, a
   child.kill('SIGINT')
   assert.equal(await exited, 130)
   assert.deepEqual(await namespacesOf(pid), [])
+})
+
+test('a timeline with a skewed clock, a partition, a crash and a late join converges; --report writes a page Chromium draws every plot of; the same seed makes the same choices', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-swarm-test-'))
+  try {
+    const file = join(dir, 'timeline.json')
+    // Partition groups and the crashed node are left to the seed.
+    await writeFile(file, JSON.stringify({
+      nodes: 4,
+      miners: 2,
+      seed: 12345,
+      'tx-rate': 2,
+      timeline: [
+        { at: 0, do: 'skew', node: 3, seconds: 900 },
+        { at: 3, do: 'partition' },
+        { at: 7, do: 'heal' },
+        { at: 8, do: 'crash' },
+        { at: 10, do: 'restart' },
+        { at: 11, do: 'add', nodes: 1 },
+        { at: 14, do: 'end' }
+      ]
+    }))
+    const html = join(dir, 'report.html')
+    const first = await swarm(['--scenario-file', file, '--report', html])
+    assert.equal(first.code, 0, first.stdout + first.stderr)
+    assert.equal(first.report.converged, true)
+    assert.equal(first.report.running, 5)
+    assert.equal(first.report.seed, 12345)
+    assert.match(first.stderr, /^swarm: skew: node 3 runs 900 s off$/m)
+    assert.match(first.stdout, /^report written to /m)
+    const choices = first.report.choices as { faults: string[], miners: number[] }
+    assert.equal(choices.faults.length, 2, 'the partition\'s groups and the crashed node')
+    assert.match(choices.faults[1], /^crash [0-3]$/)
+
+    const { browser, page, errors } = await openInChromium(pathToFileURL(html).href)
+    try {
+      const plots = await page.$$eval('svg[data-plot]', svgs => svgs.map(s => ({ plot: s.getAttribute('data-plot'), points: Number(s.getAttribute('data-points')), drawn: s.querySelectorAll('path, circle').length })))
+      assert.deepEqual(plots.map(p => p.plot), ['heights', 'propagation', 'peers', 'reorgs'])
+      for (const p of plots) {
+        assert.ok(p.points > 0 && p.drawn > 0, `plot ${p.plot} has data: ${JSON.stringify(p)}`)
+      }
+      // The heights plot marks every fault of the timeline.
+      assert.equal(await page.locator('svg[data-plot="heights"] line.mark').count(), 6)
+      const shot = join(dir, 'report.png')
+      await page.screenshot({ path: shot, fullPage: true })
+      assert.ok((await stat(shot)).size > 10_000)
+      assert.deepEqual(errors, [])
+    } finally {
+      await browser.close()
+    }
+    assert.doesNotMatch(await readFile(html, 'utf8'), /<script|https?:\/\//, 'nothing to run or fetch')
+
+    const second = await swarm(['--scenario-file', file])
+    assert.equal(second.code, 0, second.stdout + second.stderr)
+    const again = second.report.choices as { faults: string[], miners: number[] }
+    assert.deepEqual(again.faults, choices.faults)
+    // Timing decides how many blocks each run mines, never which node mines the nth.
+    const n = Math.min(again.miners.length, choices.miners.length)
+    assert.ok(n >= 5)
+    assert.deepEqual(again.miners.slice(0, n), choices.miners.slice(0, n))
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 })

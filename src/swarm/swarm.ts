@@ -2,7 +2,8 @@
  * `coints swarm`: runs N node processes on this machine (on loopback, or each in
  * its own network namespace on a bridged LAN), mines and sends transactions
  * among them, applies faults (partition and heal, crash and restart, late
- * joiners) and reports propagation, reorganisations and convergence.
+ * joiners, skewed clocks) from named scenarios or a timeline, and reports
+ * propagation, reorganisations and convergence.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { residentMemoryMb } from '../util/resident-memory.ts'
@@ -14,6 +15,9 @@ import { getNetwork } from '../core/params.ts'
 import { LanHost, LoopbackHost, waitForRpc, type NodeHost } from './hosts.ts'
 import { isLanSupported, Lan, sweepStaleLans } from './netns.ts'
 import { NAT_KINDS, NatZoo, STUN_IPS, type NatKind, type ZooSpec } from './nat-zoo.ts'
+import { processCpuSeconds } from './process-cpu.ts'
+import { SeededRandom } from './random.ts'
+import { addedNodes, type TimelineEvent } from './timeline.ts'
 
 export const SCENARIOS = ['steady', 'partition', 'crash', 'late'] as const
 export type Scenario = typeof SCENARIOS[number]
@@ -23,6 +27,8 @@ export interface SwarmOptions {
   miners: number
   mode: 'loopback' | 'lan' | 'nat'
   scenarios: Scenario[]
+  /** Events at seconds after mining begins, run instead of `scenarios` (--scenario-file). */
+  timeline?: TimelineEvent[]
   /** Seconds each scenario phase runs. */
   phaseSeconds: number
   /** Milliseconds between blocks (a miner is picked in turn). */
@@ -31,6 +37,8 @@ export interface SwarmOptions {
   txRate: number
   /** Nodes added late (scenario "late"). */
   lateNodes: number
+  /** Makes every choice (who mines, who is paid, who crashes, which groups) the same from run to run. */
+  seed: number
   /** Progress: `lasting` lines (a scenario starting or done) stay; the others replace each other. */
   onProgress?: (line: string, lasting?: boolean) => void
 }
@@ -58,7 +66,12 @@ export interface SwarmReport {
   /** Nodes running at the end. */
   running: number
   miners: number
-  scenarios: Scenario[]
+  scenarios: Scenario[] | ['timeline']
+  seed: number
+  /** The seeded choices: each fault's, then the miner of each block in order (the first 500). */
+  choices: { faults: string[], miners: number[] }
+  /** The node flags the swarm chose so that many nodes fit on one machine. */
+  nodeSettings: string[]
   timeToPeersMs: number | null
   /** Every block mined, the first ones (to mature coins) and those of a partition included. */
   blocks: number
@@ -77,6 +90,10 @@ export interface SwarmReport {
   rssPerNodeMb: number | null
   /** --mode nat only. */
   nat?: NatReport
+  /** CPU seconds (every thread) the running node processes used, per node per minute of their life (Linux). */
+  cpuSecondsPerNodeMinute: number | null
+  /** CPU seconds the swarm process itself used (its RPC polling), per minute. */
+  swarmCpuSecondsPerMinute: number
   errors: string[]
 }
 
@@ -89,7 +106,26 @@ export function natSwarmSpec (total: number): ZooSpec {
   return { publicHosts, routers: Array.from({ length: total - publicHosts }, (_, i) => ({ name: String(i), kind: ROUTER_TURNS[i % ROUTER_TURNS.length], hosts: 1 })) }
 }
 
+/** One look at every node, `t` ms after the nodes started; null for a node not running. */
+export interface SwarmSample { t: number, nodes: Array<{ height: number, peers: number, reorgs: number } | null> }
+
+/** What `--report FILE.html` draws: the report, the samples, the faults on the timeline and each propagation delay. */
+export interface SwarmRecord {
+  report: SwarmReport
+  samples: SwarmSample[]
+  events: Array<{ t: number, do: string, label: string }>
+  blockDelaysMs: number[]
+  txDelaysMs: number[]
+}
+
 const regtest = getNetwork('regtest')
+
+/**
+ * Settings that fit many nodes on one machine, the protocol unchanged: one
+ * signature thread (a swarm's blocks hold few signatures; the default is one a
+ * core, each a V8 isolate of its own) and a small mempool bound.
+ */
+export const SWARM_NODE_SETTINGS: readonly string[] = ['--verifier-threads', '1', '--mempool-max-bytes', '4000000']
 
 interface Sent { id: string, origin: number, hosts: Set<number> }
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -110,10 +146,14 @@ export class Swarm {
   readonly #hosts: NodeHost[] = []
   #lan: Lan | undefined
   #zoo: NatZoo | undefined
-  #started = 0
   #dir = ''
   #mining = false
-  #cut = false
+  /** The groups of the partition under way. */
+  #groups: NodeHost[][] | undefined
+  /** Crashed nodes not restarted yet, oldest first. */
+  readonly #down: NodeHost[] = []
+  /** Restarts whose node is still catching up. */
+  #catchingUp = 0
   /**
    * Blocks and transactions made while the swarm was whole: the origin node's arrival
    * time is the start, and only the nodes running then (`hosts`) count.
@@ -122,27 +162,58 @@ export class Swarm {
   /** Every block generate made, timed or not. */
   #mined = 0
   readonly #txs: Sent[] = []
+  #txRate: number
   readonly #addresses = new Map<number, string>()
   /** Arrival times a crashed node reported before its crash, by host index then id: a restarted node knows none of them. */
   readonly #arrivalsBeforeCrash = new Map<number, Map<string, number>>()
+  /** Clock offsets (s) by host index, passed at each start. */
+  readonly #skews = new Map<number, number>()
+  /** Hosts started so far (the next late one is #hosts[#started]). */
+  #started = 0
   readonly #errors: string[] = []
   #stopped = false
   /** The scenario under way, named in the progress line. */
-  #scenario: Scenario | undefined
+  #scenario: string | undefined
   readonly #abort = new AbortController()
   #creating: Promise<Lan | NatZoo> | undefined
+  readonly #random: { mining: SeededRandom, txs: SeededRandom, faults: SeededRandom }
+  readonly #choices: { faults: string[], miners: number[] } = { faults: [], miners: [] }
+  #t0 = 0
+  readonly #samples: SwarmSample[] = []
+  readonly #events: SwarmRecord['events'] = []
+  /** CPU seconds and minutes lived of node processes that ended (a crash, a restart for a clock skew). */
+  #endedCpu = { seconds: 0, minutes: 0 }
+  readonly #startedAt = new Map<number, number>()
+  #record: SwarmRecord | undefined
 
   constructor (options: SwarmOptions) {
     this.#o = options
+    this.#txRate = options.txRate
+    this.#random = { mining: new SeededRandom(options.seed, 'mining'), txs: new SeededRandom(options.seed, 'txs'), faults: new SeededRandom(options.seed, 'faults') }
   }
+
+  /** What --report draws; set once run() has reported. */
+  get record (): SwarmRecord | undefined { return this.#record }
+
+  get #cut (): boolean { return this.#groups !== undefined || this.#down.length > 0 || this.#catchingUp > 0 }
 
   #progress (line: string, lasting = false): void {
     this.#o.onProgress?.(line, lasting)
   }
 
+  /** A fault on the timeline: shown on the plots, kept on screen. */
+  #event (kind: string, label: string): void {
+    this.#events.push({ t: Date.now() - this.#t0, do: kind, label })
+    this.#progress(label, true)
+  }
+
+  #fault (choice: string): void {
+    this.#choices.faults.push(choice)
+  }
+
   /** Asks a node to mine; every block counts in the report. */
   async #generate (host: NodeHost, n: number): Promise<string[]> {
-    const ids = await host.rpc('generate', [n])
+    const ids = await host.rpc('generate', [n]) as string[]
     this.#mined += ids.length
     return ids
   }
@@ -177,7 +248,7 @@ export class Swarm {
       await sweepStaleLans()
     }
     this.#dir = await mkdtemp(join(tmpdir(), 'coints-swarm-'))
-    const total = o.nodes + (o.scenarios.includes('late') ? o.lateNodes : 0)
+    const total = o.nodes + (o.timeline !== undefined ? addedNodes(o.timeline) : o.scenarios.includes('late') ? o.lateNodes : 0)
     if (o.mode === 'lan') {
       const creating = Lan.create(total, this.#abort.signal)
       this.#creating = creating
@@ -193,15 +264,20 @@ export class Swarm {
       const datadir = join(this.#dir, `node${i}`)
       this.#hosts.push(net === undefined ? new LoopbackHost(i, datadir) : new LanHost(i, datadir, net, { mdns: o.mode === 'lan' }))
     }
+    // A skew at 0 is how the node starts.
+    for (const e of o.timeline ?? []) if (e.do === 'skew' && e.at === 0 && e.node !== undefined) this.#skews.set(e.node, e.seconds)
     const initial = this.#hosts.slice(0, o.nodes)
 
-    this.#progress(`starting ${o.nodes} nodes (${o.mode})`, true)
-    const started = this.#started = Date.now()
-    await this.#startHost(initial[0])
-    for (const host of initial.slice(1)) await this.#startHost(host)
-    const peered = await until(async () => (await Promise.all(initial.map(async h => (await h.rpc('getpeerinfo')).length))).every(n => n > 0), 60_000)
-    const timeToPeersMs = peered === null ? null : Date.now() - started
+    this.#progress(`starting ${o.nodes} nodes (${o.mode}, seed ${o.seed})`, true)
+    this.#t0 = Date.now()
+    const cpuAtStart = process.cpuUsage()
+    for (const host of initial) await this.#startHost(host)
+    const peered = await until(async () => (await Promise.all(initial.map(async h => await h.rpc('getconnectioncount') as number))).every(n => n > 0), 60_000)
+    const timeToPeersMs = peered === null ? null : Date.now() - this.#t0
+    for (const [index, seconds] of this.#skews) this.#event('skew', `skew: node ${index} runs ${seconds} s off`)
     if (peered === null) this.#errors.push('not every node found a peer within 60 s')
+    let sampling = true
+    const sampler = this.#sampleLoop(() => sampling)
 
     // Wallets on every node; the miners' coins mature before transactions start.
     for (const host of initial) await this.#wallet(host)
@@ -212,36 +288,86 @@ export class Swarm {
 
     this.#mining = true
     const loops = [this.#mineLoop(miners), this.#txLoop(miners, initial)]
-    let convergeAfterHealMs: number | null = null
-    for (const [n, scenario] of o.scenarios.entries()) {
-      this.#scenario = scenario
-      const began = Date.now()
-      this.#progress(`scenario ${n + 1}/${o.scenarios.length}: ${scenario}`, true)
-      if (scenario === 'steady') await sleep(o.phaseSeconds * 1000)
-      // Late nodes joined before take part: left out of a partition, they would bridge it.
-      const running = this.#hosts.filter(h => h.alive)
-      if (scenario === 'partition') convergeAfterHealMs = await this.#partition(running, miners)
-      if (scenario === 'crash') await this.#crash(running, miners)
-      if (scenario === 'late') await this.#late(initial)
-      this.#progress(`${scenario} done in ${Math.round((Date.now() - began) / 1000)} s: ${this.#mined} blocks mined so far`, true)
-    }
+    const convergeAfterHealMs = o.timeline !== undefined ? await this.#runTimeline(o.timeline, miners) : await this.#runScenarios(miners)
     this.#scenario = undefined
     this.#mining = false
     await Promise.all(loops)
     const live = this.#hosts.filter(h => h.alive)
     this.#progress('waiting for every node to agree', true)
     const convergedIn = await this.#waitConverged(live, 90_000)
-    return await this.#report(live, timeToPeersMs, convergeAfterHealMs, convergedIn !== null)
+    sampling = false
+    await sampler
+    await this.#sample()
+    const report = await this.#report(live, timeToPeersMs, convergeAfterHealMs, convergedIn !== null)
+    const cpu = process.cpuUsage(cpuAtStart)
+    report.swarmCpuSecondsPerMinute = round2((cpu.user + cpu.system) / 1e6 / ((Date.now() - this.#t0) / 60_000))
+    return report
+  }
+
+  /** The named scenarios, one after the other; returns the ms to agree after the (last) heal. */
+  async #runScenarios (miners: NodeHost[]): Promise<number | null> {
+    const o = this.#o
+    let convergeAfterHealMs: number | null = null
+    for (const [n, scenario] of o.scenarios.entries()) {
+      this.#scenario = scenario
+      const began = Date.now()
+      this.#event('scenario', `scenario ${n + 1}/${o.scenarios.length}: ${scenario}`)
+      if (scenario === 'steady') await sleep(o.phaseSeconds * 1000)
+      if (scenario === 'partition') {
+        await this.#partition(miners)
+        await sleep(o.phaseSeconds * 1000)
+        convergeAfterHealMs = await this.#heal()
+      }
+      if (scenario === 'crash') {
+        const victim = await this.#crash(miners)
+        await sleep(o.phaseSeconds * 500)
+        await this.#restart(victim)
+        await sleep(o.phaseSeconds * 500)
+      }
+      if (scenario === 'late') {
+        await this.#add(o.lateNodes)
+        await sleep(o.phaseSeconds * 1000)
+      }
+      this.#progress(`${scenario} done in ${Math.round((Date.now() - began) / 1000)} s: ${this.#mined} blocks mined so far`, true)
+    }
+    return convergeAfterHealMs
+  }
+
+  /** A --scenario-file timeline: each event at its second after mining began, or when the one before it ended. */
+  async #runTimeline (events: TimelineEvent[], miners: NodeHost[]): Promise<number | null> {
+    this.#scenario = 'timeline'
+    const began = Date.now()
+    let convergeAfterHealMs: number | null = null
+    for (const e of events) {
+      const wait = began + e.at * 1000 - Date.now()
+      if (wait > 0) await sleep(wait)
+      if (e.do === 'end') return convergeAfterHealMs
+      if (e.do === 'partition') await this.#partition(miners, e.groups)
+      if (e.do === 'heal') convergeAfterHealMs = await this.#heal()
+      if (e.do === 'crash') await this.#crash(miners, e.node)
+      if (e.do === 'restart') await this.#restart(e.node === undefined ? this.#down.at(-1) : this.#hosts[e.node])
+      if (e.do === 'add') await this.#add(e.nodes)
+      if (e.do === 'txrate') {
+        this.#txRate = e.rate
+        this.#event('txrate', `transactions: ${e.rate} a second`)
+      }
+      if (e.do === 'skew' && !(e.at === 0 && e.node !== undefined)) await this.#skew(e.node, e.seconds)
+    }
+    await sleep(this.#o.phaseSeconds * 1000)
+    return convergeAfterHealMs
   }
 
   async #startHost (host: NodeHost): Promise<void> {
     this.#abort.signal.throwIfAborted()
     const seed = this.#hosts[0]
-    const extra: string[] = []
+    const extra: string[] = [...SWARM_NODE_SETTINGS]
+    const skew = this.#skews.get(host.index)
+    // Joined with '=': a negative offset would read as a flag of its own.
+    if (skew !== undefined) extra.push(`--clock-offset=${skew}`)
     if (this.#o.mode === 'loopback' && host !== seed) {
       // The seed, and the node two before: the odd and the even nodes each form a chain of their own too.
       const peers = host.index >= 2 ? [seed, this.#hosts[host.index - 2]] : [seed]
-      for (const peer of new Set(peers)) extra.push('--bootstrap', (await peer.rpc('getnetworkinfo')).addresses[0])
+      for (const peer of new Set(peers)) extra.push('--bootstrap', (await peer.rpc('getnetworkinfo') as { addresses: string[] }).addresses[0])
     }
     const zoo = this.#zoo
     if (zoo !== undefined) {
@@ -250,28 +376,63 @@ export class Swarm {
       if (host !== seed) extra.push('--bootstrap', `/ip4/${zoo.hosts[0].ip}/tcp/${regtest.defaultPort}/p2p/${(await seed.rpc('getnetworkinfo')).peerId}`)
     }
     await host.start(extra, this.#abort.signal)
+    this.#startedAt.set(host.index, Date.now())
+    this.#started = Math.max(this.#started, host.index + 1)
     await waitForRpc(host, 60_000, 100)
   }
 
+  /** Stops (or kills) a node process, keeping its CPU time for the report. */
+  async #end (host: NodeHost, how: 'kill' | 'stop'): Promise<void> {
+    const cpu = host.pid === undefined ? undefined : await processCpuSeconds(host.pid)
+    const since = this.#startedAt.get(host.index)
+    if (cpu !== undefined && since !== undefined) this.#endedCpu = { seconds: this.#endedCpu.seconds + cpu, minutes: this.#endedCpu.minutes + (Date.now() - since) / 60_000 }
+    await (how === 'kill' ? host.kill() : host.stop())
+  }
+
   async #wallet (host: NodeHost): Promise<void> {
-    const info = await host.rpc('getwalletinfo')
+    const info = await host.rpc('getwalletinfo') as { exists: boolean }
     if (!info.exists) await host.rpc('createwallet', ['swarm'])
     await host.rpc('walletpassphrase', ['swarm', 86_400])
-    this.#addresses.set(host.index, await host.rpc('getnewaddress'))
+    this.#addresses.set(host.index, await host.rpc('getnewaddress') as string)
   }
 
   #running (): Set<number> {
     return new Set(this.#hosts.filter(h => h.alive).map(h => h.index))
   }
 
+  /** Every node's height, peers and reorganisations, every second (less often in big swarms: it costs each node three calls). */
+  async #sampleLoop (going: () => boolean): Promise<void> {
+    const every = Math.max(1_000, this.#o.nodes * 50)
+    while (going()) {
+      const next = Date.now() + every
+      await this.#sample()
+      await sleep(Math.max(0, next - Date.now()))
+    }
+  }
+
+  async #sample (): Promise<void> {
+    const t = Date.now() - this.#t0
+    const nodes = await Promise.all(this.#hosts.slice(0, this.#started).map(async h => {
+      if (!h.alive) return null
+      try {
+        const [info, peers, stats] = await Promise.all([h.rpc('getblockchaininfo'), h.rpc('getconnectioncount'), h.rpc('getchainstats')]) as [{ height: number }, number, { reorgs: number }]
+        return { height: info.height, peers, reorgs: stats.reorgs }
+      } catch {
+        return null
+      }
+    }))
+    this.#samples.push({ t, nodes })
+  }
+
   async #mineLoop (miners: NodeHost[]): Promise<void> {
-    for (let turn = 0; this.#mining; turn++) {
+    while (this.#mining) {
       await sleep(this.#o.blockIntervalMs)
-      const miner = miners[turn % miners.length]
+      const miner = this.#random.mining.pick(miners)
+      if (this.#choices.miners.length < 500) this.#choices.miners.push(miner.index)
       if (!miner.alive) continue
       try {
         const [id] = await this.#generate(miner, 1)
-        const [origin] = await miner.rpc('getarrivals', [[id]])
+        const [origin] = await miner.rpc('getarrivals', [[id]]) as Array<number | null>
         if (!this.#cut && origin !== null) this.#blocks.push({ id, origin, hosts: this.#running() })
         this.#progress(`${this.#scenario ?? 'mining'}: blocks ${this.#mined}, transactions ${this.#txs.length}`)
       } catch (err) {
@@ -281,15 +442,16 @@ export class Swarm {
   }
 
   async #txLoop (miners: NodeHost[], nodes: NodeHost[]): Promise<void> {
-    if (this.#o.txRate <= 0) return
-    for (let n = 0; this.#mining; n++) {
-      await sleep(1000 / this.#o.txRate)
-      const from = miners[n % miners.length]
-      const to = this.#addresses.get(nodes[(n * 7 + 1) % nodes.length].index)
+    while (this.#mining) {
+      // A rate of 0 (a timeline may set it later) waits a little and looks again.
+      await sleep(this.#txRate > 0 ? 1000 / this.#txRate : 200)
+      if (this.#txRate <= 0) continue
+      const from = this.#random.txs.pick(miners)
+      const to = this.#addresses.get(this.#random.txs.pick(nodes).index)
       if (!from.alive || to === undefined) continue
       try {
-        const id = await from.rpc('sendtoaddress', [to, '0.01'])
-        const [origin] = await from.rpc('getarrivals', [[id]])
+        const id = await from.rpc('sendtoaddress', [to, '0.01']) as string
+        const [origin] = await from.rpc('getarrivals', [[id]]) as Array<number | null>
         if (!this.#cut && origin !== null) this.#txs.push({ id, origin, hosts: this.#running() })
       } catch {
         // A wallet may run short of mature coins for a moment: the next send tries again.
@@ -297,107 +459,171 @@ export class Swarm {
     }
   }
 
-  /** Splits the swarm in two (each side with a miner), lets both mine, heals, and times the agreement. */
-  async #partition (nodes: NodeHost[], miners: NodeHost[]): Promise<number | null> {
-    const sideB = nodes.filter((_, i) => i % 2 === 1)
-    if (!sideB.some(h => miners.includes(h)) && miners.length > 1) sideB.push(miners[1])
-    const sideA = nodes.filter(h => !sideB.includes(h))
-    this.#cut = true
-    await this.#split(sideA, sideB, true)
-    this.#progress(`partition: split ${sideA.length} | ${sideB.length}`, true)
-    await sleep(this.#o.phaseSeconds * 1000)
-    await this.#split(sideA, sideB, false)
-    this.#progress('partition: healed', true)
-    const ms = await this.#waitConverged(nodes, 60_000)
-    this.#cut = false
+  /**
+   * Splits the running nodes into `groups` (node indexes; the running nodes in
+   * none join the first), or, without, into two halves the seed picks, each with
+   * a miner. Late nodes joined before take part: left out, they would bridge it.
+   */
+  async #partition (miners: NodeHost[], groups?: number[][]): Promise<void> {
+    const running = this.#hosts.filter(h => h.alive)
+    let sides: NodeHost[][]
+    if (groups !== undefined) {
+      sides = groups.map(g => g.map(i => this.#hosts[i]).filter(h => h.alive))
+      sides[0].push(...running.filter(h => !sides.some(s => s.includes(h))))
+    } else {
+      const shuffled = this.#random.faults.shuffle(running)
+      sides = [shuffled.slice(0, Math.ceil(shuffled.length / 2)), shuffled.slice(Math.ceil(shuffled.length / 2))]
+      // Both sides mine, so that the heal has two chains to choose from.
+      for (const [n, side] of sides.entries()) {
+        const other = sides[1 - n]
+        const miner = other.find(h => miners.includes(h))
+        if (!side.some(h => miners.includes(h)) && miner !== undefined && other.filter(h => miners.includes(h)).length > 1) {
+          other.splice(other.indexOf(miner), 1)
+          side.push(miner)
+        }
+      }
+    }
+    if (this.#lan !== undefined && sides.length > 2) throw new Error('a LAN swarm is split into two groups at most')
+    const names = sides.map(s => s.map(h => h.index).sort((a, b) => a - b).join(','))
+    this.#fault(`partition ${names.join(' | ')}`)
+    this.#groups = sides
+    await this.#split(sides, true)
+    this.#event('partition', `partition: split ${sides.map(s => s.length).join(' | ')} (${names.join(' | ')})`)
+  }
+
+  /** Heals the partition and times the agreement. */
+  async #heal (): Promise<number | null> {
+    const sides = this.#groups
+    if (sides === undefined) return null
+    await this.#split(sides, false)
+    this.#event('heal', 'partition: healed')
+    const ms = await this.#waitConverged(this.#hosts.filter(h => h.alive), 60_000)
+    this.#groups = undefined
     if (ms === null) this.#errors.push('no agreement within 60 s of the heal')
     return ms
   }
 
-  async #split (a: NodeHost[], b: NodeHost[], cut: boolean): Promise<void> {
+  async #split (sides: NodeHost[][], cut: boolean): Promise<void> {
     if (this.#lan !== undefined) {
-      if (cut) await this.#lan.partition(b.map(h => h.index))
+      if (cut) await this.#lan.partition(sides[1].map(h => h.index))
       else await this.#lan.heal()
       return
     }
-    const peerIds = async (hosts: NodeHost[]): Promise<string[]> => {
-      const ids: string[] = []
-      for (const h of hosts) ids.push((await h.rpc('getnetworkinfo')).peerId)
-      return ids
+    const live = sides.map(s => s.filter(h => h.alive))
+    const ids: string[][] = []
+    for (const side of live) {
+      const list: string[] = []
+      for (const h of side) list.push((await h.rpc('getnetworkinfo')).peerId)
+      ids.push(list)
     }
-    const [idsA, idsB] = [await peerIds(a), await peerIds(b)]
-    for (const [i, x] of a.entries()) {
-      for (const [j, y] of b.entries()) {
-        await x.rpc('setban', [idsB[j], cut ? 'add' : 'remove'])
-        await y.rpc('setban', [idsA[i], cut ? 'add' : 'remove'])
+    for (const [n, a] of live.entries()) {
+      for (const [m, b] of live.entries()) {
+        if (m <= n) continue
+        for (const [i, x] of a.entries()) {
+          for (const [j, y] of b.entries()) {
+            await x.rpc('setban', [ids[m][j], cut ? 'add' : 'remove'])
+            await y.rpc('setban', [ids[n][i], cut ? 'add' : 'remove'])
+          }
+        }
+        // On loopback the sides meet again through an addnode; behind NATs, through the DHT.
+        if (!cut && this.#zoo === undefined && a.length > 0 && b.length > 0) await a[0].rpc('addnode', [(await b[0].rpc('getnetworkinfo') as { addresses: string[] }).addresses[0]])
       }
     }
-    // On loopback the sides meet again through an addnode; behind NATs, through the DHT.
-    if (!cut && this.#zoo === undefined) {
-      const addr = (await b[0].rpc('getnetworkinfo')).addresses[0]
-      await a[0].rpc('addnode', [addr])
+  }
+
+  /** SIGKILLs node `index` (absent: a running node that does not mine, the seed's choice). */
+  async #crash (miners: NodeHost[], index?: number): Promise<NodeHost> {
+    const running = this.#hosts.filter(h => h.alive)
+    const idle = running.filter(h => !miners.includes(h))
+    const victim = index !== undefined ? this.#hosts[index] : this.#random.faults.pick(idle.length > 0 ? idle : running)
+    this.#fault(`crash ${victim.index}`)
+    const ids = [...this.#blocks, ...this.#txs].map(i => i.id)
+    const arrivals = await victim.rpc('getarrivals', [ids]) as Array<number | null>
+    this.#arrivalsBeforeCrash.set(victim.index, new Map(ids.flatMap((id, n) => arrivals[n] === null ? [] : [[id, arrivals[n] as number]])))
+    this.#down.push(victim)
+    await this.#end(victim, 'kill')
+    this.#event('crash', `crash: killed node ${victim.index}`)
+    return victim
+  }
+
+  /** Starts a crashed node again on its datadir and waits until it has caught up. */
+  async #restart (victim: NodeHost | undefined): Promise<void> {
+    if (victim === undefined) return
+    this.#catchingUp++
+    this.#down.splice(this.#down.indexOf(victim), 1)
+    try {
+      await this.#startHost(victim)
+      if (this.#addresses.has(victim.index)) await victim.rpc('walletpassphrase', ['swarm', 86_400])
+      this.#event('restart', `crash: restarted node ${victim.index}`)
+      if (await this.#waitConverged(this.#hosts.filter(h => h.alive), 60_000) === null) this.#errors.push(`node ${victim.index} did not catch up within 60 s of its restart`)
+    } finally {
+      this.#catchingUp--
     }
   }
 
-  /** SIGKILLs a node that does not mine (the last one), then restarts it on its datadir: it must catch up. */
-  async #crash (nodes: NodeHost[], miners: NodeHost[]): Promise<void> {
-    const victim = [...nodes].reverse().find(h => !miners.includes(h)) ?? nodes[nodes.length - 1]
-    this.#cut = true
-    const ids = [...this.#blocks, ...this.#txs].map(i => i.id)
-    const arrivals = await victim.rpc('getarrivals', [ids])
-    this.#arrivalsBeforeCrash.set(victim.index, new Map(ids.flatMap((id, n) => arrivals[n] === null ? [] : [[id, arrivals[n] as number]])))
-    await victim.kill()
-    this.#progress(`crash: killed node ${victim.index}`, true)
-    await sleep(this.#o.phaseSeconds * 500)
-    await this.#startHost(victim)
-    await victim.rpc('walletpassphrase', ['swarm', 86_400])
-    this.#progress(`crash: restarted node ${victim.index}`, true)
-    if (await this.#waitConverged(nodes, 60_000) === null) this.#errors.push(`node ${victim.index} did not catch up within 60 s of its restart`)
-    this.#cut = false
-    await sleep(this.#o.phaseSeconds * 500)
+  /** Restarts a node (absent: the seed's choice) with its clock `seconds` off. */
+  async #skew (index: number | undefined, seconds: number): Promise<void> {
+    const host = index !== undefined ? this.#hosts[index] : this.#random.faults.pick(this.#hosts.filter(h => h.alive))
+    this.#fault(`skew ${host.index} ${seconds}`)
+    this.#skews.set(host.index, seconds)
+    if (!host.alive) return
+    this.#catchingUp++
+    try {
+      await this.#end(host, 'stop')
+    } finally {
+      this.#catchingUp--
+    }
+    this.#down.push(host)
+    await this.#restart(host)
+    this.#event('skew', `skew: node ${host.index} runs ${seconds} s off`)
   }
 
-  async #late (nodes: NodeHost[]): Promise<void> {
-    const late = this.#hosts.slice(nodes.length)
+  /** Starts the next `n` nodes, which must sync. */
+  async #add (n: number): Promise<void> {
+    const late = this.#hosts.slice(this.#started, this.#started + n)
     for (const host of late) await this.#startHost(host)
-    this.#progress(`late: added ${late.length} nodes`, true)
-    await sleep(this.#o.phaseSeconds * 1000)
+    this.#event('add', `late: added ${late.length} nodes`)
   }
 
   /** Waits until every host reports the same tip; returns the ms it took, or null. */
   async #waitConverged (hosts: NodeHost[], timeoutMs: number): Promise<number | null> {
     return await until(async () => {
-      const tips = await Promise.all(hosts.map(async h => (await h.rpc('getblockchaininfo')).tip))
+      const tips = await Promise.all(hosts.map(async h => (await h.rpc('getblockchaininfo') as { tip: string }).tip))
       return new Set(tips).size === 1
     }, timeoutMs)
   }
 
   async #report (hosts: NodeHost[], timeToPeersMs: number | null, convergeAfterHealMs: number | null, converged: boolean): Promise<SwarmReport> {
     const delays = async (items: Sent[]): Promise<number[]> => {
-      const arrivals = await Promise.all(hosts.map(async h => await h.rpc('getarrivals', [items.map(i => i.id)])))
+      const arrivals = await Promise.all(hosts.map(async h => await h.rpc('getarrivals', [items.map(i => i.id)]) as Array<number | null>))
       // An item counts once it reached every node running when it was made: its delay is to the last one.
       return items.flatMap((item, n) => {
         const times = hosts.flatMap((h, k) => item.hosts.has(h.index) ? [arrivals[k][n] ?? this.#arrivalsBeforeCrash.get(h.index)?.get(item.id) ?? null] : [])
         return times.every(t => t !== null) ? [Math.max(...times as number[]) - item.origin] : []
       })
     }
-    const stats = await Promise.all(hosts.map(async h => await h.rpc('getchainstats')))
-    const infos = await Promise.all(hosts.map(async h => await h.rpc('getblockchaininfo')))
+    const stats = await Promise.all(hosts.map(async h => await h.rpc('getchainstats') as { orphans: number, reorgs: number, maxreorgdepth: number }))
+    const infos = await Promise.all(hosts.map(async h => await h.rpc('getblockchaininfo') as { tip: string, height: number }))
     const utxos = await Promise.all(hosts.map(async h => JSON.stringify(await h.rpc('gettxoutsetinfo'))))
     const tips = new Set(infos.map(i => i.tip)).size
     const utxoSummaries = new Set(utxos).size
-    return {
+    const blockDelaysMs = await delays(this.#blocks)
+    const txDelaysMs = await delays(this.#txs)
+    const report: SwarmReport = {
       mode: this.#o.mode,
       nodes: this.#o.nodes,
       late: this.#hosts.length - this.#o.nodes,
       running: hosts.length,
       miners: this.#o.miners,
-      scenarios: this.#o.scenarios,
+      scenarios: this.#o.timeline !== undefined ? ['timeline'] : this.#o.scenarios,
+      seed: this.#o.seed,
+      choices: this.#choices,
+      nodeSettings: [...SWARM_NODE_SETTINGS],
       timeToPeersMs,
       blocks: this.#mined,
       transactions: this.#txs.length,
-      blockPropagationMs: percentiles(await delays(this.#blocks)),
-      txPropagationMs: percentiles(await delays(this.#txs)),
+      blockPropagationMs: percentiles(blockDelaysMs),
+      txPropagationMs: percentiles(txDelaysMs),
       orphans: stats.reduce((s, x) => s + x.orphans, 0),
       reorgs: stats.reduce((s, x) => s + x.reorgs, 0),
       maxReorgDepth: Math.max(0, ...stats.map(x => x.maxreorgdepth)),
@@ -408,8 +634,24 @@ export class Swarm {
       converged: converged && tips === 1 && utxoSummaries === 1 && hosts.length === this.#hosts.length,
       rssPerNodeMb: await meanRssMb(hosts),
       ...(this.#zoo === undefined ? {} : { nat: await this.#natReport(hosts, this.#zoo) }),
+      cpuSecondsPerNodeMinute: await this.#cpuPerNodeMinute(hosts),
+      swarmCpuSecondsPerMinute: 0,
       errors: this.#errors.slice(0, 20)
     }
+    this.#record = { report, samples: this.#samples, events: this.#events, blockDelaysMs, txDelaysMs }
+    return report
+  }
+
+  async #cpuPerNodeMinute (hosts: NodeHost[]): Promise<number | null> {
+    let { seconds, minutes } = this.#endedCpu
+    for (const h of hosts) {
+      const cpu = h.pid === undefined ? undefined : await processCpuSeconds(h.pid)
+      const since = this.#startedAt.get(h.index)
+      if (cpu === undefined || since === undefined) continue
+      seconds += cpu
+      minutes += (Date.now() - since) / 60_000
+    }
+    return minutes === 0 ? null : round2(seconds / minutes)
   }
 
   async #natReport (hosts: NodeHost[], zoo: NatZoo): Promise<NatReport> {
@@ -426,7 +668,7 @@ export class Swarm {
         pairs[key] ??= { direct: 0, relayed: 0, unconnected: 0 }
         pairs[key][conns.some(c => !c.limited) ? 'direct' : conns.length > 0 ? 'relayed' : 'unconnected']++
         if (kindOf(hosts[x]) === 'public' || kindOf(hosts[y]) === 'public') continue
-        for (const c of conns) if (!c.limited) firstDirect = Math.min(firstDirect ?? Infinity, c.startTime - this.#started)
+        for (const c of conns) if (!c.limited) firstDirect = Math.min(firstDirect ?? Infinity, c.startTime - this.#t0)
       }
     }
     // Each byte is counted at both ends; a relayed one also rides two direct connections to and from its relay.
@@ -435,6 +677,8 @@ export class Swarm {
     return { pairs, firstDirectMs: firstDirect, relayedBytes, directBytes }
   }
 }
+
+const round2 = (x: number): number => Math.round(x * 100) / 100
 
 async function meanRssMb (hosts: NodeHost[]): Promise<number | null> {
   const values: number[] = []
@@ -467,6 +711,9 @@ export function formatReport (r: SwarmReport): string {
     `  agreement after the heal     ${r.convergeAfterHealMs === null ? 'n/a' : `${r.convergeAfterHealMs} ms`}`,
     `  resident memory per node     ${r.rssPerNodeMb ?? '?'} MB`,
     ...(r.nat === undefined ? [] : natLines(r.nat)),
+    `  CPU per node                 ${r.cpuSecondsPerNodeMinute ?? '?'} s a minute (the swarm's own polling ${r.swarmCpuSecondsPerMinute} s a minute)`,
+    `  node settings                ${r.nodeSettings.join(' ')}`,
+    `  seed                         ${r.seed} (--seed ${r.seed} makes the same choices)`,
     `  tips ${r.tips}, UTXO set summaries ${r.utxoSummaries}: ${r.converged ? 'CONVERGED' : 'NOT CONVERGED'}`,
     ...r.errors.map(e => `  ! ${e}`)
   ].join('\n')
