@@ -37,6 +37,8 @@ export interface SwarmOptions {
   txRate: number
   /** Nodes added late (scenario "late"). */
   lateNodes: number
+  /** Flags every node runs with (default SWARM_NODE_SETTINGS; a benchmark passes [] for the defaults). */
+  nodeSettings?: readonly string[]
   /** Makes every choice (who mines, who is paid, who crashes, which groups) the same from run to run. */
   seed: number
   /** Progress: `lasting` lines (a scenario starting or done) stay; the others replace each other. */
@@ -73,6 +75,8 @@ export interface SwarmReport {
   /** The node flags the swarm chose so that many nodes fit on one machine. */
   nodeSettings: string[]
   timeToPeersMs: number | null
+  /** The slowest node's time from its own start to its first peer (late nodes too); null if one never had one. */
+  slowestPeerAfterStartMs: number | null
   /** Every block mined, the first ones (to mature coins) and those of a partition included. */
   blocks: number
   transactions: number
@@ -90,8 +94,10 @@ export interface SwarmReport {
   rssPerNodeMb: number | null
   /** --mode nat only. */
   nat?: NatReport
-  /** CPU seconds (every thread) the running node processes used, per node per minute of their life (Linux). */
+  /** CPU seconds (every thread) a node used a minute once mining began, mean of the nodes that ran throughout (Linux). */
   cpuSecondsPerNodeMinute: number | null
+  /** CPU seconds a node used from its start until mining began (start-up, peering, the first blocks), mean. */
+  startCpuSecondsPerNode: number | null
   /** CPU seconds the swarm process itself used (its RPC polling), per minute. */
   swarmCpuSecondsPerMinute: number
   errors: string[]
@@ -135,10 +141,15 @@ function percentiles (values: number[]): Percentiles {
   return { count: values.length, p50: at(50), p95: at(95), p99: at(99) }
 }
 
-/** Polls `check` (a failed call counts as false) until it returns true, or the deadline passes; returns the ms it took, or null. */
-async function until (check: () => Promise<boolean>, timeoutMs: number): Promise<number | null> {
+/**
+ * Polls `check`, which asks each of `nodes` nodes (a failed call counts as
+ * false), until it returns true, or the deadline passes; returns the ms it took,
+ * or null. Every 100 ms up to 8 nodes, less often beyond: a round costs each
+ * node a call, and 32 nodes asked every 100 ms answer 320 calls a second.
+ */
+async function until (nodes: number, check: () => Promise<boolean>, timeoutMs: number): Promise<number | null> {
   const start = Date.now()
-  return await waitFor(async () => await check().catch(() => false), 'the swarm', timeoutMs, 100).then(() => Date.now() - start, () => null)
+  return await waitFor(async () => await check().catch(() => false), 'the swarm', timeoutMs, Math.max(100, nodes * 12.5)).then(() => Date.now() - start, () => null)
 }
 
 export class Swarm {
@@ -168,6 +179,8 @@ export class Swarm {
   readonly #arrivalsBeforeCrash = new Map<number, Map<string, number>>()
   /** Clock offsets (s) by host index, passed at each start. */
   readonly #skews = new Map<number, number>()
+  /** Each node's time from its first start to its first peer (null: none within 60 s). */
+  readonly #firstPeer: Array<Promise<number | null>> = []
   /** Hosts started so far (the next late one is #hosts[#started]). */
   #started = 0
   readonly #errors: string[] = []
@@ -181,9 +194,9 @@ export class Swarm {
   #t0 = 0
   readonly #samples: SwarmSample[] = []
   readonly #events: SwarmRecord['events'] = []
-  /** CPU seconds and minutes lived of node processes that ended (a crash, a restart for a clock skew). */
-  #endedCpu = { seconds: 0, minutes: 0 }
-  readonly #startedAt = new Map<number, number>()
+  /** Each node's process and CPU seconds when mining began. */
+  readonly #cpuAtMining = new Map<NodeHost, { pid: number, seconds: number }>()
+  #miningSince = 0
   #record: SwarmRecord | undefined
 
   constructor (options: SwarmOptions) {
@@ -194,6 +207,8 @@ export class Swarm {
 
   /** What --report draws; set once run() has reported. */
   get record (): SwarmRecord | undefined { return this.#record }
+
+  get #settings (): readonly string[] { return this.#o.nodeSettings ?? SWARM_NODE_SETTINGS }
 
   get #cut (): boolean { return this.#groups !== undefined || this.#down.length > 0 || this.#catchingUp > 0 }
 
@@ -271,13 +286,15 @@ export class Swarm {
     this.#progress(`starting ${o.nodes} nodes (${o.mode}, seed ${o.seed})`, true)
     this.#t0 = Date.now()
     const cpuAtStart = process.cpuUsage()
-    for (const host of initial) await this.#startHost(host)
-    const peered = await until(async () => (await Promise.all(initial.map(async h => await h.rpc('getconnectioncount') as number))).every(n => n > 0), 60_000)
+    // Two at a time (the cores here): each bootstraps from the seed and from the node two before, started already.
+    await this.#startHost(initial[0])
+    for (let i = 1; i < initial.length; i += 2) await Promise.all(initial.slice(i, i + 2).map(async h => { await this.#startHost(h) }))
+    const peered = await until(initial.length, async () => (await Promise.all(initial.map(async h => await h.rpc('getconnectioncount') as number))).every(n => n > 0), 60_000)
     const timeToPeersMs = peered === null ? null : Date.now() - this.#t0
     for (const [index, seconds] of this.#skews) this.#event('skew', `skew: node ${index} runs ${seconds} s off`)
     if (peered === null) this.#errors.push('not every node found a peer within 60 s')
     let sampling = true
-    const sampler = this.#sampleLoop(() => sampling)
+    const sampler = this.#sampleLoop(() => sampling && !this.#stopped)
 
     // Wallets on every node; the miners' coins mature before transactions start.
     for (const host of initial) await this.#wallet(host)
@@ -286,6 +303,7 @@ export class Swarm {
     for (let i = 1; i < miners.length; i++) await this.#generate(miners[i], 1)
     await this.#waitConverged(initial, 60_000)
 
+    await this.#readCpu()
     this.#mining = true
     const loops = [this.#mineLoop(miners), this.#txLoop(miners, initial)]
     const convergeAfterHealMs = o.timeline !== undefined ? await this.#runTimeline(o.timeline, miners) : await this.#runScenarios(miners)
@@ -360,13 +378,13 @@ export class Swarm {
   async #startHost (host: NodeHost): Promise<void> {
     this.#abort.signal.throwIfAborted()
     const seed = this.#hosts[0]
-    const extra: string[] = [...SWARM_NODE_SETTINGS]
+    const extra: string[] = [...this.#settings]
     const skew = this.#skews.get(host.index)
     // Joined with '=': a negative offset would read as a flag of its own.
     if (skew !== undefined) extra.push(`--clock-offset=${skew}`)
     if (this.#o.mode === 'loopback' && host !== seed) {
       // The seed, and the node two before: the odd and the even nodes each form a chain of their own too.
-      const peers = host.index >= 2 ? [seed, this.#hosts[host.index - 2]] : [seed]
+      const peers = (host.index >= 2 ? [seed, this.#hosts[host.index - 2]] : [seed]).filter(h => h.alive)
       for (const peer of new Set(peers)) extra.push('--bootstrap', (await peer.rpc('getnetworkinfo') as { addresses: string[] }).addresses[0])
     }
     const zoo = this.#zoo
@@ -375,18 +393,13 @@ export class Swarm {
       extra.push('--upnp', '--stun', `stun:${STUN_IPS[0]}:3478`)
       if (host !== seed) extra.push('--bootstrap', `/ip4/${zoo.hosts[0].ip}/tcp/${regtest.defaultPort}/p2p/${(await seed.rpc('getnetworkinfo')).peerId}`)
     }
+    const first = host.index >= this.#started
     await host.start(extra, this.#abort.signal)
-    this.#startedAt.set(host.index, Date.now())
+    const spawned = Date.now()
     this.#started = Math.max(this.#started, host.index + 1)
     await waitForRpc(host, 60_000, 100)
-  }
-
-  /** Stops (or kills) a node process, keeping its CPU time for the report. */
-  async #end (host: NodeHost, how: 'kill' | 'stop'): Promise<void> {
-    const cpu = host.pid === undefined ? undefined : await processCpuSeconds(host.pid)
-    const since = this.#startedAt.get(host.index)
-    if (cpu !== undefined && since !== undefined) this.#endedCpu = { seconds: this.#endedCpu.seconds + cpu, minutes: this.#endedCpu.minutes + (Date.now() - since) / 60_000 }
-    await (how === 'kill' ? host.kill() : host.stop())
+    // Watched in the background: the next node starts meanwhile.
+    if (first) this.#firstPeer.push(until(1, async () => await host.rpc('getconnectioncount') as number > 0, 60_000).then(ms => ms === null ? null : Date.now() - spawned))
   }
 
   async #wallet (host: NodeHost): Promise<void> {
@@ -541,7 +554,7 @@ export class Swarm {
     const arrivals = await victim.rpc('getarrivals', [ids]) as Array<number | null>
     this.#arrivalsBeforeCrash.set(victim.index, new Map(ids.flatMap((id, n) => arrivals[n] === null ? [] : [[id, arrivals[n] as number]])))
     this.#down.push(victim)
-    await this.#end(victim, 'kill')
+    await victim.kill()
     this.#event('crash', `crash: killed node ${victim.index}`)
     return victim
   }
@@ -569,7 +582,7 @@ export class Swarm {
     if (!host.alive) return
     this.#catchingUp++
     try {
-      await this.#end(host, 'stop')
+      await host.stop()
     } finally {
       this.#catchingUp--
     }
@@ -587,7 +600,7 @@ export class Swarm {
 
   /** Waits until every host reports the same tip; returns the ms it took, or null. */
   async #waitConverged (hosts: NodeHost[], timeoutMs: number): Promise<number | null> {
-    return await until(async () => {
+    return await until(hosts.length, async () => {
       const tips = await Promise.all(hosts.map(async h => (await h.rpc('getblockchaininfo') as { tip: string }).tip))
       return new Set(tips).size === 1
     }, timeoutMs)
@@ -618,8 +631,9 @@ export class Swarm {
       scenarios: this.#o.timeline !== undefined ? ['timeline'] : this.#o.scenarios,
       seed: this.#o.seed,
       choices: this.#choices,
-      nodeSettings: [...SWARM_NODE_SETTINGS],
+      nodeSettings: [...this.#settings],
       timeToPeersMs,
+      slowestPeerAfterStartMs: await Promise.all(this.#firstPeer).then(ms => ms.includes(null) ? null : Math.max(...ms as number[])),
       blocks: this.#mined,
       transactions: this.#txs.length,
       blockPropagationMs: percentiles(blockDelaysMs),
@@ -634,7 +648,7 @@ export class Swarm {
       converged: converged && tips === 1 && utxoSummaries === 1 && hosts.length === this.#hosts.length,
       rssPerNodeMb: await meanRssMb(hosts),
       ...(this.#zoo === undefined ? {} : { nat: await this.#natReport(hosts, this.#zoo) }),
-      cpuSecondsPerNodeMinute: await this.#cpuPerNodeMinute(hosts),
+      ...await this.#cpuFigures(hosts),
       swarmCpuSecondsPerMinute: 0,
       errors: this.#errors.slice(0, 20)
     }
@@ -642,16 +656,26 @@ export class Swarm {
     return report
   }
 
-  async #cpuPerNodeMinute (hosts: NodeHost[]): Promise<number | null> {
-    let { seconds, minutes } = this.#endedCpu
-    for (const h of hosts) {
-      const cpu = h.pid === undefined ? undefined : await processCpuSeconds(h.pid)
-      const since = this.#startedAt.get(h.index)
-      if (cpu === undefined || since === undefined) continue
-      seconds += cpu
-      minutes += (Date.now() - since) / 60_000
+  async #readCpu (): Promise<void> {
+    this.#miningSince = Date.now()
+    for (const h of this.#hosts) {
+      const seconds = h.pid === undefined ? undefined : await processCpuSeconds(h.pid)
+      if (seconds !== undefined && h.pid !== undefined) this.#cpuAtMining.set(h, { pid: h.pid, seconds })
     }
-    return minutes === 0 ? null : round2(seconds / minutes)
+  }
+
+  /** Start-up CPU, and CPU a minute since mining began of the nodes whose process ran throughout (a restarted one started afresh). */
+  async #cpuFigures (hosts: NodeHost[]): Promise<Pick<SwarmReport, 'cpuSecondsPerNodeMinute' | 'startCpuSecondsPerNode'>> {
+    const starts = [...this.#cpuAtMining.values()].map(c => c.seconds)
+    const rates: number[] = []
+    const minutes = (Date.now() - this.#miningSince) / 60_000
+    for (const h of hosts) {
+      const before = this.#cpuAtMining.get(h)
+      const now = h.pid === undefined ? undefined : await processCpuSeconds(h.pid)
+      if (before !== undefined && before.pid === h.pid && now !== undefined) rates.push((now - before.seconds) / minutes)
+    }
+    const mean = (xs: number[]): number | null => xs.length === 0 ? null : round2(xs.reduce((a, b) => a + b, 0) / xs.length)
+    return { cpuSecondsPerNodeMinute: mean(rates), startCpuSecondsPerNode: mean(starts) }
   }
 
   async #natReport (hosts: NodeHost[], zoo: NatZoo): Promise<NatReport> {
@@ -702,7 +726,7 @@ export function formatReport (r: SwarmReport): string {
   const p = (x: Percentiles): string => x.count === 0 ? 'none measured' : `p50 ${x.p50} ms, p95 ${x.p95} ms, p99 ${x.p99} ms (${x.count})`
   return [
     `swarm: ${r.nodes} nodes${r.late > 0 ? ` + ${r.late} late` : ''} (${r.miners} mining), ${r.mode}, scenarios ${r.scenarios.join(', ')}${r.running < r.nodes + r.late ? `; ${r.running} running at the end` : ''}`,
-    `  every node had a peer after  ${r.timeToPeersMs ?? 'never'} ms`,
+    `  every node had a peer after  ${r.timeToPeersMs ?? 'never'} ms (each within ${r.slowestPeerAfterStartMs ?? 'never'} ms of its own start)`,
     `  blocks mined                 ${r.blocks} (height ${r.height}; propagation timed for ${r.blockPropagationMs.count})`,
     `  block propagation            ${p(r.blockPropagationMs)}`,
     `  transactions sent            ${r.transactions}`,
@@ -711,8 +735,8 @@ export function formatReport (r: SwarmReport): string {
     `  agreement after the heal     ${r.convergeAfterHealMs === null ? 'n/a' : `${r.convergeAfterHealMs} ms`}`,
     `  resident memory per node     ${r.rssPerNodeMb ?? '?'} MB`,
     ...(r.nat === undefined ? [] : natLines(r.nat)),
-    `  CPU per node                 ${r.cpuSecondsPerNodeMinute ?? '?'} s a minute (the swarm's own polling ${r.swarmCpuSecondsPerMinute} s a minute)`,
-    `  node settings                ${r.nodeSettings.join(' ')}`,
+    `  CPU per node                 ${r.cpuSecondsPerNodeMinute ?? '?'} s a minute once mining began, ${r.startCpuSecondsPerNode ?? '?'} s before (the swarm's own ${r.swarmCpuSecondsPerMinute} s a minute)`,
+    `  node settings                ${r.nodeSettings.length === 0 ? 'the defaults' : r.nodeSettings.join(' ')}`,
     `  seed                         ${r.seed} (--seed ${r.seed} makes the same choices)`,
     `  tips ${r.tips}, UTXO set summaries ${r.utxoSummaries}: ${r.converged ? 'CONVERGED' : 'NOT CONVERGED'}`,
     ...r.errors.map(e => `  ! ${e}`)
