@@ -34,6 +34,7 @@ const ACTIVITIES: Array<[string, RegExp]> = [
   ['RPC server', /src\/rpc\//],
   ['node start-up and modules', /src\/(node|cli|util|log)|node_modules/],
   ['garbage collection', /^\(garbage collector\)$/],
+  ['native, outside JavaScript (libuv, compiling)', /^\(program\)$/],
   ['Node internals (timers, sockets, streams)', /^node:|^$/]
 ]
 
@@ -41,7 +42,7 @@ function activityOf (frames: ProfileNode[]): string {
   for (const [name, pattern] of ACTIVITIES) {
     for (const f of frames) {
       const key = f.callFrame.url === '' ? f.callFrame.functionName : f.callFrame.url
-      if (name === 'garbage collection' ? pattern.test(f.callFrame.functionName) : (f.callFrame.url !== '' || name.startsWith('Node')) && pattern.test(key)) return name
+      if (name === 'garbage collection' || name.startsWith('native') ? pattern.test(f.callFrame.functionName) : (f.callFrame.url !== '' || name.startsWith('Node')) && pattern.test(key)) return name
     }
   }
   return 'other'

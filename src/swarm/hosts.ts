@@ -76,13 +76,16 @@ export async function waitForRpc (host: NodeHost, timeoutMs: number, intervalMs:
 export class LoopbackHost implements NodeHost {
   readonly index: number
   readonly datadir: string
+  readonly #env: NodeJS.ProcessEnv | undefined
   #rpcPort = 0
   #p2pPort = 0
   #child: ChildProcess | undefined
 
-  constructor (index: number, datadir: string) {
+  /** `env`: the node process's environment (default this process's). */
+  constructor (index: number, datadir: string, env?: NodeJS.ProcessEnv) {
     this.index = index
     this.datadir = datadir
+    this.#env = env
   }
 
   get alive (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
@@ -95,7 +98,8 @@ export class LoopbackHost implements NodeHost {
     }
     // After the last await: a stop that came meanwhile has already passed this host by.
     signal?.throwIfAborted()
-    this.#child = spawnNode(stdio => spawn(process.execPath, nodeArgs(this.datadir, this.#rpcPort, ['--listen', `/ip4/127.0.0.1/tcp/${this.#p2pPort}`, '--no-mdns', '--http', '127.0.0.1:0', ...extraArgs]), { stdio }), this.datadir)  }
+    this.#child = spawnNode(stdio => spawn(process.execPath, nodeArgs(this.datadir, this.#rpcPort, ['--listen', `/ip4/127.0.0.1/tcp/${this.#p2pPort}`, '--no-mdns', '--http', '127.0.0.1:0', ...extraArgs]), { stdio, env: this.#env }), this.datadir)
+  }
 
   async kill (): Promise<void> { await exitOf(this.#child, 'SIGKILL') }
   async stop (): Promise<void> { await exitOf(this.#child, 'SIGTERM') }
@@ -113,16 +117,18 @@ export class LanHost implements NodeHost {
   readonly datadir: string
   readonly #lan: HostNetwork
   readonly #mdns: boolean
+  readonly #env: NodeJS.ProcessEnv | undefined
   #child: ChildProcess | undefined
   #agent: ChildProcess | undefined
   readonly #pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   #ids = 0
 
-  constructor (index: number, datadir: string, lan: HostNetwork, options: { mdns?: boolean } = {}) {
+  constructor (index: number, datadir: string, lan: HostNetwork, options: { mdns?: boolean, env?: NodeJS.ProcessEnv } = {}) {
     this.index = index
     this.datadir = datadir
     this.#lan = lan
     this.#mdns = options.mdns ?? true
+    this.#env = options.env
   }
 
   get alive (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
@@ -131,7 +137,7 @@ export class LanHost implements NodeHost {
 
   async start (extraArgs: string[], signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted()
-    this.#child = spawnNode(stdio => this.#lan.spawn(this.index, process.execPath, nodeArgs(this.datadir, regtest.defaultRpcPort, ['--listen', `/ip4/0.0.0.0/tcp/${regtest.defaultPort}`, this.#mdns ? '--mdns' : '--no-mdns', ...extraArgs]), { stdio }), this.datadir)
+    this.#child = spawnNode(stdio => this.#lan.spawn(this.index, process.execPath, nodeArgs(this.datadir, regtest.defaultRpcPort, ['--listen', `/ip4/0.0.0.0/tcp/${regtest.defaultPort}`, this.#mdns ? '--mdns' : '--no-mdns', ...extraArgs]), { stdio, env: this.#env }), this.datadir)
     if (this.#agent === undefined) {
       const agent = this.#lan.spawn(this.index, process.execPath, [AGENT, this.datadir, String(regtest.defaultRpcPort), String(RPC_TIMEOUT_MS)], { stdio: ['pipe', 'pipe', 'ignore'] })
       createInterface({ input: agent.stdout as NodeJS.ReadableStream }).on('line', line => {
