@@ -552,10 +552,11 @@ export class Swarm {
     const idle = running.filter(h => !miners.includes(h))
     const victim = index !== undefined ? this.#hosts[index] : this.#random.faults.pick(idle.length > 0 ? idle : running)
     this.#fault(`crash ${victim.index}`)
+    // Down from here: a block made while it dies or catches up is not timed.
+    this.#down.push(victim)
     const ids = [...this.#blocks, ...this.#txs].map(i => i.id)
     const arrivals = await victim.rpc('getarrivals', [ids]) as Array<number | null>
     this.#arrivalsBeforeCrash.set(victim.index, new Map(ids.flatMap((id, n) => arrivals[n] === null ? [] : [[id, arrivals[n] as number]])))
-    this.#down.push(victim)
     await victim.kill()
     this.#event('crash', `crash: killed node ${victim.index}`)
     return victim
@@ -582,13 +583,8 @@ export class Swarm {
     this.#fault(`skew ${host.index} ${seconds}`)
     this.#skews.set(host.index, seconds)
     if (!host.alive) return
-    this.#catchingUp++
-    try {
-      await host.stop()
-    } finally {
-      this.#catchingUp--
-    }
     this.#down.push(host)
+    await host.stop()
     await this.#restart(host)
     this.#event('skew', `skew: node ${host.index} runs ${seconds} s off`)
   }
