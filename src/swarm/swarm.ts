@@ -228,7 +228,7 @@ export class Swarm {
 
   /** Asks a node to mine; every block counts in the report. */
   async #generate (host: NodeHost, n: number): Promise<string[]> {
-    const ids = await host.rpc('generate', [n]) as string[]
+    const ids = await host.rpc('generate', [n])
     this.#mined += ids.length
     return ids
   }
@@ -291,7 +291,7 @@ export class Swarm {
     // Two at a time (the cores here): each bootstraps from the seed and from the node two before, started already.
     await this.#startHost(initial[0])
     for (let i = 1; i < initial.length; i += 2) await Promise.all(initial.slice(i, i + 2).map(async h => { await this.#startHost(h) }))
-    const peered = await until(initial.length, async () => (await Promise.all(initial.map(async h => await h.rpc('getconnectioncount') as number))).every(n => n > 0), 60_000)
+    const peered = await until(initial.length, async () => (await Promise.all(initial.map(async h => await h.rpc('getconnectioncount')))).every(n => n > 0), 60_000)
     const timeToPeersMs = peered === null ? null : Date.now() - this.#t0
     for (const [index, seconds] of this.#skews) this.#event('skew', `skew: node ${index} runs ${seconds} s off`)
     if (peered === null) this.#errors.push('not every node found a peer within 60 s')
@@ -387,7 +387,7 @@ export class Swarm {
     if (this.#o.mode === 'loopback' && host !== seed) {
       // The seed, and the node two before: the odd and the even nodes each form a chain of their own too.
       const peers = (host.index >= 2 ? [seed, this.#hosts[host.index - 2]] : [seed]).filter(h => h.alive)
-      for (const peer of new Set(peers)) extra.push('--bootstrap', (await peer.rpc('getnetworkinfo') as { addresses: string[] }).addresses[0])
+      for (const peer of new Set(peers)) extra.push('--bootstrap', (await peer.rpc('getnetworkinfo')).addresses[0])
     }
     const zoo = this.#zoo
     if (zoo !== undefined) {
@@ -401,14 +401,14 @@ export class Swarm {
     this.#started = Math.max(this.#started, host.index + 1)
     await waitForRpc(host, 60_000, 100)
     // Watched in the background: the next node starts meanwhile.
-    if (first) this.#firstPeer.push(until(1, async () => await host.rpc('getconnectioncount') as number > 0, 60_000).then(ms => ms === null ? null : Date.now() - spawned))
+    if (first) this.#firstPeer.push(until(1, async () => await host.rpc('getconnectioncount') > 0, 60_000).then(ms => ms === null ? null : Date.now() - spawned))
   }
 
   async #wallet (host: NodeHost): Promise<void> {
-    const info = await host.rpc('getwalletinfo') as { exists: boolean }
+    const info = await host.rpc('getwalletinfo')
     if (!info.exists) await host.rpc('createwallet', ['swarm'])
     await host.rpc('walletpassphrase', ['swarm', 86_400])
-    this.#addresses.set(host.index, await host.rpc('getnewaddress') as string)
+    this.#addresses.set(host.index, await host.rpc('getnewaddress'))
   }
 
   #running (): Set<number> {
@@ -430,7 +430,7 @@ export class Swarm {
     const nodes = await Promise.all(this.#hosts.slice(0, this.#started).map(async h => {
       if (!h.alive) return null
       try {
-        const [info, peers, stats] = await Promise.all([h.rpc('getblockchaininfo'), h.rpc('getconnectioncount'), h.rpc('getchainstats')]) as [{ height: number }, number, { reorgs: number }]
+        const [info, peers, stats] = await Promise.all([h.rpc('getblockchaininfo'), h.rpc('getconnectioncount'), h.rpc('getchainstats')])
         return { height: info.height, peers, reorgs: stats.reorgs }
       } catch {
         return null
@@ -447,7 +447,7 @@ export class Swarm {
       if (!miner.alive) continue
       try {
         const [id] = await this.#generate(miner, 1)
-        const [origin] = await miner.rpc('getarrivals', [[id]]) as Array<number | null>
+        const [origin] = await miner.rpc('getarrivals', [[id]])
         if (!this.#cut && origin !== null) this.#blocks.push({ id, origin, hosts: this.#running() })
         this.#progress(`${this.#scenario ?? 'mining'}: blocks ${this.#mined}, transactions ${this.#txs.length}`)
       } catch (err) {
@@ -465,8 +465,8 @@ export class Swarm {
       const to = this.#addresses.get(this.#random.txs.pick(nodes).index)
       if (!from.alive || to === undefined) continue
       try {
-        const id = await from.rpc('sendtoaddress', [to, '0.01']) as string
-        const [origin] = await from.rpc('getarrivals', [[id]]) as Array<number | null>
+        const id = await from.rpc('sendtoaddress', [to, '0.01'])
+        const [origin] = await from.rpc('getarrivals', [[id]])
         if (!this.#cut && origin !== null) this.#txs.push({ id, origin, hosts: this.#running() })
       } catch {
         // A wallet may run short of mature coins for a moment: the next send tries again.
@@ -541,7 +541,7 @@ export class Swarm {
           }
         }
         // On loopback the sides meet again through an addnode; behind NATs, through the DHT.
-        if (!cut && this.#zoo === undefined && a.length > 0 && b.length > 0) await a[0].rpc('addnode', [(await b[0].rpc('getnetworkinfo') as { addresses: string[] }).addresses[0]])
+        if (!cut && this.#zoo === undefined && a.length > 0 && b.length > 0) await a[0].rpc('addnode', [(await b[0].rpc('getnetworkinfo')).addresses[0]])
       }
     }
   }
@@ -555,7 +555,7 @@ export class Swarm {
     // Down from here: a block made while it dies or catches up is not timed.
     this.#down.push(victim)
     const ids = [...this.#blocks, ...this.#txs].map(i => i.id)
-    const arrivals = await victim.rpc('getarrivals', [ids]) as Array<number | null>
+    const arrivals = await victim.rpc('getarrivals', [ids])
     this.#arrivalsBeforeCrash.set(victim.index, new Map(ids.flatMap((id, n) => arrivals[n] === null ? [] : [[id, arrivals[n] as number]])))
     await victim.kill()
     this.#event('crash', `crash: killed node ${victim.index}`)
@@ -599,22 +599,22 @@ export class Swarm {
   /** Waits until every host reports the same tip; returns the ms it took, or null. */
   async #waitConverged (hosts: NodeHost[], timeoutMs: number): Promise<number | null> {
     return await until(hosts.length, async () => {
-      const tips = await Promise.all(hosts.map(async h => (await h.rpc('getblockchaininfo') as { tip: string }).tip))
+      const tips = await Promise.all(hosts.map(async h => (await h.rpc('getblockchaininfo')).tip))
       return new Set(tips).size === 1
     }, timeoutMs)
   }
 
   async #report (hosts: NodeHost[], timeToPeersMs: number | null, convergeAfterHealMs: number | null, converged: boolean): Promise<SwarmReport> {
     const delays = async (items: Sent[]): Promise<number[]> => {
-      const arrivals = await Promise.all(hosts.map(async h => await h.rpc('getarrivals', [items.map(i => i.id)]) as Array<number | null>))
+      const arrivals = await Promise.all(hosts.map(async h => await h.rpc('getarrivals', [items.map(i => i.id)])))
       // An item counts once it reached every node running when it was made: its delay is to the last one.
       return items.flatMap((item, n) => {
         const times = hosts.flatMap((h, k) => item.hosts.has(h.index) ? [arrivals[k][n] ?? this.#arrivalsBeforeCrash.get(h.index)?.get(item.id) ?? null] : [])
         return times.every(t => t !== null) ? [Math.max(...times as number[]) - item.origin] : []
       })
     }
-    const stats = await Promise.all(hosts.map(async h => await h.rpc('getchainstats') as { orphans: number, reorgs: number, maxreorgdepth: number }))
-    const infos = await Promise.all(hosts.map(async h => await h.rpc('getblockchaininfo') as { tip: string, height: number }))
+    const stats = await Promise.all(hosts.map(async h => await h.rpc('getchainstats')))
+    const infos = await Promise.all(hosts.map(async h => await h.rpc('getblockchaininfo')))
     const utxos = await Promise.all(hosts.map(async h => JSON.stringify(await h.rpc('gettxoutsetinfo'))))
     const tips = new Set(infos.map(i => i.tip)).size
     const utxoSummaries = new Set(utxos).size
