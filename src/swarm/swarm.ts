@@ -440,9 +440,12 @@ export class Swarm {
   }
 
   async #mineLoop (miners: NodeHost[]): Promise<void> {
+    // Each round every miner mines once, in an order the seed picks: both sides of a partition mine.
+    let round: NodeHost[] = []
     while (this.#mining) {
       await sleep(this.#o.blockIntervalMs)
-      const miner = this.#random.mining.pick(miners)
+      if (round.length === 0) round = this.#random.mining.shuffle(miners)
+      const miner = round.shift() as NodeHost
       if (this.#choices.miners.length < 500) this.#choices.miners.push(miner.index)
       if (!miner.alive) continue
       try {
