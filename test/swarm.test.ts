@@ -126,7 +126,7 @@ test('a timeline with a skewed clock, a partition, a crash and a late join conve
     assert.equal(choices.faults.length, 2, 'the partition\'s groups and the crashed node')
     assert.match(choices.faults[1], /^crash [0-3]$/)
 
-    const { browser, page, errors } = await openInChromium(pathToFileURL(html).href)
+    const { page, errors, close } = await openInChromium(pathToFileURL(html).href)
     try {
       const plots = await page.$$eval('svg[data-plot]', svgs => svgs.map(s => ({ plot: s.getAttribute('data-plot'), points: Number(s.getAttribute('data-points')), drawn: s.querySelectorAll('path, circle').length })))
       assert.deepEqual(plots.map(p => p.plot), ['heights', 'propagation', 'peers', 'reorgs'])
@@ -140,7 +140,7 @@ test('a timeline with a skewed clock, a partition, a crash and a late join conve
       assert.ok((await stat(shot)).size > 10_000)
       assert.deepEqual(errors, [])
     } finally {
-      await browser.close()
+      await close()
     }
     assert.doesNotMatch(await readFile(html, 'utf8'), /<script|https?:\/\//, 'nothing to run or fetch')
 
