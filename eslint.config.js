@@ -11,7 +11,7 @@ import tseslint from 'typescript-eslint'
 const LAYERS = [
   ['util', 'core', 'log.ts'],
   ['chain'],
-  ['miner', 'p2p', 'wallet', 'index'],
+  ['miner', 'p2p', 'wallet', 'index', 'ipfs'],
   ['rpc', 'http'],
   ['node'],
   ['swarm'],

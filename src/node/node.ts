@@ -28,6 +28,7 @@ import { Explorer } from '../http/explorer/explorer.ts'
 import type { ExplorerSources } from '../http/explorer/types.ts'
 import { AddrIndex } from '../index/addr-index.ts'
 import { VERSION } from '../util/version.ts'
+import { BitswapService } from '../ipfs/bitswap-service.ts'
 import { removeStaleTemps } from '../util/atomic-file.ts'
 import { makeDirectory } from '../util/make-directory.ts'
 import type { NodeOptions } from './options.ts'
@@ -46,6 +47,7 @@ export class CointsNode {
   readonly mempoolFile: MempoolFile
   readonly miner: Miner
   readonly p2p: P2PService | undefined
+  readonly bitswap: BitswapService | undefined
   readonly wallet: Wallet
   readonly rpc: RpcServer
   /** The HTTP server for people and tools (explorer, /metrics), unless --no-http. */
@@ -105,6 +107,9 @@ export class CointsNode {
         nat: { announce: options.announce, stun: options.stun, upnp: options.upnp, relayService: options.relayService, relayClient: options.relayClient },
         metrics
       })
+      : undefined
+    this.bitswap = this.p2p !== undefined && options.bitswap
+      ? new BitswapService({ network: this.p2p, blocks: this.chain.store, logger: createLogger('bitswap') })
       : undefined
     this.miner = new Miner({ chain: this.chain, logger: createLogger('miner'), onBlockMined: block => { this.p2p?.publishBlock(block) } }, { threads: options.minerThreads })
     this.rpc = new RpcServer({ methods: this.#methods(), logger: createLogger('rpc') }, {
@@ -210,6 +215,7 @@ export class CointsNode {
       },
       async () => { await this.wallet.start({ scan: false }) },
       async () => { await this.p2p?.start() },
+      async () => { await this.bitswap?.start() },
       async () => { await this.http?.start() },
       async () => { await this.rpc.start() }
     ]
@@ -254,6 +260,7 @@ export class CointsNode {
       await this.http?.stop()
       await this.addrIndex?.stop()
       await this.miner.stop()
+      await this.bitswap?.stop()
       await this.p2p?.stop()
       await wallet
       await this.chain.stop()

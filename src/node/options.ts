@@ -26,6 +26,8 @@ export interface NodeOptions {
   listen: string[]
   bootstrap: string[]
   mdns: boolean
+  /** Serve the chain's blocks over bitswap on the peer-to-peer libp2p. */
+  bitswap: boolean
   maxPeers: number
   /** Addresses announced to peers instead of the listen addresses (a forwarded port, a public IP the node cannot see). */
   announce: string[]
@@ -81,6 +83,7 @@ export function defaultNodeOptions (network: NetworkName): NodeOptions {
     listen: [`/ip4/0.0.0.0/tcp/${params.defaultPort}`],
     bootstrap: [],
     mdns: params.mdns,
+    bitswap: true,
     maxPeers: 32,
     announce: [],
     stun: [],
