@@ -1,6 +1,7 @@
 import { CointsError } from '../core/errors.ts'
 import { VERSION } from '../util/version.ts'
 import { UsageError, type Command } from './command.ts'
+import { exportCommand, importCommand } from './commands/car.ts'
 import { nodeCommand } from './commands/node.ts'
 import { rpcCommand } from './commands/rpc.ts'
 import { rpcauthCommand } from './commands/rpcauth.ts'
@@ -10,7 +11,7 @@ import { walletCommand } from './commands/wallet.ts'
 import { CancelledError } from './prompt.ts'
 import { forwardedSignal, isStopSignal } from './signals.ts'
 
-const commands: Command[] = [nodeCommand, statusCommand, walletCommand, rpcCommand, rpcauthCommand, swarmCommand]
+const commands: Command[] = [nodeCommand, statusCommand, walletCommand, rpcCommand, exportCommand, importCommand, rpcauthCommand, swarmCommand]
 
 function usage (): string {
   return [

@@ -88,6 +88,12 @@ export interface BlockTemplateView {
 
 export type SubmitBlockResult = { id: string } & ProcessResult
 
+/** One block of submitblocks: its status as submitblock's, or why it was refused (no id when it did not decode). */
+export type SubmittedBlock = SubmitBlockResult | { id?: string, error: { code: string, message: string } }
+
+/** A best-chain block as getrawblocks answers it: hex of its wire form, which submitblock takes. */
+export interface RawBlockView { height: number, id: string, hex: string }
+
 export interface MiningInfo {
   blocks: number
   difficulty: number
@@ -126,6 +132,8 @@ export interface ChainResults {
   generate: string[]
   getblocktemplate: BlockTemplateView
   submitblock: SubmitBlockResult
+  submitblocks: SubmittedBlock[]
+  getrawblocks: RawBlockView[]
   getmininginfo: MiningInfo
   getnetworkhashps: number
   validateaddress: AddressValidation
@@ -196,6 +204,14 @@ export const CHAIN_METHODS = {
   submitblock: {
     description: 'Validates and stores a block (hex of its wire form: {header, txs}); returns its status (connected, side, orphan, known); relayed to peers once connected.',
     params: [{ name: 'hex', type: 'string' }]
+  },
+  submitblocks: {
+    description: 'coints: submitblock for a batch (at most 1,000 hex wire forms, in order), as `coints import` feeds a CAR file: each block is validated and stored as by submitblock, a refused one does not stop the rest; returns for each {id, status} or {id?, error: {code, message}}.',
+    params: [anyParam<string[]>('hexes')]
+  },
+  getrawblocks: {
+    description: 'coints: best-chain blocks from a height on, as `coints export` reads them: [{height, id, hex}] (hex: the wire form submitblock takes), at most count (default 1,000) and about 4 MB of blocks; fewer past the tip.',
+    params: [{ name: 'height', type: 'integer', min: 0 }, { name: 'count', type: 'integer', optional: true, min: 1, max: 1_000 }]
   },
   getmininginfo: {
     description: 'Mining state, as Bitcoin Core\'s: blocks, difficulty, networkhashps (estimated over the last 120 blocks), pooledtx, chain, warnings; and (coints) mining with the address it pays.',

@@ -2,7 +2,7 @@ import { decodeAddress, encodeAddress } from '../../core/address.ts'
 import { formatAmount } from '../../core/amount.ts'
 import { encodeHeaderData, type Block } from '../../core/block.ts'
 import { parseCid, type CID } from '../../core/cbor.ts'
-import { CointsError } from '../../core/errors.ts'
+import { BlockError, CointsError, DecodeError } from '../../core/errors.ts'
 import { fromHex, toHex } from '../../core/hash.ts'
 import { bitsToTarget, difficultyOf } from '../../core/pow.ts'
 import { Tx } from '../../core/tx.ts'
@@ -11,7 +11,8 @@ import type { Chain } from '../../chain/chain.ts'
 import type { MempoolFile } from '../../chain/mempool-file.ts'
 import type { BlockEntry } from '../../chain/types.ts'
 import { directoryBytes } from '../../util/disk-usage.ts'
-import type { ChainResults, HeaderView } from '../contract/chain.ts'
+import type { ChainResults, HeaderView, RawBlockView, SubmittedBlock } from '../contract/chain.ts'
+import { ParamsError } from '../params.ts'
 import type { Handlers } from './types.ts'
 
 export interface ChainMethodsContext {
@@ -36,6 +37,10 @@ export interface ChainMethodsContext {
 const MAX_TIP_AGE_SECONDS = 24 * 60 * 60
 /** Blocks the network hash rate is estimated over by default (as Core's getnetworkhashps). */
 const HASHPS_BLOCKS = 120
+/** Most blocks one submitblocks call takes. */
+const MAX_SUBMITTED = 1_000
+/** A getrawblocks reply stops after about this many bytes of blocks (twice that in hex, within a client's reach). */
+const RAW_BLOCKS_BYTES = 4_000_000
 
 function notFound (what: string): CointsError {
   return new CointsError('NOT_FOUND', what)
@@ -250,6 +255,38 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
       // Relayed only once on our best chain, as gossip forwards blocks.
       if (result.status === 'connected') ctx.relayBlock(block)
       return { id: block.idString, ...result }
+    },
+    submitblocks: async ({ hexes }) => {
+      if (!Array.isArray(hexes) || hexes.length > MAX_SUBMITTED || !hexes.every(h => typeof h === 'string')) throw new ParamsError('BAD_PARAM', `submitblocks param "hexes" must be an array of at most ${MAX_SUBMITTED} hex strings`)
+      const results: SubmittedBlock[] = []
+      for (const hex of hexes) {
+        let block: Block | undefined
+        try {
+          block = chain.decodeBlock(decodeHex(hex, 'block'))
+          const result = await chain.processBlock(block)
+          if (result.status === 'connected') ctx.relayBlock(block)
+          results.push({ id: block.idString, ...result })
+        } catch (err) {
+          if (!(err instanceof BlockError || err instanceof DecodeError) && !(err instanceof CointsError && err.code === 'BAD_HEX')) throw err
+          results.push({ ...(block === undefined ? {} : { id: block.idString }), error: { code: err.code, message: err.message } })
+        }
+      }
+      return results
+    },
+    getrawblocks: async ({ height, count }) => {
+      const ids: CID[] = []
+      for (let h = height; h <= chain.height && ids.length < (count ?? 1_000); h++) ids.push((chain.getEntryAt(h) as BlockEntry).id)
+      const blocks: RawBlockView[] = []
+      let bytes = 0
+      // A few at a time, so full blocks past the reply's size are never read.
+      for (let at = 0; at < ids.length && bytes < RAW_BLOCKS_BYTES; at += 16) {
+        for (const wire of await chain.getBlocksWire(ids.slice(at, at + 16))) {
+          if (blocks.length > 0 && bytes + wire.length > RAW_BLOCKS_BYTES) return blocks
+          bytes += wire.length
+          blocks.push({ height: height + blocks.length, id: ids[blocks.length].toString(), hex: toHex(wire) })
+        }
+      }
+      return blocks
     },
     getmininginfo: async () => {
       const { mining, address } = ctx.mining()
