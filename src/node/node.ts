@@ -29,6 +29,7 @@ import type { ExplorerSources } from '../http/explorer/types.ts'
 import { AddrIndex } from '../index/addr-index.ts'
 import { VERSION } from '../util/version.ts'
 import { BitswapService } from '../ipfs/bitswap-service.ts'
+import { ipfsGatewayRoute } from '../http/ipfs-gateway.ts'
 import { removeStaleTemps } from '../util/atomic-file.ts'
 import { makeDirectory } from '../util/make-directory.ts'
 import type { NodeOptions } from './options.ts'
@@ -127,7 +128,7 @@ export class CointsNode {
 
   /** What the HTTP server serves. */
   #routes (): HttpRoute[] {
-    return [...(this.metrics === undefined ? [] : [metricsRoute(this.metrics)]), ...(this.explorer?.routes ?? [])]
+    return [...(this.metrics === undefined ? [] : [metricsRoute(this.metrics)]), ...(this.explorer?.routes ?? []), ipfsGatewayRoute(this.chain.store)]
   }
 
   /** What the explorer reads: the chain's read side, networking's peers and sync, the address index. */
