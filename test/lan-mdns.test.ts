@@ -11,6 +11,7 @@ import { newKey, waitFor } from './helpers/node-harness.ts'
 
 const NODE = process.execPath
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
+const HELIA_FETCH = new URL('./fixtures/helia-fetch.ts', import.meta.url).pathname
 
 const support = await isLanSupported()
 // CI runs as root with iproute2: there this test must run, never be skipped.
@@ -54,4 +55,26 @@ test('three hosts on a bridged LAN find each other by mDNS alone and agree on on
     return infos.every(info => info.height === 2 && info.tip === infos[0].tip) ? infos : undefined
   }, 'all three hosts at the same tip', 30_000)
   assert.equal(new Set(tips.map(i => i.tip)).size, 1)
+})
+
+test('a stock Helia with its default mDNS finds a coints node on the LAN by itself and fetches the tip block by CID over bitswap', { skip }, async t => {
+  assert.ok(support.ok, support.reason)
+  const lan = await Lan.create(2)
+  const dir = await mkdtemp(join(tmpdir(), 'coints-lan-'))
+  const children: ChildProcess[] = []
+  t.after(async () => {
+    for (const child of children) child.kill('SIGKILL')
+    await lan.destroy()
+    await rm(dir, { recursive: true, force: true })
+  })
+  const rpc = async (...args: string[]): Promise<string> => (await lan.exec(0, NODE, [MAIN, 'rpc', '--network', 'regtest', '--datadir', dir, ...args])).trim()
+  children.push(lan.spawn(0, NODE, [MAIN, 'node', '--network', 'regtest', '--mdns', '--no-http', '--datadir', dir, '--miner-address', newKey().address, '--log-level', 'warn'], { stdio: 'ignore' }))
+  await waitFor(async () => await rpc('getblockcount').catch(() => undefined), 'the node\'s RPC', 60_000)
+  await rpc('generate', '2')
+  const tip = await rpc('getbestblockhash')
+  // Not told the peer: the two find each other by mDNS on the bridge.
+  const out = await lan.exec(1, NODE, [HELIA_FETCH, tip])
+  const fetched = JSON.parse(out.trim().split('\n').at(-1) ?? '') as { height: number, peers: number }
+  assert.equal(fetched.height, 2)
+  assert.ok(fetched.peers >= 1)
 })
