@@ -1,131 +1,12 @@
-import { createReadStream, createWriteStream } from 'node:fs'
-import { rename, rm } from 'node:fs/promises'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { CarWriter } from '@ipld/car'
-import { Block } from '../../core/block.ts'
-import { parseCid } from '../../core/cbor.ts'
-import { CointsError } from '../../core/errors.ts'
-import { fromHex, toHex } from '../../core/hash.ts'
-import { blockObjects, CarError, readCarBlocks } from '../../ipfs/car.ts'
-import { rpcClient, type RpcTarget } from '../../rpc/client.ts'
+import { exportCar, importCar } from '../../rpc/car-transfer.ts'
 import { helpText, intFlag, parseFlags, UsageError, type Command } from '../command.ts'
 import { endProgress, progressLine } from '../prompt.ts'
 import { rpcTargetOf, targetFlagHelp, targetFlags } from './common.ts'
-
-/** Blocks one getrawblocks call asks for (the node stops at about 4 MB). */
-const EXPORT_BATCH = 1_000
-/** A submitblocks call carries up to this many blocks, or this many bytes of them (twice that in hex, within RPC's 8 MB). */
-const IMPORT_BATCH = 1_000
-const IMPORT_BATCH_BYTES = 2_000_000
 
 function carPath (values: Record<string, unknown>, command: Command): string {
   const file = values.car
   if (typeof file !== 'string' || file === '') throw new UsageError('BAD_FLAGS', `which file? --car FILE\nsee: coints ${command.name} --help`)
   return file
-}
-
-/** Writes best-chain blocks `from`..`to` as a CAR v1 with the block at `to` as root; returns the objects and bytes written. */
-export async function exportCar (target: RpcTarget, file: string, range: { from?: number, to?: number }): Promise<{ blocks: number, objects: number, root: string }> {
-  const rpc = rpcClient(target)
-  const height = await rpc('getblockcount')
-  const from = range.from ?? 0
-  const to = range.to ?? height
-  if (from > to || to > height) throw new CointsError('BAD_RANGE', `--from ${from} --to ${to}: the node's best height is ${height} (from ≤ to ≤ ${height})`)
-  const root = await rpc('getblockhash', [to])
-  const partial = `${file}.partial`
-  const { writer, out } = CarWriter.create([parseCid(root)])
-  const written = pipeline(Readable.from(out), createWriteStream(partial))
-  let objects = 0
-  let prev: string | undefined
-  try {
-    for (let h = from; h <= to;) {
-      const batch = await rpc('getrawblocks', [h, Math.min(EXPORT_BATCH, to - h + 1)])
-      if (batch.length === 0) throw reorganised(h)
-      for (const raw of batch) {
-        const block = Block.decode(fromHex(raw.hex))
-        // Each block's parent is the one before it: a reorganisation under the export shows here.
-        if (block.idString !== raw.id || raw.height !== h || (prev !== undefined && block.header.data.prev?.toString() !== prev)) throw reorganised(h)
-        for (const object of blockObjects(block)) await writer.put(object)
-        objects += block.txs.length + 2
-        prev = raw.id
-        h++
-      }
-      progressLine(`exported ${h - from} of ${to - from + 1} blocks`)
-    }
-    if (prev !== root) throw reorganised(to)
-    await writer.close()
-    await written
-    await rename(partial, file)
-  } catch (err) {
-    await writer.close().catch(() => {})
-    await written.catch(() => {})
-    await rm(partial, { force: true })
-    throw err
-  } finally {
-    endProgress()
-  }
-  return { blocks: to - from + 1, objects, root }
-}
-
-function reorganised (height: number): CointsError {
-  return new CointsError('REORGANISED', `the node's best chain changed at height ${height} during the export: run it again`)
-}
-
-export interface ImportReport {
-  /** Blocks by what became of them: connected, side, known, orphan, unwanted. */
-  statuses: Record<string, number>
-  refused: Array<{ id?: string, code: string, message: string }>
-  /** Why the file stopped being read, if it did before its end. */
-  failure?: CarError
-}
-
-/** Feeds every block of a CAR to the node's processBlock (submitblocks), in batches, as the file is read. */
-export async function importCar (target: RpcTarget, file: string): Promise<ImportReport> {
-  const rpc = rpcClient(target)
-  const report: ImportReport = { statuses: {}, refused: [] }
-  let batch: string[] = []
-  let bytes = 0
-  let done = 0
-  const submit = async (): Promise<void> => {
-    if (batch.length === 0) return
-    const results = await rpc('submitblocks', [batch])
-    batch = []
-    bytes = 0
-    for (const result of results) {
-      if ('error' in result) report.refused.push({ id: result.id, ...result.error })
-      else report.statuses[result.status] = (report.statuses[result.status] ?? 0) + 1
-    }
-    done += results.length
-    progressLine(`imported ${done} blocks`)
-  }
-  const source = createReadStream(file)
-  try {
-    for await (const block of readCarBlocks(source)) {
-      const hex = toHex(block.encode())
-      if (batch.length >= IMPORT_BATCH || (batch.length > 0 && bytes + hex.length / 2 > IMPORT_BATCH_BYTES)) await submit()
-      batch.push(hex)
-      bytes += hex.length / 2
-    }
-  } catch (err) {
-    if (!(err instanceof CarError)) throw fileError(err, file)
-    report.failure = err
-  } finally {
-    source.destroy()
-    // What the file held whole before a failure is imported; nothing after it is read.
-    try {
-      await submit()
-    } finally {
-      endProgress()
-    }
-  }
-  return report
-}
-
-function fileError (err: unknown, file: string): unknown {
-  const code = (err as NodeJS.ErrnoException).code
-  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') return new CointsError('BAD_FILE', `cannot read ${file}: ${(err as Error).message}`)
-  return err
 }
 
 const rangeFlags = { ...targetFlags, car: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } } as const
@@ -148,7 +29,7 @@ export const exportCommand: Command = {
     }
     const file = carPath(values, this)
     const range = { from: intFlag('from', values.from, 0, 2 ** 32 - 1), to: intFlag('to', values.to, 0, 2 ** 32 - 1) }
-    const { blocks, objects, root } = await exportCar(await rpcTargetOf(values), file, range)
+    const { blocks, objects, root } = await exportCar(await rpcTargetOf(values), file, range, progressLine).finally(endProgress)
     console.log(`exported ${blocks} blocks (${objects} objects) to ${file}, root ${root}`)
     return 0
   }
@@ -166,7 +47,7 @@ export const importCommand: Command = {
       return 0
     }
     const file = carPath(values, this)
-    const report = await importCar(await rpcTargetOf(values), file)
+    const report = await importCar(await rpcTargetOf(values), file, progressLine).finally(endProgress)
     const accepted = Object.entries(report.statuses).map(([status, n]) => `${n} ${status}`).join(', ')
     console.log(`imported ${file}: ${accepted === '' ? 'no blocks' : accepted}; ${report.refused.length} refused`)
     for (const r of report.refused.slice(0, 10)) console.log(`  refused ${r.id ?? '(undecodable block)'}: ${r.message}`)
