@@ -51,6 +51,20 @@ export async function chainDatadir (blocks: number, opts: ChainDatadirOptions = 
   return { datadir, blocks: mined }
 }
 
+/** Ms for a fresh chain in a new directory (pushed to `dirs`) to take `blocks` from their wire bytes: the local import the sync and CAR figures compare with. */
+export async function localImportMs (blocks: Block[], dirs: string[]): Promise<number> {
+  const wire = blocks.map(b => b.encode())
+  const dir = await mkdtemp(join(tmpdir(), 'coints-bench-local-'))
+  dirs.push(dir)
+  const chain = new Chain({}, { params: regtest, dbPath: join(dir, 'chain'), verifierThreads: 1 })
+  await chain.start()
+  const start = performance.now()
+  for (const bytes of wire) await chain.processBlock(chain.decodeBlock(bytes))
+  const ms = performance.now() - start
+  await chain.stop()
+  return ms
+}
+
 /**
  * A regtest datadir whose last blocks are full (about 1 MB each, of 2,000-output
  * transactions), `bytes` of them at least: what a full blocks reply is made of.

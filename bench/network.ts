@@ -6,14 +6,13 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Chain } from '../src/chain/chain.ts'
 import { setLogLevel } from '../src/log.ts'
 import { CointsNode } from '../src/node/node.ts'
 import { loopbackNodeOptions } from '../src/node/loopback.ts'
 import type { NodeOptions } from '../src/node/options.ts'
 import { encodeAddress } from '../src/core/address.ts'
 import { keyPairOf, randomPrivateKey } from '../src/core/keys.ts'
-import { chainDatadir, regtest, spawnNode } from './fixtures.ts'
+import { chainDatadir, localImportMs, regtest, spawnNode } from './fixtures.ts'
 import { percentile } from '../src/util/stats.ts'
 import { waitFor } from '../src/util/wait-for.ts'
 
@@ -84,15 +83,7 @@ export async function benchSync (count = 10_000): Promise<SyncBench> {
   dirs.push(fixture.datadir)
   try {
     // Local baseline: the same blocks, from their wire bytes, into a fresh chain.
-    const wire = fixture.blocks.map(b => b.encode())
-    const localDir = await mkdtemp(join(tmpdir(), 'coints-bench-local-'))
-    dirs.push(localDir)
-    const local = new Chain({}, { params: regtest, dbPath: join(localDir, 'chain'), verifierThreads: 1 })
-    await local.start()
-    const localStart = performance.now()
-    for (const bytes of wire) await local.processBlock(local.decodeBlock(bytes))
-    const localMs = performance.now() - localStart
-    await local.stop()
+    const localMs = await localImportMs(fixture.blocks, dirs)
 
     // The source is a process of its own, as a peer would be, so serving does not share this event loop.
     const { host: source } = await spawnNode(fixture.datadir)

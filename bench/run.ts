@@ -3,6 +3,7 @@
  * the same run. Figures go to docs/performance.md.
  */
 import { benchAttacks } from './attacks.ts'
+import { benchBitswap, benchCar, benchGateway } from './ipfs.ts'
 import { benchMempool } from './mempool.ts'
 import { benchMiner } from './miner.ts'
 import { benchNat } from './nat.ts'
@@ -30,6 +31,9 @@ await run('wallet startup', benchWalletStartup)
 await run('mempool', benchMempool)
 await run('propagation', benchPropagation)
 await run('sync', benchSync)
+await run('bitswap', benchBitswap)
+await run('gateway', benchGateway)
+await run('car', benchCar)
 await run('attacks', benchAttacks)
 await run('swarm', benchSwarm)
 await run('watching', benchWatching)
