@@ -17,6 +17,7 @@ import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises
 import { join } from 'node:path'
 import crc32c from '@chainsafe/fast-crc32c'
 import { uncompress } from 'snappyjs'
+import { ByteCursor } from '../util/byte-cursor.ts'
 
 /** A damaged or missing file of the database. */
 export interface DbDamage {
@@ -46,35 +47,9 @@ function crcOf (bytes: Uint8Array): number {
 class Corrupt extends Error {}
 
 /** A cursor over LevelDB's varints and length-prefixed slices. */
-class Reader {
-  readonly bytes: Uint8Array
-  pos: number
-  readonly end: number
-
+class Reader extends ByteCursor {
   constructor (bytes: Uint8Array, pos = 0, end = bytes.length) {
-    this.bytes = bytes
-    this.pos = pos
-    this.end = end
-  }
-
-  get done (): boolean { return this.pos >= this.end }
-
-  varint (): number {
-    let value = 0
-    for (let shift = 0; shift < 64; shift += 7) {
-      if (this.pos >= this.end) throw new Corrupt('truncated varint')
-      const b = this.bytes[this.pos++]
-      value += (b & 0x7f) * 2 ** shift
-      if (b < 0x80) return value
-    }
-    throw new Corrupt('varint too long')
-  }
-
-  slice (length = this.varint()): Uint8Array {
-    if (this.pos + length > this.end) throw new Corrupt('truncated slice')
-    const s = this.bytes.subarray(this.pos, this.pos + length)
-    this.pos += length
-    return s
+    super(bytes, what => new Corrupt(what), pos, end)
   }
 }
 

@@ -6,6 +6,7 @@
  * bool cancel = 3; … }`), read here without building them.
  */
 import { Uint8ArrayList } from 'uint8arraylist'
+import { ByteCursor } from '../util/byte-cursor.ts'
 import { BitswapError } from './errors.ts'
 
 export interface WantlistChange {
@@ -19,30 +20,10 @@ export interface WantlistChange {
 /** Largest CID a want may name (a sha2-256 CIDv1 takes 36 bytes). */
 const MAX_CID_BYTES = 128
 
-class ProtoReader {
-  readonly bytes: Uint8Array
-  pos: number
-  readonly end: number
+/** A protobuf message's cursor: fields are varints and length-delimited ranges. */
+class ProtoReader extends ByteCursor {
   constructor (bytes: Uint8Array, pos = 0, end = bytes.length) {
-    this.bytes = bytes
-    this.pos = pos
-    this.end = end
-  }
-
-  varint (): number {
-    let value = 0
-    for (let shift = 0; shift < 35; shift += 7) {
-      if (this.pos >= this.end) throw malformed('a varint runs past its message')
-      const byte = this.bytes[this.pos++]
-      value += (byte & 0x7f) * 2 ** shift
-      if ((byte & 0x80) === 0) return value
-    }
-    // Longer varints (int64 values) are skipped, never read as numbers.
-    for (let n = 0; n < 5; n++) {
-      if (this.pos >= this.end) throw malformed('a varint runs past its message')
-      if ((this.bytes[this.pos++] & 0x80) === 0) return Number.MAX_SAFE_INTEGER
-    }
-    throw malformed('a varint longer than 10 bytes')
+    super(bytes, what => malformed(what), pos, end)
   }
 
   /** A length-delimited field's bounds. */
@@ -56,11 +37,9 @@ class ProtoReader {
 
   skip (wireType: number): void {
     if (wireType === 0) this.varint()
-    else if (wireType === 2) this.sub()
-    else if (wireType === 1 || wireType === 5) {
-      this.pos += wireType === 1 ? 8 : 4
-      if (this.pos > this.end) throw malformed('a fixed field runs past its message')
-    } else throw malformed(`wire type ${wireType}`)
+    else if (wireType === 2) this.slice()
+    else if (wireType === 1 || wireType === 5) this.slice(wireType === 1 ? 8 : 4)
+    else throw malformed(`wire type ${wireType}`)
   }
 }
 
@@ -72,14 +51,14 @@ function malformed (what: string): BitswapError {
 export function readWantlist (message: Uint8Array): WantlistChange {
   const change: WantlistChange = { full: false, wants: [], cancels: [] }
   const r = new ProtoReader(message)
-  while (r.pos < r.end) {
+  while (!r.done) {
     const key = r.varint()
     if (key !== (1 << 3 | 2)) {
       r.skip(key & 7)
       continue
     }
     const list = r.sub()
-    while (list.pos < list.end) {
+    while (!list.done) {
       const field = list.varint()
       if (field === (1 << 3 | 2)) readEntry(list.sub(), change)
       else if (field === (2 << 3 | 0)) change.full = list.varint() !== 0
@@ -92,12 +71,12 @@ export function readWantlist (message: Uint8Array): WantlistChange {
 function readEntry (r: ProtoReader, change: WantlistChange): void {
   let cid: string | undefined
   let cancel = false
-  while (r.pos < r.end) {
+  while (!r.done) {
     const field = r.varint()
     if (field === (1 << 3 | 2)) {
-      const bytes = r.sub()
-      if (bytes.end - bytes.pos > MAX_CID_BYTES) throw malformed(`a CID of ${bytes.end - bytes.pos} bytes`)
-      cid = Buffer.from(r.bytes.buffer, r.bytes.byteOffset + bytes.pos, bytes.end - bytes.pos).toString('latin1')
+      const bytes = r.slice()
+      if (bytes.length > MAX_CID_BYTES) throw malformed(`a CID of ${bytes.length} bytes`)
+      cid = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1')
     } else if (field === (3 << 3 | 0)) cancel = r.varint() !== 0
     else r.skip(field & 7)
   }
