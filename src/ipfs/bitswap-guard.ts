@@ -3,6 +3,7 @@ import type { AbortOptions, Connection, Libp2p, PeerId, Stream, StreamHandler, S
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import type { Logger } from '../log.ts'
+import { watchStall } from '../util/stall-watch.ts'
 import { MessageSplitter, readWantlist, type WantlistChange } from './bitswap-wire.ts'
 import { BitswapError } from './errors.ts'
 
@@ -167,21 +168,13 @@ export class BitswapGuard {
    * `stallMs` is cut here, as the sync protocols cut theirs.
    */
   #outbound (stream: Stream, peer: string): void {
-    let left = Infinity
-    let movedAt = Date.now()
-    const watch = setInterval(() => {
-      const now = stream.writeBufferLength
-      if (now < left) {
-        left = now
-        movedAt = Date.now()
-      } else if (now > 0 && Date.now() - movedAt >= this.#limits.stallMs) {
-        const err = new BitswapError('SLOW_READER', `took none of a reply for ${this.#limits.stallMs} ms (${now} bytes left)`)
-        stream.abort(err)
-        this.#drop(peer, err)
-      }
-    }, this.#limits.stallMs / 5)
+    const stop = watchStall(stream, this.#limits.stallMs, left => {
+      const err = new BitswapError('SLOW_READER', `took none of a reply for ${this.#limits.stallMs} ms (${left} bytes left)`)
+      stream.abort(err)
+      this.#drop(peer, err)
+    })
     stream.addEventListener('close', () => {
-      clearInterval(watch)
+      stop()
       const state = this.#peers.get(peer)
       if (state !== undefined) state.inFlight = 0
     })

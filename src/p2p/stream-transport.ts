@@ -2,6 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { CointsError, Verdict, type PeerVerdict } from '../core/errors.ts'
 import type { Logger } from '../log.ts'
+import { watchStall } from '../util/stall-watch.ts'
 import { FramingError, readFrame, writeFrame, type FramingErrorCode } from './framing.ts'
 import { SyncError } from './sync-messages.ts'
 import type { HandleOptions, PeerPolicy, RequestHandler, RequestOptions, RequestTransport } from './transport.ts'
@@ -209,25 +210,17 @@ export class StreamTransport implements RequestTransport {
   /** Sends the reply and closes; cut when the peer takes none of it for a stall period. */
   async #reply (stream: Stream, reply: Uint8Array, signal: AbortSignal): Promise<void> {
     let stalled: StreamFailure | undefined
-    let left = Infinity
-    let movedAt = Date.now()
-    const watch = setInterval(() => {
-      const now = stream.writeBufferLength
-      if (now < left) {
-        left = now
-        movedAt = Date.now()
-      } else if (now > 0 && Date.now() - movedAt >= this.#replyStallMs) {
-        stalled = new StreamFailure('REPLY_STALLED', `the peer took none of the reply for ${this.#replyStallMs} ms (${now} bytes left)`)
-        stream.abort(stalled)
-      }
-    }, this.#replyStallMs / 5)
+    const stopWatch = watchStall(stream, this.#replyStallMs, left => {
+      stalled = new StreamFailure('REPLY_STALLED', `the peer took none of the reply for ${this.#replyStallMs} ms (${left} bytes left)`)
+      stream.abort(stalled)
+    })
     try {
       await writeFrame(stream, reply, { signal })
       await stream.close({ signal })
     } catch (err) {
       throw stalled ?? err
     } finally {
-      clearInterval(watch)
+      stopWatch()
     }
     // An abort empties the write buffer, which can let the close resolve.
     if (stalled !== undefined) throw stalled
