@@ -1,6 +1,6 @@
 import type { RpcCall } from '../src/rpc/contract.ts'
 import { typedRpc } from '../src/rpc/client.ts'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -17,9 +17,10 @@ const support = await isLanSupported()
 // CI runs as root with iproute2: there this test must run, never be skipped.
 const skip = !support.ok && process.env.CI === undefined ? support.reason : false
 
-test('three hosts on a bridged LAN find each other by mDNS alone and agree on one tip', { skip }, async t => {
+/** A bridged LAN of `hosts` namespaces and a directory, both gone (and the processes started on it killed) after the test. */
+async function lanFor (t: TestContext, hosts: number): Promise<{ lan: Lan, dir: string, children: ChildProcess[] }> {
   assert.ok(support.ok, support.reason)
-  const lan = await Lan.create(3)
+  const lan = await Lan.create(hosts)
   const dir = await mkdtemp(join(tmpdir(), 'coints-lan-'))
   const children: ChildProcess[] = []
   t.after(async () => {
@@ -27,6 +28,11 @@ test('three hosts on a bridged LAN find each other by mDNS alone and agree on on
     await lan.destroy()
     await rm(dir, { recursive: true, force: true })
   })
+  return { lan, dir, children }
+}
+
+test('three hosts on a bridged LAN find each other by mDNS alone and agree on one tip', { skip }, async t => {
+  const { lan, dir, children } = await lanFor(t, 3)
   const key = newKey()
   // Through `coints rpc` in the host's namespace: params as its command-line arguments, the result as it prints it.
   const rpc = (host: number): RpcCall => typedRpc(async (method, params) => {
@@ -58,15 +64,7 @@ test('three hosts on a bridged LAN find each other by mDNS alone and agree on on
 })
 
 test('a stock Helia with its default mDNS finds a coints node on the LAN by itself and fetches the tip block by CID over bitswap', { skip }, async t => {
-  assert.ok(support.ok, support.reason)
-  const lan = await Lan.create(2)
-  const dir = await mkdtemp(join(tmpdir(), 'coints-lan-'))
-  const children: ChildProcess[] = []
-  t.after(async () => {
-    for (const child of children) child.kill('SIGKILL')
-    await lan.destroy()
-    await rm(dir, { recursive: true, force: true })
-  })
+  const { lan, dir, children } = await lanFor(t, 2)
   const rpc = async (...args: string[]): Promise<string> => (await lan.exec(0, NODE, [MAIN, 'rpc', '--network', 'regtest', '--datadir', dir, ...args])).trim()
   children.push(lan.spawn(0, NODE, [MAIN, 'node', '--network', 'regtest', '--mdns', '--no-http', '--datadir', dir, '--miner-address', newKey().address, '--log-level', 'warn'], { stdio: 'ignore' }))
   await waitFor(async () => await rpc('getblockcount').catch(() => undefined), 'the node\'s RPC', 60_000)
