@@ -21,6 +21,7 @@ import { rebuildFromBlocks } from './reindex.ts'
 import { SignatureVerifier } from './sig-verifier.ts'
 import { ChainStore, REMEDY, withRemedy } from './store.ts'
 import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
+import { verifyUtxoSet, type UtxoCheck } from './verify-chain.ts'
 import type { BlockEntry, BlockProcessed, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, TipChange, ValidationStage } from './types.ts'
 import { BoundedSet } from '../util/bounded-set.ts'
 import { makeDirectory } from '../util/make-directory.ts'
@@ -65,7 +66,6 @@ export interface BlockTemplate {
 export interface UtxoSummary { height: number, tip: string, txouts: number, total: bigint }
 
 /** verifyChain's verdict: the recomputed set's summary and what differs from the stored one (at most 20). */
-export interface ChainCheck { ok: boolean, height: number, txouts: number, total: bigint, mismatches: string[] }
 
 /** The chain service is not running: before start() or after stop(), nothing may change its state. */
 export class ChainError extends CointsError<'NOT_RUNNING' | 'HALTED'> {}
@@ -748,46 +748,13 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /**
    * Recomputes the UTXO set from the stored blocks of the best chain and compares
-   * it with the stored set (what a crash must never break).
+   * it with the stored set (what a crash must never break), in the chain's turn.
    */
-  async verifyChain (): Promise<ChainCheck> {
+  async verifyChain (): Promise<UtxoCheck> {
     return await this.#exclusive(async () => {
       // The comparison is with the set on disk: everything held in memory goes there first.
       await this.#coins.flush()
-      const { stats } = this.#coins
-      const tip = this.#index.tip
-      const coins = new Map<string, Coin>()
-      for (let h = 0; h <= tip.height; h++) {
-        const entry = this.#index.atHeight(h) as IndexEntry
-        const block = await this.store.getBlock(entry.id)
-        if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `best-chain block ${entry.idString} at height ${h} is not stored; ${REMEDY}`)
-        if (h === 0) {
-          for (const [key, coin] of coinsOf(block.txs[0], 0)) coins.set(key, coin)
-        } else {
-          try {
-            connectBlockTxs(block, coins, this.params)
-          } catch (err) {
-            // A damaged store, not a bad peer: report it like any other mismatch.
-            if (!(err instanceof BlockError)) throw err
-            const mismatch = `best-chain block ${entry.idString} at height ${h} does not connect: ${err.message}`
-            return { ok: false, height: tip.height, txouts: stats.txouts, total: stats.total, mismatches: [mismatch] }
-          }
-        }
-      }
-      const mismatches: string[] = []
-      let txouts = 0
-      let total = 0n
-      for await (const [key, coin] of this.store.coins()) {
-        txouts++
-        total += coin.amount
-        const expected = coins.get(key)
-        if (expected === undefined) mismatches.push(`${key} is stored but not in the recomputed set`)
-        else if (expected.amount !== coin.amount || expected.height !== coin.height || expected.coinbase !== coin.coinbase || !equalBytes(expected.address, coin.address)) mismatches.push(`${key} differs`)
-        coins.delete(key)
-      }
-      for (const key of coins.keys()) mismatches.push(`${key} is missing from the stored set`)
-      if (txouts !== stats.txouts || total !== stats.total) mismatches.push('stored UTXO statistics differ from the set')
-      return { ok: mismatches.length === 0, height: tip.height, txouts, total, mismatches: mismatches.slice(0, 20) }
+      return await verifyUtxoSet(this.store, this.#index, this.params, this.#coins.stats)
     })
   }
 }
