@@ -36,7 +36,7 @@ export async function chainDatadir (blocks: number, opts: ChainDatadirOptions = 
   const chain = new Chain({}, { params: regtest, dbPath: join(datadir, 'chain'), now: () => t })
   await chain.start()
   const address = keyPairOf(randomPrivateKey()).addressHash
-  const wallet = opts.walletEvery === undefined ? undefined : new Wallet({ chain, logger: createLogger('wallet') }, { datadir, params: regtest, defaultFeeRate: 1, kdf: { N: 1 << 10, r: 8, p: 1 } })
+  const wallet = opts.walletEvery === undefined ? undefined : new Wallet({ chain, mempool: chain.mempool, logger: createLogger('wallet') }, { datadir, params: regtest, defaultFeeRate: 1, kdf: { N: 1 << 10, r: 8, p: 1 } })
   await wallet?.create(WALLET_PASSPHRASE)
   const mined: Block[] = []
   for (let i = 0; i < blocks; i++) {

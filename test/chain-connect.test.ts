@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ChainError } from '../src/chain/chain.ts'
+import { ChainError } from '../src/chain/ports.ts'
 import type { BlockEntry, TipChange } from '../src/chain/types.ts'
 import type { Block } from '../src/core/block.ts'
 import { COIN } from '../src/core/amount.ts'

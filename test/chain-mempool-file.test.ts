@@ -93,7 +93,7 @@ test('the mempool is written a second after it changed, changes meanwhile with i
   const key = newKey()
   await mineBlocks(chain, ws.clock, regtest.coinbaseMaturity + 2, key.addressHash)
   const path = join(ws.dir, MEMPOOL_FILE)
-  const file = new MempoolFile({ chain, logger: createLogger('mempool') }, { path })
+  const file = new MempoolFile({ chain, mempool: chain.mempool, logger: createLogger('mempool') }, { path })
   const saves: Array<Promise<unknown>> = []
   const save = file.save.bind(file)
   file.save = async () => {
@@ -135,7 +135,7 @@ test('what the next write takes is known before it is made (room a halt for want
   const { chain, ws } = await openChain(t)
   const key = newKey()
   const blocks = await mineBlocks(chain, ws.clock, regtest.coinbaseMaturity + 1, key.addressHash)
-  const file = new MempoolFile({ chain, logger: createLogger('mempool') }, { path: join(ws.dir, MEMPOOL_FILE) })
+  const file = new MempoolFile({ chain, mempool: chain.mempool, logger: createLogger('mempool') }, { path: join(ws.dir, MEMPOOL_FILE) })
   file.start()
   ws.stopAfter(file)
   await waitFor(() => file.loaded, 'the (absent) file to load')

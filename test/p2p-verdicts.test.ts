@@ -51,7 +51,7 @@ test('every block, transaction and sync error code has a verdict, and nothing el
 test('gossip judges each block and transaction error by its code\'s verdict', async t => {
   const { chain } = await openChain(t)
   const peers = recorder()
-  const gossip = new ChainGossip({ chain, transport: noGossip, peers, logger, onOrphan: () => {} })
+  const gossip = new ChainGossip({ chain, mempool: chain.mempool, transport: noGossip, peers, logger, onOrphan: () => {} })
   const block = mineOn(chain, newKey().addressHash)
   const tx = block.txs[0]
   for (const code of Object.values(BlockErrorCode)) {

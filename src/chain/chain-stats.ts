@@ -1,9 +1,18 @@
+/** What a chain has seen, read-only: counts of orphans and reorganisations, and when recent blocks and transactions arrived. */
+export interface ChainStatsView {
+  readonly orphans: number
+  readonly reorgs: number
+  readonly maxReorgDepth: number
+  /** When a recent block or transaction first arrived here, in ms since the epoch. */
+  arrival: (id: string) => number | undefined
+}
+
 /**
  * What a chain has seen, for operators and the swarm report: when each recent
  * block and transaction first arrived here (wall-clock ms, bounded), and counts
  * of orphans and reorganisations.
  */
-export class ChainStats {
+export class ChainStats implements ChainStatsView {
   readonly #arrivals = new Map<string, number>()
   readonly #max: number
   orphans = 0

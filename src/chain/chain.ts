@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { dirname } from 'node:path'
 import { Block, BLOCK_VERSION, encodeBlockParts, encodeTxList, Header, NONCE_BYTES, type HeaderData } from '../core/block.ts'
 import { cidOf, type CID } from '../core/cbor.ts'
-import { BlockError, CointsError, TxError } from '../core/errors.ts'
+import { BlockError, TxError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
 import { chainTag, genesisBlock, subsidyAt, type NetworkParams } from '../core/params.ts'
 import { expectedBits, workOf } from '../core/pow.ts'
@@ -13,7 +13,7 @@ import { checkRecentBlocks, DEFAULT_CHECK_BLOCKS } from './block-check.ts'
 import { moveRootBlocks, readLayout, STORE_LAYOUT } from './blockstore-layout.ts'
 import { dropBlocks, dropInvalidBodies } from './invalid-blocks.ts'
 import type { Logger } from '../log.ts'
-import { ChainStats } from './chain-stats.ts'
+import { ChainStats, type ChainStatsView } from './chain-stats.ts'
 import { Mempool } from './mempool.ts'
 import { OrphanPool } from './orphan-pool.ts'
 import { BlockStatus, cidFromDigest, indexRecordOf, StoreError } from './records.ts'
@@ -22,7 +22,8 @@ import { SignatureVerifier } from './sig-verifier.ts'
 import { ChainStore, REMEDY, withRemedy } from './store.ts'
 import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
 import { verifyUtxoSet, type UtxoCheck } from './verify-chain.ts'
-import type { BlockEntry, BlockProcessed, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, TipChange, ValidationStage } from './types.ts'
+import { ChainError, type ChainReader, type ChainWriter } from './ports.ts'
+import type { BlockEntry, BlockInfo, BlockProcessed, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, TipChange, UtxoSummary, ValidationStage } from './types.ts'
 import { BoundedSet } from '../util/bounded-set.ts'
 import { makeDirectory } from '../util/make-directory.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
@@ -63,13 +64,6 @@ export interface BlockTemplate {
   fees: bigint
 }
 
-export interface UtxoSummary { height: number, tip: string, txouts: number, total: bigint }
-
-/** verifyChain's verdict: the recomputed set's summary and what differs from the stored one (at most 20). */
-
-/** The chain service is not running: before start() or after stop(), nothing may change its state. */
-export class ChainError extends CointsError<'NOT_RUNNING' | 'HALTED'> {}
-
 const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
 /** Room kept in a template for the header and coinbase. */
 const TEMPLATE_RESERVE_BYTES = 1_000
@@ -81,13 +75,13 @@ const TEMPLATE_RESERVE_BYTES = 1_000
  * all of it in LevelDB: blocks as they arrive, the UTXO set in atomic flushes of
  * the coins held in memory (CoinsCache).
  */
-export class Chain extends EventEmitter<ChainEvents> {
+export class Chain extends EventEmitter<ChainEvents> implements ChainReader, ChainWriter {
   readonly params: NetworkParams
   readonly chainTag: Uint8Array
   readonly store: ChainStore
   readonly mempool: Mempool
   readonly verifier: SignatureVerifier
-  readonly stats = new ChainStats()
+  readonly #stats = new ChainStats()
   readonly #coins: CoinsCache
   readonly #index: BlockIndex
   readonly #orphans: OrphanPool
@@ -264,6 +258,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   now (): number { return this.#now() }
 
   get tip (): BlockEntry { return this.#index.tip }
+  get stats (): ChainStatsView { return this.#stats }
   get height (): number { return this.#index.tip.height }
   get orphanCount (): number { return this.#orphans.size }
 
@@ -294,7 +289,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /** An indexed block (invalid ones included: getEntry answers valid ones only) and where it stands; undefined for orphans and blocks never stored. */
-  blockInfo (id: string): { entry: BlockEntry, validity: BlockValidity } | undefined {
+  blockInfo (id: string): BlockInfo | undefined {
     const entry = this.#index.get(id)
     if (entry === undefined) return undefined
     return { entry, validity: entry.status === BlockStatus.INVALID ? 'invalid' : this.#index.isOnBestChain(entry) ? 'active' : 'valid-fork' }
@@ -344,6 +339,11 @@ export class Chain extends EventEmitter<ChainEvents> {
     return parts.map(p => encodeBlockParts(p.header, p.txs))
   }
 
+  /** Headers of indexed blocks, as stored (serving peers): one not stored is damage. */
+  async getHeadersWire (ids: CID[]): Promise<Uint8Array[]> {
+    return await this.store.getHeaders(ids)
+  }
+
   async getTx (id: CID): Promise<Tx | undefined> {
     return this.mempool.get(id.toString())?.tx ?? await this.store.getTx(id)
   }
@@ -365,7 +365,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   async getHeaders (locator: string[], max: number): Promise<Uint8Array[]> {
-    return await this.store.getHeaders(this.idsAfterLocator(locator, max))
+    return await this.getHeadersWire(this.idsAfterLocator(locator, max))
   }
 
   utxoSummary (): UtxoSummary {
@@ -474,7 +474,7 @@ export class Chain extends EventEmitter<ChainEvents> {
         throw new BlockError('PREV_INVALID', `parent ${prev} is invalid`)
       }
       this.#orphans.add(block, requested, source)
-      this.stats.orphans++
+      this.#stats.orphans++
       return { status: 'orphan', missing: this.#orphans.rootMissing(block) }
     }
     if (parent.status === BlockStatus.INVALID) {
@@ -512,7 +512,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       const record = indexRecordOf(block)
       await this.store.putBlock(block, record)
       entry = this.#index.add(record)
-      this.stats.arrived(id)
+      this.#stats.arrived(id)
       lap('store')
       if (before !== undefined) {
         const failures = new Map<string, BlockError>()
@@ -584,7 +584,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const returned = await this.#refillMempool(left.map(([block]) => block))
     if (this.#index.tip === oldTip) return
     const change: TipChange = { tip: this.#index.tip, previous: oldTip, disconnected: left.map(([, e]) => e), connected: connected.filter(e => !oldChain.has(e)), returned }
-    if (change.disconnected.length > 0) this.stats.reorganised(change.disconnected.length)
+    if (change.disconnected.length > 0) this.#stats.reorganised(change.disconnected.length)
     this.emit('tip', change)
   }
 
@@ -706,7 +706,7 @@ export class Chain extends EventEmitter<ChainEvents> {
         if (err instanceof TxError) this.emit('tx:refused', { tx, code: err.code, source })
         throw err
       }
-      this.stats.arrived(tx.idString)
+      this.#stats.arrived(tx.idString)
       this.emit('tx:accepted', entry, source)
       return entry
     })

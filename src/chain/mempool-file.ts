@@ -17,7 +17,7 @@ import { Tx } from '../core/tx.ts'
 import type { Logger } from '../log.ts'
 import { writeFileAtomic } from '../util/atomic-file.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
-import { ChainError, type Chain } from './chain.ts'
+import { ChainError, type ChainEventSource, type ChainReader, type ChainWriter, type MempoolView } from './ports.ts'
 import type { MempoolEntry } from './types.ts'
 
 export const MEMPOOL_FILE = 'mempool.dat'
@@ -126,7 +126,9 @@ export function saveDelayMs (lastBytes: number, maxMs = 5 * 60_000): number {
 }
 
 export interface MempoolFileComponents {
-  chain: Chain
+  /** Followed for changes; loaded transactions go through its acceptance. */
+  chain: ChainEventSource & Pick<ChainReader, 'params'> & Pick<ChainWriter, 'acceptTx'>
+  mempool: Pick<MempoolView, 'entries' | 'size' | 'bytes' | 'maxBytes'>
   logger: Logger
 }
 
@@ -188,7 +190,7 @@ export class MempoolFile {
 
   /** What the next write takes on disk, at most: room a halt for want of space keeps for the stop's write. */
   get nextWriteBytes (): number {
-    const { mempool } = this.#c.chain
+    const { mempool } = this.#c
     return mempool.bytes + ENTRY_OVERHEAD * mempool.size + FILE_OVERHEAD
   }
 
@@ -197,7 +199,7 @@ export class MempoolFile {
     if (!this.#loaded) throw new CointsError('MEMPOOL_LOADING', `${this.#init.path} is still being loaded: saving now would lose what is not loaded yet`)
     return await this.#writes.run(async () => {
       this.#changes = 0
-      const entries = [...this.#c.chain.mempool.entries()]
+      const entries = [...this.#c.mempool.entries()]
       const bytes = await encodeMempoolFile(this.#genesis, entries)
       await writeFileAtomic(this.#init.path, bytes, 0o600)
       this.#lastBytes = bytes.length
@@ -257,7 +259,7 @@ export class MempoolFile {
     try {
       const { size } = await stat(path)
       // Larger than a full mempool could make: not read into memory.
-      const limit = this.#c.chain.mempool.maxBytes * 2 + 1_000_000
+      const limit = this.#c.mempool.maxBytes * 2 + 1_000_000
       if (size > limit) throw new Error(`${size} bytes, more than a full mempool writes (${limit})`)
       bytes = await readFile(path)
       return decodeMempoolFile(this.#genesis, bytes)

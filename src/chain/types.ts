@@ -63,6 +63,15 @@ export interface TxRefused {
 /** Where a block the chain indexed stands: on the best chain, on a side branch (not known invalid), or invalid. */
 export type BlockValidity = 'active' | 'valid-fork' | 'invalid'
 
+/** An indexed block and where it stands. */
+export interface BlockInfo {
+  entry: BlockEntry
+  validity: BlockValidity
+}
+
+/** The UTXO set at the tip: its outputs and their total amount. */
+export interface UtxoSummary { height: number, tip: string, txouts: number, total: bigint }
+
 export interface ProcessResult {
   status: ProcessStatus
   /** For 'orphan': the id of the missing parent to fetch. */

@@ -1,12 +1,14 @@
 import { encodeAddress } from '../core/address.ts'
 import { Block } from '../core/block.ts'
-import { ChainError, type Chain } from '../chain/chain.ts'
+import type { BlockTemplate } from '../chain/chain.ts'
+import { ChainError, type ChainEventSource, type ChainReader, type ChainWriter } from '../chain/ports.ts'
 import type { Logger } from '../log.ts'
 import { NonceSearcher } from './nonce-search.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
 
 export interface MinerComponents {
-  chain: Chain
+  /** Followed for new tips; found blocks go through its processing. */
+  chain: ChainEventSource & Pick<ChainReader, 'params'> & Pick<ChainWriter, 'processBlock'> & { blockTemplate: (address: Uint8Array) => Promise<BlockTemplate> }
   logger: Logger
   /** Told of every block this miner found and the chain accepted (to publish it). */
   onBlockMined?: (block: Block) => void

@@ -92,13 +92,13 @@ export class CointsNode {
     logChainEvents(this.chain, createLogger('chain'), { quiet: () => this.p2p?.started === true && this.p2p.sync.progress.catchingUp })
     this.chain.on('block:connected', this.#onBlockConnected)
     this.chain.on('halt', this.#onHalt)
-    this.mempoolFile = new MempoolFile({ chain: this.chain, logger: createLogger('mempool') }, { path: join(options.datadir, MEMPOOL_FILE) })
+    this.mempoolFile = new MempoolFile({ chain: this.chain, mempool: this.chain.mempool, logger: createLogger('mempool') }, { path: join(options.datadir, MEMPOOL_FILE) })
     if (options.minerAddress !== undefined) decodeAddress(this.params.addressPrefix, options.minerAddress)
-    this.wallet = new Wallet({ chain: this.chain, logger: createLogger('wallet'), onWriteFailure: this.#onHalt }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
+    this.wallet = new Wallet({ chain: this.chain, mempool: this.chain.mempool, logger: createLogger('wallet'), onWriteFailure: this.#onHalt }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
     // libp2p's own metrics go into the node's registry, made before networking so that it can take them.
     const metrics = options.http === undefined ? undefined : new Registry()
     this.p2p = options.p2p
-      ? new P2PService({ chain: this.chain, logger: createLogger('p2p') }, {
+      ? new P2PService({ chain: this.chain, mempool: this.chain.mempool, logger: createLogger('p2p') }, {
         datadir: options.datadir,
         listen: options.listen,
         bootstrap: options.bootstrap,
@@ -155,6 +155,8 @@ export class CointsNode {
     return serveMethods<RpcMethodName>({
       ...chainMethods({
         chain: this.chain,
+        mempool: this.chain.mempool,
+        chainDir: join(this.options.datadir, 'chain'),
         generate: async (n, address) => (await this.miner.mineBlocks(n, await this.#payee(address))).map(b => b.idString),
         templateAddress: async address => await this.#payee(address),
         relayBlock: block => { this.p2p?.publishBlock(block) },

@@ -4,7 +4,7 @@ import { DecodeError, Verdict, type PeerVerdict } from '../core/errors.ts'
 import { sha256 } from '../core/hash.ts'
 import { genesisBlock, type NetworkParams } from '../core/params.ts'
 import { Tx } from '../core/tx.ts'
-import type { Chain } from '../chain/chain.ts'
+import type { ChainReader, ChainWriter, MempoolView } from '../chain/ports.ts'
 import type { GossipTransport, GossipVerdict, PeerPolicy } from './transport.ts'
 import { judge, verdictOf } from './verdicts.ts'
 import type { Logger } from '../log.ts'
@@ -32,7 +32,9 @@ export function gossipMessageId (topics: GossipTopics, topic: string, data: Uint
 }
 
 export interface ChainGossipComponents {
-  chain: Chain
+  /** Blocks and transactions go through its validation. */
+  chain: Pick<ChainReader, 'params' | 'decodeBlock' | 'hasBlock'> & Pick<ChainWriter, 'processBlock' | 'acceptTx'>
+  mempool: Pick<MempoolView, 'has'>
   transport: GossipTransport
   peers: PeerPolicy
   logger: Logger
@@ -112,7 +114,7 @@ export class ChainGossip {
     } catch (err) {
       return this.#judge(from, Verdict.BAN, `undecodable transaction: ${(err as Error).message}`)
     }
-    if (chain.mempool.has(tx.idString)) return 'ignore'
+    if (this.#c.mempool.has(tx.idString)) return 'ignore'
     try {
       await chain.acceptTx(tx, undefined, from)
       return 'accept'

@@ -2,7 +2,8 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Block } from '../core/block.ts'
 import { genesisBlock } from '../core/params.ts'
-import type { Chain } from '../chain/chain.ts'
+import type { ChainEventSource } from '../chain/ports.ts'
+import type { SyncChain } from './sync-service.ts'
 import type { MempoolEntry, TipChange } from '../chain/types.ts'
 import { MAX_TX_BYTES } from '../core/tx.ts'
 import type { Registry } from 'prom-client'
@@ -10,7 +11,7 @@ import { createLogger, createProgress, type Logger } from '../log.ts'
 import { addressOf, transportOf } from './addresses.ts'
 import { BanFile, BANS_FILE } from './ban-file.ts'
 import { BanList } from './ban-list.ts'
-import { ChainGossip, gossipMessageId, gossipTopics } from './chain-gossip.ts'
+import { ChainGossip, gossipMessageId, gossipTopics, type ChainGossipComponents } from './chain-gossip.ts'
 import { GossipsubTransport } from './gossip-transport.ts'
 import { ConnectionBytes, type TrafficTotals } from './connection-bytes.ts'
 import { DhtRendezvous } from './dht-rendezvous.ts'
@@ -40,6 +41,15 @@ export interface P2PInit {
 
 export type { PeerInfoView }
 
+/** What networking reads of the chain, and hands it: sync's and gossip's, and the events it relays. */
+export type P2PChain = ChainEventSource & SyncChain & ChainGossipComponents['chain']
+
+export interface P2PComponents {
+  chain: P2PChain
+  mempool: ChainGossipComponents['mempool']
+  logger?: Logger
+}
+
 export interface NetworkInfoView extends NatStatus {
   peerId: string
   /** Bytes moved since start over relayed and direct connections. */
@@ -67,7 +77,8 @@ interface PeerLink { direction: string, transport: string, addr: string, since: 
  * and the sync protocol, with peer discovery, dialing and bans.
  */
 export class P2PService {
-  readonly #chain: Chain
+  readonly #chain: P2PChain
+  readonly #mempool: P2PComponents['mempool']
   readonly #init: P2PInit
   readonly #log: Logger
   readonly bans = new BanList()
@@ -82,8 +93,9 @@ export class P2PService {
   #bytes: ConnectionBytes | undefined
   #rendezvous: DhtRendezvous | undefined
 
-  constructor (components: { chain: Chain, logger?: Logger }, init: P2PInit) {
+  constructor (components: P2PComponents, init: P2PInit) {
     this.#chain = components.chain
+    this.#mempool = components.mempool
     this.#init = init
     this.#log = components.logger ?? createLogger('p2p')
     this.#banFile = new BanFile({ bans: this.bans, logger: this.#log }, { path: join(init.datadir, BANS_FILE) })
@@ -144,6 +156,7 @@ export class P2PService {
     this.#sync = sync
     const gossip = new ChainGossip({
       chain: this.#chain,
+      mempool: this.#mempool,
       transport: new GossipsubTransport(libp2p.services.pubsub),
       peers,
       logger: this.#log,

@@ -4,6 +4,7 @@ import { genesisBlock } from '../core/params.ts'
 import { workOf } from '../core/pow.ts'
 import { checkProofOfWork } from '../core/rules.ts'
 import type { Chain } from '../chain/chain.ts'
+import type { ChainReader, ChainWriter } from '../chain/ports.ts'
 import type { Logger, Progress } from '../log.ts'
 import { BlockDownload } from './block-download.ts'
 import { SyncProgress } from './sync-progress.ts'
@@ -15,8 +16,12 @@ import {
   BLOCKS_REPLY_BYTES, MAX_BLOCKS_PER_REQUEST, MAX_HEADERS, MAX_LOCATOR, MAX_SYNC_MESSAGE_BYTES, type Status, SyncError
 } from './sync-messages.ts'
 
+/** What sync reads of the chain, serves peers from, and hands it. */
+export type SyncChain = Pick<ChainReader, 'params' | 'tip' | 'height' | 'locator' | 'blockInfo' | 'getEntry' | 'decodeBlock' | 'getBlocksWire'> &
+  Pick<Chain, 'getHeaders'> & Pick<ChainWriter, 'processBlock'>
+
 export interface SyncComponents {
-  chain: Chain
+  chain: SyncChain
   transport: RequestTransport
   peers: PeerPolicy
   logger: Logger

@@ -11,8 +11,8 @@ import { publicKeyOf } from '../core/keys.ts'
 import type { NetworkParams } from '../core/params.ts'
 import { OutPoint, outpointKey, parseOutpointKey } from '../core/outpoint.ts'
 import { MAX_TX_BYTES, signTransaction, Tx, TX_VERSION, type TransactionData } from '../core/tx.ts'
-import type { Chain } from '../chain/chain.ts'
 import { isPackageLimitError } from '../chain/mempool.ts'
+import type { ChainEventSource, ChainReader, ChainWriter, MempoolView } from '../chain/ports.ts'
 import type { BlockEntry, MempoolEntry } from '../chain/types.ts'
 import type { Logger } from '../log.ts'
 import { writeFailure } from '../util/disk-usage.ts'
@@ -33,8 +33,12 @@ const HISTORY_FLUSH_MS = 200
 /** Blocks a scan reads at once (three LevelDB reads for all of them). */
 const SCAN_BATCH = 32
 
+/** What the wallet reads of the chain, and the one change it makes: its own transactions. */
+export type WalletChain = ChainEventSource & Pick<ChainReader, 'chainTag' | 'height' | 'now' | 'getEntryAt' | 'getBlock' | 'getBlocks'> & Pick<ChainWriter, 'acceptTx'>
+
 export interface WalletComponents {
-  chain: Chain
+  chain: WalletChain
+  mempool: Pick<MempoolView, 'has' | 'entries' | 'minFeeRate' | 'limits'>
   logger: Logger
   /**
    * A write of the wallet's own files (its history, wallet.json) failed: the
@@ -430,8 +434,8 @@ export class Wallet {
    * whatever the mempool holds for the wallet is recorded.
    */
   async #resubmitUnconfirmed (): Promise<void> {
-    const { chain } = this.#c
-    let pending = [...this.#txs.values()].filter(w => w.height === null && !chain.mempool.has(w.tx.idString)).sort((a, b) => a.time - b.time)
+    const { chain, mempool } = this.#c
+    let pending = [...this.#txs.values()].filter(w => w.height === null && !mempool.has(w.tx.idString)).sort((a, b) => a.time - b.time)
     const dropped: WalletTx[] = []
     while (pending.length > 0 && this.#listening) {
       const waiting: WalletTx[] = []
@@ -450,9 +454,9 @@ export class Wallet {
     }
     for (const wtx of dropped) {
       const id = wtx.tx.idString
-      if (this.#txs.get(id) === wtx && wtx.height === null && !chain.mempool.has(id)) this.#forget(id)
+      if (this.#txs.get(id) === wtx && wtx.height === null && !mempool.has(id)) this.#forget(id)
     }
-    for (const entry of chain.mempool.entries()) this.#onAccepted(entry)
+    for (const entry of mempool.entries()) this.#onAccepted(entry)
   }
 
   /**
@@ -640,7 +644,7 @@ export class Wallet {
 
   readonly #onRemoved = (txs: Tx[]): void => {
     for (const tx of txs) {
-      if (this.#txs.get(tx.idString)?.height === null && !this.#c.chain.mempool.has(tx.idString)) this.#forget(tx.idString)
+      if (this.#txs.get(tx.idString)?.height === null && !this.#c.mempool.has(tx.idString)) this.#forget(tx.idString)
     }
   }
 
@@ -732,8 +736,8 @@ export class Wallet {
       throw new WalletError('BAD_ADDRESS', (err as DecodeError).reason)
     }
     if (amount <= 0n || amount > MAX_MONEY) throw new WalletError('BAD_AMOUNT', `cannot send ${formatAmount(amount)}`)
-    if (!Number.isFinite(feeRate) || feeRate < this.#c.chain.mempool.minFeeRate || feeRate > 1_000_000) {
-      throw new WalletError('BAD_FEE_RATE', `fee rate must be ${this.#c.chain.mempool.minFeeRate} to 1000000 base units per byte`)
+    if (!Number.isFinite(feeRate) || feeRate < this.#c.mempool.minFeeRate || feeRate > 1_000_000) {
+      throw new WalletError('BAD_FEE_RATE', `fee rate must be ${this.#c.mempool.minFeeRate} to 1000000 base units per byte`)
     }
     return await this.#sends.run(async () => {
       const unlocked = this.#unlocked
@@ -770,7 +774,7 @@ export class Wallet {
         if (!isPackageLimitError(err)) throw err
         return await pay(spendable.filter(c => c.state === 'confirmed')).catch((again: unknown) => {
           if (!(again instanceof WalletError && again.code === 'INSUFFICIENT_FUNDS')) throw again
-          const { ancestorCount, ancestorBytes } = this.#c.chain.mempool.limits
+          const { ancestorCount, ancestorBytes } = this.#c.mempool.limits
           throw new WalletError('UNCONFIRMED_CHAIN_TOO_LONG', `only unconfirmed change can pay this, and spending it would pass the mempool's limit of ${ancestorCount} unconfirmed transactions (or ${ancestorBytes} bytes) in one chain (${err.code}): wait for a confirmation and send again`)
         })
       })

@@ -7,7 +7,8 @@ import { fromHex, toHex } from '../../core/hash.ts'
 import { bitsToTarget, difficultyOf } from '../../core/pow.ts'
 import { Tx } from '../../core/tx.ts'
 import { nonceOffset } from '../../miner/header-template.ts'
-import type { Chain } from '../../chain/chain.ts'
+import type { BlockTemplate } from '../../chain/chain.ts'
+import type { ChainReader, ChainWriter, MempoolView } from '../../chain/ports.ts'
 import type { MempoolFile } from '../../chain/mempool-file.ts'
 import type { BlockEntry } from '../../chain/types.ts'
 import { directoryBytes } from '../../util/disk-usage.ts'
@@ -15,8 +16,15 @@ import type { ChainResults, HeaderView, RawBlockView, SubmittedBlock } from '../
 import { ParamsError } from '../params.ts'
 import type { Handlers } from './types.ts'
 
+/** What the methods read of the chain and hand it, and its templates. */
+export type RpcChain = ChainReader & ChainWriter & { blockTemplate: (address: Uint8Array) => Promise<BlockTemplate> }
+
 export interface ChainMethodsContext {
-  chain: Chain
+  /** Read, and changed by blocks and transactions submitted (and verifychain's flush). */
+  chain: RpcChain
+  mempool: MempoolView
+  /** The chain database's directory (size_on_disk). */
+  chainDir: string
   /** Mines n blocks now to the address (or the configured one); returns their ids. */
   generate: (n: number, address?: string) => Promise<string[]>
   /** The hash a template pays when given no address: the configured miner address, else a wallet address kept until a block pays it. */
@@ -52,7 +60,7 @@ function notFound (what: string): CointsError {
  * transactions; confirmations -1 off the best chain), with coints' status:
  * active, valid-fork or invalid. nTx when the block's transactions are held.
  */
-async function headerView (chain: Chain, cid: CID): Promise<HeaderView> {
+async function headerView (chain: ChainReader, cid: CID): Promise<HeaderView> {
   const info = chain.blockInfo(cid.toString())
   const header = await chain.getHeader(cid)
   if (info === undefined || header === undefined) throw notFound(`block ${cid.toString()}`)
@@ -88,7 +96,7 @@ function decodeHex (hex: string, what: string): Uint8Array {
 }
 
 /** Median of the times of a block and the 10 before it (Bitcoin's median time past), for any valid block. */
-function medianTimeOf (chain: Chain, entry: BlockEntry): number {
+function medianTimeOf (chain: ChainReader, entry: BlockEntry): number {
   const times: number[] = []
   for (let e: BlockEntry | undefined = entry; e !== undefined && times.length < chain.params.medianTimeSpan; e = e.prev === null ? undefined : chain.getEntry(e.prev)) times.push(e.time)
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]
@@ -99,7 +107,7 @@ function medianTimeOf (chain: Chain, entry: BlockEntry): number {
  * work over the span of their timestamps, as Bitcoin Core's getnetworkhashps.
  * Genesis stays out: its time is fixed, not mined.
  */
-export function networkHashPs (chain: Chain, blocks = HASHPS_BLOCKS, height = chain.height): number {
+export function networkHashPs (chain: ChainReader, blocks = HASHPS_BLOCKS, height = chain.height): number {
   const last = chain.getEntryAt(height)
   const first = chain.getEntryAt(Math.max(1, height - blocks))
   if (last === undefined || first === undefined || last.height <= first.height) return 0
@@ -119,7 +127,7 @@ function chainworkHex (entry: BlockEntry): string {
 
 /** Blockchain, mempool and mining methods: the contract later tests and the CLI drive. */
 export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainResults> {
-  const { chain } = ctx
+  const { chain, mempool } = ctx
   const difficulty = (bits: number): number => difficultyOf(bits, chain.params.powLimitBits)
   /** Confirmations of a valid block: -1 off the best chain, as Core. */
   const confirmationsOf = (entry: BlockEntry): number => chain.isOnBestChain(entry.idString) ? chain.height - entry.height + 1 : -1
@@ -138,7 +146,7 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
       if (!block.txs.some(t => t.idString === tx.idString)) throw notFound(`transaction ${tx.idString} in block ${given}`)
       return entry
     }
-    if (chain.mempool.has(tx.idString)) return undefined
+    if (mempool.has(tx.idString)) return undefined
     if (tx.isCoinbase) {
       const entry = chain.getEntryAt(tx.data.height ?? -1)
       const block = entry === undefined ? undefined : await chain.getBlock(entry.id)
@@ -164,7 +172,7 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
         verificationprogress: headers === 0 ? 1 : tip.height / headers,
         initialblockdownload: initialBlockDownload(),
         chainwork: chainworkHex(tip),
-        size_on_disk: await directoryBytes(chain.store.path),
+        size_on_disk: await directoryBytes(ctx.chainDir),
         pruned: false,
         warnings: '',
         network: chain.params.name,
@@ -209,7 +217,7 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
         coinbase: tx.isCoinbase,
         inputs: tx.data.inputs.map(i => ({ txid: i.prev.txid.toString(), index: i.prev.index })),
         outputs: tx.data.outputs.map((o, n) => ({ n, amount: formatAmount(o.amount), address: encodeAddress(chain.params.addressPrefix, o.address) })),
-        inmempool: chain.mempool.has(tx.idString),
+        inmempool: mempool.has(tx.idString),
         ...(blockhash === undefined ? {} : { in_active_chain: confirmations !== undefined && confirmations > 0 }),
         ...(entry === undefined ? {} : { blockhash: entry.idString, confirmations: Math.max(0, confirmationsOf(entry)), time: entry.time, blocktime: entry.time })
       }
@@ -220,14 +228,14 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
     },
     getmempoolinfo: async () => ({
       loaded: ctx.mempoolFile.loaded,
-      size: chain.mempool.size,
-      bytes: chain.mempool.bytes,
-      usage: chain.mempool.usage,
-      maxbytes: chain.mempool.maxBytes,
-      minfeerate: chain.mempool.minFeeRate
+      size: mempool.size,
+      bytes: mempool.bytes,
+      usage: mempool.usage,
+      maxbytes: mempool.maxBytes,
+      minfeerate: mempool.minFeeRate
     }),
     savemempool: async () => await ctx.mempoolFile.save(),
-    getrawmempool: async () => [...chain.mempool.entries()].map(e => e.tx.idString),
+    getrawmempool: async () => [...mempool.entries()].map(e => e.tx.idString),
     sendrawtransaction: async ({ hex }) => {
       const tx = Tx.fromBytes(decodeHex(hex, 'transaction'))
       await chain.acceptTx(tx, undefined, 'rpc')
@@ -294,7 +302,7 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
         blocks: chain.height,
         difficulty: difficulty(chain.tip.bits),
         networkhashps: networkHashPs(chain),
-        pooledtx: chain.mempool.size,
+        pooledtx: mempool.size,
         chain: chain.params.name,
         warnings: '',
         mining,
