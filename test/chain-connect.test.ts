@@ -5,6 +5,7 @@ import type { BlockEntry, TipChange } from '../src/chain/types.ts'
 import type { Block } from '../src/core/block.ts'
 import { COIN } from '../src/core/amount.ts'
 import { genesisBlock, subsidyAt } from '../src/core/params.ts'
+import { headersAfterLocator, idsAfterLocator } from '../src/p2p/block-server.ts'
 import { BranchBuilder, mineBlocks, mineOn, newKey, openChain, outputOf, regtest, spendTx } from './helpers/chain-harness.ts'
 
 const genesis = genesisBlock(regtest)
@@ -103,17 +104,17 @@ test('locator: ten recent ids, then doubling steps, then genesis; peers sync fro
 
   // A peer that has our first 12 blocks: it sends its own locator, we answer with what follows.
   const peerLocator = [12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 1, 0].map(idAt)
-  assert.deepEqual(chain.idsAfterLocator(peerLocator, 500).map(c => c.toString()), blocks.slice(12).map(b => b.idString))
-  assert.deepEqual(chain.idsAfterLocator(peerLocator, 5).map(c => c.toString()), blocks.slice(12, 17).map(b => b.idString))
-  const headers = await chain.getHeaders(peerLocator, 3)
+  assert.deepEqual(idsAfterLocator(chain, peerLocator, 500).map(c => c.toString()), blocks.slice(12).map(b => b.idString))
+  assert.deepEqual(idsAfterLocator(chain, peerLocator, 5).map(c => c.toString()), blocks.slice(12, 17).map(b => b.idString))
+  const headers = await headersAfterLocator(chain, peerLocator, 3)
   assert.deepEqual(headers, blocks.slice(12, 15).map(b => b.header.bytes))
 
   // Unknown ids are skipped; with nothing known the answer starts after genesis.
   const stranger = new BranchBuilder(regtest, { id: blocks[29].txs[0].id, height: 5, time: ws.clock.now }, [ws.clock.now]).next()
-  assert.deepEqual(chain.idsAfterLocator([stranger.idString, idAt(20)], 2).map(c => c.toString()), [idAt(21), idAt(22)])
-  assert.deepEqual(chain.idsAfterLocator([], 2).map(c => c.toString()), [idAt(1), idAt(2)])
+  assert.deepEqual(idsAfterLocator(chain, [stranger.idString, idAt(20)], 2).map(c => c.toString()), [idAt(21), idAt(22)])
+  assert.deepEqual(idsAfterLocator(chain, [], 2).map(c => c.toString()), [idAt(1), idAt(2)])
   // A peer already at our tip gets nothing.
-  assert.deepEqual(chain.idsAfterLocator(chain.locator(), 10), [])
+  assert.deepEqual(idsAfterLocator(chain, chain.locator(), 10), [])
 })
 
 test('a locator entry on one of our side branches is skipped for the next best-chain one', async t => {
@@ -123,7 +124,7 @@ test('a locator entry on one of our side branches is skipped for the next best-c
   const side = BranchBuilder.on(chain, chain.getEntryAt(3) as BlockEntry).next()
   assert.deepEqual(await chain.processBlock(side), { status: 'side' })
   assert.equal(chain.isOnBestChain(side.idString), false)
-  assert.deepEqual(chain.idsAfterLocator([side.idString, blocks[2].idString, genesis.idString], 10).map(c => c.toString()),
+  assert.deepEqual(idsAfterLocator(chain, [side.idString, blocks[2].idString, genesis.idString], 10).map(c => c.toString()),
     blocks.slice(3).map(b => b.idString))
 })
 

@@ -207,13 +207,4 @@ export class BlockIndex {
     ids.push(this.#best[0].idString)
     return ids
   }
-
-  /** The best-chain block after the first locator id we know on our best chain. */
-  findForkInLocator (locator: string[]): IndexEntry {
-    for (const id of locator) {
-      const e = this.#entries.get(id)
-      if (e !== undefined && this.isOnBestChain(e)) return e
-    }
-    return this.#best[0]
-  }
 }

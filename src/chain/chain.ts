@@ -356,18 +356,6 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     return this.#index.locator()
   }
 
-  /** Ids of best-chain blocks after the fork point a peer's locator gives, at most `max`. */
-  idsAfterLocator (locator: string[], max: number): CID[] {
-    const fork = this.#index.findForkInLocator(locator)
-    const ids: CID[] = []
-    for (let h = fork.height + 1; h <= this.#index.tip.height && ids.length < max; h++) ids.push((this.#index.atHeight(h) as IndexEntry).id)
-    return ids
-  }
-
-  async getHeaders (locator: string[], max: number): Promise<Uint8Array[]> {
-    return await this.getHeadersWire(this.idsAfterLocator(locator, max))
-  }
-
   utxoSummary (): UtxoSummary {
     const { txouts, total } = this.#coins.stats
     return { height: this.#index.tip.height, tip: this.#index.tip.idString, txouts, total }

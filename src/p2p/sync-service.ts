@@ -3,10 +3,10 @@ import { parseCid } from '../core/cbor.ts'
 import { genesisBlock } from '../core/params.ts'
 import { workOf } from '../core/pow.ts'
 import { checkProofOfWork } from '../core/rules.ts'
-import type { Chain } from '../chain/chain.ts'
 import type { ChainReader, ChainWriter } from '../chain/ports.ts'
 import type { Logger, Progress } from '../log.ts'
 import { BlockDownload } from './block-download.ts'
+import { headersAfterLocator, servedBlocks, type ServedChain } from './block-server.ts'
 import { SyncProgress } from './sync-progress.ts'
 import type { PeerPolicy, RequestTransport } from './transport.ts'
 import { judge, verdictOf } from './verdicts.ts'
@@ -17,8 +17,7 @@ import {
 } from './sync-messages.ts'
 
 /** What sync reads of the chain, serves peers from, and hands it. */
-export type SyncChain = Pick<ChainReader, 'params' | 'tip' | 'height' | 'locator' | 'blockInfo' | 'getEntry' | 'decodeBlock' | 'getBlocksWire'> &
-  Pick<Chain, 'getHeaders'> & Pick<ChainWriter, 'processBlock'>
+export type SyncChain = ServedChain & Pick<ChainReader, 'params' | 'height' | 'locator' | 'getEntry' | 'decodeBlock'> & Pick<ChainWriter, 'processBlock'>
 
 export interface SyncComponents {
   chain: SyncChain
@@ -47,8 +46,6 @@ export interface PeerSyncState {
 
 /** Block requests in flight to one peer: below the streams a peer may open per protocol (MAX_STREAMS_PER_PROTOCOL), leaving one for re-asking. */
 const PIPELINE_DEPTH = 6
-/** Blocks a server reads at once for a reply. */
-const SERVE_READ_AHEAD = 16
 /**
  * Headers held back at most while their branch shows less work than our tip
  * (two rounds, what a download holds anyway): the deepest fork a sync follows,
@@ -99,9 +96,12 @@ export class SyncService {
       decodeStatusRequest(body)
       return encodeStatus(this.ownStatus())
     }, { maxRequestBytes: 64 })
-    await transport.handle(this.#protocols.headers, async body => await this.#serveHeaders(body), { maxRequestBytes: 8_192 })
+    await transport.handle(this.#protocols.headers, async body => {
+      const { locator, max } = decodeHeadersRequest(body)
+      return encodeHeadersResponse(await headersAfterLocator(this.#c.chain, locator.map(c => c.toString()), max))
+    }, { maxRequestBytes: 8_192 })
     // A blocks reply holds up to ~5 MB until read: two a peer bounds what peers that never read can pin (maxPeers × 10 MB).
-    await transport.handle(this.#protocols.blocks, async body => await this.#serveBlocks(body), { maxRequestBytes: 8_192, repliesPerPeer: 2 })
+    await transport.handle(this.#protocols.blocks, async body => encodeBlocksResponse(await servedBlocks(this.#c.chain, decodeBlocksRequest(body))), { maxRequestBytes: 8_192, repliesPerPeer: 2 })
     this.#timer = setInterval(() => { this.#pollStatuses() }, this.#statusIntervalMs)
   }
 
@@ -353,28 +353,5 @@ export class SyncService {
 
   async #request (peer: string, protocol: string, body: Uint8Array, maxResponseBytes: number): Promise<Uint8Array> {
     return await this.#c.transport.request(peer, protocol, body, { timeoutMs: this.#timeoutMs, maxResponseBytes })
-  }
-
-  async #serveHeaders (body: Uint8Array): Promise<Uint8Array> {
-    const { locator, max } = decodeHeadersRequest(body)
-    return encodeHeadersResponse(await this.#c.chain.getHeaders(locator.map(c => c.toString()), max))
-  }
-
-  async #serveBlocks (body: Uint8Array): Promise<Uint8Array> {
-    const ids = decodeBlocksRequest(body)
-    const blocks: Uint8Array[] = []
-    let bytes = 0
-    // A few blocks at a time, until the reply is full or a block is not ours to serve.
-    for (let at = 0; at < ids.length; at += SERVE_READ_AHEAD) {
-      const group = ids.slice(at, at + SERVE_READ_AHEAD)
-      const read = await this.#c.chain.getBlocksWire(group)
-      for (const block of read) {
-        blocks.push(block)
-        bytes += block.length
-        if (bytes >= BLOCKS_REPLY_BYTES) return encodeBlocksResponse(blocks)
-      }
-      if (read.length < group.length) break
-    }
-    return encodeBlocksResponse(blocks)
   }
 }
