@@ -2,7 +2,6 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
-import { Chain } from '../src/chain/chain.ts'
 import { blockstoreKeyOfDigest } from '../src/chain/records.ts'
 import type { Block } from '../src/core/block.ts'
 import { COIN } from '../src/core/amount.ts'
@@ -15,6 +14,7 @@ import { solveBlock } from '../src/miner/solve.ts'
 import { LoopbackHost, waitForRpc } from '../src/swarm/hosts.ts'
 import { Wallet } from '../src/wallet/wallet.ts'
 import { createLogger } from '../src/log.ts'
+import { TestChain } from '../test/helpers/chain-harness.ts'
 
 export const regtest = getNetwork('regtest')
 
@@ -33,7 +33,7 @@ export interface ChainDatadirOptions {
 export async function chainDatadir (blocks: number, opts: ChainDatadirOptions = {}): Promise<{ datadir: string, blocks: Block[] }> {
   const datadir = await mkdtemp(join(tmpdir(), `coints-bench-${blocks}-`))
   let t = Math.floor(Date.now() / 1000) - blocks
-  const chain = new Chain({}, { params: regtest, dbPath: join(datadir, 'chain'), now: () => t })
+  const chain = new TestChain({}, { params: regtest, dbPath: join(datadir, 'chain'), now: () => t })
   await chain.start()
   const address = keyPairOf(randomPrivateKey()).addressHash
   const wallet = opts.walletEvery === undefined ? undefined : new Wallet({ chain, mempool: chain.mempool, logger: createLogger('wallet') }, { datadir, params: regtest, defaultFeeRate: 1, kdf: { N: 1 << 10, r: 8, p: 1 } })
@@ -42,7 +42,7 @@ export async function chainDatadir (blocks: number, opts: ChainDatadirOptions = 
   for (let i = 0; i < blocks; i++) {
     t += 1
     const payee = wallet !== undefined && (i + 1) % (opts.walletEvery as number) === 0 ? (await wallet.newAddress()).hash : address
-    const block = solveBlock(chain.createBlockTemplate(payee))
+    const block = solveBlock(await chain.templates.newTemplate(payee))
     await chain.processBlock(block)
     mined.push(block)
   }
@@ -73,12 +73,12 @@ export async function localImportMs (blocks: Block[], dirs: string[]): Promise<n
 export async function fullBlocksDatadir (bytes: number): Promise<{ datadir: string, ids: CID[] }> {
   const datadir = await mkdtemp(join(tmpdir(), 'coints-bench-full-'))
   let t = Math.floor(Date.now() / 1000) - 1_000
-  const chain = new Chain({}, { params: regtest, dbPath: join(datadir, 'chain'), now: () => t })
+  const chain = new TestChain({}, { params: regtest, dbPath: join(datadir, 'chain'), now: () => t })
   await chain.start()
   const key = keyPairOf(randomPrivateKey())
   const mine = async (): Promise<Block> => {
     t += 1
-    const block = solveBlock(chain.createBlockTemplate(key.addressHash))
+    const block = solveBlock(await chain.templates.newTemplate(key.addressHash))
     await chain.processBlock(block)
     return block
   }

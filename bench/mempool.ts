@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { Chain } from '../src/chain/chain.ts'
 import { Mempool } from '../src/chain/mempool.ts'
 import { SignatureVerifier } from '../src/chain/sig-verifier.ts'
 import { entryUsage } from '../src/chain/mempool-usage.ts'
@@ -25,7 +24,7 @@ import type { Coin } from '../src/core/rules.ts'
 import { chainTag as chainTagOf } from '../src/core/params.ts'
 import { Tx } from '../src/core/tx.ts'
 import { residentMemoryMb } from '../src/util/resident-memory.ts'
-import { outputOf, spendTx, regtest, type Spendable } from '../test/helpers/chain-harness.ts'
+import { outputOf, spendTx, regtest, TestChain, type Spendable } from '../test/helpers/chain-harness.ts'
 import { fundCoins, SPEND_BYTES, spendChain } from '../test/helpers/pool.ts'
 import { spawnNode } from './fixtures.ts'
 import { median } from '../src/util/stats.ts'
@@ -37,7 +36,7 @@ const ROUNDS = 7
 const rateOf = (c: number, d: number): number => 1 + ((c * 151) % CHAINS) / 10 + d / 2
 
 export interface TemplateRun {
-  /** Median of ROUNDS Chain.blockTemplate calls, each after the pool changed. */
+  /** Median of ROUNDS templates (TemplateGenerator.newTemplate), each after the pool changed. */
   templateMs: number
   /** The longest the event loop waited while one ran (median over the rounds: a collection or the scheduler adds outliers). */
   loopStallMs: number
@@ -91,14 +90,14 @@ async function longestStall (work: () => Promise<unknown>): Promise<{ stallMs: n
 }
 
 /** A full pool of packages or of independent transactions, with a fresh coin for each round's newcomer. */
-interface FullPool { chain: Chain, dir: string, key: KeyPair, newcomers: Tx[], acceptMs: number }
+interface FullPool { chain: TestChain, dir: string, key: KeyPair, newcomers: Tx[], acceptMs: number }
 
 async function fullPool (packages: boolean): Promise<FullPool> {
   const dir = await mkdtemp(join(tmpdir(), 'coints-bench-mempool-'))
   const clock = { now: regtest.genesisTime }
   const key = keyPairOf(randomPrivateKey())
   const count = CHAINS * LENGTH
-  const chain = new Chain({}, { params: regtest, dbPath: join(dir, 'chain'), now: () => clock.now, mempoolMaxBytes: count * entryUsage(sampleSpend(key)) })
+  const chain = new TestChain({}, { params: regtest, dbPath: join(dir, 'chain'), now: () => clock.now, mempoolMaxBytes: count * entryUsage(sampleSpend(key)) })
   await chain.start()
   const coins = await fundCoins(chain, clock, key, (packages ? CHAINS : count) + ROUNDS)
   const txs = packages
@@ -119,7 +118,7 @@ async function templateRound (pool: FullPool, round: number): Promise<{ evicting
   await pool.chain.acceptTx(pool.newcomers[round])
   const evictingAcceptMs = performance.now() - started
   started = performance.now()
-  const { stallMs, heldMs } = await longestStall(async () => await pool.chain.blockTemplate(pool.key.addressHash))
+  const { stallMs, heldMs } = await longestStall(async () => await pool.chain.templates.newTemplate(pool.key.addressHash))
   return { evictingAcceptMs, templateMs: performance.now() - started, loopStallMs: stallMs, loopHeldMs: heldMs }
 }
 

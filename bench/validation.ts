@@ -6,7 +6,6 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Chain } from '../src/chain/chain.ts'
 import { indexRecordOf } from '../src/chain/records.ts'
 import { SignatureVerifier } from '../src/chain/sig-verifier.ts'
 import { ChainStore } from '../src/chain/store.ts'
@@ -20,22 +19,23 @@ import { signTransaction, type Tx, TX_VERSION } from '../src/core/tx.ts'
 import { parseTx, sighashPreimage } from '../src/core/tx-codec.ts'
 import { solveBlock } from '../src/miner/solve.ts'
 import { median } from '../src/util/stats.ts'
+import { TestChain } from '../test/helpers/chain-harness.ts'
 
 const params = getNetwork('regtest')
 const FANOUT = 2_000
 
 interface Fixture { dir: string, block: Block, clock: { t: number } }
 
-async function openChain (dir: string, clock: { t: number }): Promise<Chain> {
-  const chain = new Chain({}, { params, dbPath: join(dir, 'chain'), now: () => clock.t })
+async function openChain (dir: string, clock: { t: number }): Promise<TestChain> {
+  const chain = new TestChain({}, { params, dbPath: join(dir, 'chain'), now: () => clock.t })
   await chain.start()
   return chain
 }
 
-async function mineTemplate (chain: Chain, clock: { t: number }, key: KeyPair, txs: Tx[] = []): Promise<Block> {
+async function mineTemplate (chain: TestChain, clock: { t: number }, key: KeyPair, txs: Tx[] = []): Promise<Block> {
   for (const tx of txs) await chain.acceptTx(tx)
   clock.t += 10
-  const block = solveBlock(chain.createBlockTemplate(key.addressHash))
+  const block = solveBlock(await chain.templates.newTemplate(key.addressHash))
   await chain.processBlock(block)
   return block
 }
@@ -74,7 +74,7 @@ export async function buildFixture (): Promise<Fixture> {
   }
   for (const tx of spends) await chain.acceptTx(tx)
   clock.t += 10
-  const block = solveBlock(chain.createBlockTemplate(key.addressHash))
+  const block = solveBlock(await chain.templates.newTemplate(key.addressHash))
   await chain.stop()
   return { dir, block, clock }
 }
@@ -98,7 +98,7 @@ async function onCopy<T> (fixture: Fixture, fn: (dir: string) => Promise<T>): Pr
 }
 
 /** `watch`: what watches the chain while it connects (metrics, an explorer client), and how it stops. */
-export async function timeConnect (fixture: Fixture, arrival: Arrival, watch?: (chain: Chain) => Promise<() => Promise<void>>): Promise<number> {
+export async function timeConnect (fixture: Fixture, arrival: Arrival, watch?: (chain: TestChain) => Promise<() => Promise<void>>): Promise<number> {
   return await onCopy(fixture, async work => {
     const chain = await openChain(work, { ...fixture.clock })
     await chain.verifier.warmUp()

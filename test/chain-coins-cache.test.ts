@@ -89,7 +89,7 @@ test('a cached coin does not keep the bytes of the block it came in alive', asyn
   const key = newKey()
   ws.clock.now += chain.params.targetBlockTime
   // As from a peer: decoded from one message, every output's address a view of it.
-  const wire = mineOn(chain, key.addressHash).encode()
+  const wire = (await mineOn(chain, key.addressHash)).encode()
   const block = chain.decodeBlock(wire)
   assert.equal(block.txs[0].data.outputs[0].address.buffer.byteLength, wire.buffer.byteLength)
   assert.equal((await chain.processBlock(block)).status, 'connected')

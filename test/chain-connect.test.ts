@@ -137,7 +137,7 @@ test('median time past and decoding blocks with the mempool\'s transactions', as
 
   const tx = spendTx(chain, [outputOf(blocks[0].txs[0])], key)
   await chain.acceptTx(tx)
-  const wire = mineOn(chain, key.addressHash).encode()
+  const wire = (await mineOn(chain, key.addressHash)).encode()
   const decoded = chain.decodeBlock(wire)
   // The very object the mempool verified (its own copy of the offered one): its sighash and signature check carry over.
   const pooled = chain.mempool.get(tx.idString)?.tx
@@ -156,7 +156,7 @@ test('a stopped chain refuses blocks and transactions with NOT_RUNNING, and its 
   const key = newKey()
   const blocks = await mineBlocks(chain, ws.clock, regtest.coinbaseMaturity + 1, key.addressHash)
   const tx = spendTx(chain, [outputOf(blocks[0].txs[0])], key)
-  const next = mineOn(chain, key.addressHash)
+  const next = await mineOn(chain, key.addressHash)
   await chain.stop()
   await assert.rejects(chain.processBlock(next), (err: Error) => err instanceof ChainError && err.code === 'NOT_RUNNING')
   await assert.rejects(chain.acceptTx(tx), (err: Error) => err instanceof ChainError && err.code === 'NOT_RUNNING')

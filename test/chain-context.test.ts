@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Chain } from '../src/chain/chain.ts'
+import type { TestChain } from './helpers/chain-harness.ts'
 import { Block, Header } from '../src/core/block.ts'
 import { BlockError } from '../src/core/errors.ts'
 import { bitsToTarget } from '../src/core/pow.ts'
@@ -14,7 +14,7 @@ function isBlockError (code: string): (err: unknown) => boolean {
   }
 }
 
-async function assertNotStored (chain: Chain, block: Block): Promise<void> {
+async function assertNotStored (chain: TestChain, block: Block): Promise<void> {
   assert.equal(chain.hasBlock(block.idString), false)
   assert.equal(chain.getEntry(block.idString), undefined)
   assert.equal(await chain.store.getRaw(block.id), undefined)

@@ -11,7 +11,7 @@ import { cp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/pr
 import { join } from 'node:path'
 import { after, test, type TestContext } from 'node:test'
 import { Level } from 'level'
-import type { Chain } from '../src/chain/chain.ts'
+import type { TestChain } from './helpers/chain-harness.ts'
 import type { UtxoSummary } from '../src/chain/types.ts'
 import { blockstoreKey, StoreError } from '../src/chain/records.ts'
 import type { Block } from '../src/core/block.ts'
@@ -111,7 +111,7 @@ async function refused (ws: ChainWorkspace, code: string, pattern: RegExp, opts:
  * its address hold, whatever blocks the chain had to drop (the issue's wallet
  * showed 48.8 coins more than existed).
  */
-async function walletOver (ws: ChainWorkspace, chain: Chain): Promise<Wallet> {
+async function walletOver (ws: ChainWorkspace, chain: TestChain): Promise<Wallet> {
   const wallet = walletIn(chain, ws.dir)
   ws.stopAfter(wallet)
   await wallet.start()
@@ -127,7 +127,7 @@ async function walletOver (ws: ChainWorkspace, chain: Chain): Promise<Wallet> {
  * --reindex, then every block given again (a peer's resync): back to the same
  * tip and UTXO summary, consistent, and the wallet over it as it was.
  */
-async function reindexAndResync (ws: ChainWorkspace): Promise<Chain> {
+async function reindexAndResync (ws: ChainWorkspace): Promise<TestChain> {
   const chain = await ws.open({ reindex: true })
   const wallet = await walletOver(ws, chain)
   for (const block of source.built.blocks) await chain.processBlock(block)
@@ -268,7 +268,7 @@ test('a block the index holds but the store lost reads as CORRUPT_BLOCK, never a
 test('a reindex cut short begins again by itself at the next start, without --reindex (README)', async t => {
   const { ws } = await copy(t)
   let stored = 0
-  const cut = (chain: Chain): void => {
+  const cut = (chain: TestChain): void => {
     const put = chain.store.putBlock.bind(chain.store)
     chain.store.putBlock = async (block, record) => {
       if (++stored > 90) throw new Error('the power went off')

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
-import type { Chain } from '../src/chain/chain.ts'
+import type { TestChain } from './helpers/chain-harness.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
 import { COIN } from '../src/core/amount.ts'
 import type { Block } from '../src/core/block.ts'
@@ -11,7 +11,7 @@ import { getNetwork, chainTag, subsidyAt } from '../src/core/params.ts'
 import type { Tx } from '../src/core/tx.ts'
 import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, type BranchBlockOptions, type ChainWorkspace } from './helpers/chain-harness.ts'
 
-interface Fixture { ws: ChainWorkspace, chain: Chain, key: KeyPair, main: Block[], pending: Tx }
+interface Fixture { ws: ChainWorkspace, chain: TestChain, key: KeyPair, main: Block[], pending: Tx }
 
 /** 12 blocks to `key`, and a transaction spending the first coinbase waiting in the mempool. */
 async function fixture (t: TestContext): Promise<Fixture> {

@@ -8,7 +8,7 @@ import { createHeliaLight } from 'helia'
 import type { Blockstore } from 'interface-blockstore'
 import { Level } from 'level'
 import { CID } from 'multiformats/cid'
-import type { Chain } from '../src/chain/chain.ts'
+import type { TestChain } from './helpers/chain-harness.ts'
 import { StoreError } from '../src/chain/records.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
 import type { Block } from '../src/core/block.ts'
@@ -54,7 +54,7 @@ async function stockBlockstore (t: TestContext, dbPath: string): Promise<{ store
 }
 
 interface Fixture {
-  chain: Chain
+  chain: TestChain
   ws: ChainWorkspace
   /** Blocks on the best chain (genesis first) and on a valid side branch. */
   best: Block[]

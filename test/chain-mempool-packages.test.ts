@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Chain } from '../src/chain/chain.ts'
+import type { TestChain } from './helpers/chain-harness.ts'
 import { entryUsage } from '../src/chain/mempool-usage.ts'
 import { COIN } from '../src/core/amount.ts'
 import { TxError } from '../src/core/errors.ts'
@@ -8,11 +8,11 @@ import { Tx } from '../src/core/tx.ts'
 import { fromHex } from '../src/core/hash.ts'
 import { chainTag, genesisBlock } from '../src/core/params.ts'
 import { mineBlocks, mineOn, newKey, openChain, outputOf, regtest, spendTx } from './helpers/chain-harness.ts'
-import { newKey as newTestKey, rpc, startNode } from './helpers/node-harness.ts'
+import { miningChain, newKey as newTestKey, rpc, startNode } from './helpers/node-harness.ts'
 import { fundCoins, SPEND_BYTES, spendChain } from './helpers/pool.ts'
 
 /** Rejects with a TxError of `code` whose message matches `message`. */
-async function refused (chain: Chain, tx: Tx, code: string, message?: RegExp): Promise<TxError> {
+async function refused (chain: TestChain, tx: Tx, code: string, message?: RegExp): Promise<TxError> {
   let caught: unknown
   await assert.rejects(chain.acceptTx(tx), (err: unknown) => {
     caught = err
@@ -25,7 +25,7 @@ async function refused (chain: Chain, tx: Tx, code: string, message?: RegExp): P
 }
 
 /** The pool's usage is the sum of its entries' estimates. */
-function assertUsage (chain: Chain): void {
+function assertUsage (chain: Pick<TestChain, 'mempool'>): void {
   let usage = 0
   let bytes = 0
   for (const e of chain.mempool.entries()) {
@@ -51,7 +51,7 @@ test('a chain of 10,000 unconfirmed transactions is refused from the 26th on, wi
   assert.equal(chain.mempool.size, 25)
   assertUsage(chain)
 
-  const template = chain.createBlockTemplate(key.addressHash)
+  const template = await chain.templates.newTemplate(key.addressHash)
   assert.deepEqual(template.txs.slice(1).map(tx => tx.idString), txs.slice(0, 25).map(tx => tx.idString))
   await mineBlocks(chain, ws.clock, 1, key.addressHash)
   assert.equal(chain.mempool.size, 0)
@@ -109,7 +109,7 @@ test('packages are bounded in bytes too: 101,000 with the ancestors and with the
   for (const child of bigChildren.slice(0, 3)) await chain.acceptTx(child)
   await refused(chain, bigChildren[3], 'DESCENDANTS_TOO_LARGE', new RegExp(`ancestor ${parent.idString} \\d+ bytes with its descendants, over the limit of 101000`))
   assertUsage(chain)
-  const block = mineOn(chain, key.addressHash)
+  const block = await mineOn(chain, key.addressHash)
   assert.deepEqual(await chain.processBlock(block), { status: 'connected' })
 })
 
@@ -139,7 +139,7 @@ test('a full pool of 25-long chains: eviction looks at the lowest package alone;
   assert.equal(sample.bytes.length, SPEND_BYTES)
   const node = await startNode(t, { mempoolMaxBytes: CHAINS * LENGTH * entryUsage(sample) })
   const { chain } = node
-  const coins = await fundCoins(chain, { now: 0 }, key, CHAINS + ROUNDS)
+  const coins = await fundCoins(miningChain(node), { now: 0 }, key, CHAINS + ROUNDS)
   // Base rates from 1 to 40.9 a byte in a scrambled order, rising by 0.5 a byte along each chain.
   const base = (c: number): number => 1 + ((c * 151) % CHAINS) / 10
   const chains = coins.slice(0, CHAINS).map((coin, c) => spendChain(chain, key, coin, LENGTH, d => base(c) + d / 2))
@@ -184,12 +184,12 @@ test('a full pool of 25-long chains: eviction looks at the lowest package alone;
   assert.deepEqual(info, { ...info, size: chain.mempool.size, bytes: chain.mempool.bytes, usage: chain.mempool.usage, maxbytes: chain.mempool.maxBytes })
 
   const size = chain.mempool.size
-  const block = mineOn(chain, key.addressHash)
+  const block = await mineOn(miningChain(node), key.addressHash)
   assert.deepEqual(block.txs.slice(1).map(tx => tx.idString), ids, 'the same selection')
   assert.deepEqual(await chain.processBlock(block), { status: 'connected' })
   assert.equal(chain.mempool.size, size - ids.length)
   assertUsage(chain)
   // What is left (chains some of whose parents were mined) makes the next block.
-  assert.deepEqual(await chain.processBlock(mineOn(chain, key.addressHash)), { status: 'connected' })
+  assert.deepEqual(await chain.processBlock(await mineOn(miningChain(node), key.addressHash)), { status: 'connected' })
   assertUsage(chain)
 })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
-import type { Chain } from '../src/chain/chain.ts'
+import type { TestChain } from './helpers/chain-harness.ts'
 import { COIN } from '../src/core/amount.ts'
 import type { Block } from '../src/core/block.ts'
 import { TxError } from '../src/core/errors.ts'
@@ -16,7 +16,7 @@ const SPEND_BYTES = 239
 /** What such a spend is charged in memory: pool bounds below are counted in it. */
 const SPEND_USAGE = entryUsage(spendTx({ chainTag: chainTag(regtest) }, [{ txid: Tx.create({ version: 1, height: 1, inputs: [], outputs: [{ amount: 50n * COIN, address: new Uint8Array(20) }] }).id, index: 0, amount: 50n * COIN }], newKey()))
 
-interface Fixture { chain: Chain, ws: ChainWorkspace, key: KeyPair, blocks: Block[], coins: Spendable[], accepted: string[], removed: string[] }
+interface Fixture { chain: TestChain, ws: ChainWorkspace, key: KeyPair, blocks: Block[], coins: Spendable[], accepted: string[], removed: string[] }
 
 /** 20 blocks to `key`: the coinbases of heights 1..11 are spendable in the next block. */
 async function fixture (t: TestContext, opts: OpenOptions = {}): Promise<Fixture> {
@@ -36,7 +36,7 @@ function spendAtRate (f: Fixture, coin: Spendable, rate: number): Tx {
 }
 
 /** The ids in the mempool, to compare with a set of transactions' ids. */
-function poolIds (chain: Chain): Set<string> {
+function poolIds (chain: TestChain): Set<string> {
   return new Set([...chain.mempool.entries()].map(e => e.tx.idString))
 }
 
@@ -78,7 +78,7 @@ test('a chain of three unconfirmed transactions spending each other\'s change is
   assert.deepEqual(f.accepted, [tx1.idString, tx2.idString, tx3.idString])
   assert.equal((await chain.getTx(tx2.id))?.idString, tx2.idString, 'mempool transactions are found by id')
 
-  const template = chain.createBlockTemplate(key.addressHash)
+  const template = await chain.templates.newTemplate(key.addressHash)
   assert.deepEqual(template.txs.slice(1).map(tx => tx.idString), [tx1.idString, tx2.idString, tx3.idString])
   assert.equal(template.fees, 5_000n)
   assert.equal(template.txs[0].data.outputs[0].amount, subsidyAt(regtest, 21) + 5_000n)
@@ -147,13 +147,13 @@ test('templates take packages by ancestor fee rate, parents before their childre
   const high = spendAtRate(f, coins[1], 300)
   const mid = spendAtRate(f, coins[2], 120)
   for (const tx of [lowParent, child, high, mid]) await chain.acceptTx(tx)
-  const template = chain.createBlockTemplate(key.addressHash)
+  const template = await chain.templates.newTemplate(key.addressHash)
   // The parent with its child pay 302 a byte together, above `high`'s 300.
   assert.deepEqual(template.txs.slice(1).map(tx => tx.idString), [lowParent, child, high, mid].map(tx => tx.idString))
   const fees = [lowParent, child, high, mid].reduce((s, tx) => s + (chain.mempool.get(tx.idString)?.fee ?? 0n), 0n)
   assert.equal(template.fees, fees)
   assert.equal(template.txs[0].data.outputs[0].amount, subsidyAt(regtest, 21) + fees)
-  const block = mineOn(chain, key.addressHash)
+  const block = await mineOn(chain, key.addressHash)
   assert.deepEqual(await chain.processBlock(block), { status: 'connected' })
   assert.equal(chain.mempool.size, 0)
 })
@@ -165,13 +165,13 @@ test('a template chosen in slices serves the event loop after its last slice too
   // A pool this small is chosen in one slice: before, the caller went on in the same turn.
   let served = false
   setImmediate(() => { served = true })
-  const selected = await chain.mempool.selectForBlockSliced(regtest.maxBlockBytes)
+  const selected = await chain.mempool.selectForBlock(regtest.maxBlockBytes)
   assert.equal(selected.length, 3)
   assert.ok(served, 'the event loop had a turn before the selection returned')
   // The same template again (the pool did not change): nothing to share, so no turn taken.
   served = false
   setImmediate(() => { served = true })
-  assert.equal(await chain.mempool.selectForBlockSliced(regtest.maxBlockBytes), selected)
+  assert.equal(await chain.mempool.selectForBlock(regtest.maxBlockBytes), selected)
   assert.equal(served, false)
 })
 
@@ -216,7 +216,7 @@ test('eviction never takes an ancestor of the newcomer', async t => {
   await chain.acceptTx(c)
   assert.deepEqual(poolIds(chain), new Set([a, b, y, c].map(tx => tx.idString)))
   assert.deepEqual(f.removed, [x.idString])
-  const template = chain.createBlockTemplate(f.key.addressHash)
+  const template = await chain.templates.newTemplate(f.key.addressHash)
   const order = template.txs.map(tx => tx.idString)
   assert.ok(order.indexOf(a.idString) < order.indexOf(b.idString) && order.indexOf(b.idString) < order.indexOf(c.idString))
   await mineBlocks(chain, f.ws.clock, 1, f.key.addressHash)
@@ -277,7 +277,7 @@ test('a block mining only the parent keeps the child, which then counts no uncon
   assert.deepEqual(await chain.processBlock(block), { status: 'connected' })
   assert.deepEqual([...chain.mempool.entries()].map(e => e.tx.idString), [child.idString, grandchild.idString])
   // Its template takes the child first, then the grandchild, whose parent is still unconfirmed.
-  assert.deepEqual(chain.createBlockTemplate(key.addressHash).txs.slice(1).map(tx => tx.idString), [child.idString, grandchild.idString])
+  assert.deepEqual((await chain.templates.newTemplate(key.addressHash)).txs.slice(1).map(tx => tx.idString), [child.idString, grandchild.idString])
   // Evicting the child by a conflicting block takes the grandchild along: the links still hold.
   const conflict = spendTx(chain, [outputOf(parent, 0)], key, { fee: 5_000n })
   f.ws.clock.now += regtest.targetBlockTime

@@ -9,7 +9,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { Level } from 'level'
 import type { CID } from 'multiformats/cid'
 import { moveRootBlocks, STORE_LAYOUT } from '../src/chain/blockstore-layout.ts'
-import type { Chain } from '../src/chain/chain.ts'
+import type { TestChain } from './helpers/chain-harness.ts'
 import { toOldLayout } from '../bench/fixtures.ts'
 import { blockstoreKey } from '../src/chain/records.ts'
 import { ChainStore } from '../src/chain/store.ts'
@@ -61,7 +61,7 @@ function logTo (lines: string[]): Logger {
  * getblock), with the transactions of the invalid side block that no valid
  * block holds. Same tip, UTXO set and verifychain ok.
  */
-async function assertMigrated (chain: Chain, old: Objects): Promise<void> {
+async function assertMigrated (chain: TestChain, old: Objects): Promise<void> {
   assert.equal(chain.tip.idString, made.tip)
   assert.equal(chain.height, made.height)
   assert.deepEqual(chain.utxoSummary(), { height: made.height, tip: made.tip, txouts: made.txouts, total: BigInt(made.total) })
@@ -123,7 +123,7 @@ test('the move logs its progress by tenths, with counts and percentages', async 
  * about 1,600 objects, so a move at one object a batch runs long enough for
  * kills to land inside it.
  */
-async function bigOldDatadir (t: TestContext): Promise<{ ws: ChainWorkspace, summary: ReturnType<Chain['utxoSummary']>, blocks: Objects, invalid: Objects }> {
+async function bigOldDatadir (t: TestContext): Promise<{ ws: ChainWorkspace, summary: ReturnType<TestChain['utxoSummary']>, blocks: Objects, invalid: Objects }> {
   const ws = await chainWorkspace(t)
   const chain = await ws.open()
   const key = newKey()

@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { Level } from 'level'
-import type { Chain } from '../src/chain/chain.ts'
+import type { TestChain } from './helpers/chain-harness.ts'
 import { markerPath } from '../src/chain/db-marker.ts'
 import { blockstoreKey, encodeIndexValue, indexKey, indexRecordOf, StoreError } from '../src/chain/records.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
@@ -19,7 +19,7 @@ import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, s
 // The Node running this test (the bundled Node 24), never another checkout's.
 const NODE = process.execPath
 
-async function directSummary (ws: ChainWorkspace, name: string, blocks: Block[]): Promise<ReturnType<Chain['utxoSummary']>> {
+async function directSummary (ws: ChainWorkspace, name: string, blocks: Block[]): Promise<ReturnType<TestChain['utxoSummary']>> {
   const direct = await ws.open({ name })
   for (const block of blocks) assert.equal((await direct.processBlock(block)).status, 'connected')
   const summary = direct.utxoSummary()
@@ -27,7 +27,7 @@ async function directSummary (ws: ChainWorkspace, name: string, blocks: Block[])
   return summary
 }
 
-async function assertConsistent (chain: Chain): Promise<void> {
+async function assertConsistent (chain: TestChain): Promise<void> {
   const check = await chain.verifyChain()
   assert.equal(check.ok, true, check.mismatches.join('\n'))
   assert.equal(check.height, chain.height)
@@ -124,7 +124,7 @@ test('a refused start leaves nothing running: the process exits by itself', asyn
   assert.deepEqual(await startInChild(t, ws.dir, ws.dbPath()), { code: 0, signal: null, out: 'WRONG_NETWORK' })
 })
 
-interface Forked { ws: ChainWorkspace, chain: Chain, key: KeyPair, main: Block[], branch: Block[] }
+interface Forked { ws: ChainWorkspace, chain: TestChain, key: KeyPair, main: Block[], branch: Block[] }
 
 /** main: 5 blocks, written to disk; branch: 5 blocks on main[1] (heights 3..7), built but not processed. */
 async function forked (t: Parameters<typeof chainWorkspace>[0], bad?: number, opts: OpenOptions = {}): Promise<Forked> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Chain } from '../src/chain/chain.ts'
+import type { TestChain } from './helpers/chain-harness.ts'
 import type { BlockEntry, TipChange } from '../src/chain/types.ts'
 import { COIN } from '../src/core/amount.ts'
 import type { Block } from '../src/core/block.ts'
@@ -8,7 +8,7 @@ import type { Tx } from '../src/core/tx.ts'
 import { BranchBuilder, chainWorkspace, mineBlocks, mineOn, newKey, outputOf, spendTx, type ChainWorkspace } from './helpers/chain-harness.ts'
 
 /** The UTXO summary of a fresh chain fed `blocks` in order: what the winning branch alone gives. */
-async function summaryOfDirectChain (ws: ChainWorkspace, name: string, blocks: Block[]): Promise<ReturnType<Chain['utxoSummary']>> {
+async function summaryOfDirectChain (ws: ChainWorkspace, name: string, blocks: Block[]): Promise<ReturnType<TestChain['utxoSummary']>> {
   const direct = await ws.open({ name })
   for (const block of blocks) assert.equal((await direct.processBlock(block)).status, 'connected')
   assert.equal((await direct.verifyChain()).ok, true)
@@ -17,7 +17,7 @@ async function summaryOfDirectChain (ws: ChainWorkspace, name: string, blocks: B
   return summary
 }
 
-function recordEvents (chain: Chain): { tips: TipChange[], connected: string[], disconnected: string[], accepted: string[], removed: string[] } {
+function recordEvents (chain: TestChain): { tips: TipChange[], connected: string[], disconnected: string[], accepted: string[], removed: string[] } {
   const log = { tips: [] as TipChange[], connected: [] as string[], disconnected: [] as string[], accepted: [] as string[], removed: [] as string[] }
   chain.on('tip', c => log.tips.push(c))
   chain.on('block:connected', b => log.connected.push(b.idString))
@@ -82,7 +82,7 @@ test('a branch with less or equal work stays on the side; more work reorganises'
 
 interface MempoolReorgFixture {
   ws: ChainWorkspace
-  chain: Chain
+  chain: TestChain
   key: ReturnType<typeof newKey>
   main: Block[]
   /** Mined in main[12]. */
@@ -127,7 +127,7 @@ test('transactions of disconnected blocks return to the mempool and are mined ag
   assert.deepEqual(log.removed, [])
   assert.deepEqual(chain.utxoSummary(), await summaryOfDirectChain(ws, 'direct', [...main.slice(0, 12), ...branch]))
 
-  const next = mineOn(chain, key.addressHash)
+  const next = await mineOn(chain, key.addressHash)
   assert.deepEqual(new Set(next.txs.slice(1).map(tx => tx.idString)), new Set([tx1, tx1child, tx2, tx3].map(tx => tx.idString)))
   assert.ok(next.txs.findIndex(tx => tx.idString === tx1.idString) < next.txs.findIndex(tx => tx.idString === tx1child.idString))
   assert.equal((await chain.processBlock(next)).status, 'connected')
@@ -140,7 +140,7 @@ test('a template asked for while a reorganisation runs is built after it: on the
   const branch = BranchBuilder.on(chain, chain.getEntryAt(12) as BlockEntry).extend(2)
   assert.equal((await chain.processBlock(branch[0])).status, 'side')
   const switching = chain.processBlock(branch[1])
-  const template = await chain.blockTemplate(key.addressHash)
+  const template = await chain.templates.newTemplate(key.addressHash)
   assert.equal((await switching).status, 'connected')
   assert.equal(template.header.prev?.toString(), branch[1].idString)
   const ids = template.txs.map(tx => tx.idString)
@@ -166,7 +166,7 @@ test('a disconnected transaction that conflicts with the new branch is dropped w
   assert.equal((await chain.getCoins([`${doubleSpend.idString}:0`])).get(`${doubleSpend.idString}:0`)?.amount, 49n * COIN)
   assert.deepEqual(chain.utxoSummary(), await summaryOfDirectChain(ws, 'direct', [...main.slice(0, 12), ...branch]))
 
-  const next = mineOn(chain, key.addressHash)
+  const next = await mineOn(chain, key.addressHash)
   assert.deepEqual(new Set(next.txs.slice(1).map(tx => tx.idString)), new Set([tx2.idString, tx3.idString]))
   assert.equal((await chain.processBlock(next)).status, 'connected')
   assert.equal(chain.mempool.size, 0)

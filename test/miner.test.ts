@@ -13,7 +13,7 @@ setLogLevel('silent')
 
 test('the nonce sits at a fixed offset: patching it in place equals encoding the header with it', async t => {
   const { chain } = await openChain(t)
-  const data = chain.createBlockTemplate(newKey().addressHash).header
+  const data = (await chain.templates.newTemplate(newKey().addressHash)).header
   const { bytes, offset } = headerTemplate(data)
   const nonce = Uint8Array.from([9, 8, 7, 6, 5, 4, 3, 2])
   const patched = bytes.slice()
@@ -29,7 +29,7 @@ test('the worker finds a nonce meeting the target; abort ends an impossible sear
   t.after(async () => { await searcher.stop() })
   // About 2^12 attempts expected.
   const bits = targetToBits(1n << 244n)
-  const data = { ...chain.createBlockTemplate(newKey().addressHash).header, bits }
+  const data = { ...(await chain.templates.newTemplate(newKey().addressHash)).header, bits }
   const header = await searcher.search(data)
   assert.ok(header !== null)
   assert.ok(header.powHash <= bitsToTarget(bits))
@@ -42,7 +42,7 @@ test('the worker finds a nonce meeting the target; abort ends an impossible sear
 test('the miner mines blocks on the tip, one after another', async t => {
   const { chain, ws } = await openChain(t)
   ws.clock.now = Math.floor(Date.now() / 1000)
-  const miner = new Miner({ chain, logger: createLogger('miner') })
+  const miner = new Miner({ chain, templates: chain.templates, logger: createLogger('miner') })
   t.after(async () => { await miner.stop() })
   const blocks = await miner.mineBlocks(3, newKey().addressHash)
   assert.deepEqual(blocks.map(b => b.height), [1, 2, 3])
@@ -56,7 +56,7 @@ test('a new tip aborts the running search and a new one starts on a fresh templa
   // A target no search meets in the test's time: only the tip event can end it.
   const hard = { ...regtest, powLimitBits: targetToBits(1n << 200n) }
   const { chain } = await openChain(t, { params: hard })
-  const miner = new Miner({ chain, logger: createLogger('miner') }, { retemplateMs: 600_000 })
+  const miner = new Miner({ chain, templates: chain.templates, logger: createLogger('miner') }, { retemplateMs: 600_000 })
   t.after(async () => { await miner.stop() })
   const searches: number[] = []
   const search = miner.searcher.search.bind(miner.searcher)
@@ -76,7 +76,7 @@ test('a new tip aborts the running search and a new one starts on a fresh templa
 test('continuous mining ends when its chain stops, instead of mining on blocks no one takes', async t => {
   const { chain, ws } = await openChain(t)
   ws.clock.now = Math.floor(Date.now() / 1000)
-  const miner = new Miner({ chain, logger: createLogger('miner') })
+  const miner = new Miner({ chain, templates: chain.templates, logger: createLogger('miner') })
   t.after(async () => { await miner.stop() })
   miner.startMining(newKey().addressHash)
   await waitFor(() => chain.height >= 2, 'two mined blocks', 10_000, 10)
@@ -87,7 +87,7 @@ test('continuous mining ends when its chain stops, instead of mining on blocks n
 test('stopping the miner during generate fails the generate and leaves no worker running', async t => {
   const { chain, ws } = await openChain(t)
   ws.clock.now = Math.floor(Date.now() / 1000)
-  const miner = new Miner({ chain, logger: createLogger('miner') })
+  const miner = new Miner({ chain, templates: chain.templates, logger: createLogger('miner') })
   const generate = miner.mineBlocks(10_000, newKey().addressHash)
   generate.catch(() => {})
   await waitFor(() => chain.height >= 2, 'two generated blocks', 10_000, 10)

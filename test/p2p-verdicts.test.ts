@@ -52,7 +52,7 @@ test('gossip judges each block and transaction error by its code\'s verdict', as
   const { chain } = await openChain(t)
   const peers = recorder()
   const gossip = new ChainGossip({ chain, mempool: chain.mempool, transport: noGossip, peers, logger, onOrphan: () => {} })
-  const block = mineOn(chain, newKey().addressHash)
+  const block = await mineOn(chain, newKey().addressHash)
   const tx = block.txs[0]
   for (const code of Object.values(BlockErrorCode)) {
     chain.processBlock = async () => { throw new BlockError(code) }

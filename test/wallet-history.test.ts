@@ -16,7 +16,7 @@ import { RpcCallError } from '../src/rpc/client.ts'
 import { WalletError } from '../src/wallet/errors.ts'
 import { WALLET_FILE } from '../src/wallet/wallet.ts'
 import { HISTORY_DIR } from '../src/wallet/wallet-store.ts'
-import type { Chain } from '../src/chain/chain.ts'
+import type { TestChain } from './helpers/chain-harness.ts'
 import { BranchBuilder, mineBlocks, openChain } from './helpers/chain-harness.ts'
 import { newKey, ownDatadir, regtest, rejectsWith, rpc, startNode, tempDatadir, waitFor } from './helpers/node-harness.ts'
 import { walletIn } from './helpers/wallet-harness.ts'
@@ -42,7 +42,7 @@ function coinbaseBalance (heights: number[], tip: number): Record<string, string
 }
 
 /** Calls chain.getBlocks through `spy` (which sees the ids asked for), from now on. */
-function spyOnBlockReads (chain: Chain, spy: (ids: CID[]) => Promise<void> | void): void {
+function spyOnBlockReads (chain: TestChain, spy: (ids: CID[]) => Promise<void> | void): void {
   const read = chain.getBlocks.bind(chain)
   chain.getBlocks = async ids => {
     await spy(ids)

@@ -1,13 +1,13 @@
 import { EventEmitter } from 'node:events'
 import { dirname } from 'node:path'
-import { Block, BLOCK_VERSION, encodeBlockParts, encodeTxList, Header, NONCE_BYTES, type HeaderData } from '../core/block.ts'
-import { cidOf, type CID } from '../core/cbor.ts'
+import { Block, encodeBlockParts, Header } from '../core/block.ts'
+import type { CID } from '../core/cbor.ts'
 import { BlockError, TxError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
-import { chainTag, genesisBlock, subsidyAt, type NetworkParams } from '../core/params.ts'
+import { chainTag, genesisBlock, type NetworkParams } from '../core/params.ts'
 import { expectedBits, workOf } from '../core/pow.ts'
 import { checkBlockContext, checkBlockSanity, coinsOf, connectBlockTxs, sigChecksOf, type Coin, type ConnectResult, type SigCheck } from '../core/rules.ts'
-import { Tx, TX_VERSION } from '../core/tx.ts'
+import type { Tx } from '../core/tx.ts'
 import { BlockIndex, type IndexEntry } from './block-index.ts'
 import { checkRecentBlocks, DEFAULT_CHECK_BLOCKS } from './block-check.ts'
 import { moveRootBlocks, readLayout, STORE_LAYOUT } from './blockstore-layout.ts'
@@ -22,8 +22,8 @@ import { SignatureVerifier } from './sig-verifier.ts'
 import { ChainStore, REMEDY, withRemedy } from './store.ts'
 import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
 import { verifyUtxoSet, type UtxoCheck } from './verify-chain.ts'
-import { ChainError, type ChainReader, type ChainWriter } from './ports.ts'
-import type { BlockEntry, BlockInfo, BlockProcessed, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, TipChange, UtxoSummary, ValidationStage } from './types.ts'
+import { ChainError, type ChainReader, type ChainWriter, type TemplateSource } from './ports.ts'
+import type { BlockEntry, BlockInfo, BlockProcessed, BlockSelection, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, TipChange, UtxoSummary, ValidationStage } from './types.ts'
 import { BoundedSet } from '../util/bounded-set.ts'
 import { makeDirectory } from '../util/make-directory.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
@@ -58,15 +58,7 @@ export interface ChainComponents {
   logger?: Logger
 }
 
-export interface BlockTemplate {
-  header: HeaderData
-  txs: Tx[]
-  fees: bigint
-}
-
 const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
-/** Room kept in a template for the header and coinbase. */
-const TEMPLATE_RESERVE_BYTES = 1_000
 
 /**
  * The chain service: validates blocks in stages (sanity, context, connect),
@@ -75,7 +67,7 @@ const TEMPLATE_RESERVE_BYTES = 1_000
  * all of it in LevelDB: blocks as they arrive, the UTXO set in atomic flushes of
  * the coins held in memory (CoinsCache).
  */
-export class Chain extends EventEmitter<ChainEvents> implements ChainReader, ChainWriter {
+export class Chain extends EventEmitter<ChainEvents> implements ChainReader, ChainWriter, TemplateSource {
   readonly params: NetworkParams
   readonly chainTag: Uint8Array
   readonly store: ChainStore
@@ -348,8 +340,22 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     return this.mempool.get(id.toString())?.tx ?? await this.store.getTx(id)
   }
 
-  medianTimePast (): number {
-    return this.#index.medianTimePast(this.#index.tip)
+  /** The median time past of a block (default: the tip): a block on it must be later. */
+  medianTimePast (entry: BlockEntry = this.#index.tip): number {
+    return this.#index.medianTimePast(this.#indexed(entry))
+  }
+
+  /** The bits a block on `parent` (default: the tip) must claim (btcd's CalcNextRequiredDifficulty). */
+  nextBits (parent: BlockEntry = this.#index.tip): number {
+    const p = this.#indexed(parent)
+    return expectedBits(this.params, p.height + 1, p.bits, p.time, h => this.#index.ancestor(p, h).time)
+  }
+
+  /** The index's own entry of one it handed out. */
+  #indexed (entry: BlockEntry): IndexEntry {
+    const indexed = this.#index.get(entry.idString)
+    if (indexed === undefined) throw new RangeError(`block ${entry.idString} is not indexed`)
+    return indexed
   }
 
   locator (): string[] {
@@ -472,7 +478,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     try {
       checkBlockContext(block, {
         parentHeight: parent.height,
-        expectedBits: expectedBits(this.params, parent.height + 1, parent.bits, parent.time, h => this.#index.ancestor(parent, h).time),
+        expectedBits: this.nextBits(parent),
         medianTimePast: this.#index.medianTimePast(parent)
       })
     } catch (err) {
@@ -701,37 +707,15 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
   }
 
   /**
-   * createBlockTemplate once the blocks and transactions queued before it are
-   * done: mid-reorganisation the tip is the fork point and the mempool still
-   * holds children of transactions in disconnected blocks, a template of which
-   * could not connect.
+   * The mempool's packages by ancestor fee rate for a block on the tip, at most
+   * maxBytes, once the blocks and transactions queued before are done:
+   * mid-reorganisation the tip is the fork point and the mempool still holds
+   * children of transactions in disconnected blocks, a block of which could not
+   * connect. The selection shares the thread in slices: RPC and gossip are
+   * served meanwhile.
    */
-  async blockTemplate (address: Uint8Array): Promise<BlockTemplate> {
-    // The selection shares the thread in slices: RPC and gossip are served meanwhile.
-    return await this.#exclusive(async () => this.#templateOf(address, await this.mempool.selectForBlockSliced(this.params.maxBlockBytes - TEMPLATE_RESERVE_BYTES)))
-  }
-
-  /** A block to mine on the current tip: coinbase to `address`, then mempool packages by ancestor fee rate. */
-  createBlockTemplate (address: Uint8Array): BlockTemplate {
-    return this.#templateOf(address, this.mempool.selectForBlock(this.params.maxBlockBytes - TEMPLATE_RESERVE_BYTES))
-  }
-
-  #templateOf (address: Uint8Array, entries: MempoolEntry[]): BlockTemplate {
-    const tip = this.#index.tip
-    const height = tip.height + 1
-    const fees = entries.reduce((s, e) => s + e.fee, 0n)
-    const coinbase = Tx.create({ version: TX_VERSION, height, inputs: [], outputs: [{ amount: subsidyAt(this.params, height) + fees, address }] })
-    const txs = [coinbase, ...entries.map(e => e.tx)]
-    const header: HeaderData = {
-      version: BLOCK_VERSION,
-      height,
-      prev: tip.id,
-      txs: cidOf(encodeTxList(txs)),
-      time: Math.max(this.#now(), this.#index.medianTimePast(tip) + 1),
-      bits: expectedBits(this.params, height, tip.bits, tip.time, h => this.#index.ancestor(tip, h).time),
-      nonce: new Uint8Array(NONCE_BYTES)
-    }
-    return { header, txs, fees }
+  async selectForBlock (maxBytes: number): Promise<BlockSelection> {
+    return await this.#exclusive(async () => ({ parent: this.#index.tip, entries: await this.mempool.selectForBlock(maxBytes) }))
   }
 
   /**

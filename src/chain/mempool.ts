@@ -417,25 +417,13 @@ export class Mempool {
 
   /**
    * Transactions for a block template within maxBytes: packages by ancestor
-   * score, parents before children (BlockAssembler). All at once (a few
-   * milliseconds for a full pool here); selectForBlockSliced shares the thread.
+   * score, parents before children (BlockAssembler), in slices of a few
+   * milliseconds, the event loop served between them (RPC, gossip) and after
+   * the last one, so that the caller's work with the result starts a slice of
+   * its own. Meant to run while nothing else changes the pool (the chain's
+   * queue); should the pool change between slices, it starts over on the new pool.
    */
-  selectForBlock (maxBytes: number): MempoolEntry[] {
-    const cached = this.#cachedTemplate(maxBytes)
-    if (cached !== undefined) return cached
-    const assembler = new BlockAssembler(this.#byAncestorScore, maxBytes)
-    assembler.run()
-    return this.#remember(maxBytes, assembler.selected)
-  }
-
-  /**
-   * selectForBlock in slices of a few milliseconds, the event loop served
-   * between them (RPC, gossip) and after the last one, so that the caller's
-   * work with the result starts a slice of its own. Meant to run while nothing
-   * else changes the pool (the chain's queue); should the pool change between
-   * slices, it starts over on the new pool.
-   */
-  async selectForBlockSliced (maxBytes: number): Promise<MempoolEntry[]> {
+  async selectForBlock (maxBytes: number): Promise<MempoolEntry[]> {
     for (;;) {
       const cached = this.#cachedTemplate(maxBytes)
       if (cached !== undefined) return cached

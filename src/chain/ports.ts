@@ -14,7 +14,7 @@ import type { Coin } from '../core/rules.ts'
 import type { Tx } from '../core/tx.ts'
 import type { ChainStatsView } from './chain-stats.ts'
 import type { PackageLimits } from './mempool.ts'
-import type { BlockEntry, BlockInfo, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, UtxoSummary } from './types.ts'
+import type { BlockEntry, BlockInfo, BlockSelection, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, UtxoSummary } from './types.ts'
 import type { UtxoCheck } from './verify-chain.ts'
 
 /** The chain service is not running: before start() or after stop(), nothing may change its state; or it halted. */
@@ -47,8 +47,10 @@ export interface ChainReader extends ChainEventSource {
   hasBlock: (id: string) => boolean
   /** An indexed block, invalid ones included, and where it stands. */
   blockInfo: (id: string) => BlockInfo | undefined
-  /** The tip's median time past. */
-  medianTimePast: () => number
+  /** A block's median time past (default: the tip's): a block on it must be later. */
+  medianTimePast: (entry?: BlockEntry) => number
+  /** The bits a block on `parent` (default: the tip) must claim. */
+  nextBits: (parent?: BlockEntry) => number
   /** Best-chain block ids, dense near the tip then exponentially sparser (what a peer finds our fork point from). */
   locator: () => string[]
   /** A valid stored block (an invalid one has its header alone). */
@@ -88,6 +90,12 @@ export interface ChainWriter {
   flush: () => Promise<void>
   /** Recomputes the UTXO set from the best chain's blocks and compares it with the stored one. */
   verifyChain: () => Promise<UtxoCheck>
+}
+
+/** Where block templates come from. */
+export interface TemplateSource {
+  /** The mempool's best packages for a block on the tip, within maxBytes, chosen in the chain's turn. */
+  selectForBlock: (maxBytes: number) => Promise<BlockSelection>
 }
 
 /** The mempool, read-only. */

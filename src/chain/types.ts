@@ -90,6 +90,12 @@ export interface TipChange {
   returned: Tx[]
 }
 
+/** What a block template is made of: the tip it builds on, and the mempool's packages chosen for it (parents first). */
+export interface BlockSelection {
+  parent: BlockEntry
+  entries: readonly MempoolEntry[]
+}
+
 export interface MempoolEntry {
   tx: Tx
   fee: bigint

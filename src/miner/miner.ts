@@ -1,14 +1,15 @@
 import { encodeAddress } from '../core/address.ts'
 import { Block } from '../core/block.ts'
-import type { BlockTemplate } from '../chain/chain.ts'
 import { ChainError, type ChainEventSource, type ChainReader, type ChainWriter } from '../chain/ports.ts'
 import type { Logger } from '../log.ts'
+import type { TemplateGenerator } from './block-template.ts'
 import { NonceSearcher } from './nonce-search.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
 
 export interface MinerComponents {
   /** Followed for new tips; found blocks go through its processing. */
-  chain: ChainEventSource & Pick<ChainReader, 'params'> & Pick<ChainWriter, 'processBlock'> & { blockTemplate: (address: Uint8Array) => Promise<BlockTemplate> }
+  chain: ChainEventSource & Pick<ChainReader, 'params'> & Pick<ChainWriter, 'processBlock'>
+  templates: Pick<TemplateGenerator, 'newTemplate'>
   logger: Logger
   /** Told of every block this miner found and the chain accepted (to publish it). */
   onBlockMined?: (block: Block) => void
@@ -107,7 +108,7 @@ export class Miner {
   /** One search on the current tip; the block when found and accepted. */
   async #mineOne (address: Uint8Array): Promise<Block | undefined> {
     return await this.#queue.run(async () => {
-      const template = await this.#c.chain.blockTemplate(address)
+      const template = await this.#c.templates.newTemplate(address)
       const header = await this.searcher.search(template.header)
       if (header === null) return undefined
       const block = new Block(header, template.txs)

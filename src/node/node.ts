@@ -6,6 +6,7 @@ import { equalBytes } from '../core/hash.ts'
 import { getNetwork, type NetworkParams } from '../core/params.ts'
 import { Chain } from '../chain/chain.ts'
 import { MEMPOOL_FILE, MempoolFile } from '../chain/mempool-file.ts'
+import { TemplateGenerator } from '../miner/block-template.ts'
 import { Miner } from '../miner/miner.ts'
 import { createLogger, type Logger } from '../log.ts'
 import { parseRpcAuth } from '../rpc/auth.ts'
@@ -46,6 +47,7 @@ export class CointsNode {
   readonly params: NetworkParams
   readonly chain: Chain
   readonly mempoolFile: MempoolFile
+  readonly templates: TemplateGenerator
   readonly miner: Miner
   readonly p2p: P2PService | undefined
   readonly bitswap: BitswapService | undefined
@@ -77,12 +79,14 @@ export class CointsNode {
     this.params = getNetwork(options.network)
     this.#log = createLogger('node')
     this.#stopped = new Promise(resolve => { this.#resolveStopped = resolve })
+    // One clock for validation and templates, so a block this node makes is never too new for it.
+    const now = (): number => Math.floor(Date.now() / 1000) + (options.clockOffset ?? 0)
     this.chain = new Chain({ logger: createLogger('chain') }, {
       params: this.params,
       dbPath: join(options.datadir, 'chain'),
       mempoolMaxBytes: options.mempoolMaxBytes,
       verifierThreads: options.verifierThreads,
-      now: () => Math.floor(Date.now() / 1000) + (options.clockOffset ?? 0),
+      now,
       reindex: options.reindex,
       checkBlocks: options.checkBlocks,
       minFreeBytes: options.minFreeMb * 1024 * 1024,
@@ -112,7 +116,8 @@ export class CointsNode {
     this.bitswap = this.p2p !== undefined && options.bitswap
       ? new BitswapService({ network: this.p2p, blocks: this.chain.store, logger: createLogger('bitswap') })
       : undefined
-    this.miner = new Miner({ chain: this.chain, logger: createLogger('miner'), onBlockMined: block => { this.p2p?.publishBlock(block) } }, { threads: options.minerThreads })
+    this.templates = new TemplateGenerator({ chain: this.chain, now })
+    this.miner = new Miner({ chain: this.chain, templates: this.templates, logger: createLogger('miner'), onBlockMined: block => { this.p2p?.publishBlock(block) } }, { threads: options.minerThreads })
     this.rpc = new RpcServer({ methods: this.#methods(), logger: createLogger('rpc') }, {
       host: options.rpcHost,
       port: options.rpcPort,
@@ -157,6 +162,7 @@ export class CointsNode {
         chain: this.chain,
         mempool: this.chain.mempool,
         chainDir: join(this.options.datadir, 'chain'),
+        templates: this.templates,
         generate: async (n, address) => (await this.miner.mineBlocks(n, await this.#payee(address))).map(b => b.idString),
         templateAddress: async address => await this.#payee(address),
         relayBlock: block => { this.p2p?.publishBlock(block) },

@@ -8,7 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { Chain, type ChainInit } from '../../src/chain/chain.ts'
+import { Chain, type ChainComponents, type ChainInit } from '../../src/chain/chain.ts'
+import type { ChainReader, ChainWriter, MempoolView } from '../../src/chain/ports.ts'
 import type { BlockEntry } from '../../src/chain/types.ts'
 import type { Logger } from '../../src/log.ts'
 import { type Block, BLOCK_VERSION, encodeTxList, NONCE_BYTES } from '../../src/core/block.ts'
@@ -18,9 +19,20 @@ import { getNetwork, subsidyAt, type NetworkParams } from '../../src/core/params
 import { medianTime } from '../../src/core/rules.ts'
 import { OutPoint } from '../../src/core/outpoint.ts'
 import { signTransaction, Tx, TX_VERSION, type TxOutput } from '../../src/core/tx.ts'
+import { TemplateGenerator } from '../../src/miner/block-template.ts'
 import { solveBlock } from '../../src/miner/solve.ts'
 
 export const regtest = getNetwork('regtest')
+
+/** A chain as the harness builds it, with what tests make blocks of: templates on the chain's clock. */
+export class TestChain extends Chain {
+  readonly templates: TemplateGenerator
+
+  constructor (components: ChainComponents, init: ChainInit & { now: () => number }) {
+    super(components, init)
+    this.templates = new TemplateGenerator({ chain: this, now: init.now })
+  }
+}
 
 /** Seconds; every chain of a workspace reads it, tests move it. */
 export interface TestClock { now: number }
@@ -29,7 +41,7 @@ export interface OpenOptions extends Partial<Omit<ChainInit, 'dbPath' | 'now'>> 
   /** Subdirectory of the workspace holding this chain's database (default "node"). */
   name?: string
   /** Runs between construction and start (to listen to or instrument what start does). */
-  beforeStart?: (chain: Chain) => void
+  beforeStart?: (chain: TestChain) => void
   logger?: Logger
 }
 
@@ -38,7 +50,7 @@ export interface ChainWorkspace {
   clock: TestClock
   dbPath: (name?: string) => string
   /** Starts a chain on `name`'s database; stopped (with the dir removed) after the test. */
-  open: (opts?: OpenOptions) => Promise<Chain>
+  open: (opts?: OpenOptions) => Promise<TestChain>
   /** A service over the workspace's chains (a wallet): stopped after the test, before the chains. */
   stopAfter: (service: { stop: () => Promise<void> }) => void
 }
@@ -51,7 +63,7 @@ export interface ChainWorkspace {
 export async function chainWorkspace (t: Pick<TestContext, 'after'> | { after: (fn: () => Promise<void>) => void }): Promise<ChainWorkspace> {
   const dir = await mkdtemp(join(tmpdir(), 'coints-chain-test-'))
   const clock: TestClock = { now: Math.max(Math.floor(Date.now() / 1000), regtest.genesisTime + 1) }
-  const chains: Chain[] = []
+  const chains: TestChain[] = []
   const services: Array<{ stop: () => Promise<void> }> = []
   t.after(async () => {
     for (const service of services) await service.stop()
@@ -65,7 +77,7 @@ export async function chainWorkspace (t: Pick<TestContext, 'after'> | { after: (
     dbPath,
     async open (opts = {}) {
       const { name, beforeStart, logger, ...init } = opts
-      const chain = new Chain({ logger }, { params: regtest, verifierThreads: 1, ...init, dbPath: dbPath(name), now: () => clock.now })
+      const chain = new TestChain({ logger }, { params: regtest, verifierThreads: 1, ...init, dbPath: dbPath(name), now: () => clock.now })
       chains.push(chain)
       beforeStart?.(chain)
       await chain.start()
@@ -76,7 +88,7 @@ export async function chainWorkspace (t: Pick<TestContext, 'after'> | { after: (
 }
 
 /** A started regtest chain on a fresh temp dir with its workspace. */
-export async function openChain (t: TestContext, opts: OpenOptions = {}): Promise<{ chain: Chain, ws: ChainWorkspace }> {
+export async function openChain (t: TestContext, opts: OpenOptions = {}): Promise<{ chain: TestChain, ws: ChainWorkspace }> {
   const ws = await chainWorkspace(t)
   return { chain: await ws.open(opts), ws }
 }
@@ -85,17 +97,23 @@ export function newKey (): KeyPair {
   return keyPairOf(randomPrivateKey())
 }
 
+/** What the harness mines and funds through: a TestChain, or a node's chain with its mempool and templates (node-harness's miningChain). */
+export type MiningChain = Pick<ChainReader, 'params' | 'chainTag'> & Pick<ChainWriter, 'processBlock' | 'acceptTx'> & {
+  readonly mempool: Pick<MempoolView, 'size'>
+  readonly templates: Pick<TemplateGenerator, 'newTemplate'>
+}
+
 /** A block on the chain's tip from its own template (coinbase to `address`, mempool transactions). */
-export function mineOn (chain: Chain, address: Uint8Array): Block {
-  return solveBlock(chain.createBlockTemplate(address))
+export async function mineOn (chain: MiningChain, address: Uint8Array): Promise<Block> {
+  return solveBlock(await chain.templates.newTemplate(address))
 }
 
 /** Mines `count` blocks on the tip, each one processed and connected; the clock moves a block time each. */
-export async function mineBlocks (chain: Chain, clock: TestClock, count: number, address: Uint8Array): Promise<Block[]> {
+export async function mineBlocks (chain: MiningChain, clock: TestClock, count: number, address: Uint8Array): Promise<Block[]> {
   const blocks: Block[] = []
   for (let i = 0; i < count; i++) {
     clock.now += chain.params.targetBlockTime
-    const block = mineOn(chain, address)
+    const block = await mineOn(chain, address)
     const result = await chain.processBlock(block)
     if (result.status !== 'connected') throw new Error(`mined block ${block.height} was ${result.status}`)
     blocks.push(block)

@@ -17,7 +17,7 @@ import { BanList } from '../../src/p2p/ban-list.ts'
 import { createLibp2pNode, NO_NAT_TRAVERSAL, type CointsLibp2p, type Libp2pInit } from '../../src/p2p/libp2p-node.ts'
 import { waitFor } from '../../src/util/wait-for.ts'
 
-import { newKey as newKeyPair, regtest } from './chain-harness.ts'
+import { newKey as newKeyPair, regtest, type MiningChain } from './chain-harness.ts'
 
 export { regtest, waitFor }
 setLogLevel(process.env.COINTS_TEST_LOG === undefined ? 'silent' : 'debug')
@@ -68,6 +68,19 @@ export async function startNode (t: TestContext, options: Partial<NodeOptions> =
   const node = await testNode(t, options)
   await node.start()
   return node
+}
+
+/** The node's chain as the chain harness mines and funds through it, with the node's mempool and templates. */
+export function miningChain (node: CointsNode): MiningChain {
+  const { chain, templates } = node
+  return {
+    params: chain.params,
+    chainTag: chain.chainTag,
+    mempool: chain.mempool,
+    templates,
+    processBlock: async (block, options) => await chain.processBlock(block, options),
+    acceptTx: async (tx, time) => await chain.acceptTx(tx, time)
+  }
 }
 
 /** The node's first listen address with its peer id, to bootstrap others from. */

@@ -2,10 +2,9 @@
  * Mempool fixtures: many confirmed coins of one key, and chains of unconfirmed
  * spends paying chosen fee rates (tests and bench/mempool.ts).
  */
-import type { Chain } from '../../src/chain/chain.ts'
 import type { KeyPair } from '../../src/core/keys.ts'
 import type { Tx } from '../../src/core/tx.ts'
-import { mineBlocks, outputOf, spendTx, type Spendable, type TestClock } from './chain-harness.ts'
+import { mineBlocks, outputOf, spendTx, type MiningChain, type Spendable, type TestClock } from './chain-harness.ts'
 
 /**
  * Coins a fan-out transaction makes: output indexes below 24 take one byte
@@ -16,7 +15,7 @@ const FAN_OUT = 24
 export const SPEND_BYTES = 235
 
 /** `count` confirmed coins of `key`: fan-outs of matured coinbases, mined. */
-export async function fundCoins (chain: Chain, clock: TestClock, key: KeyPair, count: number): Promise<Spendable[]> {
+export async function fundCoins (chain: MiningChain, clock: TestClock, key: KeyPair, count: number): Promise<Spendable[]> {
   const fans = Math.ceil(count / FAN_OUT)
   const blocks = await mineBlocks(chain, clock, fans + chain.params.coinbaseMaturity, key.addressHash)
   const coins: Spendable[] = []
@@ -36,7 +35,7 @@ export async function fundCoins (chain: Chain, clock: TestClock, key: KeyPair, c
  * `length` spends of `coin`, each spending the one before (one output each);
  * the one at depth d pays about rate(d) base units a byte.
  */
-export function spendChain (chain: Chain, key: KeyPair, coin: Spendable, length: number, rate: (depth: number) => number): Tx[] {
+export function spendChain (chain: { chainTag: Uint8Array }, key: KeyPair, coin: Spendable, length: number, rate: (depth: number) => number): Tx[] {
   const txs: Tx[] = []
   let from = coin
   for (let d = 0; d < length; d++) {

@@ -6,8 +6,8 @@ import { BlockError, CointsError, DecodeError } from '../../core/errors.ts'
 import { fromHex, toHex } from '../../core/hash.ts'
 import { bitsToTarget, difficultyOf } from '../../core/pow.ts'
 import { Tx } from '../../core/tx.ts'
+import type { TemplateGenerator } from '../../miner/block-template.ts'
 import { nonceOffset } from '../../miner/header-template.ts'
-import type { BlockTemplate } from '../../chain/chain.ts'
 import type { ChainReader, ChainWriter, MempoolView } from '../../chain/ports.ts'
 import type { MempoolFile } from '../../chain/mempool-file.ts'
 import type { BlockEntry } from '../../chain/types.ts'
@@ -16,17 +16,15 @@ import type { ChainResults, HeaderView, RawBlockView, SubmittedBlock } from '../
 import { ParamsError } from '../params.ts'
 import type { Handlers } from './types.ts'
 
-/** What the methods read of the chain and hand it, and its templates. */
-export type RpcChain = ChainReader & ChainWriter & { blockTemplate: (address: Uint8Array) => Promise<BlockTemplate> }
-
 export interface ChainMethodsContext {
   /** Read, and changed by blocks and transactions submitted (and verifychain's flush). */
-  chain: RpcChain
+  chain: ChainReader & ChainWriter
   mempool: MempoolView
   /** The chain database's directory (size_on_disk). */
   chainDir: string
   /** Mines n blocks now to the address (or the configured one); returns their ids. */
   generate: (n: number, address?: string) => Promise<string[]>
+  templates: Pick<TemplateGenerator, 'newTemplate'>
   /** The hash a template pays when given no address: the configured miner address, else a wallet address kept until a block pays it. */
   templateAddress: (address?: string) => Promise<Uint8Array>
   /** Publishes a submitted block to peers, when networking runs. */
@@ -243,7 +241,7 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
     },
     generate: async ({ n, address }) => await ctx.generate(n, address),
     getblocktemplate: async ({ address }) => {
-      const template = await chain.blockTemplate(await ctx.templateAddress(address))
+      const template = await ctx.templates.newTemplate(await ctx.templateAddress(address))
       const headerBytes = encodeHeaderData(template.header)
       return {
         height: template.header.height,
