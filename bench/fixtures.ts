@@ -14,7 +14,8 @@ import { solveBlock } from '../src/miner/solve.ts'
 import { LoopbackHost, waitForRpc } from '../src/swarm/hosts.ts'
 import { Wallet } from '../src/wallet/wallet.ts'
 import { createLogger } from '../src/log.ts'
-import { TestChain } from '../test/helpers/chain-harness.ts'
+import { buildChain } from '../src/node/build-chain.ts'
+import { testChain } from '../test/helpers/chain-harness.ts'
 
 export const regtest = getNetwork('regtest')
 
@@ -33,7 +34,7 @@ export interface ChainDatadirOptions {
 export async function chainDatadir (blocks: number, opts: ChainDatadirOptions = {}): Promise<{ datadir: string, blocks: Block[] }> {
   const datadir = await mkdtemp(join(tmpdir(), `coints-bench-${blocks}-`))
   let t = Math.floor(Date.now() / 1000) - blocks
-  const chain = new TestChain({}, { params: regtest, dbPath: join(datadir, 'chain'), now: () => t })
+  const chain = testChain({ params: regtest, dbPath: join(datadir, 'chain'), now: () => t })
   await chain.start()
   const address = keyPairOf(randomPrivateKey()).addressHash
   const wallet = opts.walletEvery === undefined ? undefined : new Wallet({ chain, mempool: chain.mempool, logger: createLogger('wallet') }, { datadir, params: regtest, defaultFeeRate: 1, kdf: { N: 1 << 10, r: 8, p: 1 } })
@@ -56,7 +57,7 @@ export async function localImportMs (blocks: Block[], dirs: string[]): Promise<n
   const wire = blocks.map(b => b.encode())
   const dir = await mkdtemp(join(tmpdir(), 'coints-bench-local-'))
   dirs.push(dir)
-  const chain = new Chain({}, { params: regtest, dbPath: join(dir, 'chain'), verifierThreads: 1 })
+  const { chain } = buildChain({ params: regtest, dbPath: join(dir, 'chain'), verifierThreads: 1 })
   await chain.start()
   const start = performance.now()
   for (const bytes of wire) await chain.processBlock(chain.decodeBlock(bytes))
@@ -73,7 +74,7 @@ export async function localImportMs (blocks: Block[], dirs: string[]): Promise<n
 export async function fullBlocksDatadir (bytes: number): Promise<{ datadir: string, ids: CID[] }> {
   const datadir = await mkdtemp(join(tmpdir(), 'coints-bench-full-'))
   let t = Math.floor(Date.now() / 1000) - 1_000
-  const chain = new TestChain({}, { params: regtest, dbPath: join(datadir, 'chain'), now: () => t })
+  const chain = testChain({ params: regtest, dbPath: join(datadir, 'chain'), now: () => t })
   await chain.start()
   const key = keyPairOf(randomPrivateKey())
   const mine = async (): Promise<Block> => {

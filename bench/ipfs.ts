@@ -121,7 +121,7 @@ export async function benchGateway (count = 10_000, rounds = 3): Promise<Gateway
       gateway.push(performance.now() - start)
       start = performance.now()
       dagBytes = 0
-      const store = node.chain.store.blockstore
+      const store = node.store.blockstore
       for (let id: CID | null = tip; id !== null;) {
         const header = Header.fromBytes(await bytesOf(store, id))
         dagBytes += await walkBlock(store, id)

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { Mempool } from '../src/chain/mempool.ts'
+import { Mempool, type ConfirmedState } from '../src/chain/mempool.ts'
 import { SignatureVerifier } from '../src/chain/sig-verifier.ts'
 import { entryUsage } from '../src/chain/mempool-usage.ts'
 import { encodeAddress } from '../src/core/address.ts'
@@ -24,7 +24,7 @@ import type { Coin } from '../src/core/rules.ts'
 import { chainTag as chainTagOf } from '../src/core/params.ts'
 import { Tx } from '../src/core/tx.ts'
 import { residentMemoryMb } from '../src/util/resident-memory.ts'
-import { outputOf, spendTx, regtest, TestChain, type Spendable } from '../test/helpers/chain-harness.ts'
+import { outputOf, spendTx, regtest, testChain, type Spendable, type TestChain } from '../test/helpers/chain-harness.ts'
 import { fundCoins, SPEND_BYTES, spendChain } from '../test/helpers/pool.ts'
 import { spawnNode } from './fixtures.ts'
 import { median } from '../src/util/stats.ts'
@@ -97,7 +97,7 @@ async function fullPool (packages: boolean): Promise<FullPool> {
   const clock = { now: regtest.genesisTime }
   const key = keyPairOf(randomPrivateKey())
   const count = CHAINS * LENGTH
-  const chain = new TestChain({}, { params: regtest, dbPath: join(dir, 'chain'), now: () => clock.now, mempoolMaxBytes: count * entryUsage(sampleSpend(key)) })
+  const chain = testChain({ params: regtest, dbPath: join(dir, 'chain'), now: () => clock.now, mempoolMaxBytes: count * entryUsage(sampleSpend(key)) })
   await chain.start()
   const coins = await fundCoins(chain, clock, key, (packages ? CHAINS : count) + ROUNDS)
   const txs = packages
@@ -179,14 +179,12 @@ async function liveRun (limitMb: number, overfill: number): Promise<LiveRun> {
     hexes.push(toHex(tx.bytes))
   }
   const verifier = new SignatureVerifier({ threads: 2 })
-  const pool = new Mempool({
-    params: regtest,
-    chainTag,
-    verifier,
-    getChainCoins: async keys => new Map(keys.flatMap(k => { const coin = coins.get(k); return coin === undefined ? [] : [[k, coin] as const] })),
-    tipHeight: () => 100,
-    now: () => 0
-  }, { maxBytes: limitMb * 1_000_000 })
+  const pool = new Mempool({ params: regtest, chainTag, verifier }, { maxBytes: limitMb * 1_000_000 })
+  // The chain's side of an accept: its coins, and a tip at height 100.
+  const confirmed: ConfirmedState = {
+    getCoins: async keys => new Map(keys.flatMap(k => { const coin = coins.get(k); return coin === undefined ? [] : [[k, coin] as const] })),
+    height: 100
+  }
   const live = (): number => {
     gc()
     gc()
@@ -195,7 +193,7 @@ async function liveRun (limitMb: number, overfill: number): Promise<LiveRun> {
   }
   try {
     const before = live()
-    for (const hex of hexes) await pool.accept(Tx.fromBytes(fromHex(hex))).catch(() => {})
+    for (const hex of hexes) await pool.accept(Tx.fromBytes(fromHex(hex)), confirmed, 0).catch(() => {})
     const liveGrowthMb = (live() - before) / 1e6
     // Read after the measure, so the hex strings stayed alive through it.
     if (hexes.length !== count) throw new Error('the hex strings went away')

@@ -10,17 +10,17 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Chain, type ChainInit } from '../src/chain/chain.ts'
 import { findDbDamage } from '../src/chain/leveldb-files.ts'
 import type { Block } from '../src/core/block.ts'
 import type { Logger } from '../src/log.ts'
+import { buildChain, type ChainOptions } from '../src/node/build-chain.ts'
 import { chainDatadir, regtest, toOldLayout } from './fixtures.ts'
 import { median } from '../src/util/stats.ts'
 
 /** Blocks per second importing `blocks` into a fresh chain. */
-async function importRate (blocks: Block[], init: Partial<ChainInit>): Promise<number> {
+async function importRate (blocks: Block[], init: Partial<ChainOptions>): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'coints-bench-import-'))
-  const chain = new Chain({}, { params: regtest, dbPath: join(dir, 'chain'), ...init })
+  const { chain } = buildChain({ params: regtest, dbPath: join(dir, 'chain'), ...init })
   try {
     await chain.start()
     const start = performance.now()
@@ -42,7 +42,7 @@ async function startOnce (dbPath: string, checkBlocks?: number): Promise<{ start
     warn () {},
     error () {}
   }
-  const chain = new Chain({ logger }, { params: regtest, dbPath, checkBlocks })
+  const { chain } = buildChain({ params: regtest, dbPath, checkBlocks }, { logger })
   const start = performance.now()
   await chain.start()
   const startMs = performance.now() - start

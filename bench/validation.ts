@@ -19,7 +19,7 @@ import { signTransaction, type Tx, TX_VERSION } from '../src/core/tx.ts'
 import { parseTx, sighashPreimage } from '../src/core/tx-codec.ts'
 import { solveBlock } from '../src/miner/solve.ts'
 import { median } from '../src/util/stats.ts'
-import { TestChain } from '../test/helpers/chain-harness.ts'
+import { testChain, type TestChain } from '../test/helpers/chain-harness.ts'
 
 const params = getNetwork('regtest')
 const FANOUT = 2_000
@@ -27,7 +27,7 @@ const FANOUT = 2_000
 interface Fixture { dir: string, block: Block, clock: { t: number } }
 
 async function openChain (dir: string, clock: { t: number }): Promise<TestChain> {
-  const chain = new TestChain({}, { params, dbPath: join(dir, 'chain'), now: () => clock.t })
+  const chain = testChain({ params, dbPath: join(dir, 'chain'), now: () => clock.t })
   await chain.start()
   return chain
 }

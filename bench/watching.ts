@@ -9,7 +9,7 @@
  */
 import { rm } from 'node:fs/promises'
 import { collectDefaultMetrics, Registry } from 'prom-client'
-import type { Chain } from '../src/chain/chain.ts'
+import type { TestChain } from '../test/helpers/chain-harness.ts'
 import { logChainEvents } from '../src/chain/chain-log.ts'
 import { registerChainMetrics } from '../src/chain/metrics.ts'
 import { Explorer } from '../src/http/explorer/explorer.ts'
@@ -44,12 +44,12 @@ function watcher (base: string): () => Promise<void> {
 }
 
 /** What a node with its HTTP server on attaches to its chain: metrics, the story in the log, the explorer and a client of it. */
-async function watchChain (chain: Chain): Promise<() => Promise<void>> {
+async function watchChain (chain: TestChain): Promise<() => Promise<void>> {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 })
-  const detachMetrics = registerChainMetrics(registry, chain)
+  const detachMetrics = registerChainMetrics(registry, chain, chain.mempool)
   const detachLog = logChainEvents(chain, createLogger('chain'))
-  const explorer = new Explorer({ sources: { chain, version: VERSION }, logger: createLogger('http') })
+  const explorer = new Explorer({ sources: { chain, mempool: chain.mempool, version: VERSION }, logger: createLogger('http') })
   const http = new HttpServer({ routes: [metricsRoute(registry), ...explorer.routes], logger: createLogger('http') }, { host: '127.0.0.1', port: 0 })
   await http.start()
   const stopWatching = watcher(`http://${http.address}`)

@@ -6,11 +6,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { StateWrite } from '../src/chain/store.ts'
-import { chainWorkspace, mineBlocks, mineOn, newKey, outputOf, spendTx } from './helpers/chain-harness.ts'
+import { chainWorkspace, mineBlocks, mineOn, newKey, outputOf, spendTx, watchWrites } from './helpers/chain-harness.ts'
 
 test('blocks connect in memory; a flush writes their coins, and a coin created and spent in between never reaches the disk', async t => {
   const ws = await chainWorkspace(t)
-  const chain = await ws.open()
+  const writes: StateWrite[] = []
+  let watching = false
+  const chain = await ws.open({ store: watchWrites(write => { if (watching) writes.push(write) }) })
   const key = newKey()
   const blocks = await mineBlocks(chain, ws.clock, chain.params.coinbaseMaturity + 1, key.addressHash)
   const coinbase = `${blocks[0].txs[0].idString}:0`
@@ -25,9 +27,7 @@ test('blocks connect in memory; a flush writes their coins, and a coin created a
   await chain.acceptTx(second)
   await mineBlocks(chain, ws.clock, 1, key.addressHash)
 
-  const writes: StateWrite[] = []
-  const write = chain.store.writeState.bind(chain.store)
-  chain.store.writeState = async u => { writes.push(u); await write(u) }
+  watching = true
   await chain.flush()
   assert.equal(writes.length, 1, 'one batch for every block since the last flush')
   const [w] = writes

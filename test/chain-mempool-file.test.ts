@@ -2,14 +2,13 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Chain } from '../src/chain/chain.ts'
 import { decodeMempoolFile, encodeMempoolFile, MEMPOOL_FILE, MempoolFile, saveDelayMs } from '../src/chain/mempool-file.ts'
 import type { MempoolEntry } from '../src/chain/types.ts'
 import { encodeCbor } from '../src/core/cbor.ts'
 import { sha256 } from '../src/core/hash.ts'
 import { genesisBlock, getNetwork } from '../src/core/params.ts'
 import { createLogger } from '../src/log.ts'
-import { mineBlockOn, mineBlocks, openChain, outputOf, spendTx } from './helpers/chain-harness.ts'
+import { mineBlockOn, mineBlocks, openChain, outputOf, spendTx, testChain } from './helpers/chain-harness.ts'
 import { newKey, regtest, rpc, startNode, tempDatadir, waitFor } from './helpers/node-harness.ts'
 import { spendCoinbase } from './helpers/spend.ts'
 
@@ -23,11 +22,11 @@ test('the mempool survives a restart with its arrival times; a transaction made 
   const doomed = await spendCoinbase(node.chain, 2, key, key.addressHash)
   const doomedChild = spendTx(node.chain, [outputOf(doomed)], key)
   for (const tx of [kept, doomed, keptChild, doomedChild]) await node.chain.acceptTx(tx)
-  const times = new Map([kept, keptChild].map(tx => [tx.idString, node.chain.mempool.get(tx.idString)?.time]))
+  const times = new Map([kept, keptChild].map(tx => [tx.idString, node.mempool.get(tx.idString)?.time]))
   await node.stop()
 
   // While the node is down a block confirms another spend of the doomed transaction's coin.
-  const chain = new Chain({}, { params: regtest, dbPath: join(datadir, 'chain'), verifierThreads: 1 })
+  const chain = testChain({ params: regtest, dbPath: join(datadir, 'chain'), verifierThreads: 1 })
   await chain.start()
   const conflict = await spendCoinbase(chain, 2, key, newKey().addressHash, 20_000n)
   assert.equal((await chain.processBlock(mineBlockOn(chain, chain.tip, { txs: [conflict] }))).status, 'connected')
@@ -37,7 +36,7 @@ test('the mempool survives a restart with its arrival times; a transaction made 
   node = await startNode(t, { datadir, clockOffset: 1_000 })
   await waitFor(async () => (await rpc(node, 'getmempoolinfo')).loaded, 'the saved mempool to load')
   assert.deepEqual(new Set(await rpc(node, 'getrawmempool')), new Set([kept.idString, keptChild.idString]))
-  for (const [id, time] of times) assert.equal(node.chain.mempool.get(id)?.time, time, 'arrival time kept')
+  for (const [id, time] of times) assert.equal(node.mempool.get(id)?.time, time, 'arrival time kept')
 })
 
 test('the mempool file is the DAG-CBOR @ipld/dag-cbor writes, byte for byte, at every size of its heads', async () => {
@@ -72,7 +71,7 @@ test('a damaged or foreign mempool file is set aside with a warning and the node
     await writeFile(path, bytes)
     const node = await startNode(t, { datadir })
     await waitFor(async () => (await rpc(node, 'getmempoolinfo')).loaded, `the node to be done with a file of ${what}`)
-    assert.equal(node.chain.mempool.size, 0)
+    assert.equal(node.mempool.size, 0)
     await node.stop()
     const names = await readdir(datadir)
     assert.ok(names.some(n => n.startsWith(`${MEMPOOL_FILE}.damaged-`)), `a file of ${what} is set aside`)

@@ -144,19 +144,19 @@ test('a full pool of 25-long chains: eviction looks at the lowest package alone;
   const base = (c: number): number => 1 + ((c * 151) % CHAINS) / 10
   const chains = coins.slice(0, CHAINS).map((coin, c) => spendChain(chain, key, coin, LENGTH, d => base(c) + d / 2))
   for (const txs of chains) for (const tx of txs) await chain.acceptTx(tx)
-  assert.equal(chain.mempool.size, CHAINS * LENGTH)
-  assert.equal(chain.mempool.usage, chain.mempool.maxBytes, 'the pool is full')
+  assert.equal(node.mempool.size, CHAINS * LENGTH)
+  assert.equal(node.mempool.usage, node.mempool.maxBytes, 'the pool is full')
   const newcomers = coins.slice(CHAINS).map(coin => spendTx(chain, [coin], key, { fee: 100n * BigInt(SPEND_BYTES) }))
 
   // A newcomer evicts the package paying least (the chain of base 1, with all its descendants), found without a look at the rest.
   const removed: string[] = []
   chain.on('tx:removed', txs => removed.push(...txs.map(tx => tx.idString)))
-  const lookups = chain.mempool.evictionLookups
+  const lookups = node.mempool.evictionLookups
   await chain.acceptTx(newcomers[0])
-  assert.equal(chain.mempool.evictionLookups - lookups, 1, 'one index entry looked at')
+  assert.equal(node.mempool.evictionLookups - lookups, 1, 'one index entry looked at')
   assert.equal(base(0), 1)
   assert.deepEqual(new Set(removed), new Set(chains[0].map(tx => tx.idString)))
-  assertUsage(chain)
+  assertUsage(node)
 
   // Timed after a change each time (a template holds while the pool does): the best of three, the machine being shared.
   let template = { txs: [] as string[] }
@@ -171,25 +171,25 @@ test('a full pool of 25-long chains: eviction looks at the lowest package alone;
   const ids = template.txs.slice(1).map(hex => Tx.fromBytes(fromHex(hex)).idString)
   const position = new Map(ids.map((id, n) => [id, n]))
   // The best packages whole: the newcomers, then 169 chains of 5,875 bytes fill most of the 999,000 a template may take.
-  const paid = (txs: Tx[]): bigint => txs.reduce((s, tx) => s + (chain.mempool.get(tx.idString)?.fee ?? 0n), 0n)
+  const paid = (txs: Tx[]): bigint => txs.reduce((s, tx) => s + (node.mempool.get(tx.idString)?.fee ?? 0n), 0n)
   const best = [...newcomers.map(tx => [tx]), ...chains.sort((a, b) => Number(paid(b) - paid(a))).slice(0, 169)]
   for (const txs of best) for (const tx of txs) assert.ok(position.has(tx.idString), 'a transaction of one of the best packages is missing')
-  assert.ok(ids.reduce((s, id) => s + (chain.mempool.get(id)?.size ?? 0), 0) <= 999_000)
+  assert.ok(ids.reduce((s, id) => s + (node.mempool.get(id)?.size ?? 0), 0) <= 999_000)
   // Parents first.
   for (const id of ids) {
-    const tx = chain.mempool.get(id)?.tx as Tx
+    const tx = node.mempool.get(id)?.tx as Tx
     for (const input of tx.data.inputs) assert.ok((position.get(input.prev.txid.toString()) ?? -1) < (position.get(id) as number))
   }
   const info = await rpc(node, 'getmempoolinfo')
-  assert.deepEqual(info, { ...info, size: chain.mempool.size, bytes: chain.mempool.bytes, usage: chain.mempool.usage, maxbytes: chain.mempool.maxBytes })
+  assert.deepEqual(info, { ...info, size: node.mempool.size, bytes: node.mempool.bytes, usage: node.mempool.usage, maxbytes: node.mempool.maxBytes })
 
-  const size = chain.mempool.size
+  const size = node.mempool.size
   const block = await mineOn(miningChain(node), key.addressHash)
   assert.deepEqual(block.txs.slice(1).map(tx => tx.idString), ids, 'the same selection')
   assert.deepEqual(await chain.processBlock(block), { status: 'connected' })
-  assert.equal(chain.mempool.size, size - ids.length)
-  assertUsage(chain)
+  assert.equal(node.mempool.size, size - ids.length)
+  assertUsage(node)
   // What is left (chains some of whose parents were mined) makes the next block.
   assert.deepEqual(await chain.processBlock(await mineOn(miningChain(node), key.addressHash)), { status: 'connected' })
-  assertUsage(chain)
+  assertUsage(node)
 })

@@ -14,7 +14,7 @@ import { BlockError } from '../src/core/errors.ts'
 import type { KeyPair } from '../src/core/keys.ts'
 import { genesisBlock, getNetwork, subsidyAt } from '../src/core/params.ts'
 import { coinsOf } from '../src/core/rules.ts'
-import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
+import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, watchWrites, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
 
 // The Node running this test (the bundled Node 24), never another checkout's.
 const NODE = process.execPath
@@ -101,9 +101,9 @@ test('a datadir of coints 0.1\'s lan (the same name, an older genesis) is refuse
 /** Starts a chain on `dbPath` in a child process: a start that fails must leave nothing keeping the process alive. */
 async function startInChild (t: TestContext, dir: string, dbPath: string): Promise<{ code: number | null, signal: string | null, out: string }> {
   const script = `
-    import { Chain } from ${JSON.stringify(new URL('../src/chain/chain.ts', import.meta.url).href)}
+    import { buildChain } from ${JSON.stringify(new URL('../src/node/build-chain.ts', import.meta.url).href)}
     import { getNetwork } from ${JSON.stringify(new URL('../src/core/params.ts', import.meta.url).href)}
-    const chain = new Chain({}, { params: getNetwork('regtest'), dbPath: ${JSON.stringify(dbPath)}, verifierThreads: 2 })
+    const { chain } = buildChain({ params: getNetwork('regtest'), dbPath: ${JSON.stringify(dbPath)}, verifierThreads: 2 })
     try { await chain.start() } catch (err) { console.log(err.code) }`
   // A file, not --eval: worker threads refuse the --input-type flag they would inherit.
   const file = join(dir, 'start-chain.mjs')
@@ -177,14 +177,12 @@ test('a stored heavier branch with an invalid block is rejected on start and sta
 for (const failAt of [1, 2, 3, 4, 6]) {
   test(`a reorganisation interrupted after ${failAt - 1} tip writes resumes to the heaviest branch on start`, async t => {
     // Every tip move written at once, as the crash this simulates needs.
-    const { ws, chain, main, branch } = await forked(t, undefined, { coinsCache: { maxDirty: 0 } })
-    for (const b of branch.slice(0, 3)) assert.equal((await chain.processBlock(b)).status, 'side')
     let writes = 0
-    const write = chain.store.writeState.bind(chain.store)
-    chain.store.writeState = async u => {
-      if (++writes === failAt) throw new Error('simulated crash')
-      await write(u)
-    }
+    let armed = false
+    const crashAt = watchWrites(() => { if (armed && ++writes === failAt) throw new Error('simulated crash') })
+    const { ws, chain, main, branch } = await forked(t, undefined, { coinsCache: { maxDirty: 0 }, store: crashAt })
+    for (const b of branch.slice(0, 3)) assert.equal((await chain.processBlock(b)).status, 'side')
+    armed = true
     // branch[3] (height 6) outweighs main: 3 disconnects, then 4 connects.
     await assert.rejects(chain.processBlock(branch[3]), /simulated crash/)
     await chain.stop()

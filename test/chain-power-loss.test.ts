@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { Chain } from '../src/chain/chain.ts'
+import { buildChain } from '../src/node/build-chain.ts'
 import { StoreError } from '../src/chain/records.ts'
 import { regtest } from './helpers/chain-harness.ts'
 import { killAll, runAndKill, seededRandom } from './helpers/crash-miner-run.ts'
@@ -93,13 +93,13 @@ test('power cuts at random moments while mining, spending and reorganising: the 
     await access(join(durable, 'chain.marker'))
 
     // The machine is back: the chain starts on what the disk kept.
-    let chain = new Chain({}, { params: regtest, dbPath: join(durable, 'chain'), verifierThreads: 1 })
+    let chain = buildChain({ params: regtest, dbPath: join(durable, 'chain'), verifierThreads: 1 }).chain
     try {
       await chain.start()
     } catch (err) {
       // Refused is acceptable only with a coded error that --reindex then repairs; a silent wrong start never is.
       assert.ok(err instanceof StoreError && err.code.startsWith('CORRUPT_'), `${what}: ${String(err)}`)
-      chain = new Chain({}, { params: regtest, dbPath: join(durable, 'chain'), verifierThreads: 1, reindex: true })
+      chain = buildChain({ params: regtest, dbPath: join(durable, 'chain'), verifierThreads: 1, reindex: true }).chain
       await chain.start()
     }
     try {

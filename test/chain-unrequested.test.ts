@@ -15,13 +15,13 @@ async function assertCode (promise: Promise<unknown>, code: string): Promise<voi
 test('an unrequested block on a branch with less work than the tip is refused before anything is written; equal or more work is stored', async t => {
   const { chain, ws } = await openChain(t)
   const main = await mineBlocks(chain, ws.clock, 5, newKey().addressHash)
-  const before = await storedBytes(chain)
+  const before = await storedBytes(chain.store)
 
   // Forking from genesis, full of spends of coins that do not exist: well-formed, so only connecting would tell.
   const junk = BranchBuilder.on(chain, chain.getEntryAt(0) as BlockEntry).next({ txs: phantomSpends(chain, 20, 100) })
   assert.ok(junk.size > 50_000)
   assert.deepEqual(await chain.processBlock(junk, unrequested), { status: 'unwanted' })
-  assert.equal(await storedBytes(chain), before, 'nothing written')
+  assert.equal(await storedBytes(chain.store), before, 'nothing written')
   assert.equal(chain.hasBlock(junk.idString), false)
   assert.equal(chain.blockInfo(junk.idString), undefined)
   assert.equal(chain.tip.idString, main[4].idString)
@@ -45,13 +45,13 @@ test('a lighter branch gossiped block by block, then fetched as requested, reorg
   await mineBlocks(chain, ws.clock, 5, newKey().addressHash)
   const branch = BranchBuilder.on(chain, chain.getEntryAt(2) as BlockEntry).extend(4)
   const [b3, b4, b5, b6] = branch
-  const before = await storedBytes(chain)
+  const before = await storedBytes(chain.store)
 
   // Gossip: b3 has less work than the tip; the rest wait as orphans (in memory only).
   assert.deepEqual(await chain.processBlock(b3, unrequested), { status: 'unwanted' })
   for (const b of [b4, b5, b6]) assert.equal((await chain.processBlock(b, unrequested)).status, 'orphan')
   assert.equal(chain.orphanCount, 3)
-  assert.equal(await storedBytes(chain), before)
+  assert.equal(await storedBytes(chain.store), before)
 
   // Our sync fetches what it does not index yet, orphans included, once the headers show more work.
   assert.deepEqual(await chain.processBlock(b3, { requested: true }), { status: 'side' })
@@ -81,10 +81,10 @@ test('a block on the tip that fails its connect check keeps only its header, is 
   const { chain, ws } = await openChain(t)
   await mineBlocks(chain, ws.clock, 3, newKey().addressHash)
   const bad = BranchBuilder.on(chain, chain.tip).next({ txs: phantomSpends(chain, 20, 100) })
-  const before = await storedBytes(chain)
+  const before = await storedBytes(chain.store)
 
   await assert.rejects(chain.processBlock(bad, unrequested), (err: unknown) => err instanceof BlockError && err.code === 'BAD_TX' && err.cause?.code === 'MISSING_INPUT')
-  const grown = await storedBytes(chain) - before
+  const grown = await storedBytes(chain.store) - before
   t.diagnostic(`a ${bad.size}-byte invalid block grew the database by ${grown} bytes`)
   assert.ok(grown < 1_000, `only the header and index record are written (${grown} bytes)`)
   assert.equal(await chain.store.getRaw(cidOf(bad.txList)), undefined)

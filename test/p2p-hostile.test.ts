@@ -12,10 +12,9 @@ import { SCORE_THRESHOLDS, type CointsLibp2p } from '../src/p2p/libp2p-node.ts'
 import { decodeBlocksRequest, decodeHeadersRequest, encodeBlocksResponse, encodeHeadersResponse, encodeStatus } from '../src/p2p/sync-messages.ts'
 import { MAX_LOW_WORK_HEADERS } from '../src/p2p/sync-service.ts'
 import { join } from 'node:path'
-import { Chain } from '../src/chain/chain.ts'
 import type { BlockEntry } from '../src/chain/types.ts'
 import { addrOf, newKey, regtest, rpc, startLibp2p, startNode, waitFor, waitForSameTip } from './helpers/node-harness.ts'
-import { BranchBuilder, mineBlockOn, mineBlocks, openChain, phantomSpends, storedBytes } from './helpers/chain-harness.ts'
+import { BranchBuilder, mineBlockOn, mineBlocks, openChain, phantomSpends, storedBytes, testChain } from './helpers/chain-harness.ts'
 
 const topics = gossipTopics(regtest)
 const prefix = `/coints/${regtest.name}/${genesisBlock(regtest).idString}`
@@ -236,7 +235,7 @@ test('side-branch blocks from genesis full of spends of coins that do not exist 
     const ids = decodeBlocksRequest(request)
     return encodeBlocksResponse(junk.filter(b => ids.some(id => id.equals(b.id))).map(b => b.encode()))
   })
-  const before = { target: await storedBytes(target.chain), second: await storedBytes(second.chain) }
+  const before = { target: await storedBytes(target.store), second: await storedBytes(second.store) }
   await joinGossip(hostile, target)
 
   // Then a valid block on the tip: once `second` has it by gossip, the target has judged and forwarded (or not) all before it.
@@ -246,9 +245,9 @@ test('side-branch blocks from genesis full of spends of coins that do not exist 
 
   const assertNothingStored = async (): Promise<void> => {
     for (const node of [target, second]) {
-      for (const block of junk) assert.equal(await node.chain.store.getRaw(block.id), undefined, `junk block ${block.height} is not stored`)
+      for (const block of junk) assert.equal(await node.store.getRaw(block.id), undefined, `junk block ${block.height} is not stored`)
     }
-    const grown = { target: await storedBytes(target.chain) - before.target, second: await storedBytes(second.chain) - before.second }
+    const grown = { target: await storedBytes(target.store) - before.target, second: await storedBytes(second.store) - before.second }
     t.diagnostic(`${junk.length} junk blocks (${junkBytes} bytes) grew the target's database by ${grown.target} bytes, the second node's by ${grown.second} (a valid block of ${sentinel.size} bytes included)`)
     assert.ok(grown.target < 10_000 && grown.second < 10_000, `databases grew by ${grown.target} and ${grown.second} bytes`)
   }
@@ -262,7 +261,7 @@ test('side-branch blocks from genesis full of spends of coins that do not exist 
   assert.equal(target.chain.tip.idString, sentinel.idString)
 
   await target.stop()
-  const restarted = new Chain({}, { params: regtest, dbPath: join(target.options.datadir, 'chain'), verifierThreads: 1 })
+  const restarted = testChain({ params: regtest, dbPath: join(target.options.datadir, 'chain'), verifierThreads: 1 })
   await restarted.start()
   try {
     assert.equal(restarted.tip.idString, sentinel.idString)
@@ -294,7 +293,7 @@ test('a block on the tip with valid work and invalid contents is answered as inv
   const header = await rpc(target, 'getblockheader', [invalid.idString])
   assert.deepEqual([header.status, header.confirmations, header.hash, header.nextblockhash, header.nTx], ['invalid', -1, invalid.idString, undefined, undefined])
   assert.equal(await rpc(target, 'getblockheader', [invalid.idString, false]), Buffer.from(invalid.header.bytes).toString('hex'))
-  assert.equal(await target.chain.store.getRaw(invalid.txs[1].id), undefined, 'its transactions are not stored')
+  assert.equal(await target.store.getRaw(invalid.txs[1].id), undefined, 'its transactions are not stored')
   assert.deepEqual(await target.chain.getBlocksWire([invalid.id]), [])
   assert.equal(target.chain.height, 3)
 

@@ -37,11 +37,11 @@ test('two groups that mined apart during a partition converge on the branch with
   await rpc(a1, 'sendrawtransaction', [toHex(tx.bytes)])
   await rpc(a1, 'generate', [2])
   await waitForSameTip([a1, a2], regtest.coinbaseMaturity + 3)
-  assert.equal(a2.chain.mempool.has(tx.idString), false)
+  assert.equal(a2.mempool.has(tx.idString), false)
   await rpc(b1, 'generate', [4])
   const heavier = await waitForSameTip([b1, b2], regtest.coinbaseMaturity + 5)
   assert.notEqual(a1.chain.tip.idString, heavier)
-  assert.equal(b1.chain.mempool.has(tx.idString), false)
+  assert.equal(b1.mempool.has(tx.idString), false)
 
   await partition([a1, a2], [b1, b2], false)
   await rpc(a1, 'addnode', [addrOf(b1)])
@@ -51,7 +51,7 @@ test('two groups that mined apart during a partition converge on the branch with
   assert.equal(a1.chain.getEntry(common)?.height, regtest.coinbaseMaturity + 1)
 
   // The losing branch's transaction is back in the mempools, and the next block mines it again.
-  await waitFor(() => all.every(n => n.chain.mempool.has(tx.idString)), 'the orphaned transaction back in every mempool')
+  await waitFor(() => all.every(n => n.mempool.has(tx.idString)), 'the orphaned transaction back in every mempool')
   await rpc(b2, 'generate', [1, key.address])
   await waitForSameTip(all, regtest.coinbaseMaturity + 6)
   const tip = await rpc(a1, 'getblock', [a1.chain.tip.idString])

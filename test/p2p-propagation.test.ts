@@ -21,12 +21,12 @@ test('blocks and transactions propagate across 5 nodes over loopback TCP', async
   await waitForSameTip(nodes, 1 + regtest.coinbaseMaturity)
   const tx = await spendCoinbase(first.chain, 1, miner, newKey().addressHash)
   assert.equal(await rpc(first, 'sendrawtransaction', [toHex(tx.bytes)]), tx.idString)
-  await waitFor(() => nodes.every(n => n.chain.mempool.has(tx.idString)), 'the transaction in every mempool')
+  await waitFor(() => nodes.every(n => n.mempool.has(tx.idString)), 'the transaction in every mempool')
 
   // Mined on the last node, the transaction leaves every mempool.
   const last = nodes[4]
   await rpc(last, 'generate', [1, miner.address])
   await waitForSameTip(nodes, 2 + regtest.coinbaseMaturity)
-  await waitFor(() => nodes.every(n => !n.chain.mempool.has(tx.idString)), 'the mined transaction to leave every mempool')
+  await waitFor(() => nodes.every(n => !n.mempool.has(tx.idString)), 'the mined transaction to leave every mempool')
   assert.deepEqual((await rpc(first, 'getblock', [last.chain.tip.idString])).txs?.slice(1), [tx.idString])
 })

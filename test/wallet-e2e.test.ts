@@ -44,7 +44,7 @@ test('mine to a wallet, send to another, restore from the mnemonic; bad input ch
   assert.deepEqual(await balance(alice), { confirmed: '50', unconfirmed: '0', immature: '50' })
 
   const txid = await rpc(alice, 'sendtoaddress', [bobAddress, '12.5'])
-  await waitFor(() => bob.chain.mempool.has(txid), 'the payment to reach bob\'s mempool')
+  await waitFor(() => bob.mempool.has(txid), 'the payment to reach bob\'s mempool')
   assert.deepEqual(await balance(bob), { confirmed: '0', unconfirmed: '12.5', immature: '0' })
   const pending = await balance(alice)
   assert.equal(pending.confirmed, '0')
@@ -97,7 +97,7 @@ test('a reorganisation makes a confirmed wallet transaction unconfirmed again', 
   await waitForSameTip([node, rival], forkHeight + 2)
   const row = (await rpc(node, 'listtransactions')).find(h => h.txid === txid)
   assert.equal(row?.confirmations, 0)
-  assert.ok(node.chain.mempool.has(txid))
+  assert.ok(node.mempool.has(txid))
 })
 
 test('two sends at once spend different coins: both are accepted', async t => {
@@ -110,7 +110,7 @@ test('two sends at once spend different coins: both are accepted', async t => {
   // Each call on its own HTTP connection, so the node handles them at once.
   const txids = await Promise.all([rpc(alice, 'sendtoaddress', [elsewhere, '40']), rpc(alice, 'sendtoaddress', [elsewhere, '40'])])
   assert.notEqual(txids[0], txids[1])
-  for (const txid of txids) assert.equal(alice.chain.mempool.has(txid), true)
+  for (const txid of txids) assert.equal(alice.mempool.has(txid), true)
 })
 
 test('templates for an external miner pay one wallet address until a block pays it', async t => {
@@ -135,12 +135,12 @@ test('a payment that would chain unconfirmed change past the mempool\'s limit pa
   // A confirmed coin of 1 beside the change of 49: the largest coin pays first, so the change is what chains.
   const self = await rpc(node, 'sendtoaddress', [await rpc(node, 'getnewaddress'), '1'])
   await rpc(node, 'generate', [1, elsewhere])
-  assert.equal(node.chain.mempool.size, 0)
+  assert.equal(node.mempool.size, 0)
   for (let n = 0; n < 25; n++) await rpc(node, 'sendtoaddress', [elsewhere, '0.1'])
-  assert.equal(node.chain.mempool.size, 25)
+  assert.equal(node.mempool.size, 25)
   // The 26th would be the change's 26th unconfirmed transaction in a row: the coin of 1 pays.
   const txid = await rpc(node, 'sendtoaddress', [elsewhere, '0.1'])
-  assert.deepEqual(node.chain.mempool.get(txid)?.tx.data.inputs.map(i => [i.prev.txid.toString(), i.prev.index]), [[self, 0]])
+  assert.deepEqual(node.mempool.get(txid)?.tx.data.inputs.map(i => [i.prev.txid.toString(), i.prev.index]), [[self, 0]])
   // Then only unconfirmed change is left.
   await assert.rejects(rpc(node, 'sendtoaddress', [elsewhere, '0.1']), (err: unknown) => {
     assert.ok(err instanceof RpcCallError, String(err))
@@ -148,7 +148,7 @@ test('a payment that would chain unconfirmed change past the mempool\'s limit pa
     assert.match(err.message, /limit of 25 unconfirmed transactions .* wait for a confirmation/)
     return true
   })
-  assert.equal(node.chain.mempool.size, 26)
+  assert.equal(node.mempool.size, 26)
   await rpc(node, 'generate', [1, elsewhere])
   await rpc(node, 'sendtoaddress', [elsewhere, '0.1'])
 })

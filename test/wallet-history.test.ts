@@ -83,7 +83,7 @@ for (const [what, keyOf] of damages) {
     await rejectsWith(rpc(node, 'sendtoaddress', [newKey().address, '1']), 'SCAN_FAILED')
 
     // Repaired (as a resync from peers would), the scan goes on from the block when the next one arrives.
-    await node.chain.store.blockstore.db.put(key, value)
+    await node.store.blockstore.db.put(key, value)
     await rpc(node, 'generate', [1, newKey().address])
     await waitFor(async () => {
       const i = await walletInfo(node)
@@ -231,7 +231,7 @@ test('a payment the mempool lost while the node was down is resubmitted by the w
 
   node = await startNode(t, { datadir })
   assert.deepEqual(await rpc(node, 'getbalance'), balance)
-  assert.ok(node.chain.mempool.has(txid), 'back in the mempool (and so announced to peers again)')
+  assert.ok(node.mempool.has(txid), 'back in the mempool (and so announced to peers again)')
 })
 
 type BatchWrite = (options?: { sync?: boolean }) => Promise<void>
@@ -262,7 +262,7 @@ test('a payment is in the wallet\'s history, synced, before it is sent: a power 
   await rpc(node, 'walletpassphrase', ['passphrase', 60])
   const writes: Array<{ sync: boolean, inMempool: number }> = []
   interceptHistoryWrites(t, async (write, options) => {
-    writes.push({ sync: options?.sync === true, inMempool: node.chain.mempool.size })
+    writes.push({ sync: options?.sync === true, inMempool: node.mempool.size })
     await write(options)
   })
   await node.wallet.send(newKey().address, COIN)
@@ -283,7 +283,7 @@ test('a payment the wallet cannot write (its history\'s disk is full) is never s
     assert.match(err.message, /^DISK_FULL: the payment was not sent: writing the wallet history in .*wallet-history failed: the disk is full \(IO error: .*No space left on device\); free some space and start the node again/)
     return true
   })
-  assert.equal(node.chain.mempool.size, 0, 'nothing was sent')
+  assert.equal(node.mempool.size, 0, 'nothing was sent')
   await node.stopped
   assert.equal(node.haltReason?.code, 'DISK_FULL')
   delete (Level.prototype as { batch?: unknown }).batch

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts'
-import type { Chain } from './chain.ts'
+import type { ChainEventSource } from './ports.ts'
 import { listenTo } from './listen.ts'
 import type { BlockProcessed, MempoolEntry, TipChange, TxRefused } from './types.ts'
 
@@ -35,7 +35,7 @@ const ms = (seconds: number): number => Math.round(seconds * 10_000) / 10
  * stage timings, each refusal, each transaction taken or refused. Returns the
  * function that detaches it.
  */
-export function logChainEvents (chain: Pick<Chain, 'on' | 'off'>, log: Logger, init: ChainLogInit = {}): () => void {
+export function logChainEvents (chain: ChainEventSource, log: Logger, init: ChainLogInit = {}): () => void {
   const onProcessed = (p: BlockProcessed): void => {
     const { block } = p
     const stages = Object.entries(p.stages).map(([stage, s]) => `${stage} ${ms(s)} ms`).join(', ')

@@ -14,27 +14,23 @@ import { moveRootBlocks, readLayout, STORE_LAYOUT } from './blockstore-layout.ts
 import { dropBlocks, dropInvalidBodies } from './invalid-blocks.ts'
 import type { Logger } from '../log.ts'
 import { ChainStats, type ChainStatsView } from './chain-stats.ts'
-import { Mempool } from './mempool.ts'
+import type { Accepted, Mempool } from './mempool.ts'
 import { OrphanPool } from './orphan-pool.ts'
 import { BlockStatus, cidFromDigest, indexRecordOf, StoreError } from './records.ts'
 import { rebuildFromBlocks } from './reindex.ts'
-import { SignatureVerifier } from './sig-verifier.ts'
-import { ChainStore, REMEDY, withRemedy } from './store.ts'
+import type { SignatureVerifier } from './sig-verifier.ts'
+import { REMEDY, withRemedy, type ChainStore } from './store.ts'
 import { CoinsCache, type CoinsCacheInit } from './coins-cache.ts'
 import { verifyUtxoSet, type UtxoCheck } from './verify-chain.ts'
 import { ChainError, type ChainReader, type ChainWriter, type TemplateSource } from './ports.ts'
 import type { BlockEntry, BlockInfo, BlockProcessed, BlockSelection, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, TipChange, UtxoSummary, ValidationStage } from './types.ts'
 import { BoundedSet } from '../util/bounded-set.ts'
 import { makeDirectory } from '../util/make-directory.ts'
+import { unixSeconds } from '../util/clock.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
 
 export interface ChainInit {
   params: NetworkParams
-  /** Directory of the LevelDB database. */
-  dbPath: string
-  verifierThreads?: number
-  mempoolMaxBytes?: number
-  minFeeRate?: number
   maxOrphans?: number
   /** Wire bytes of orphan blocks held at most. */
   maxOrphanBytes?: number
@@ -46,15 +42,18 @@ export interface ChainInit {
   reindex?: boolean
   /** Best-chain blocks checked against the UTXO set and undo data at start (default 6; 0: all), as Bitcoin Core's -checkblocks. */
   checkBlocks?: number
-  /** Free bytes kept on the database's disk: below them the chain halts (default 50 MB). */
-  minFreeBytes?: number
-  /** Bytes kept free on top of minFreeBytes for what the node writes as it stops (see ChainStoreInit). */
-  reserveBytes?: () => number
-  /** fsync each flush (default true); off only to measure what it costs. */
-  syncFlushes?: boolean
 }
 
+/**
+ * What the chain is built of (src/node builds them): it opens and closes the
+ * store, stops the verifier, and is the only one to change the mempool, whose
+ * verifier must be this one.
+ */
 export interface ChainComponents {
+  /** Its database; a write that fails halts the chain. */
+  store: ChainStore
+  mempool: Mempool
+  verifier: SignatureVerifier
   logger?: Logger
 }
 
@@ -65,14 +64,15 @@ const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
  * keeps the block tree with cumulative work, follows the branch with most work
  * (reorganising with undo data), owns the UTXO set and the mempool, and persists
  * all of it in LevelDB: blocks as they arrive, the UTXO set in atomic flushes of
- * the coins held in memory (CoinsCache).
+ * the coins held in memory (CoinsCache). Consumers see it through its ports
+ * (ports.ts).
  */
 export class Chain extends EventEmitter<ChainEvents> implements ChainReader, ChainWriter, TemplateSource {
   readonly params: NetworkParams
   readonly chainTag: Uint8Array
-  readonly store: ChainStore
-  readonly mempool: Mempool
-  readonly verifier: SignatureVerifier
+  readonly #store: ChainStore
+  readonly #mempool: Mempool
+  readonly #verifier: SignatureVerifier
   readonly #stats = new ChainStats()
   readonly #coins: CoinsCache
   readonly #index: BlockIndex
@@ -96,46 +96,33 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     this.params = init.params
     this.chainTag = chainTag(init.params)
     this.#log = components.logger ?? silent
-    this.#now = init.now ?? (() => Math.floor(Date.now() / 1000))
+    this.#now = init.now ?? unixSeconds
     this.#reindex = init.reindex ?? false
     this.#checkBlocks = init.checkBlocks ?? DEFAULT_CHECK_BLOCKS
-    this.store = new ChainStore(init.dbPath, {
-      marker: { network: init.params.name, genesis: genesisBlock(init.params).idString },
-      minFreeBytes: init.minFreeBytes,
-      reserveBytes: init.reserveBytes,
-      syncFlushes: init.syncFlushes,
-      onWriteFailure: err => { this.#halt(err) }
-    })
-    this.#coins = new CoinsCache(this.store, init.coinsCache)
-    this.verifier = new SignatureVerifier({ threads: init.verifierThreads })
+    this.#store = components.store
+    this.#store.on('write:failed', err => { this.#halt(err) })
+    this.#mempool = components.mempool
+    this.#verifier = components.verifier
+    this.#coins = new CoinsCache(this.#store, init.coinsCache)
     this.#index = new BlockIndex(init.params)
     this.#orphans = new OrphanPool({ maxBlocks: init.maxOrphans, maxBytes: init.maxOrphanBytes })
-    this.mempool = new Mempool({
-      params: init.params,
-      chainTag: this.chainTag,
-      verifier: this.verifier,
-      getChainCoins: async keys => await this.#coins.getCoins(keys),
-      tipHeight: () => this.#index.tip.height,
-      now: this.#now,
-      evicted: txs => { this.emit('tx:removed', txs) }
-    }, { maxBytes: init.mempoolMaxBytes, minFeeRate: init.minFeeRate })
   }
 
   async start (): Promise<void> {
     if (this.#started) return
-    await makeDirectory(dirname(this.store.path))
-    const damage = await this.store.open({ salvage: this.#reindex })
+    await makeDirectory(dirname(this.#store.path))
+    const damage = await this.#store.open({ salvage: this.#reindex })
     for (const d of damage) this.#log.warn(`reindex: ${d.file} ${d.problem}; what it held is rebuilt or synced again`)
     try {
-      const layout = await readLayout(this.store)
+      const layout = await readLayout(this.#store)
       // A datadir made before the blockstore had a keyspace of its own (or whose move was cut short).
-      const moved = await moveRootBlocks(this.store, this.#log)
+      const moved = await moveRootBlocks(this.#store, this.#log)
       // A reindex interrupted by a crash begins again.
-      const reindex = this.#reindex || await this.store.getMeta('reindex') !== undefined
-      if (reindex) await this.store.beginReindex()
+      const reindex = this.#reindex || await this.#store.getMeta('reindex') !== undefined
+      if (reindex) await this.#store.beginReindex()
       await this.#load()
       if (layout === undefined || moved > 0) await this.#finishLayout()
-      await this.store.markCreated()
+      await this.#store.markCreated()
       if (reindex) await this.#rebuild()
       else await this.#checkRecent()
       // A crash between storing a block and connecting it, or mid-reorganisation, resumes here
@@ -144,8 +131,8 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
       if (best !== this.#index.tip) await this.#activateBestChain(best, new Map())
     } catch (err) {
       // A failed start leaves nothing running: worker threads would keep the process alive.
-      await this.verifier.stop()
-      await this.store.close()
+      await this.#verifier.stop()
+      await this.#store.close()
       throw withRemedy(err)
     }
     this.#started = true
@@ -159,10 +146,10 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
    */
   async #finishLayout (): Promise<void> {
     const invalid = this.#invalidEntries()
-    await this.store.markInvalid(invalid.map(e => this.#index.toRecord(e)))
-    const dropped = await dropInvalidBodies(this.store, this.#index, invalid)
+    await this.#store.markInvalid(invalid.map(e => this.#index.toRecord(e)))
+    const dropped = await dropInvalidBodies(this.#store, this.#index, invalid)
     if (invalid.length > 0) this.#log.info(`blockstore: ${invalid.length} blocks marked invalid left it, with ${dropped} transaction lists and transactions no valid block holds`)
-    await this.store.putMeta('layout', new Uint8Array([STORE_LAYOUT]))
+    await this.#store.putMeta('layout', new Uint8Array([STORE_LAYOUT]))
   }
 
   #invalidEntries (): IndexEntry[] {
@@ -173,25 +160,25 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
   async #rebuild (): Promise<void> {
     const started = Date.now()
     const { connected, dropped, unindexed, damaged } = await rebuildFromBlocks({
-      store: this.store,
+      store: this.#store,
       log: this.#log,
       process: async block => await this.#processBlock(block, true, 'reindex'),
       indexed: id => this.#index.get(id) !== undefined
     })
     // The blockstore keeps what the new index holds valid. Blocks found invalid kept their bodies (stored
     // before, they may share them); blocks not indexed again go whole (peers serve them again if wanted).
-    await dropInvalidBodies(this.store, this.#index, this.#invalidEntries())
-    await dropBlocks(this.store, this.#index, unindexed.map(h => h.bytes))
-    await this.store.deleteBlocks(damaged)
+    await dropInvalidBodies(this.#store, this.#index, this.#invalidEntries())
+    await dropBlocks(this.#store, this.#index, unindexed.map(h => h.bytes))
+    await this.#store.deleteBlocks(damaged)
     await this.#coins.flush()
-    await this.store.endReindex()
+    await this.#store.endReindex()
     this.#log.info(`reindex: done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${connected} blocks indexed, tip ${this.#index.tip.height}${dropped > 0 ? `; ${dropped} dropped, to be synced again from peers` : ''}`)
   }
 
   /** -checkblocks: the last blocks of the chain on disk against its UTXO set and undo data. */
   async #checkRecent (): Promise<void> {
     const started = performance.now()
-    const checked = await checkRecentBlocks(this.store, this.#index, this.params, this.#checkBlocks)
+    const checked = await checkRecentBlocks(this.#store, this.#index, this.params, this.#checkBlocks)
     this.#log.debug(`start check: ${checked} blocks verified in ${(performance.now() - started).toFixed(0)} ms`)
   }
 
@@ -209,16 +196,16 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
   /** Reads (or creates) the database's genesis, block index, tip and UTXO statistics. */
   async #load (): Promise<void> {
     const genesis = genesisBlock(this.params)
-    const network = await this.store.getMeta('network')
+    const network = await this.#store.getMeta('network')
     if (network === undefined) {
       await this.#initGenesis(genesis)
     } else if (!equalBytes(network, genesis.id.bytes)) {
-      throw new StoreError('WRONG_NETWORK', `the database at ${this.store.path} holds another chain than ${this.params.name}'s (another network, or coints 0.1's lan, which 0.2 started anew): give another --datadir or move it away`)
+      throw new StoreError('WRONG_NETWORK', `the database at ${this.#store.path} holds another chain than ${this.params.name}'s (another network, or coints 0.1's lan, which 0.2 started anew): give another --datadir or move it away`)
     }
-    for (const record of await this.store.loadIndex()) this.#index.add(record)
-    const tipDigest = await this.store.getMeta('tip')
+    for (const record of await this.#store.loadIndex()) this.#index.add(record)
+    const tipDigest = await this.#store.getMeta('tip')
     const tip = tipDigest === undefined ? undefined : this.#index.get(cidFromDigest(tipDigest).toString())
-    if (tip === undefined) throw new StoreError('CORRUPT_INDEX', `the tip of ${this.store.path} is not in its block index`)
+    if (tip === undefined) throw new StoreError('CORRUPT_INDEX', `the tip of ${this.#store.path} is not in its block index`)
     this.#index.setBest(tip)
     await this.#coins.load()
   }
@@ -228,22 +215,22 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     this.#started = false
     await this.#queue.idle()
     await this.#coins.flush().catch(err => { this.#log.error(`writing the UTXO set failed; blocks since its last write connect again on start: ${(err as Error).message}`) })
-    await this.verifier.stop()
-    await this.store.close()
+    await this.#verifier.stop()
+    await this.#store.close()
   }
 
   async #initGenesis (genesis: Block): Promise<void> {
     const record = indexRecordOf(genesis)
-    await this.store.putBlock(genesis, record)
+    await this.#store.putBlock(genesis, record)
     const created = coinsOf(genesis.txs[0], 0)
-    await this.store.writeState({
+    await this.#store.writeState({
       put: created,
       del: [],
       undo: [{ digest: record.digest, spent: [] }],
       tipDigest: record.digest,
       stats: { txouts: created.length, total: created.reduce((s, [, c]) => s + c.amount, 0n) }
     })
-    await this.store.putMeta('network', genesis.id.bytes)
+    await this.#store.putMeta('network', genesis.id.bytes)
   }
 
   /** The chain's clock, in seconds (mempool arrival times). */
@@ -294,7 +281,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
    */
   async getBlock (id: CID): Promise<Block | undefined> {
     if (this.#index.get(id.toString())?.status !== BlockStatus.VALID) return undefined
-    const block = await this.store.getBlock(id)
+    const block = await this.#store.getBlock(id)
     if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `indexed block ${id.toString()} is not stored; ${REMEDY}`)
     return block
   }
@@ -305,7 +292,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     if (entry === undefined) return undefined
     // An invalid block's header is kept outside the blockstore (looked for in both: it moves once marked).
     const [first, second] = entry.status === BlockStatus.INVALID ? ['getInvalidHeader', 'getRaw'] as const : ['getRaw', 'getInvalidHeader'] as const
-    const bytes = await this.store[first](id) ?? await this.store[second](id)
+    const bytes = await this.#store[first](id) ?? await this.#store[second](id)
     if (bytes === undefined) throw new StoreError('CORRUPT_BLOCK', `the header of indexed block ${id.toString()} is not stored; ${REMEDY}`)
     try {
       return Header.fromBytes(bytes)
@@ -316,7 +303,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
 
   /** Stored blocks, for the first of `ids` up to the first not stored, in three reads (a scan's batches). */
   async getBlocks (ids: CID[]): Promise<Block[]> {
-    return await this.store.getBlocks(ids)
+    return await this.#store.getBlocks(ids)
   }
 
   /**
@@ -326,18 +313,18 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
   async getBlocksWire (ids: CID[]): Promise<Uint8Array[]> {
     const valid = ids.findIndex(id => this.getEntry(id.toString()) === undefined)
     const wanted = valid < 0 ? ids : ids.slice(0, valid)
-    const parts = await this.store.getBlocksParts(wanted)
+    const parts = await this.#store.getBlocksParts(wanted)
     if (parts.length < wanted.length) throw new StoreError('CORRUPT_BLOCK', `indexed block ${wanted[parts.length].toString()} is not stored; ${REMEDY}`)
     return parts.map(p => encodeBlockParts(p.header, p.txs))
   }
 
   /** Headers of indexed blocks, as stored (serving peers): one not stored is damage. */
   async getHeadersWire (ids: CID[]): Promise<Uint8Array[]> {
-    return await this.store.getHeaders(ids)
+    return await this.#store.getHeaders(ids)
   }
 
   async getTx (id: CID): Promise<Tx | undefined> {
-    return this.mempool.get(id.toString())?.tx ?? await this.store.getTx(id)
+    return this.#mempool.get(id.toString())?.tx ?? await this.#store.getTx(id)
   }
 
   /** The median time past of a block (default: the tip): a block on it must be later. */
@@ -394,7 +381,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
    * bytes) so their decoding, sighashes and verified signatures carry over.
    */
   decodeBlock (bytes: Uint8Array, expected?: Header): Block {
-    return Block.decode(bytes, txBytes => this.mempool.findByBytes(txBytes), expected)
+    return Block.decode(bytes, txBytes => this.#mempool.findByBytes(txBytes), expected)
   }
 
   /**
@@ -500,11 +487,11 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     }
     // A block about to move the tip is judged in this call: the database as it was before
     // tells what the block brought, to delete again if it turns out invalid.
-    const before = chainwork > this.#index.tip.chainwork ? this.store.snapshot() : undefined
+    const before = chainwork > this.#index.tip.chainwork ? this.#store.snapshot() : undefined
     let entry: IndexEntry
     try {
       const record = indexRecordOf(block)
-      await this.store.putBlock(block, record)
+      await this.#store.putBlock(block, record)
       entry = this.#index.add(record)
       this.#stats.arrived(id)
       lap('store')
@@ -513,7 +500,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
         await this.#activateBestChain(entry, new Map([[id, block]]), failures)
         lap('connect')
         // Invalid itself or through an ancestor stored earlier as a side block: only its header stays.
-        if (entry.status === BlockStatus.INVALID) await this.store.dropBlockBody(block, before)
+        if (entry.status === BlockStatus.INVALID) await this.#store.dropBlockBody(block, before)
         const failure = failures.get(id)
         if (failure !== undefined) throw failure
         if (entry.status === BlockStatus.INVALID) throw new BlockError('PREV_INVALID', `an ancestor of ${id} is invalid: ${[...failures.values()][0]?.message}`)
@@ -550,7 +537,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
       for (let e = target; e !== fork; e = this.#index.get(e.prev as string) as IndexEntry) path.unshift(e)
       let failed = false
       for (const entry of path) {
-        const block = inHand.get(entry.idString) ?? await this.store.getBlock(entry.id)
+        const block = inHand.get(entry.idString) ?? await this.#store.getBlock(entry.id)
         if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `indexed block ${entry.idString} is not stored; ${REMEDY}`)
         try {
           await this.#connectTip(block, entry)
@@ -560,9 +547,9 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
           this.#log.warn(`block ${entry.idString} at height ${entry.height} is invalid: ${err.message}`)
           failures.set(entry.idString, err)
           const marked = this.#index.invalidate(entry)
-          await this.store.markInvalid(marked.map(e => this.#index.toRecord(e)))
+          await this.#store.markInvalid(marked.map(e => this.#index.toRecord(e)))
           // Stored before this call, they may share what they hold; the block in hand is dropped by #processBlock, from its snapshot.
-          await dropInvalidBodies(this.store, this.#index, marked.filter(e => !inHand.has(e.idString)))
+          await dropInvalidBodies(this.#store, this.#index, marked.filter(e => !inHand.has(e.idString)))
           failed = true
           break
         }
@@ -596,7 +583,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
       }
     })
     this.#index.pushBest(entry)
-    const removed = this.mempool.removeForBlock(block)
+    const removed = this.#mempool.removeForBlock(block)
     this.emit('block:connected', block, entry)
     if (removed.length > 0) this.emit('tx:removed', removed)
     await this.#flushIfDue()
@@ -605,7 +592,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
   async #disconnectTip (): Promise<[Block, IndexEntry]> {
     const entry = this.#index.tip
     const parent = this.#index.get(entry.prev as string) as IndexEntry
-    const block = await this.store.getBlock(entry.id)
+    const block = await this.#store.getBlock(entry.id)
     if (block === undefined) throw new StoreError('CORRUPT_BLOCK', `connected block ${entry.idString} is not stored; ${REMEDY}`)
     const spent = await this.#coins.getUndo(entry.digest)
     const created = block.txs.flatMap(tx => coinsOf(tx, entry.height))
@@ -634,7 +621,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
   async #checkConnect (block: Block): Promise<ConnectResult> {
     // Signatures first, so the workers start at once. Transactions verified on
     // mempool entry are skipped before their checks are even built.
-    const signatures = this.verifier.verifyAll(this.#unverifiedChecks(block))
+    const signatures = this.#verifier.verifyAll(this.#unverifiedChecks(block))
     const inputs: string[] = []
     for (let t = 0; t < block.txs.length; t++) {
       const keys = block.txs[t].inputKeys()
@@ -651,7 +638,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
   }
 
   * #unverifiedChecks (block: Block): Generator<SigCheck> {
-    for (const tx of block.txs) if (!this.verifier.has(tx.idString)) yield * sigChecksOf(tx, this.chainTag)
+    for (const tx of block.txs) if (!this.#verifier.has(tx.idString)) yield * sigChecksOf(tx, this.chainTag)
   }
 
   /**
@@ -668,14 +655,14 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
    */
   async #refillMempool (disconnected: Block[]): Promise<Tx[]> {
     if (disconnected.length === 0) return []
-    const old = this.mempool.clear()
+    const old = this.#mempool.clear()
     const fromBlocks = disconnected.reverse().flatMap(b => b.txs.filter(tx => !tx.isCoinbase))
     const fromBlockSet = new Set(fromBlocks)
     const dropped: Tx[] = []
     const returned: Tx[] = []
     for (const tx of [...fromBlocks, ...old]) {
       try {
-        this.emit('tx:accepted', await this.mempool.accept(tx), fromBlockSet.has(tx) ? 'reorganisation' : undefined)
+        this.emit('tx:accepted', this.#tookIn(await this.#mempool.accept(tx, this, this.#now())), fromBlockSet.has(tx) ? 'reorganisation' : undefined)
         if (fromBlockSet.has(tx)) returned.push(tx)
       } catch (err) {
         if (!(err instanceof TxError)) throw err
@@ -684,6 +671,12 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     }
     if (dropped.length > 0) this.emit('tx:removed', dropped)
     return returned
+  }
+
+  /** What a transaction's entry into the mempool evicted leaves it, told before the transaction's own arrival. */
+  #tookIn ({ entry, evicted }: Accepted): MempoolEntry {
+    if (evicted.length > 0) this.emit('tx:removed', evicted)
+    return entry
   }
 
   /**
@@ -695,7 +688,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     return await this.#exclusive(async () => {
       let entry: MempoolEntry
       try {
-        entry = await this.mempool.accept(tx, time)
+        entry = this.#tookIn(await this.#mempool.accept(tx, this, time ?? this.#now()))
       } catch (err) {
         if (err instanceof TxError) this.emit('tx:refused', { tx, code: err.code, source })
         throw err
@@ -715,7 +708,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
    * served meanwhile.
    */
   async selectForBlock (maxBytes: number): Promise<BlockSelection> {
-    return await this.#exclusive(async () => ({ parent: this.#index.tip, entries: await this.mempool.selectForBlock(maxBytes) }))
+    return await this.#exclusive(async () => ({ parent: this.#index.tip, entries: await this.#mempool.selectForBlock(maxBytes) }))
   }
 
   /**
@@ -726,7 +719,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     return await this.#exclusive(async () => {
       // The comparison is with the set on disk: everything held in memory goes there first.
       await this.#coins.flush()
-      return await verifyUtxoSet(this.store, this.#index, this.params, this.#coins.stats)
+      return await verifyUtxoSet(this.#store, this.#index, this.params, this.#coins.stats)
     })
   }
 }

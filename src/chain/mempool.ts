@@ -8,18 +8,22 @@ import { BlockAssembler } from './block-assembler.ts'
 import { entryUsage } from './mempool-usage.ts'
 import { childrenOf, closure, descendantScore, evictionIndex, parentsOf, rescore, templateIndex, withDescendants, type PoolEntry } from './pool-entry.ts'
 import type { SignatureVerifier } from './sig-verifier.ts'
+import type { ChainReader, MempoolView } from './ports.ts'
 import type { MempoolEntry } from './types.ts'
 
 export interface MempoolComponents {
   params: NetworkParams
   chainTag: Uint8Array
   verifier: SignatureVerifier
-  /** Confirmed coins by outpoint key (absent when unknown or spent). */
-  getChainCoins: (keys: string[]) => Promise<Map<string, Coin>>
-  tipHeight: () => number
-  now: () => number
-  /** Told of transactions evicted to make room (they leave without a block or a conflict). */
-  evicted?: (txs: Tx[]) => void
+}
+
+/** The chain's state a transaction is checked against, in the chain's turn: its confirmed coins, and the tip's height. */
+export type ConfirmedState = Pick<ChainReader, 'getCoins' | 'height'>
+
+/** A transaction taken in, and what left to make room for it (evicted: gone without a block or a conflict). */
+export interface Accepted {
+  entry: MempoolEntry
+  evicted: Tx[]
 }
 
 /**
@@ -69,9 +73,10 @@ export interface MempoolInit {
  * itself (so unconfirmed change can be spent), within package limits, bounded
  * by their memory with the lowest-paying packages evicted first. Two indexes
  * (heaps) are kept as entries come and go: by ancestor score for templates, by
- * descendant score for eviction. Callers serialise access with the chain's state.
+ * descendant score for eviction. It changes only through the chain, in the
+ * chain's turn; everyone else sees it as a MempoolView.
  */
-export class Mempool {
+export class Mempool implements MempoolView {
   readonly #c: MempoolComponents
   readonly #maxBytes: number
   readonly minFeeRate: number
@@ -130,15 +135,19 @@ export class Mempool {
   }
 
   /** An unconfirmed output, as a coin of the next block's height. */
-  #mempoolCoin (key: string): Coin | undefined {
+  #mempoolCoin (key: string, nextHeight: number): Coin | undefined {
     const { txid, index } = parseOutpointKey(key)
     const parent = this.#entries.get(txid)
     const out = parent?.tx.data.outputs[index]
-    return out === undefined ? undefined : { amount: out.amount, address: out.address, height: this.#c.tipHeight() + 1, coinbase: false }
+    return out === undefined ? undefined : { amount: out.amount, address: out.address, height: nextHeight, coinbase: false }
   }
 
-  /** Validates and adds a transaction (arrived at `time`, default now); throws TxError with a code when it does not qualify. */
-  async accept (offered: Tx, time = this.#c.now()): Promise<MempoolEntry> {
+  /**
+   * Validates a transaction (arrived at `time`) against the chain's coins and
+   * the pool's own, and adds it, evicting what pays least when full; throws
+   * TxError with a code when it does not qualify.
+   */
+  async accept (offered: Tx, chain: ConfirmedState, time: number): Promise<Accepted> {
     if (this.#entries.has(offered.idString)) throw new TxError('ALREADY_KNOWN', `${offered.idString} is already in the mempool`)
     checkTxSanity(offered)
     if (offered.isCoinbase) throw new TxError('COINBASE_IN_MEMPOOL', 'a coinbase is only valid in a block')
@@ -148,11 +157,12 @@ export class Mempool {
       const other = this.#spentBy.get(key)
       if (other !== undefined) throw new TxError('CONFLICT', `${key} is already spent by ${other.tx.idString}`)
     }
-    const fromChain = spends.filter(key => this.#mempoolCoin(key) === undefined)
+    const nextHeight = chain.height + 1
+    const fromChain = spends.filter(key => this.#mempoolCoin(key, nextHeight) === undefined)
     const firstOwnOutput = outpointKey(tx.idString, 0)
-    const chainCoins = await this.#c.getChainCoins([...fromChain, firstOwnOutput])
+    const chainCoins = await chain.getCoins([...fromChain, firstOwnOutput])
     if (chainCoins.has(firstOwnOutput)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already confirmed`)
-    const { fee } = checkTxInputs(tx, key => this.#mempoolCoin(key) ?? chainCoins.get(key), this.#c.tipHeight() + 1, this.#c.params)
+    const { fee } = checkTxInputs(tx, key => this.#mempoolCoin(key, nextHeight) ?? chainCoins.get(key), nextHeight, this.#c.params)
     const size = tx.bytes.length
     const feeRate = Number(fee) / size
     if (feeRate < this.minFeeRate) throw new TxError('FEE_TOO_LOW', `fee rate ${feeRate.toFixed(2)}/byte is below the minimum ${this.minFeeRate}/byte`)
@@ -165,7 +175,7 @@ export class Mempool {
     if (this.#entries.has(tx.idString)) throw new TxError('ALREADY_KNOWN', `${tx.idString} is already in the mempool`)
     for (const key of spends) if (this.#spentBy.has(key)) throw new TxError('CONFLICT', `${key} was spent meanwhile`)
     const { parents, ancestors } = this.#packageOf(tx, spends)
-    this.#makeRoom(usage, feeRate, ancestors)
+    const evicted = this.#makeRoom(usage, feeRate, ancestors)
     const feeUnits = Number(fee)
     let ancestorSize = size
     let ancestorFee = feeUnits
@@ -208,7 +218,7 @@ export class Mempool {
     this.#bytes += size
     this.#usage += usage
     this.#changed()
-    return entry
+    return { entry, evicted }
   }
 
   /**
@@ -266,11 +276,11 @@ export class Mempool {
    * ancestor of the newcomer (`keep`). All or nothing: when room would take a
    * package paying at or above the newcomer's rate, nothing is evicted. It
    * walks the eviction index from its low end: its cost is what it evicts and
-   * skips, whatever the pool holds.
+   * skips, whatever the pool holds. Returns what it evicted.
    */
-  #makeRoom (usage: number, feeRate: number, keep: Set<PoolEntry>): void {
+  #makeRoom (usage: number, feeRate: number, keep: Set<PoolEntry>): Tx[] {
     let excess = this.#usage + usage - this.#maxBytes
-    if (excess <= 0) return
+    if (excess <= 0) return []
     const evict = new Set<PoolEntry>()
     const walk = this.#byDescendantScore.walk()
     for (let candidate = walk.next(); candidate !== undefined; candidate = walk.next()) {
@@ -298,7 +308,7 @@ export class Mempool {
     if (excess > 0) throw mempoolFull(feeRate)
     const evicted = [...evict]
     this.#remove(evicted)
-    this.#c.evicted?.(evicted.map(e => e.tx))
+    return evicted.map(e => e.tx)
   }
 
   /** Removes a transaction and everything spending its outputs; returns what left. */

@@ -1,12 +1,12 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
-import type { Chain } from './chain.ts'
+import type { ChainReader, MempoolView } from './ports.ts'
 import { listenTo } from './listen.ts'
 import type { BlockProcessed, TipChange, TxRefused } from './types.ts'
 
 /** What the chain's metrics read: its events and a few figures, at scrape time. */
-export type ChainMetricsSource = Pick<Chain, 'on' | 'off' | 'tip' | 'height' | 'orphanCount' | 'utxoSummary'> & {
-  mempool: Pick<Chain['mempool'], 'size' | 'bytes' | 'usage' | 'maxBytes' | 'minFeeRate'>
-}
+export type ChainMetricsSource = Pick<ChainReader, 'on' | 'off' | 'tip' | 'height' | 'orphanCount' | 'utxoSummary'>
+/** What they read of the mempool, at scrape time. */
+export type MempoolMetricsSource = Pick<MempoolView, 'size' | 'bytes' | 'usage' | 'maxBytes' | 'minFeeRate'>
 
 /** Seconds: a warm block takes milliseconds, a cold full one a few hundred, a stalled disk more. */
 const VALIDATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -17,7 +17,7 @@ const REORG_DEPTH_BUCKETS = [1, 2, 3, 4, 6, 10, 20, 50, 100]
  * 'tx:accepted', 'tx:refused') and, at scrape time, its figures: the chain
  * itself needs no registry. Returns the function that detaches them.
  */
-export function registerChainMetrics (registry: Registry, chain: ChainMetricsSource): () => void {
+export function registerChainMetrics (registry: Registry, chain: ChainMetricsSource, mempool: MempoolMetricsSource): () => void {
   const registers = [registry]
   const now = (): number => Date.now() / 1000
   new Gauge({ name: 'coints_height', help: 'Height of the best chain\'s tip', registers, collect () { this.set(chain.height) } })
@@ -25,11 +25,11 @@ export function registerChainMetrics (registry: Registry, chain: ChainMetricsSou
   new Gauge({ name: 'coints_tip_age_seconds', help: 'Seconds since the tip\'s timestamp', registers, collect () { this.set(Math.max(0, now() - chain.tip.time)) } })
   new Gauge({ name: 'coints_orphan_blocks', help: 'Blocks held whose parent is unknown', registers, collect () { this.set(chain.orphanCount) } })
   new Gauge({ name: 'coints_utxo_outputs', help: 'Unspent transaction outputs', registers, collect () { this.set(chain.utxoSummary().txouts) } })
-  new Gauge({ name: 'coints_mempool_transactions', help: 'Transactions in the mempool', registers, collect () { this.set(chain.mempool.size) } })
-  new Gauge({ name: 'coints_mempool_bytes', help: 'Serialised bytes of the mempool\'s transactions', registers, collect () { this.set(chain.mempool.bytes) } })
-  new Gauge({ name: 'coints_mempool_usage_bytes', help: 'Estimated memory of the mempool, which --mempool-max-bytes bounds', registers, collect () { this.set(chain.mempool.usage) } })
-  new Gauge({ name: 'coints_mempool_max_usage_bytes', help: 'The mempool\'s memory bound (--mempool-max-bytes)', registers, collect () { this.set(chain.mempool.maxBytes) } })
-  new Gauge({ name: 'coints_mempool_min_fee_rate', help: 'Lowest fee rate the mempool takes, in base units per byte', registers, collect () { this.set(chain.mempool.minFeeRate) } })
+  new Gauge({ name: 'coints_mempool_transactions', help: 'Transactions in the mempool', registers, collect () { this.set(mempool.size) } })
+  new Gauge({ name: 'coints_mempool_bytes', help: 'Serialised bytes of the mempool\'s transactions', registers, collect () { this.set(mempool.bytes) } })
+  new Gauge({ name: 'coints_mempool_usage_bytes', help: 'Estimated memory of the mempool, which --mempool-max-bytes bounds', registers, collect () { this.set(mempool.usage) } })
+  new Gauge({ name: 'coints_mempool_max_usage_bytes', help: 'The mempool\'s memory bound (--mempool-max-bytes)', registers, collect () { this.set(mempool.maxBytes) } })
+  new Gauge({ name: 'coints_mempool_min_fee_rate', help: 'Lowest fee rate the mempool takes, in base units per byte', registers, collect () { this.set(mempool.minFeeRate) } })
 
   const reorgs = new Counter({ name: 'coints_reorganisations_total', help: 'Reorganisations: best-chain changes that disconnected blocks', registers })
   const reorgDepth = new Histogram({ name: 'coints_reorganisation_depth_blocks', help: 'Blocks disconnected by each reorganisation', buckets: REORG_DEPTH_BUCKETS, registers })

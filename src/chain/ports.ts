@@ -14,7 +14,7 @@ import type { Coin } from '../core/rules.ts'
 import type { Tx } from '../core/tx.ts'
 import type { ChainStatsView } from './chain-stats.ts'
 import type { PackageLimits } from './mempool.ts'
-import type { BlockEntry, BlockInfo, BlockSelection, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, UtxoSummary } from './types.ts'
+import type { BlockEntry, BlockInfo, BlockSelection, BlockValidity, ChainEvents, MempoolEntry, ProcessOptions, ProcessResult, UtxoSummary } from './types.ts'
 import type { UtxoCheck } from './verify-chain.ts'
 
 /** The chain service is not running: before start() or after stop(), nothing may change its state; or it halted. */
@@ -47,6 +47,10 @@ export interface ChainReader extends ChainEventSource {
   hasBlock: (id: string) => boolean
   /** An indexed block, invalid ones included, and where it stands. */
   blockInfo: (id: string) => BlockInfo | undefined
+  /** The indexed blocks whose parent is `id`, each with where it stands. */
+  childrenOf: (id: string) => Array<{ entry: BlockEntry, validity: BlockValidity }>
+  /** Blocks held whose parent is unknown. */
+  readonly orphanCount: number
   /** A block's median time past (default: the tip's): a block on it must be later. */
   medianTimePast: (entry?: BlockEntry) => number
   /** The bits a block on `parent` (default: the tip) must claim. */

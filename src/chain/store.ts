@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { mkdir, rename, statfs } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
@@ -48,8 +49,11 @@ export interface ChainStoreInit {
    * it, as Bitcoin Core's flush asks for room for the coins it writes.
    */
   reserveBytes?: () => number
-  /** Called when a write failed or was refused for want of space, or failed otherwise: the chain cannot go on. */
-  onWriteFailure?: (err: StoreError) => void
+}
+
+export interface ChainStoreEvents {
+  /** A write failed, or was refused for want of space: nothing more is written, the chain cannot go on. */
+  'write:failed': [StoreError]
 }
 
 export const DEFAULT_MIN_FREE_BYTES = 50 * 1024 * 1024
@@ -90,7 +94,7 @@ function openDatabase (path: string, createIfMissing: boolean) {
  * its index record land in one atomic batch. Datadirs made before kept the
  * blocks at the root (see blockstore-layout.ts).
  */
-export class ChainStore {
+export class ChainStore extends EventEmitter<ChainStoreEvents> {
   readonly path: string
   readonly #init: ChainStoreInit
   readonly #minFreeBytes: number
@@ -100,6 +104,7 @@ export class ChainStore {
   #failed: StoreError | undefined
 
   constructor (path: string, init: ChainStoreInit) {
+    super()
     this.path = path
     this.#init = init
     this.#minFreeBytes = init.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES
@@ -600,7 +605,7 @@ export class ChainStore {
     // Only while open: a start refused for want of space has nobody to stop.
     if (this.#open !== undefined) {
       this.#failed = err
-      this.#init.onWriteFailure?.(err)
+      this.emit('write:failed', err)
     }
     return err
   }

@@ -14,12 +14,12 @@ import { ADDRESS_HASH_BYTES, encodeAddress } from '../core/address.ts'
 import { decodeCbor, encodeCbor, parseCid } from '../core/cbor.ts'
 import { fromHex, toHex } from '../core/hash.ts'
 import type { Block } from '../core/block.ts'
-import type { Chain } from '../chain/chain.ts'
+import type { ChainReader } from '../chain/ports.ts'
 import { cidFromDigest } from '../chain/records.ts'
 import type { BlockEntry, Coin } from '../chain/types.ts'
 import type { Logger } from '../log.ts'
 
-export type AddrIndexChain = Pick<Chain, 'on' | 'off' | 'height' | 'tip' | 'params' | 'getEntryAt' | 'blockInfo' | 'getBlock' | 'getSpentCoins'>
+export type AddrIndexChain = Pick<ChainReader, 'on' | 'off' | 'height' | 'tip' | 'params' | 'getEntryAt' | 'blockInfo' | 'getBlock' | 'getSpentCoins'>
 
 export interface AddrIndexStatus {
   /** Best-chain height indexed so far (-1: nothing yet). */

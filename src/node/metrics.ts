@@ -1,6 +1,5 @@
 import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client'
-import type { Chain } from '../chain/chain.ts'
-import { registerChainMetrics } from '../chain/metrics.ts'
+import { registerChainMetrics, type ChainMetricsSource, type MempoolMetricsSource } from '../chain/metrics.ts'
 import type { Miner } from '../miner/miner.ts'
 import { registerMinerMetrics } from '../miner/metrics.ts'
 import { registerP2PMetrics } from '../p2p/metrics.ts'
@@ -15,11 +14,11 @@ import { VERSION } from '../util/version.ts'
  * starts (P2PInit.metrics). A registry of its own, never prom-client's global one:
  * tests and benchmarks run several nodes in one process.
  */
-export function createNodeMetrics (registry: Registry, network: string, parts: { chain: Chain, miner: Miner, p2p: P2PService | undefined }): Registry {
+export function createNodeMetrics (registry: Registry, network: string, parts: { chain: ChainMetricsSource, mempool: MempoolMetricsSource, miner: Miner, p2p: P2PService | undefined }): Registry {
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 })
   const info = new Gauge({ name: 'coints_info', help: 'The node\'s version and network (always 1)', labelNames: ['version', 'network'], registers: [registry] })
   info.set({ version: VERSION, network }, 1)
-  registerChainMetrics(registry, parts.chain)
+  registerChainMetrics(registry, parts.chain, parts.mempool)
   registerMinerMetrics(registry, parts.miner)
   const { p2p } = parts
   if (p2p !== undefined) registerP2PMetrics(registry, p2p, () => parts.chain.height)

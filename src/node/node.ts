@@ -4,8 +4,10 @@ import type { Block } from '../core/block.ts'
 import { CointsError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
 import { getNetwork, type NetworkParams } from '../core/params.ts'
-import { Chain } from '../chain/chain.ts'
+import type { Chain } from '../chain/chain.ts'
+import type { Mempool } from '../chain/mempool.ts'
 import { MEMPOOL_FILE, MempoolFile } from '../chain/mempool-file.ts'
+import type { ChainStore } from '../chain/store.ts'
 import { TemplateGenerator } from '../miner/block-template.ts'
 import { Miner } from '../miner/miner.ts'
 import { createLogger, type Logger } from '../log.ts'
@@ -33,6 +35,8 @@ import { BitswapService } from '../ipfs/bitswap-service.ts'
 import { ipfsGatewayRoute } from '../http/ipfs-gateway.ts'
 import { removeStaleTemps } from '../util/atomic-file.ts'
 import { makeDirectory } from '../util/make-directory.ts'
+import { unixSeconds } from '../util/clock.ts'
+import { buildChain } from './build-chain.ts'
 import type { NodeOptions } from './options.ts'
 import { checkListeners, explainStartupError, listenersOf } from './startup.ts'
 
@@ -46,6 +50,9 @@ export class CointsNode {
   readonly options: NodeOptions
   readonly params: NetworkParams
   readonly chain: Chain
+  /** The chain's database and mempool, which the chain alone changes (the node hands others its ports and the mempool's view). */
+  readonly store: ChainStore
+  readonly mempool: Mempool
   readonly mempoolFile: MempoolFile
   readonly templates: TemplateGenerator
   readonly miner: Miner
@@ -80,8 +87,8 @@ export class CointsNode {
     this.#log = createLogger('node')
     this.#stopped = new Promise(resolve => { this.#resolveStopped = resolve })
     // One clock for validation and templates, so a block this node makes is never too new for it.
-    const now = (): number => Math.floor(Date.now() / 1000) + (options.clockOffset ?? 0)
-    this.chain = new Chain({ logger: createLogger('chain') }, {
+    const now = (): number => unixSeconds() + (options.clockOffset ?? 0)
+    const { chain, store, mempool } = buildChain({
       params: this.params,
       dbPath: join(options.datadir, 'chain'),
       mempoolMaxBytes: options.mempoolMaxBytes,
@@ -92,17 +99,20 @@ export class CointsNode {
       minFreeBytes: options.minFreeMb * 1024 * 1024,
       // A halt for want of space leaves room for the mempool's write at stop.
       reserveBytes: () => this.mempoolFile.nextWriteBytes
-    })
+    }, { logger: createLogger('chain') })
+    this.chain = chain
+    this.store = store
+    this.mempool = mempool
     logChainEvents(this.chain, createLogger('chain'), { quiet: () => this.p2p?.started === true && this.p2p.sync.progress.catchingUp })
     this.chain.on('block:connected', this.#onBlockConnected)
     this.chain.on('halt', this.#onHalt)
-    this.mempoolFile = new MempoolFile({ chain: this.chain, mempool: this.chain.mempool, logger: createLogger('mempool') }, { path: join(options.datadir, MEMPOOL_FILE) })
+    this.mempoolFile = new MempoolFile({ chain: this.chain, mempool: this.mempool, logger: createLogger('mempool') }, { path: join(options.datadir, MEMPOOL_FILE) })
     if (options.minerAddress !== undefined) decodeAddress(this.params.addressPrefix, options.minerAddress)
-    this.wallet = new Wallet({ chain: this.chain, mempool: this.chain.mempool, logger: createLogger('wallet'), onWriteFailure: this.#onHalt }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
+    this.wallet = new Wallet({ chain: this.chain, mempool: this.mempool, logger: createLogger('wallet'), onWriteFailure: this.#onHalt }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
     // libp2p's own metrics go into the node's registry, made before networking so that it can take them.
     const metrics = options.http === undefined ? undefined : new Registry()
     this.p2p = options.p2p
-      ? new P2PService({ chain: this.chain, mempool: this.chain.mempool, logger: createLogger('p2p') }, {
+      ? new P2PService({ chain: this.chain, mempool: this.mempool, logger: createLogger('p2p') }, {
         datadir: options.datadir,
         listen: options.listen,
         bootstrap: options.bootstrap,
@@ -114,7 +124,7 @@ export class CointsNode {
       })
       : undefined
     this.bitswap = this.p2p !== undefined && options.bitswap
-      ? new BitswapService({ network: this.p2p, blocks: this.chain.store, logger: createLogger('bitswap') })
+      ? new BitswapService({ network: this.p2p, blocks: this.store, logger: createLogger('bitswap') })
       : undefined
     this.templates = new TemplateGenerator({ chain: this.chain, now })
     this.miner = new Miner({ chain: this.chain, templates: this.templates, logger: createLogger('miner'), onBlockMined: block => { this.p2p?.publishBlock(block) } }, { threads: options.minerThreads })
@@ -127,20 +137,21 @@ export class CointsNode {
     })
     this.addrIndex = options.addrIndex ? new AddrIndex({ chain: this.chain, logger: createLogger('addrindex') }, { datadir: options.datadir }) : undefined
     this.explorer = options.http === undefined ? undefined : new Explorer({ sources: this.#explorerSources(), logger: createLogger('http') })
-    this.metrics = metrics === undefined ? undefined : createNodeMetrics(metrics, this.params.name, { chain: this.chain, miner: this.miner, p2p: this.p2p })
+    this.metrics = metrics === undefined ? undefined : createNodeMetrics(metrics, this.params.name, { chain: this.chain, mempool: this.mempool, miner: this.miner, p2p: this.p2p })
     this.http = options.http === undefined ? undefined : new HttpServer({ routes: this.#routes(), logger: createLogger('http') }, options.http)
   }
 
   /** What the HTTP server serves. */
   #routes (): HttpRoute[] {
-    return [...(this.metrics === undefined ? [] : [metricsRoute(this.metrics)]), ...(this.explorer?.routes ?? []), ipfsGatewayRoute(this.chain.store)]
+    return [...(this.metrics === undefined ? [] : [metricsRoute(this.metrics)]), ...(this.explorer?.routes ?? []), ipfsGatewayRoute(this.store)]
   }
 
-  /** What the explorer reads: the chain's read side, networking's peers and sync, the address index. */
+  /** What the explorer reads: the chain's read side and mempool, networking's peers and sync, the address index. */
   #explorerSources (): ExplorerSources {
-    const { chain, p2p, addrIndex } = this
+    const { chain, mempool, p2p, addrIndex } = this
     return {
       chain,
+      mempool,
       version: VERSION,
       addrIndex,
       network: p2p === undefined
@@ -160,8 +171,8 @@ export class CointsNode {
     return serveMethods<RpcMethodName>({
       ...chainMethods({
         chain: this.chain,
-        mempool: this.chain.mempool,
-        chainDir: join(this.options.datadir, 'chain'),
+        mempool: this.mempool,
+        chainDir: this.store.path,
         templates: this.templates,
         generate: async (n, address) => (await this.miner.mineBlocks(n, await this.#payee(address))).map(b => b.idString),
         templateAddress: async address => await this.#payee(address),

@@ -8,7 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
-import { Chain, type ChainComponents, type ChainInit } from '../../src/chain/chain.ts'
+import type { Chain } from '../../src/chain/chain.ts'
+import { ChainStore, type ChainStoreInit, type StateWrite } from '../../src/chain/store.ts'
+import { buildChain, type BuildChainComponents, type ChainOptions, type ChainParts } from '../../src/node/build-chain.ts'
 import type { ChainReader, ChainWriter, MempoolView } from '../../src/chain/ports.ts'
 import type { BlockEntry } from '../../src/chain/types.ts'
 import type { Logger } from '../../src/log.ts'
@@ -21,28 +23,34 @@ import { OutPoint } from '../../src/core/outpoint.ts'
 import { signTransaction, Tx, TX_VERSION, type TxOutput } from '../../src/core/tx.ts'
 import { TemplateGenerator } from '../../src/miner/block-template.ts'
 import { solveBlock } from '../../src/miner/solve.ts'
+import { unixSeconds } from '../../src/util/clock.ts'
 
 export const regtest = getNetwork('regtest')
 
-/** A chain as the harness builds it, with what tests make blocks of: templates on the chain's clock. */
-export class TestChain extends Chain {
-  readonly templates: TemplateGenerator
+/**
+ * A chain as tests build it: as the node does (buildChain), with the parts it
+ * is built of at hand (tests look into its store and its mempool) and
+ * templates on its clock.
+ */
+export type TestChain = Chain & Readonly<Omit<ChainParts, 'chain'>> & { readonly templates: TemplateGenerator }
 
-  constructor (components: ChainComponents, init: ChainInit & { now: () => number }) {
-    super(components, init)
-    this.templates = new TemplateGenerator({ chain: this, now: init.now })
-  }
+/** A chain built as the node builds one (on the system clock unless given one), with its parts and templates at hand; not started. */
+export function testChain (options: ChainOptions, components: BuildChainComponents = {}): TestChain {
+  const { chain, ...parts } = buildChain(options, components)
+  return Object.assign(chain, parts, { templates: new TemplateGenerator({ chain, now: options.now ?? unixSeconds }) })
 }
 
 /** Seconds; every chain of a workspace reads it, tests move it. */
 export interface TestClock { now: number }
 
-export interface OpenOptions extends Partial<Omit<ChainInit, 'dbPath' | 'now'>> {
+export interface OpenOptions extends Partial<Omit<ChainOptions, 'dbPath' | 'now'>> {
   /** Subdirectory of the workspace holding this chain's database (default "node"). */
   name?: string
   /** Runs between construction and start (to listen to or instrument what start does). */
   beforeStart?: (chain: TestChain) => void
   logger?: Logger
+  /** Makes the chain's store: a test's own, to watch or fail its writes. */
+  store?: (path: string, init: ChainStoreInit) => ChainStore
 }
 
 export interface ChainWorkspace {
@@ -76,8 +84,8 @@ export async function chainWorkspace (t: Pick<TestContext, 'after'> | { after: (
     clock,
     dbPath,
     async open (opts = {}) {
-      const { name, beforeStart, logger, ...init } = opts
-      const chain = new TestChain({ logger }, { params: regtest, verifierThreads: 1, ...init, dbPath: dbPath(name), now: () => clock.now })
+      const { name, beforeStart, logger, store, ...init } = opts
+      const chain = testChain({ params: regtest, verifierThreads: 1, ...init, dbPath: dbPath(name), now: () => clock.now }, { logger, store })
       chains.push(chain)
       beforeStart?.(chain)
       await chain.start()
@@ -85,6 +93,19 @@ export async function chainWorkspace (t: Pick<TestContext, 'after'> | { after: (
     },
     stopAfter (service) { services.push(service) }
   }
+}
+
+/**
+ * A store for OpenOptions.store whose UTXO writes `watch` sees first: a test
+ * records them, or throws to fail the write as a crash at that point would.
+ */
+export function watchWrites (watch: (write: StateWrite) => void): NonNullable<OpenOptions['store']> {
+  return (path, init) => new (class extends ChainStore {
+    override async writeState (write: StateWrite): Promise<void> {
+      watch(write)
+      await super.writeState(write)
+    }
+  })(path, init)
 }
 
 /** A started regtest chain on a fresh temp dir with its workspace. */
@@ -227,9 +248,9 @@ export function spendTx (chain: { chainTag: Uint8Array }, coins: Spendable[], ke
 }
 
 /** Bytes of every key and value in a chain's database (blocks, index, UTXO set, undo data, meta). */
-export async function storedBytes (chain: Chain): Promise<number> {
+export async function storedBytes (store: ChainStore): Promise<number> {
   let bytes = 0
-  for await (const [key, value] of chain.store.db.iterator({ keyEncoding: 'view', valueEncoding: 'view' })) bytes += key.length + value.length
+  for await (const [key, value] of store.db.iterator({ keyEncoding: 'view', valueEncoding: 'view' })) bytes += key.length + value.length
   return bytes
 }
 

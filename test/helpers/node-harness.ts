@@ -72,11 +72,11 @@ export async function startNode (t: TestContext, options: Partial<NodeOptions> =
 
 /** The node's chain as the chain harness mines and funds through it, with the node's mempool and templates. */
 export function miningChain (node: CointsNode): MiningChain {
-  const { chain, templates } = node
+  const { chain, mempool, templates } = node
   return {
     params: chain.params,
     chainTag: chain.chainTag,
-    mempool: chain.mempool,
+    mempool,
     templates,
     processBlock: async (block, options) => await chain.processBlock(block, options),
     acceptTx: async (tx, time) => await chain.acceptTx(tx, time)

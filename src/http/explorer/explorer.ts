@@ -19,7 +19,7 @@ export class Explorer {
 
   constructor (components: { sources: ExplorerSources, logger: Logger }, init: EventHubInit = {}) {
     const summaries = new BlockSummaries(components.sources.chain)
-    this.#mempool = new MempoolView(components.sources.chain)
+    this.#mempool = new MempoolView(components.sources.chain, components.sources.mempool)
     this.events = new EventHub({ sources: components.sources, summaries, mempool: this.#mempool, logger: components.logger }, init)
     this.routes = [staticRoute(), apiRoute(components.sources, summaries, this.#mempool), this.events.route()]
     // From construction: the mempool's view must see every transaction the pool takes, mempool.dat's first.

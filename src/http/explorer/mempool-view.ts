@@ -1,6 +1,6 @@
 import type { Tx } from '../../core/tx.ts'
 import type { MempoolEntry } from '../../chain/types.ts'
-import type { ExplorerChain } from './types.ts'
+import type { ExplorerChain, ExplorerMempool } from './types.ts'
 
 /** Fee-rate bands, base units per byte: the lower bound of each. */
 export const FEE_BANDS = [0, 2, 5, 10, 20, 50, 100, 200] as const
@@ -16,14 +16,16 @@ interface Band { min: number, max: number | null, count: number, bytes: number }
  */
 export class MempoolView {
   readonly #chain: ExplorerChain
+  readonly #mempool: ExplorerMempool
   readonly #band = new Map<string, { band: number, bytes: number }>()
   readonly #counts = FEE_BANDS.map(() => ({ count: 0, bytes: 0 }))
   #recent: Array<{ txid: string, size: number, feeRate: number, time: number }> = []
   /** Bumped on every change, so event streams send only what changed. */
   version = 0
 
-  constructor (chain: ExplorerChain) {
+  constructor (chain: ExplorerChain, mempool: ExplorerMempool) {
     this.#chain = chain
+    this.#mempool = mempool
   }
 
   start (): void {
@@ -66,7 +68,7 @@ export class MempoolView {
 
   /** The figures for the page and its live updates. */
   view (): { count: number, bytes: number, usage: number, maxUsage: number, minFeeRate: number, bands: Band[], recent: MempoolView['recent'] } {
-    const { mempool } = this.#chain
+    const mempool = this.#mempool
     return {
       count: mempool.size,
       bytes: mempool.bytes,

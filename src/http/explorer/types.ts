@@ -1,14 +1,15 @@
-import type { Chain } from '../../chain/chain.ts'
+import type { ChainReader, MempoolView } from '../../chain/ports.ts'
 import type { PeerDetails } from '../../p2p/p2p-service.ts'
 import type { SyncState } from '../../p2p/sync-progress.ts'
 import type { AddressHistory, AddrIndexStatus } from '../../index/addr-index.ts'
 
-/** What the explorer reads of the chain: its read side and the mempool's figures, never a write. */
-export type ExplorerChain = Pick<Chain,
+/** What the explorer reads of the chain: its read side, never a write. */
+export type ExplorerChain = Pick<ChainReader,
   'params' | 'tip' | 'height' | 'on' | 'off' | 'getEntry' | 'getEntryAt' | 'blockInfo' | 'childrenOf' |
-  'getHeader' | 'getBlock' | 'getTx' | 'getCoins' | 'getSpentCoins' | 'utxoSummary' | 'orphanCount'> & {
-  mempool: Pick<Chain['mempool'], 'size' | 'bytes' | 'usage' | 'maxBytes' | 'minFeeRate' | 'get' | 'has'>
-}
+  'getHeader' | 'getBlock' | 'getTx' | 'getCoins' | 'getSpentCoins' | 'utxoSummary' | 'orphanCount'>
+
+/** What it reads of the mempool: its figures and its transactions by id. */
+export type ExplorerMempool = Pick<MempoolView, 'size' | 'bytes' | 'usage' | 'maxBytes' | 'minFeeRate' | 'get' | 'has'>
 
 /** What it reads of networking; undefined with --no-p2p. */
 export interface ExplorerNetwork {
@@ -29,6 +30,7 @@ export interface ExplorerAddressIndex {
 
 export interface ExplorerSources {
   chain: ExplorerChain
+  mempool: ExplorerMempool
   network?: ExplorerNetwork
   addrIndex?: ExplorerAddressIndex
   version: string

@@ -151,7 +151,7 @@ export async function txView (s: ExplorerSources, idText: string): Promise<unkno
   const tx = await chain.getTx(cid)
   if (tx === undefined) throw new HttpError('NOT_FOUND', `no transaction ${cid.toString()} here`)
   const prefix = chain.params.addressPrefix
-  const inMempool = chain.mempool.has(tx.idString)
+  const inMempool = s.mempool.has(tx.idString)
   const entry = inMempool ? undefined : await blockOf(s, tx)
   // The coins spent: each input's previous transaction's output (stored by its id), up to a bound.
   const read = tx.data.inputs.slice(0, MAX_INPUTS_READ)
@@ -214,7 +214,7 @@ async function blockOf (s: ExplorerSources, tx: Tx): Promise<BlockEntry | undefi
 
 /** What the explorer's header and front page show of the node. */
 export async function statusView (s: ExplorerSources, summaries: BlockSummaries): Promise<unknown> {
-  const { chain, network } = s
+  const { chain, mempool, network } = s
   return {
     version: s.version,
     network: chain.params.name,
@@ -225,7 +225,7 @@ export async function statusView (s: ExplorerSources, summaries: BlockSummaries)
     targetBlockTime: chain.params.targetBlockTime,
     utxo: { outputs: chain.utxoSummary().txouts, total: formatAmount(chain.utxoSummary().total) },
     orphans: chain.orphanCount,
-    mempool: { count: chain.mempool.size, bytes: chain.mempool.bytes, usage: chain.mempool.usage, maxUsage: chain.mempool.maxBytes },
+    mempool: { count: mempool.size, bytes: mempool.bytes, usage: mempool.usage, maxUsage: mempool.maxBytes },
     peers: network?.peers().length ?? null,
     sync: network?.sync() ?? null,
     addrIndex: s.addrIndex?.status() ?? null
