@@ -100,7 +100,8 @@ test('the mempool is written a second after it changed, changes meanwhile with i
     saves.push(saving)
     return await saving
   }
-  file.start()
+  await file.start()
+  file.afterStart()
   ws.stopAfter(file)
   await waitFor(() => file.loaded, 'the (absent) file to load')
   t.mock.timers.enable({ apis: ['setTimeout'] })
@@ -135,7 +136,8 @@ test('what the next write takes is known before it is made (room a halt for want
   const key = newKey()
   const blocks = await mineBlocks(chain, ws.clock, regtest.coinbaseMaturity + 1, key.addressHash)
   const file = new MempoolFile({ chain, mempool: chain.mempool, logger: createLogger('mempool') }, { path: join(ws.dir, MEMPOOL_FILE) })
-  file.start()
+  await file.start()
+  file.afterStart()
   ws.stopAfter(file)
   await waitFor(() => file.loaded, 'the (absent) file to load')
   const coin = outputOf(blocks[0].txs[0])

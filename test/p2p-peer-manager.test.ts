@@ -37,8 +37,8 @@ test('discovered peers that never answer do not crowd out a live one found after
     hangUp: async () => {}
   } as unknown as Libp2p
   const peers = new PeerManager({ libp2p, bans: new BanList(), logger: createLogger('peers') }, { bootstrap: [], targetPeers: 2, maintainIntervalMs: 20 })
-  peers.start()
-  t.after(() => { peers.stop() })
+  await peers.start()
+  t.after(async () => { await peers.stop() })
   for (const [i, id] of [...dead, live].entries()) {
     onDiscovery?.(new CustomEvent('peer:discovery', { detail: { id, multiaddrs: [multiaddr(`/ip4/10.9.0.${i + 1}/tcp/9444`)] } }))
   }

@@ -28,6 +28,7 @@ import { BoundedSet } from '../util/bounded-set.ts'
 import { makeDirectory } from '../util/make-directory.ts'
 import { unixSeconds } from '../util/clock.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
+import type { Startable } from '../util/startable.ts'
 
 export interface ChainInit {
   params: NetworkParams
@@ -67,7 +68,7 @@ const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
  * the coins held in memory (CoinsCache). Consumers see it through its ports
  * (ports.ts).
  */
-export class Chain extends EventEmitter<ChainEvents> implements ChainReader, ChainWriter, TemplateSource {
+export class Chain extends EventEmitter<ChainEvents> implements ChainReader, ChainWriter, TemplateSource, Startable {
   readonly params: NetworkParams
   readonly chainTag: Uint8Array
   readonly #store: ChainStore
@@ -87,6 +88,7 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
   readonly #queue = new SerialQueue()
   readonly #reindex: boolean
   readonly #checkBlocks: number
+  #starting: Promise<void> | undefined
   #started = false
   /** Why the chain stopped accepting anything (a write failed: a full disk); the node shuts down on 'halt'. */
   #halted: StoreError | undefined
@@ -108,8 +110,19 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     this.#orphans = new OrphanPool({ maxBlocks: init.maxOrphans, maxBytes: init.maxOrphanBytes })
   }
 
+  /** Opens the store and loads the chain (a second call waits on the first). */
   async start (): Promise<void> {
-    if (this.#started) return
+    this.#starting ??= this.#start()
+    try {
+      await this.#starting
+    } catch (err) {
+      // Nothing is left running: a later start tries again.
+      this.#starting = undefined
+      throw err
+    }
+  }
+
+  async #start (): Promise<void> {
     await makeDirectory(dirname(this.#store.path))
     const damage = await this.#store.open({ salvage: this.#reindex })
     for (const d of damage) this.#log.warn(`reindex: ${d.file} ${d.problem}; what it held is rebuilt or synced again`)
@@ -210,7 +223,10 @@ export class Chain extends EventEmitter<ChainEvents> implements ChainReader, Cha
     await this.#coins.load()
   }
 
+  /** Waits for the calls queued, writes the UTXO set held in memory, stops the verifier and closes the store. */
   async stop (): Promise<void> {
+    await this.#starting?.catch(() => {})
+    this.#starting = undefined
     if (!this.#started) return
     this.#started = false
     await this.#queue.idle()

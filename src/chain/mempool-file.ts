@@ -16,6 +16,7 @@ import { genesisBlock } from '../core/params.ts'
 import { Tx } from '../core/tx.ts'
 import type { Logger } from '../log.ts'
 import { writeFileAtomic } from '../util/atomic-file.ts'
+import type { Startable } from '../util/startable.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
 import { ChainError, type ChainEventSource, type ChainReader, type ChainWriter, type MempoolView } from './ports.ts'
 import type { MempoolEntry } from './types.ts'
@@ -138,13 +139,14 @@ export interface MempoolFileInit {
   maxSaveDelayMs?: number
 }
 
-export class MempoolFile {
+export class MempoolFile implements Startable {
   readonly #c: MempoolFileComponents
   readonly #init: MempoolFileInit
   readonly #genesis: Uint8Array
   readonly #writes = new SerialQueue()
   #loading: Promise<void> | undefined
   #loaded = false
+  #following = false
   #stopping = false
   /** Mempool changes since the last write began. */
   #changes = 0
@@ -161,11 +163,17 @@ export class MempoolFile {
   /** Whether the saved transactions have all been through acceptance (Bitcoin Core's getmempoolinfo `loaded`). */
   get loaded (): boolean { return this.#loaded }
 
-  /** Starts loading the saved mempool in the background; returns at once. The chain must be started. */
-  start (): void {
-    if (this.#loading !== undefined) return
+  /** Follows the mempool's changes (the chain need not be started yet: the load waits for afterStart). */
+  async start (): Promise<void> {
+    if (this.#following) return
+    this.#following = true
     this.#c.chain.on('tx:accepted', this.#onChange)
     this.#c.chain.on('tx:removed', this.#onChange)
+  }
+
+  /** Starts loading the saved mempool in the background, once the chain has started; returns at once. */
+  afterStart (): void {
+    if (this.#loading !== undefined || this.#stopping) return
     this.#loading = this.#load().catch(err => {
       this.#c.logger.error(`loading ${this.#init.path} failed: ${(err as Error).message}`)
     })
@@ -173,8 +181,10 @@ export class MempoolFile {
 
   /** Ends the load (what is not loaded stays in the file) and, if the load had finished, writes the mempool. */
   async stop (): Promise<void> {
+    if (this.#stopping) return
     this.#stopping = true
     clearTimeout(this.#timer)
+    this.#following = false
     this.#c.chain.off('tx:accepted', this.#onChange)
     this.#c.chain.off('tx:removed', this.#onChange)
     await this.#loading

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import type { Logger } from '../log.ts'
 import { BoundedSet } from '../util/bounded-set.ts'
 import { formatHostPort } from '../util/host-port.ts'
+import type { Startable } from '../util/startable.ts'
 import { HttpError, sendText } from './respond.ts'
 import type { HttpRoute } from './types.ts'
 
@@ -45,7 +46,7 @@ const DEFAULTS = {
  * each with a one-line body; a handler that throws is a 500 logged once per
  * distinct failure, never a crash.
  */
-export class HttpServer {
+export class HttpServer implements Startable {
   readonly #c: HttpServerComponents
   readonly #init: Required<HttpServerInit>
   /** Longest prefix first. */

@@ -15,6 +15,7 @@ import { decodeCbor, encodeCbor, parseCid } from '../core/cbor.ts'
 import { fromHex, toHex } from '../core/hash.ts'
 import type { Block } from '../core/block.ts'
 import type { ChainReader } from '../chain/ports.ts'
+import type { Startable } from '../util/startable.ts'
 import { cidFromDigest } from '../chain/records.ts'
 import type { BlockEntry, Coin } from '../chain/types.ts'
 import type { Logger } from '../log.ts'
@@ -88,7 +89,7 @@ function readAmounts (b: Uint8Array, count: number): bigint[] {
 
 interface Totals { received: bigint, sent: bigint, count: number }
 
-export class AddrIndex {
+export class AddrIndex implements Startable {
   readonly #chain: AddrIndexChain
   readonly #log: Logger
   readonly #db: Level<Uint8Array, Uint8Array>

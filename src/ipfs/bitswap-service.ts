@@ -56,6 +56,7 @@ export class BitswapService implements Startable {
   }
 
   async start (): Promise<void> {
+    if (this.#broker !== undefined) return
     const libp2p = this.#c.network.libp2p
     const guard = new BitswapGuard({ libp2p, policy: this.#c.network.peers, logger: this.#log }, this.#limits)
     this.#guard = guard

@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts'
 import type { TemplateGenerator } from './block-template.ts'
 import { NonceSearcher } from './nonce-search.ts'
 import { SerialQueue } from '../util/serial-queue.ts'
+import type { Startable } from '../util/startable.ts'
 
 export interface MinerComponents {
   /** Followed for new tips; found blocks go through its processing. */
@@ -27,7 +28,7 @@ export interface MinerInit {
  * on the new tip within milliseconds. Continuous mining and `generate` share
  * one searcher, one search at a time.
  */
-export class Miner {
+export class Miner implements Startable {
   readonly #c: MinerComponents
   readonly #retemplateMs: number
   readonly searcher: NonceSearcher
@@ -45,6 +46,9 @@ export class Miner {
     this.#retemplateMs = init.retemplateMs ?? 5_000
     this.searcher = new NonceSearcher({ threads: init.threads })
   }
+
+  /** Nothing to open: the searcher's workers start with its first search. */
+  async start (): Promise<void> {}
 
   /** Ends mining; a `generate` under way fails with MinerError('STOPPED') at its next search. */
   async stop (): Promise<void> {

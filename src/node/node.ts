@@ -35,6 +35,7 @@ import { BitswapService } from '../ipfs/bitswap-service.ts'
 import { ipfsGatewayRoute } from '../http/ipfs-gateway.ts'
 import { removeStaleTemps } from '../util/atomic-file.ts'
 import { makeDirectory } from '../util/make-directory.ts'
+import { ServiceList } from '../util/startable.ts'
 import { unixSeconds } from '../util/clock.ts'
 import { buildChain } from './build-chain.ts'
 import type { NodeOptions } from './options.ts'
@@ -77,6 +78,7 @@ export class CointsNode {
   /** Started completely: RPC answers, mining runs if asked. */
   #ready = false
   #stopping: Promise<void> | undefined
+  readonly #services: ServiceList
   #haltReason: CointsError | undefined
   readonly #stopped: Promise<void>
   #resolveStopped: () => void = () => {}
@@ -108,7 +110,8 @@ export class CointsNode {
     this.chain.on('halt', this.#onHalt)
     this.mempoolFile = new MempoolFile({ chain: this.chain, mempool: this.mempool, logger: createLogger('mempool') }, { path: join(options.datadir, MEMPOOL_FILE) })
     if (options.minerAddress !== undefined) decodeAddress(this.params.addressPrefix, options.minerAddress)
-    this.wallet = new Wallet({ chain: this.chain, mempool: this.mempool, logger: createLogger('wallet'), onWriteFailure: this.#onHalt }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate })
+    // Its scan begins once everything has started, so it does not hold the start up.
+    this.wallet = new Wallet({ chain: this.chain, mempool: this.mempool, logger: createLogger('wallet'), onWriteFailure: this.#onHalt }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate, scanAtStart: false })
     // libp2p's own metrics go into the node's registry, made before networking so that it can take them.
     const metrics = options.http === undefined ? undefined : new Registry()
     this.p2p = options.p2p
@@ -139,6 +142,25 @@ export class CointsNode {
     this.explorer = options.http === undefined ? undefined : new Explorer({ sources: this.#explorerSources(), logger: createLogger('http') })
     this.metrics = metrics === undefined ? undefined : createNodeMetrics(metrics, this.params.name, { chain: this.chain, mempool: this.mempool, miner: this.miner, p2p: this.p2p })
     this.http = options.http === undefined ? undefined : new HttpServer({ routes: this.#routes(), logger: createLogger('http') }, options.http)
+    const { explorer } = this
+    // Started in this order, stopped in reverse. The mempool file only follows the chain's events at its
+    // start and loads once all have started; it is written last, when what the chain's queue held has reached the mempool.
+    this.#services = new ServiceList([
+      this.mempoolFile,
+      this.chain,
+      // Once the chain's database is open, its lock keeps any other node off the datadir: no temporary file there is a live write's.
+      { start: async () => { for (const file of await removeStaleTemps(this.options.datadir)) this.#log.info(`removed ${file}, left by a write that was cut short`) }, stop: async () => {} },
+      this.wallet,
+      this.p2p,
+      this.bitswap,
+      this.miner,
+      // Its build runs in the background, following the chain's tip.
+      this.addrIndex,
+      this.http,
+      // The explorer's event streams and mempool view end before the server that carries them.
+      explorer === undefined ? undefined : { start: async () => {}, stop: async () => { explorer.stop() } },
+      this.rpc
+    ])
   }
 
   /** What the HTTP server serves. */
@@ -227,27 +249,9 @@ export class CointsNode {
     // Ports in use are found before anything opens: their failure is then all the user sees.
     await checkListeners(listenersOf(this.options))
     await makeDirectory(this.options.datadir, 0o700)
-    const steps = [
-      async () => {
-        await this.chain.start()
-        // Once the chain's database is open, its lock keeps any other node off the datadir: no temporary file there is a live write's.
-        for (const file of await removeStaleTemps(this.options.datadir)) this.#log.info(`removed ${file}, left by a write that was cut short`)
-      },
-      async () => { await this.wallet.start({ scan: false }) },
-      async () => { await this.p2p?.start() },
-      async () => { await this.bitswap?.start() },
-      async () => { await this.http?.start() },
-      async () => { await this.rpc.start() }
-    ]
-    for (const step of steps) {
-      // A stop (a signal) while starting: start nothing more, so stop() has everything started to stop.
-      if (this.#stopping !== undefined) throw new CointsError('STOPPED_WHILE_STARTING', 'the node was stopped while starting')
-      await step()
-    }
-    // Background work once RPC answers, so it does not hold the start up: the saved mempool's load, the wallet's scan.
-    this.mempoolFile.start()
-    this.wallet.scan()
-    await this.addrIndex?.start()
+    // A stop (a signal) while starting starts nothing more; then the background work (the saved mempool's load,
+    // the wallet's scan) once RPC answers, so it does not hold the start up.
+    if (!await this.#services.start()) throw new CointsError('STOPPED_WHILE_STARTING', 'the node was stopped while starting')
     if (this.options.mine) this.miner.startMining(await this.#payee(undefined))
     this.#ready = true
     this.#log.info(`coints ${this.params.name} node ready: height ${this.chain.height}, RPC on ${this.rpc.addresses.join(' and ')}${this.http === undefined ? '' : `, explorer on http://${this.http.address}/`}, datadir ${this.options.datadir}`)
@@ -272,20 +276,8 @@ export class CointsNode {
     const log = (text: string): void => { if (this.#ready) this.#log.info(text); else this.#log.debug(text) }
     this.#stopping ??= (async () => {
       log('stopping')
-      // At once, so a wallet scan under way ends at its next block rather than hold the stop up.
-      const wallet = this.wallet.stop()
-      await this.#starting?.catch(() => {})
-      await this.rpc.stop()
-      this.explorer?.stop()
-      await this.http?.stop()
-      await this.addrIndex?.stop()
-      await this.miner.stop()
-      await this.bitswap?.stop()
-      await this.p2p?.stop()
-      await wallet
-      await this.chain.stop()
-      // After the chain: what its queue still held has reached the mempool.
-      await this.mempoolFile.stop()
+      // Once the node's start has ended: it starts nothing more, once told.
+      await this.#services.stop(this.#starting)
       log('stopped')
       this.#resolveStopped()
     })()

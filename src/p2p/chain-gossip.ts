@@ -8,6 +8,7 @@ import type { ChainReader, ChainWriter, MempoolView } from '../chain/ports.ts'
 import type { GossipTransport, GossipVerdict, PeerPolicy } from './transport.ts'
 import { judge, verdictOf } from './verdicts.ts'
 import type { Logger } from '../log.ts'
+import type { Startable } from '../util/startable.ts'
 
 export interface GossipTopics {
   blocks: string
@@ -52,7 +53,7 @@ export interface ChainGossipComponents {
  * an error → its code's verdict (errors.ts), a rejection counting its weight
  * against the sender.
  */
-export class ChainGossip {
+export class ChainGossip implements Startable {
   readonly #c: ChainGossipComponents
   readonly topics: GossipTopics
   /** Verdicts given since start, by topic: for metrics. */
@@ -60,18 +61,23 @@ export class ChainGossip {
     blocks: { accept: 0, ignore: 0, reject: 0 },
     txs: { accept: 0, ignore: 0, reject: 0 }
   }
+  #started = false
 
   constructor (components: ChainGossipComponents) {
     this.#c = components
     this.topics = gossipTopics(components.chain.params)
   }
 
-  start (): void {
+  async start (): Promise<void> {
+    if (this.#started) return
+    this.#started = true
     this.#c.transport.subscribe(this.topics.blocks, async (data, from) => this.#counted('blocks', await this.validateBlock(data, from)))
     this.#c.transport.subscribe(this.topics.txs, async (data, from) => this.#counted('txs', await this.validateTx(data, from)))
   }
 
-  stop (): void {
+  async stop (): Promise<void> {
+    if (!this.#started) return
+    this.#started = false
     this.#c.transport.unsubscribe(this.topics.blocks)
     this.#c.transport.unsubscribe(this.topics.txs)
   }

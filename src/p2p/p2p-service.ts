@@ -8,6 +8,7 @@ import type { MempoolEntry, TipChange } from '../chain/types.ts'
 import { MAX_TX_BYTES } from '../core/tx.ts'
 import type { Registry } from 'prom-client'
 import { createLogger, createProgress, type Logger } from '../log.ts'
+import type { Startable } from '../util/startable.ts'
 import { addressOf, transportOf } from './addresses.ts'
 import { BanFile, BANS_FILE } from './ban-file.ts'
 import { BanList } from './ban-list.ts'
@@ -76,7 +77,7 @@ interface PeerLink { direction: string, transport: string, addr: string, since: 
  * The networking service: a libp2p node carrying block and transaction gossip
  * and the sync protocol, with peer discovery, dialing and bans.
  */
-export class P2PService {
+export class P2PService implements Startable {
   readonly #chain: P2PChain
   readonly #mempool: P2PComponents['mempool']
   readonly #init: P2PInit
@@ -92,6 +93,7 @@ export class P2PService {
   readonly #links = new Map<string, PeerLink>()
   #bytes: ConnectionBytes | undefined
   #rendezvous: DhtRendezvous | undefined
+  #starting: Promise<void> | undefined
 
   constructor (components: P2PComponents, init: P2PInit) {
     this.#chain = components.chain
@@ -125,6 +127,11 @@ export class P2PService {
   }
 
   async start (): Promise<void> {
+    this.#starting ??= this.#start()
+    await this.#starting
+  }
+
+  async #start (): Promise<void> {
     const params = this.#chain.params
     const topics = gossipTopics(params)
     const protocolPrefix = `/coints/${params.name}/${genesisBlock(params).idString}`
@@ -182,20 +189,22 @@ export class P2PService {
       sync.peerDisconnected(evt.detail.toString())
     })
     await sync.start()
-    gossip.start()
-    peers.start()
+    await gossip.start()
+    await peers.start()
     this.#rendezvous = new DhtRendezvous({ libp2p, logger: this.#log, wantsPeers: () => peers.wantsPeers(), onPeer: info => { peers.discovered(info) } }, { namespace: protocolPrefix })
     await this.#rendezvous.start()
     this.#log.info(`p2p ${libp2p.peerId.toString()} listening on ${libp2p.getMultiaddrs().map(String).join(', ') || '(nothing)'}`)
   }
 
   async stop (): Promise<void> {
+    await this.#starting?.catch(() => {})
+    this.#starting = undefined
     this.#chain.off('tx:accepted', this.#announceTx)
     this.#chain.off('tip', this.#pushReturned)
     this.#rendezvous?.stop()
     this.#bytes?.stop()
-    this.#peers?.stop()
-    this.#gossip?.stop()
+    await this.#peers?.stop()
+    await this.#gossip?.stop()
     await this.#sync?.stop()
     await this.#libp2p?.stop()
     this.#libp2p = undefined

@@ -2,6 +2,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Logger } from '../log.ts'
+import type { Startable } from '../util/startable.ts'
 import { addressOf, dialableAddresses, isThisHost } from './addresses.ts'
 import type { BanList } from './ban-list.ts'
 import { hostSubnet, type Subnet } from './subnet.ts'
@@ -42,7 +43,7 @@ interface Candidate {
  * their key, and the address they connected from (an IPv6 one's /64), unless
  * that address is this host's own (see docs/architecture.md, "Bans").
  */
-export class PeerManager implements PeerPolicy {
+export class PeerManager implements PeerPolicy, Startable {
   readonly #c: PeerManagerComponents
   readonly #bootstrap: Array<{ peer: string, addr: Multiaddr }>
   readonly #targetPeers: number
@@ -67,14 +68,16 @@ export class PeerManager implements PeerPolicy {
     this.#now = init.now ?? Date.now
   }
 
-  start (): void {
+  async start (): Promise<void> {
+    if (this.#timer !== undefined) return
     this.#c.libp2p.addEventListener('peer:discovery', this.#onDiscovery)
     this.#timer = setInterval(() => { this.#maintain() }, this.#intervalMs)
     this.#maintain()
   }
 
-  stop (): void {
+  async stop (): Promise<void> {
     clearInterval(this.#timer)
+    this.#timer = undefined
     this.#c.libp2p.removeEventListener('peer:discovery', this.#onDiscovery)
   }
 

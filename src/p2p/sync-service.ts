@@ -5,6 +5,7 @@ import { workOf } from '../core/pow.ts'
 import { checkProofOfWork } from '../core/rules.ts'
 import type { ChainReader, ChainWriter } from '../chain/ports.ts'
 import type { Logger, Progress } from '../log.ts'
+import type { Startable } from '../util/startable.ts'
 import { BlockDownload } from './block-download.ts'
 import { headersAfterLocator, servedBlocks, type ServedChain } from './block-server.ts'
 import { SyncProgress } from './sync-progress.ts'
@@ -59,7 +60,7 @@ export const MAX_LOW_WORK_HEADERS = 2 * MAX_HEADERS
  * order. Follows the peer with most work; a peer that answers garbage or
  * invalid blocks is penalised and another one is used.
  */
-export class SyncService {
+export class SyncService implements Startable {
   readonly #c: SyncComponents
   readonly #protocols: { status: string, headers: string, blocks: string }
   readonly #timeoutMs: number
@@ -90,6 +91,7 @@ export class SyncService {
   get protocols (): string[] { return Object.values(this.#protocols) }
 
   async start (): Promise<void> {
+    if (!this.#stopped) return
     this.#stopped = false
     const { transport } = this.#c
     await transport.handle(this.#protocols.status, async body => {
@@ -106,6 +108,7 @@ export class SyncService {
   }
 
   async stop (): Promise<void> {
+    if (this.#stopped) return
     this.#stopped = true
     clearInterval(this.#timer)
     for (const protocol of this.protocols) await this.#c.transport.unhandle(protocol)

@@ -8,6 +8,7 @@ import { quoted } from '../core/text.ts'
 import type { Logger } from '../log.ts'
 import { writeFileAtomic } from '../util/atomic-file.ts'
 import { parseHostPort } from '../util/host-port.ts'
+import type { Startable } from '../util/startable.ts'
 import { checkRpcAuth, type RpcAuth } from './auth.ts'
 import { JsonShapeScanner, type JsonShapeProblem } from './json-shape.ts'
 import type { MethodTable } from './methods/types.ts'
@@ -95,10 +96,11 @@ const RETRY_LATER = new Set(['WALLET_SCANNING'])
  * machine. Every failure is a JSON-RPC error object; nothing a client sends can
  * crash the node.
  */
-export class RpcServer {
+export class RpcServer implements Startable {
   readonly #c: RpcServerComponents
   readonly #init: RpcServerInit
   #servers: Server[] = []
+  #starting: Promise<void> | undefined
   #cookie = ''
 
   constructor (components: RpcServerComponents, init: RpcServerInit) {
@@ -129,6 +131,11 @@ export class RpcServer {
   }
 
   async start (): Promise<void> {
+    this.#starting ??= this.#start()
+    await this.#starting
+  }
+
+  async #start (): Promise<void> {
     this.#cookie = randomBytes(32).toString('hex')
     try {
       for (const { host, port } of this.#listeners()) {
@@ -152,6 +159,8 @@ export class RpcServer {
   }
 
   async stop (): Promise<void> {
+    await this.#starting?.catch(() => {})
+    this.#starting = undefined
     if (this.#servers.length === 0) return
     await rm(this.cookiePath, { force: true })
     await rm(join(this.#init.datadir, PORT_FILE), { force: true })

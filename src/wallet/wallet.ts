@@ -20,6 +20,7 @@ import { SerialQueue } from '../util/serial-queue.ts'
 import { selectCoins } from './coin-select.ts'
 import { WalletError } from './errors.ts'
 import { HISTORY_DIR, HistoryStore, type ChainPoint, type HistoryState, type WalletTx } from './wallet-store.ts'
+import type { Startable } from '../util/startable.ts'
 import { accountKey, AddressDeriver, Branch, checkBip39Passphrase, checkMnemonic, DerivedAddress, newMnemonic, privateKeyOf } from './hd.ts'
 import { decodeSecret, DEFAULT_KDF, decryptSecret, encodeSecret, encryptSecret, readWalletFile, writeWalletFile, type KdfParams, type WalletFile, type WalletSecret } from './keystore.ts'
 
@@ -60,6 +61,8 @@ export interface WalletInit {
    * send) waits for a scan under way before answering WALLET_SCANNING (default 2 s).
    */
   scanWaitMs?: number
+  /** Whether start() begins the scan (default true); if not, afterStart() does (the node's: once everything has started). */
+  scanAtStart?: boolean
 }
 
 export interface WalletCoin {
@@ -138,7 +141,7 @@ export interface WalletTransaction extends WalletTxSummary {
  * a reorganisation makes a transaction unconfirmed again. A block it cannot
  * read stops the scan with SCAN_FAILED: it never gives a balance over a hole.
  */
-export class Wallet {
+export class Wallet implements Startable {
   readonly #c: WalletComponents
   readonly #init: WalletInit
   readonly #path: string
@@ -170,6 +173,7 @@ export class Wallet {
   #unlocked: { account: HDKey, until: number, timer: NodeJS.Timeout } | undefined
   #starting: Promise<void> | undefined
   #stopping = false
+  #stopped: Promise<void> | undefined
   #listening = false
   /** The wallet file's and the history's writes, one at a time. */
   readonly #writes = new SerialQueue()
@@ -191,11 +195,15 @@ export class Wallet {
 
   /**
    * Loads the wallet and its history and starts the scan of what came after
-   * (unless `scan` is false: then scan() starts it); returns without waiting for the scan.
+   * (unless scanAtStart is false: then afterStart() starts it); returns without waiting for the scan.
    */
-  async start (opts: { scan?: boolean } = {}): Promise<void> {
-    this.#starting ??= this.#start(opts.scan ?? true)
+  async start (): Promise<void> {
+    this.#starting ??= this.#start(this.#init.scanAtStart ?? true)
     await this.#starting
+  }
+
+  afterStart (): void {
+    this.scan()
   }
 
   /** Starts the scan of the blocks after the scan point in the background, if one is due and none runs. */
@@ -231,11 +239,21 @@ export class Wallet {
     if (scan) this.#startScan()
   }
 
-  /** Ends the scan (at its next block), writes the history and closes it. */
-  async stop (): Promise<void> {
+  /** Tells the scan to end at its next block, so the stop does not wait for it. */
+  beforeStop (): void {
     this.#stopping = true
     this.lock()
     this.#unlisten()
+  }
+
+  /** Ends the scan (at its next block), writes the history and closes it. */
+  async stop (): Promise<void> {
+    this.beforeStop()
+    this.#stopped ??= this.#stop()
+    await this.#stopped
+  }
+
+  async #stop (): Promise<void> {
     await this.#starting?.catch(() => {})
     await this.#scan?.done
     if (this.#history.isOpen) {
