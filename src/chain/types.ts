@@ -74,7 +74,7 @@ export interface UtxoSummary { height: number, tip: string, txouts: number, tota
 
 export interface ProcessResult {
   status: ProcessStatus
-  /** For 'orphan': the id of the missing parent to fetch. */
+  /** For 'orphan': the id of the first missing block of its ancestry (what a sync from its sender must bring; gossip logs it). */
   missing?: string
 }
 

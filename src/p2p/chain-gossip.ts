@@ -101,7 +101,10 @@ export class ChainGossip implements Startable {
     if (chain.hasBlock(block.idString)) return 'ignore'
     try {
       const result = await chain.processBlock(block, { requested: false, source: from })
-      if (result.status === 'orphan') this.#c.onOrphan(from)
+      if (result.status === 'orphan') {
+        this.#c.logger.debug(`block ${block.idString} from ${from} is an orphan: its ancestry from ${result.missing ?? '?'} is missing, syncing from ${from}`)
+        this.#c.onOrphan(from)
+      }
       if (result.status === 'connected') this.#c.onConnected?.(from, block.height)
       // Forwarded only once on our best chain: a side block costs its sender no proof that it matters.
       return result.status === 'connected' ? 'accept' : 'ignore'
