@@ -130,7 +130,7 @@ test('an entry holds its own copy of bytes that view a larger buffer, and is cha
   assert.ok(chain.mempool.usage > 5 * tx.bytes.length, `a ${tx.bytes.length}-byte transaction costs more than its bytes (${chain.mempool.usage})`)
 })
 
-test('a full pool of 25-long chains: eviction looks at the lowest package alone; getblocktemplate takes the best packages whole, parents first, in under 100 ms, and its block connects', async t => {
+test('a full pool of 25-long chains: eviction looks at the lowest package alone; getblocktemplate takes the best packages whole, parents first, without the stall of the old selection, and its block connects', async t => {
   const CHAINS = 400
   const LENGTH = 25
   const ROUNDS = 3
@@ -167,7 +167,9 @@ test('a full pool of 25-long chains: eviction looks at the lowest package alone;
     fastest = Math.min(fastest, performance.now() - started)
     if (round < ROUNDS) await chain.acceptTx(newcomers[round])
   }
-  assert.ok(fastest < 100, `getblocktemplate took ${fastest.toFixed(1)} ms at best`)
+  // The bound catches the selection of before (the block's capacity times the pool: 43.8 s for one chain of 10,000), not the
+  // machine's speed: a few ms alone, up to 0.9 s seen while other test suites loaded both cores. bench/mempool.ts times it.
+  assert.ok(fastest < 2_000, `getblocktemplate took ${fastest.toFixed(1)} ms at best`)
   const ids = template.txs.slice(1).map(hex => Tx.fromBytes(fromHex(hex)).idString)
   const position = new Map(ids.map((id, n) => [id, n]))
   // The best packages whole: the newcomers, then 169 chains of 5,875 bytes fill most of the 999,000 a template may take.
