@@ -9,7 +9,8 @@ const support = await isLanSupported()
 // CI runs as root with iproute2: there this test must run, never be skipped.
 const skip = !support.ok && process.env.CI === undefined ? support.reason : false
 
-const namespaces = async (): Promise<string[]> => (await run('ip', ['netns', 'list'])).stdout.split('\n').map(l => l.split(' ')[0]).filter(n => n !== '')
+// This process's only (each test file runs in a process of its own): other tests and engineers make namespaces meanwhile.
+const namespaces = async (): Promise<string[]> => (await run('ip', ['netns', 'list'])).stdout.split('\n').map(l => l.split(' ')[0]).filter(n => n.startsWith(`coints-${process.pid}-`))
 
 test('a LAN whose namespace name is taken fails to build and removes only what it made', { skip }, async t => {
   // This process's first LAN will want this name for its switch; the test makes it first.
