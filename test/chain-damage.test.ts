@@ -18,7 +18,7 @@ import type { Block } from '../src/core/block.ts'
 import { equalBytes } from '../src/core/hash.ts'
 import { WalletError } from '../src/wallet/errors.ts'
 import type { Wallet } from '../src/wallet/wallet.ts'
-import { chainWorkspace, mineBlocks, newKey, outputOf, spendTx, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
+import { chainWorkspace, mineBlocks, newKey, outputOf, spendTx, watchedStore, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
 import { waitFor } from './helpers/node-harness.ts'
 import { walletIn } from './helpers/wallet-harness.ts'
 
@@ -268,14 +268,8 @@ test('a block the index holds but the store lost reads as CORRUPT_BLOCK, never a
 test('a reindex cut short begins again by itself at the next start, without --reindex (README)', async t => {
   const { ws } = await copy(t)
   let stored = 0
-  const cut = (chain: TestChain): void => {
-    const put = chain.store.putBlock.bind(chain.store)
-    chain.store.putBlock = async (block, record) => {
-      if (++stored > 90) throw new Error('the power went off')
-      await put(block, record)
-    }
-  }
-  await assert.rejects(ws.open({ reindex: true, beforeStart: cut }), /the power went off/)
+  const cut = watchedStore({ putBlock: () => { if (++stored > 90) throw new Error('the power went off') } })
+  await assert.rejects(ws.open({ reindex: true, store: cut }), /the power went off/)
   const chain = await ws.open()
   assert.deepEqual(chain.utxoSummary(), source.built.summary)
   assert.equal(await chain.store.getMeta('reindex'), undefined, 'done: the next start does not reindex')

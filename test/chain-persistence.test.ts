@@ -14,7 +14,7 @@ import { BlockError } from '../src/core/errors.ts'
 import type { KeyPair } from '../src/core/keys.ts'
 import { genesisBlock, getNetwork, subsidyAt } from '../src/core/params.ts'
 import { coinsOf } from '../src/core/rules.ts'
-import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, watchWrites, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
+import { BranchBuilder, chainWorkspace, mineBlocks, newKey, outputOf, regtest, spendTx, watchedStore, watchWrites, type ChainWorkspace, type OpenOptions } from './helpers/chain-harness.ts'
 
 // The Node running this test (the bundled Node 24), never another checkout's.
 const NODE = process.execPath
@@ -50,9 +50,8 @@ test('a restart resumes tip and UTXO statistics from the stored index, replaying
   let blockReads = 0
   let events = 0
   const again = await ws.open({
+    store: watchedStore({ getBlock: () => { blockReads++ } }),
     beforeStart: c => {
-      const getBlock = c.store.getBlock.bind(c.store)
-      c.store.getBlock = async cid => { blockReads++; return await getBlock(cid) }
       c.on('block:connected', () => { events++ })
       c.on('tip', () => { events++ })
     }

@@ -95,17 +95,40 @@ export async function chainWorkspace (t: Pick<TestContext, 'after'> | { after: (
   }
 }
 
+/** Calls to the chain's store a test sees first, each with its arguments: it counts them, or throws to fail the call as a crash there would. */
+export interface StoreWatch {
+  writeState?: (write: StateWrite) => void
+  putBlock?: (...args: Parameters<ChainStore['putBlock']>) => void
+  getBlock?: (...args: Parameters<ChainStore['getBlock']>) => void
+}
+
 /**
- * A store for OpenOptions.store whose UTXO writes `watch` sees first: a test
- * records them, or throws to fail the write as a crash at that point would.
+ * A store for OpenOptions.store whose calls `watch` sees first (the store's
+ * own calls to itself too): the chain is built on it, so no test patches a
+ * method of a live store.
  */
-export function watchWrites (watch: (write: StateWrite) => void): NonNullable<OpenOptions['store']> {
+export function watchedStore (watch: StoreWatch): NonNullable<OpenOptions['store']> {
   return (path, init) => new (class extends ChainStore {
     override async writeState (write: StateWrite): Promise<void> {
-      watch(write)
+      watch.writeState?.(write)
       await super.writeState(write)
     }
+
+    override async putBlock (...args: Parameters<ChainStore['putBlock']>): Promise<void> {
+      watch.putBlock?.(...args)
+      await super.putBlock(...args)
+    }
+
+    override async getBlock (...args: Parameters<ChainStore['getBlock']>): ReturnType<ChainStore['getBlock']> {
+      watch.getBlock?.(...args)
+      return await super.getBlock(...args)
+    }
   })(path, init)
+}
+
+/** A store whose UTXO writes `watch` sees first: a test records them, or throws to fail the write. */
+export function watchWrites (watch: (write: StateWrite) => void): NonNullable<OpenOptions['store']> {
+  return watchedStore({ writeState: watch })
 }
 
 /** A started regtest chain on a fresh temp dir with its workspace. */
