@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { MempoolView } from '../src/chain/ports.ts'
 import type { TestChain } from './helpers/chain-harness.ts'
 import { entryUsage } from '../src/chain/mempool-usage.ts'
 import { COIN } from '../src/core/amount.ts'
@@ -25,7 +26,7 @@ async function refused (chain: TestChain, tx: Tx, code: string, message?: RegExp
 }
 
 /** The pool's usage is the sum of its entries' estimates. */
-function assertUsage (chain: Pick<TestChain, 'mempool'>): void {
+function assertUsage (chain: { mempool: MempoolView }): void {
   let usage = 0
   let bytes = 0
   for (const e of chain.mempool.entries()) {

@@ -71,3 +71,19 @@ test('package imports are never mistaken for a layer', async () => {
   const code = "import { x } from 'node:fs'\nimport { y } from '@libp2p/utils/rpc/node.js'\nimport { z } from 'p2p/wallet/cli'\n"
   assert.deepEqual(await layerErrors('src/core/planted.ts', code), [])
 })
+
+test('above src/chain the Mempool class is imported only where the chain is built (and by its benchmark): the mempool changes only through the chain', async () => {
+  const imports = (spec: string): string => `import { Mempool } from '${spec}'\nimport type { MempoolView } from '${spec.replace('mempool.ts', 'ports.ts')}'\nexport const m: MempoolView | Mempool | undefined = undefined\n`
+  const barred = (errors: string[]): boolean => errors.some(e => e.includes('the mempool changes only through the chain'))
+  for (const planted of ['src/node/planted.ts', 'src/p2p/planted.ts', 'src/rpc/methods/planted.ts', 'src/swarm/planted.ts', 'src/cli/planted.ts', 'bench/planted.ts']) {
+    const spec = relative(join(root, planted, '..'), join(root, 'src/chain/mempool.ts'))
+    assert.equal(barred(await layerErrors(planted, imports(spec.startsWith('.') ? spec : `./${spec}`))), true, `${planted} importing Mempool is reported`)
+  }
+  // Its view, and what else the file exports, are anyone's; the chain and the chain's builder hold the class.
+  assert.deepEqual(await layerErrors('src/node/planted.ts', "import { isPackageLimitError } from '../chain/mempool.ts'\nimport type { MempoolView } from '../chain/ports.ts'\nexport type V = MempoolView\nexport const f = isPackageLimitError\n"), [])
+  assert.deepEqual(await layerErrors('src/chain/planted.ts', imports('./mempool.ts')), [])
+  assert.deepEqual(await layerErrors('src/node/build-chain.ts', imports('../chain/mempool.ts')), [])
+  assert.deepEqual(await layerErrors('bench/mempool.ts', imports('../src/chain/mempool.ts')), [])
+  // The makers keep their layer's rule.
+  assert.equal((await layerErrors('src/node/build-chain.ts', "import { x } from '../swarm/swarm.ts'\nexport const y = x\n")).length, 1)
+})

@@ -113,6 +113,8 @@ export interface MempoolView {
   /** Least fee per byte, in base units, to enter. */
   readonly minFeeRate: number
   readonly limits: PackageLimits
+  /** Index entries eviction passes have looked at, in all (what evicting costs). */
+  readonly evictionLookups: number
   has: (id: string) => boolean
   get: (id: string) => MempoolEntry | undefined
   /** In arrival order, parents before children. */

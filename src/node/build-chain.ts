@@ -1,5 +1,6 @@
 import { Chain, type ChainInit } from '../chain/chain.ts'
 import { Mempool } from '../chain/mempool.ts'
+import type { MempoolView } from '../chain/ports.ts'
 import { SignatureVerifier } from '../chain/sig-verifier.ts'
 import { ChainStore, type ChainStoreInit } from '../chain/store.ts'
 import { chainTag, genesisBlock } from '../core/params.ts'
@@ -27,11 +28,16 @@ export interface BuildChainComponents {
   store?: (path: string, init: ChainStoreInit) => ChainStore
 }
 
-/** A chain service with the parts it is built of: its consumers get the chain's ports, only the one who built it holds these. */
+/**
+ * A chain service with the parts it is built of: its consumers get the chain's
+ * ports, only the one who built it holds these. The mempool is its view: the
+ * chain alone holds the pool itself and changes it (eslint.config.js bars the
+ * class outside src/chain but here, where it is made).
+ */
 export interface ChainParts {
   chain: Chain
   store: ChainStore
-  mempool: Mempool
+  mempool: MempoolView
   verifier: SignatureVerifier
 }
 

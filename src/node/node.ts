@@ -5,7 +5,7 @@ import { CointsError } from '../core/errors.ts'
 import { equalBytes } from '../core/hash.ts'
 import { getNetwork, type NetworkParams } from '../core/params.ts'
 import type { Chain } from '../chain/chain.ts'
-import type { Mempool } from '../chain/mempool.ts'
+import type { MempoolView } from '../chain/ports.ts'
 import { MEMPOOL_FILE, MempoolFile } from '../chain/mempool-file.ts'
 import type { ChainStore } from '../chain/store.ts'
 import { TemplateGenerator } from '../miner/block-template.ts'
@@ -51,9 +51,10 @@ export class CointsNode {
   readonly options: NodeOptions
   readonly params: NetworkParams
   readonly chain: Chain
-  /** The chain's database and mempool, which the chain alone changes (the node hands others its ports and the mempool's view). */
+  /** The chain's database, which the chain alone changes (the node hands others its ports). */
   readonly store: ChainStore
-  readonly mempool: Mempool
+  /** The mempool, read-only: it changes only through the chain (acceptTx, blocks). */
+  readonly mempool: MempoolView
   readonly mempoolFile: MempoolFile
   readonly templates: TemplateGenerator
   readonly miner: Miner

@@ -3,12 +3,14 @@
  * test moves, blocks mined on the calling thread (miner/solve.ts), side-branch
  * builders and signed spends.
  */
+import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import type { Chain } from '../../src/chain/chain.ts'
+import { Mempool } from '../../src/chain/mempool.ts'
 import { ChainStore, type ChainStoreInit, type StateWrite } from '../../src/chain/store.ts'
 import { buildChain, type BuildChainComponents, type ChainOptions, type ChainParts } from '../../src/node/build-chain.ts'
 import type { ChainReader, ChainWriter, MempoolView } from '../../src/chain/ports.ts'
@@ -32,12 +34,14 @@ export const regtest = getNetwork('regtest')
  * is built of at hand (tests look into its store and its mempool) and
  * templates on its clock.
  */
-export type TestChain = Chain & Readonly<Omit<ChainParts, 'chain'>> & { readonly templates: TemplateGenerator }
+export type TestChain = Chain & Readonly<Omit<ChainParts, 'chain' | 'mempool'>> & { readonly mempool: Mempool, readonly templates: TemplateGenerator }
 
 /** A chain built as the node builds one (on the system clock unless given one), with its parts and templates at hand; not started. */
 export function testChain (options: ChainOptions, components: BuildChainComponents = {}): TestChain {
-  const { chain, ...parts } = buildChain(options, components)
-  return Object.assign(chain, parts, { templates: new TemplateGenerator({ chain, now: options.now ?? unixSeconds }) })
+  const { chain, mempool, ...parts } = buildChain(options, components)
+  // The node sees the mempool through its view; tests of the pool look into the pool itself, which the view is.
+  assert.ok(mempool instanceof Mempool)
+  return Object.assign(chain, parts, { mempool, templates: new TemplateGenerator({ chain, now: options.now ?? unixSeconds }) })
 }
 
 /** Seconds; every chain of a workspace reads it, tests move it. */
