@@ -1,6 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { transportOf } from '../src/p2p/addresses.ts'
 import { addrOf, newKey, rpc, startNode, waitFor } from './helpers/node-harness.ts'
 
 interface Conn { direction: string, transport: string, limited: boolean, rttMs: number | null, bytesIn: number | null, bytesOut: number | null, startTime: number }
@@ -42,4 +45,30 @@ test('getnetworkinfo reports reachability, addresses, port mappings and relays',
   assert.deepEqual(info.portMappings, [])
   assert.deepEqual(info.relayReservations, [])
   assert.deepEqual(info.relayService, { enabled: true, running: false, reservations: 0 })
+})
+
+test('one name for each transport: a circuit through a relay, WebRTC signalled through one (direct all the same), TCP, anything else', async () => {
+  const [relay, peer] = await Promise.all([1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))
+  const through = `/ip4/203.0.113.5/tcp/9444/p2p/${relay}/p2p-circuit`
+  assert.equal(transportOf(multiaddr(`${through}/p2p/${peer}`)), 'circuit')
+  assert.equal(transportOf(multiaddr(`${through}/webrtc/p2p/${peer}`)), 'webrtc')
+  assert.equal(transportOf(multiaddr(`/ip4/203.0.113.5/tcp/9444/p2p/${peer}`)), 'tcp')
+  assert.equal(transportOf(multiaddr('/ip4/203.0.113.5/udp/9444/quic-v1')), 'other')
+})
+
+test('the explorer\'s peers and the coints_peers metric see a peer as getpeerinfo does: once, by the connection it is reached by', async t => {
+  const a = await startNode(t, { http: { host: '127.0.0.1', port: 0 } })
+  const b = await startNode(t)
+  await a.p2p?.libp2p.dial(multiaddr(addrOf(b)))
+  await b.p2p?.libp2p.dial(multiaddr(addrOf(a)), { force: true })
+  const [info] = await waitFor(async () => {
+    const list = await rpc(a, 'getpeerinfo') as Array<Peer & { addr: string, direction: string }>
+    return list[0]?.connections.length === 2 ? list : undefined
+  }, 'a to hold two connections to b')
+  const base = `http://${a.http?.address ?? ''}`
+  const page = await (await fetch(`${base}/api/peers`)).json() as { peers: Array<{ peerId: string, addr: string, direction: string, transport: string }> }
+  assert.deepEqual(page.peers.map(p => [p.peerId, p.addr, p.direction, p.transport]), [[info.peerId, info.addr, info.direction, 'tcp']])
+  const metrics = await (await fetch(`${base}/metrics`)).text()
+  const counted = [...metrics.matchAll(/^coints_peers\{direction="(\w+)",transport="(\w+)"\} (\d+)$/gm)].filter(m => m[3] !== '0')
+  assert.deepEqual(counted.map(m => [m[1], m[2], m[3]]), [[info.direction, 'tcp', '1']])
 })

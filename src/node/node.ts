@@ -182,7 +182,7 @@ export class CointsNode {
         : {
             peerId: () => p2p.started ? p2p.libp2p.peerId.toString() : '',
             addresses: () => p2p.started ? p2p.libp2p.getMultiaddrs().map(String) : [],
-            peers: () => p2p.started ? p2p.peerDetails() : [],
+            peers: () => p2p.started ? p2p.connectedPeers() : [],
             sync: () => p2p.started ? p2p.sync.progress.state : undefined,
             headersHeight: () => p2p.started ? p2p.sync.headersHeight : chain.height
           }

@@ -21,14 +21,21 @@ export function dialableAddresses (addrs: Multiaddr[]): Multiaddr[] {
   return remote.length > 0 ? remote : addrs
 }
 
-/** The transport a connection's address says it runs over: tcp, websockets, webrtc, quic, or relay (a circuit through another peer). */
-export function transportOf (ma: Multiaddr): string {
+export const TRANSPORTS = ['tcp', 'webrtc', 'circuit', 'other'] as const
+export type TransportName = typeof TRANSPORTS[number]
+
+/**
+ * The transport a connection's remote address says it runs over (getpeerinfo's,
+ * the explorer's, the peer log lines' and the coints_peers metric's): a WebRTC
+ * connection signalled through a relay has the relay's address with /webrtc,
+ * and is direct all the same; circuit is a connection relayed through another peer.
+ */
+export function transportOf (ma: Multiaddr): TransportName {
   const names = ma.getComponents().map(c => c.name)
-  if (names.includes('p2p-circuit')) return 'relay'
-  if (names.includes('webrtc') || names.includes('webrtc-direct')) return 'webrtc'
-  if (names.includes('ws') || names.includes('wss')) return 'websockets'
-  if (names.includes('quic') || names.includes('quic-v1')) return 'quic'
-  return names.includes('tcp') ? 'tcp' : names.at(-1) ?? 'unknown'
+  if (names.includes('webrtc')) return 'webrtc'
+  if (names.includes('p2p-circuit')) return 'circuit'
+  if (names.includes('tcp')) return 'tcp'
+  return 'other'
 }
 
 /** The bytes of the IP address a multiaddr starts with (/ip4/… or /ip6/…), if any. */

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { P2PService } from './p2p-service.ts'
+import { preferredConnection } from './peer-report.ts'
 
 /**
  * Networking's Prometheus metrics, read at scrape time from what the service
@@ -8,11 +9,11 @@ import type { P2PService } from './p2p-service.ts'
  * topic, bans, the best header and the sync. libp2p's own metrics come from
  * @libp2p/prometheus-metrics, given the same registry (P2PInit.metrics).
  */
-export function registerP2PMetrics (registry: Registry, p2p: Pick<P2PService, 'started' | 'peerDetails' | 'gossip' | 'bans' | 'sync'>, height: () => number): void {
+export function registerP2PMetrics (registry: Registry, p2p: Pick<P2PService, 'started' | 'connectedPeers' | 'gossip' | 'bans' | 'sync'>, height: () => number): void {
   const registers = [registry]
   new Gauge({
     name: 'coints_peers',
-    help: 'Connected peers, by direction (inbound, outbound) and transport (tcp, webrtc, relay…)',
+    help: 'Connected peers, by the direction (inbound, outbound) and transport (tcp, webrtc, circuit, other) of the connection each is reached by',
     labelNames: ['direction', 'transport'],
     registers,
     collect () {
@@ -20,9 +21,10 @@ export function registerP2PMetrics (registry: Registry, p2p: Pick<P2PService, 's
       if (!p2p.started) return
       for (const direction of ['inbound', 'outbound']) this.set({ direction, transport: 'tcp' }, 0)
       const counts = new Map<string, { direction: string, transport: string, n: number }>()
-      for (const peer of p2p.peerDetails()) {
-        const key = `${peer.direction} ${peer.transport}`
-        const c = counts.get(key) ?? { direction: peer.direction, transport: peer.transport, n: 0 }
+      for (const peer of p2p.connectedPeers()) {
+        const { transport } = preferredConnection(peer)
+        const key = `${peer.direction} ${transport}`
+        const c = counts.get(key) ?? { direction: peer.direction, transport, n: 0 }
         c.n++
         counts.set(key, c)
       }

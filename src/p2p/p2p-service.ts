@@ -60,16 +60,6 @@ export interface NetworkInfoView extends NatStatus {
   connections: number
 }
 
-/** A connected peer as the explorer shows it. */
-export interface PeerDetails extends Omit<PeerInfoView, 'connections'> {
-  /** tcp, webrtc, relay… (transportOf). */
-  transport: string
-  /** Round trip in ms, as libp2p's connection monitor last measured it. */
-  pingMs: number | null
-  /** When it connected, ms since the epoch. */
-  since: number | null
-}
-
 /** How a peer is connected, kept from its connection to its disconnection (then the connection is gone). */
 interface PeerLink { direction: string, transport: string, addr: string, since: number }
 
@@ -272,23 +262,17 @@ export class P2PService implements Startable {
     await Promise.all(covered.map(async conn => { await conn.close().catch(() => { conn.abort(new Error('banned')) }) }))
   }
 
+  /** getpeerinfo: each peer with its connections, their bytes counted to now. */
   async peerInfo (): Promise<PeerInfoView[]> {
     if (this.#bytes === undefined) throw new Error('p2p is not started')
     await this.#bytes.update()
-    return peerInfoOf(this.libp2p, this.#bytes, peer => this.sync.peerHeight(peer))
+    return this.connectedPeers()
   }
 
-  /** Each connection with its transport, round trip and age. */
-  peerDetails (): PeerDetails[] {
-    return this.libp2p.getConnections().map(conn => ({
-      peerId: conn.remotePeer.toString(),
-      addr: conn.remoteAddr.toString(),
-      direction: conn.direction,
-      height: this.sync.peerState(conn.remotePeer.toString())?.status?.height ?? null,
-      transport: transportOf(conn.remoteAddr),
-      pingMs: conn.rtt ?? null,
-      since: conn.timeline.open ?? null
-    }))
+  /** Each peer with its connections (WebRTC's bytes as last counted): the explorer's and the metrics' view, getpeerinfo's without the wait. */
+  connectedPeers (): PeerInfoView[] {
+    if (this.#bytes === undefined) throw new Error('p2p is not started')
+    return peerInfoOf(this.libp2p, this.#bytes, peer => this.sync.peerHeight(peer))
   }
 
   async networkInfo (): Promise<NetworkInfoView> {

@@ -1,8 +1,7 @@
 import type { Connection, Libp2p } from '@libp2p/interface'
+import { transportOf, type TransportName } from './addresses.ts'
 import type { ConnectionBytes } from './connection-bytes.ts'
 
-export const TRANSPORTS = ['tcp', 'webrtc', 'circuit', 'other'] as const
-export type TransportName = typeof TRANSPORTS[number]
 
 export interface ConnectionView {
   addr: string
@@ -27,27 +26,23 @@ export interface PeerInfoView {
   connections: ConnectionView[]
 }
 
-/** A WebRTC connection signalled through a relay has the relay's address with /webrtc: it is direct all the same. */
-export function transportOf (conn: Connection): TransportName {
-  const names = conn.remoteAddr.getComponents().map(c => c.name)
-  if (names.includes('webrtc')) return 'webrtc'
-  if (names.includes('p2p-circuit')) return 'circuit'
-  if (names.includes('tcp')) return 'tcp'
-  return 'other'
-}
-
 function connectionView (conn: Connection, bytes: ConnectionBytes): ConnectionView {
   const counts = bytes.of(conn)
   return {
     addr: conn.remoteAddr.toString(),
     direction: conn.direction,
-    transport: transportOf(conn),
+    transport: transportOf(conn.remoteAddr),
     limited: conn.limits !== undefined,
     rttMs: conn.rtt === undefined ? null : Math.round(conn.rtt),
     bytesIn: counts?.in ?? null,
     bytesOut: counts?.out ?? null,
     startTime: conn.timeline.open
   }
+}
+
+/** The connection a peer is reached by, whose address and direction its view gives (a direct one before a relayed one). */
+export function preferredConnection (peer: PeerInfoView): ConnectionView {
+  return peer.connections.find(c => c.addr === peer.addr) ?? peer.connections[0]
 }
 
 /** getpeerinfo: one entry per peer, whatever the number of connections to it. */

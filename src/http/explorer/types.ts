@@ -1,5 +1,5 @@
 import type { ChainReader, MempoolView } from '../../chain/ports.ts'
-import type { PeerDetails } from '../../p2p/p2p-service.ts'
+import type { PeerInfoView } from '../../p2p/p2p-service.ts'
 import type { SyncState } from '../../p2p/sync-progress.ts'
 import type { AddressHistory, AddrIndexStatus } from '../../index/addr-index.ts'
 
@@ -15,7 +15,8 @@ export type ExplorerMempool = Pick<MempoolView, 'size' | 'bytes' | 'usage' | 'ma
 export interface ExplorerNetwork {
   peerId: () => string
   addresses: () => string[]
-  peers: () => PeerDetails[]
+  /** Connected peers, as getpeerinfo sees them. */
+  peers: () => PeerInfoView[]
   sync: () => SyncState | undefined
   headersHeight: () => number
 }

@@ -12,6 +12,7 @@ import { difficultyOf } from '../../core/pow.ts'
 import type { Tx } from '../../core/tx.ts'
 import { toHex } from '../../core/hash.ts'
 import type { BlockEntry, BlockValidity } from '../../chain/types.ts'
+import { preferredConnection, type PeerInfoView } from '../../p2p/peer-report.ts'
 import { HttpError } from '../respond.ts'
 import type { ExplorerChain, ExplorerSources } from './types.ts'
 
@@ -232,8 +233,27 @@ export async function statusView (s: ExplorerSources, summaries: BlockSummaries)
   }
 }
 
+/** A row of the peers page: the peer by its preferred connection (getpeerinfo's addr: a direct one before a relayed one). */
+export interface PeerRow {
+  peerId: string
+  addr: string
+  direction: string
+  height: number | null
+  /** tcp, webrtc, circuit or other (src/p2p/addresses.ts transportOf). */
+  transport: string
+  /** Round trip in ms, as libp2p's connection monitor last measured it. */
+  pingMs: number | null
+  /** When it connected, ms since the epoch. */
+  since: number
+}
+
+function peerRow (peer: PeerInfoView): PeerRow {
+  const conn = preferredConnection(peer)
+  return { peerId: peer.peerId, addr: peer.addr, direction: peer.direction, height: peer.height, transport: conn.transport, pingMs: conn.rttMs, since: conn.startTime }
+}
+
 export function peersView (s: ExplorerSources): unknown {
   const { network } = s
   if (network === undefined) return { networking: false, peerId: null, addresses: [], peers: [] }
-  return { networking: true, peerId: network.peerId(), addresses: network.addresses(), peers: network.peers() }
+  return { networking: true, peerId: network.peerId(), addresses: network.addresses(), peers: network.peers().map(peerRow) }
 }
