@@ -90,7 +90,7 @@ async function measureStall (node: CointsNode, target: string, blocks: string, i
 export async function benchAttacks (): Promise<AttacksBench> {
   // About 4.5 MB of full blocks: a blocks reply stops at 4 MB, as large as one gets.
   const fixture = await fullBlocksDatadir(4_500_000)
-  const node = new CointsNode(loopbackNodeOptions(fixture.datadir))
+  const node = await CointsNode.create(loopbackNodeOptions(fixture.datadir))
   const dirs = [fixture.datadir]
   try {
     await node.start()

@@ -71,7 +71,7 @@ export interface BitswapBench { blocks: number, objects: number, cointsMs: numbe
 /** Rounds alternate between the two servers; medians. ratio = Helia's time over coints's (≥ 1: coints no slower). */
 export async function benchBitswap (count = 1_000, rounds = 3): Promise<BitswapBench> {
   const fixture = await chainDatadir(count)
-  const node = new CointsNode(loopbackNodeOptions(fixture.datadir))
+  const node = await CointsNode.create(loopbackNodeOptions(fixture.datadir))
   const holder = await stockHelia()
   try {
     await node.start()
@@ -104,7 +104,7 @@ export interface GatewayBench { blocks: number, mb: number, gatewayMBps: number,
 /** CAR dag-scope=all of the tip over HTTP, against walking the same DAG from the blockstore in this process; best of `rounds`, alternated. */
 export async function benchGateway (count = 10_000, rounds = 3): Promise<GatewayBench> {
   const fixture = await chainDatadir(count)
-  const node = new CointsNode(loopbackNodeOptions(fixture.datadir, { http: { host: '127.0.0.1', port: 0 } }))
+  const node = await CointsNode.create(loopbackNodeOptions(fixture.datadir, { http: { host: '127.0.0.1', port: 0 } }))
   try {
     await node.start()
     const tip = node.chain.tip.id
@@ -147,12 +147,12 @@ export async function benchCar (count = 10_000): Promise<CarBench> {
   const nodes: CointsNode[] = []
   try {
     const localMs = await localImportMs(fixture.blocks, dirs)
-    const source = new CointsNode(loopbackNodeOptions(fixture.datadir))
+    const source = await CointsNode.create(loopbackNodeOptions(fixture.datadir))
     nodes.push(source)
     await source.start()
     const freshDir = await mkdtemp(join(tmpdir(), 'coints-bench-import-'))
     dirs.push(freshDir)
-    const fresh = new CointsNode(loopbackNodeOptions(freshDir, { p2p: false }))
+    const fresh = await CointsNode.create(loopbackNodeOptions(freshDir, { p2p: false }))
     nodes.push(fresh)
     await fresh.start()
     const file = join(freshDir, 'chain.car')

@@ -21,7 +21,7 @@ setLogLevel('silent')
 async function startNode (options: Partial<NodeOptions>, dirs: string[]): Promise<CointsNode> {
   const datadir = options.datadir ?? await mkdtemp(join(tmpdir(), 'coints-bench-node-'))
   dirs.push(datadir)
-  const node = new CointsNode(loopbackNodeOptions(datadir, options))
+  const node = await CointsNode.create(loopbackNodeOptions(datadir, options))
   await node.start()
   return node
 }

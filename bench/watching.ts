@@ -136,7 +136,7 @@ async function timeFetch (url: string): Promise<number> {
 }
 
 async function onNode<T> (datadir: string, fn: (base: string) => Promise<T>): Promise<T> {
-  const node = new CointsNode(loopbackNodeOptions(datadir, { http: { host: '127.0.0.1', port: 0 } }))
+  const node = await CointsNode.create(loopbackNodeOptions(datadir, { http: { host: '127.0.0.1', port: 0 } }))
   await node.start()
   try {
     return await fn(`http://${node.http?.address ?? ''}`)

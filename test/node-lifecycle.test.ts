@@ -2,12 +2,14 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync } from 'node:fs'
 import { readdir, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ChainError } from '../src/chain/ports.ts'
 import { CointsError } from '../src/core/errors.ts'
 import { genesisBlock } from '../src/core/params.ts'
-import { startNode, tempDatadir, testNode } from './helpers/node-harness.ts'
+import { ownDatadir, startNode, tempDatadir, testNode } from './helpers/node-harness.ts'
 
 test('a node stopped while starting starts nothing more, and everything it started stops', async t => {
   const node = await testNode(t)
@@ -41,4 +43,20 @@ test('a start refused because another node holds the datadir removes none of tha
   await writeFile(join(datadir, live), 'encrypted seed')
   await assert.rejects(startNode(t, { datadir, p2p: false }), (err: unknown) => err instanceof CointsError && err.code === 'DATADIR_IN_USE')
   assert.ok((await readdir(datadir)).includes(live))
+})
+
+test('building a node writes nothing and listens nowhere: its networking is built by then (its peer id known, libp2p stopped); the start writes the new key, which a restart keeps', async t => {
+  // Not made yet: its nodes stop, and it is removed, after the test.
+  const datadir = ownDatadir(t, join(tmpdir(), `coints-node-unmade-${process.pid}-${Date.now()}`))
+  const node = await testNode(t, { datadir })
+  const peerId = node.p2p?.libp2p.peerId.toString()
+  assert.match(peerId ?? '', /^12D3/)
+  assert.equal(node.p2p?.libp2p.status, 'stopped')
+  assert.deepEqual(node.p2p?.libp2p.getMultiaddrs(), [])
+  assert.equal(existsSync(datadir), false, 'no datadir yet')
+  await node.start()
+  assert.ok((await readdir(datadir)).includes('peer.key'))
+  await node.stop()
+  const again = await startNode(t, { datadir })
+  assert.equal(again.p2p?.libp2p.peerId.toString(), peerId)
 })

@@ -11,7 +11,7 @@ import { VERSION } from '../util/version.ts'
  * src/miner: metrics.ts, from events and figures they keep), the process's
  * (prom-client's defaults: CPU, resident memory, heap, event-loop lag, GC),
  * coints_info, into `registry`; libp2p's own are added to it when networking
- * starts (P2PInit.metrics). A registry of its own, never prom-client's global one:
+ * starts (NetworkOptions.metrics, src/node/build-network.ts). A registry of its own, never prom-client's global one:
  * tests and benchmarks run several nodes in one process.
  */
 export function createNodeMetrics (registry: Registry, network: string, parts: { chain: ChainMetricsSource, mempool: MempoolMetricsSource, miner: Miner, p2p: P2PService | undefined }): Registry {
@@ -21,6 +21,6 @@ export function createNodeMetrics (registry: Registry, network: string, parts: {
   registerChainMetrics(registry, parts.chain, parts.mempool)
   registerMinerMetrics(registry, parts.miner)
   const { p2p } = parts
-  if (p2p !== undefined) registerP2PMetrics(registry, p2p, () => parts.chain.height)
+  if (p2p !== undefined) registerP2PMetrics(registry, p2p)
   return registry
 }

@@ -20,7 +20,7 @@ import { walletMethods } from '../rpc/methods/wallet.ts'
 import { Wallet } from '../wallet/wallet.ts'
 import { serveMethods, type MethodTable } from '../rpc/methods/types.ts'
 import type { RpcMethodName } from '../rpc/contract.ts'
-import { P2PService } from '../p2p/p2p-service.ts'
+import type { P2PService } from '../p2p/p2p-service.ts'
 import { HttpServer } from '../http/server.ts'
 import type { HttpRoute } from '../http/types.ts'
 import { metricsRoute } from '../http/metrics.ts'
@@ -38,14 +38,28 @@ import { makeDirectory } from '../util/make-directory.ts'
 import { ServiceList } from '../util/startable.ts'
 import { unixSeconds } from '../util/clock.ts'
 import { buildChain } from './build-chain.ts'
+import { buildNetwork, createNetworkBase, type NetworkBase } from './build-network.ts'
 import type { NodeOptions } from './options.ts'
 import { checkListeners, explainStartupError, listenersOf } from './startup.ts'
+
+/**
+ * What building a node awaits before its constructor builds the rest: the
+ * metrics registry libp2p's own metrics go into at its creation, and
+ * networking's libp2p node, created stopped (none with --no-p2p).
+ */
+export interface NodeBase {
+  metrics: Registry | undefined
+  network: NetworkBase | undefined
+}
 
 /**
  * The composition root: builds every service from the options, wires them
  * together, starts them in dependency order (RPC last: once it answers, the
  * node is ready; the saved mempool's load and the wallet's scan go on in the
- * background) and stops them in reverse.
+ * background) and stops them in reverse. Made by CointsNode.create, as
+ * Lodestar's BeaconNode.init: what must be awaited first (libp2p's creation,
+ * which takes the node's key) is, then the constructor builds the rest
+ * synchronously; nothing listens, opens or writes before start().
  */
 export class CointsNode {
   readonly options: NodeOptions
@@ -84,7 +98,31 @@ export class CointsNode {
   readonly #stopped: Promise<void>
   #resolveStopped: () => void = () => {}
 
-  constructor (options: NodeOptions) {
+  /** A node built from `options`, not started; a failure is one line saying what to do (explainStartupError), as start's are. */
+  static async create (options: NodeOptions): Promise<CointsNode> {
+    try {
+      // libp2p's own metrics go into the node's registry, made before networking so that it can take them.
+      const metrics = options.http === undefined ? undefined : new Registry()
+      const network = options.p2p
+        ? await createNetworkBase({
+          params: getNetwork(options.network),
+          datadir: options.datadir,
+          listen: options.listen,
+          bootstrap: options.bootstrap,
+          mdns: options.mdns,
+          maxPeers: options.maxPeers,
+          statusIntervalMs: options.statusIntervalMs,
+          nat: { announce: options.announce, stun: options.stun, upnp: options.upnp, relayService: options.relayService, relayClient: options.relayClient },
+          metrics
+        })
+        : undefined
+      return new CointsNode(options, { metrics, network })
+    } catch (err) {
+      throw explainStartupError(err, options)
+    }
+  }
+
+  private constructor (options: NodeOptions, base: NodeBase) {
     this.options = options
     this.params = getNetwork(options.network)
     this.#log = createLogger('node')
@@ -106,27 +144,15 @@ export class CointsNode {
     this.chain = chain
     this.store = store
     this.mempool = mempool
-    logChainEvents(this.chain, createLogger('chain'), { quiet: () => this.p2p?.started === true && this.p2p.sync.progress.catchingUp })
+    logChainEvents(this.chain, createLogger('chain'), { quiet: () => this.p2p?.sync.progress.catchingUp === true })
     this.chain.on('block:connected', this.#onBlockConnected)
     this.chain.on('halt', this.#onHalt)
     this.mempoolFile = new MempoolFile({ chain: this.chain, mempool: this.mempool, logger: createLogger('mempool') }, { path: join(options.datadir, MEMPOOL_FILE) })
     if (options.minerAddress !== undefined) decodeAddress(this.params.addressPrefix, options.minerAddress)
     // Its scan begins once everything has started, so it does not hold the start up.
     this.wallet = new Wallet({ chain: this.chain, mempool: this.mempool, logger: createLogger('wallet'), onWriteFailure: this.#onHalt }, { datadir: options.datadir, params: this.params, defaultFeeRate: options.feeRate, scanAtStart: false })
-    // libp2p's own metrics go into the node's registry, made before networking so that it can take them.
-    const metrics = options.http === undefined ? undefined : new Registry()
-    this.p2p = options.p2p
-      ? new P2PService({ chain: this.chain, mempool: this.mempool, logger: createLogger('p2p') }, {
-        datadir: options.datadir,
-        listen: options.listen,
-        bootstrap: options.bootstrap,
-        mdns: options.mdns,
-        maxPeers: options.maxPeers,
-        statusIntervalMs: options.statusIntervalMs,
-        nat: { announce: options.announce, stun: options.stun, upnp: options.upnp, relayService: options.relayService, relayClient: options.relayClient },
-        metrics
-      })
-      : undefined
+    const { metrics } = base
+    this.p2p = base.network === undefined ? undefined : buildNetwork(base.network, { chain: this.chain, mempool: this.mempool, logger: createLogger('p2p') })
     this.bitswap = this.p2p !== undefined && options.bitswap
       ? new BitswapService({ network: this.p2p, blocks: this.store, logger: createLogger('bitswap') })
       : undefined
@@ -180,11 +206,11 @@ export class CointsNode {
       network: p2p === undefined
         ? undefined
         : {
-            peerId: () => p2p.started ? p2p.libp2p.peerId.toString() : '',
-            addresses: () => p2p.started ? p2p.libp2p.getMultiaddrs().map(String) : [],
-            peers: () => p2p.started ? p2p.connectedPeers() : [],
-            sync: () => p2p.started ? p2p.sync.progress.state : undefined,
-            headersHeight: () => p2p.started ? p2p.sync.headersHeight : chain.height
+            peerId: () => p2p.libp2p.peerId.toString(),
+            addresses: () => p2p.libp2p.getMultiaddrs().map(String),
+            peers: () => p2p.connectedPeers(),
+            sync: () => p2p.sync.progress.state,
+            headersHeight: () => p2p.sync.headersHeight
           }
     }
   }

@@ -4,6 +4,7 @@ import { read } from '../core/cbor.ts'
 import { CointsError, DecodeError } from '../core/errors.ts'
 import type { Logger } from '../log.ts'
 import { writeFileAtomic } from '../util/atomic-file.ts'
+import type { Startable } from '../util/startable.ts'
 import type { Ban, BanList } from './ban-list.ts'
 import { parseSubnet } from './subnet.ts'
 
@@ -20,11 +21,12 @@ export interface BanFileComponents {
  * rewritten atomically after each change, one write at a time, so a ban
  * outlives a restart. Ended bans are dropped when it is read and written.
  */
-export class BanFile {
+export class BanFile implements Startable {
   readonly #c: BanFileComponents
   readonly #path: string
   #dirty = false
   #writing: Promise<void> | undefined
+  #started: Promise<void> | undefined
 
   constructor (components: BanFileComponents, init: { path: string }) {
     this.#c = components
@@ -61,6 +63,17 @@ export class BanFile {
   /** Settles once the latest change is on disk. */
   async flush (): Promise<void> {
     await this.#writing
+  }
+
+  /** Loads the file, once: before libp2p starts, so that its bans gate the first connection. */
+  async start (): Promise<void> {
+    this.#started ??= this.load()
+    await this.#started
+  }
+
+  /** What changed last is on disk. */
+  async stop (): Promise<void> {
+    await this.flush()
   }
 
   #schedule (): void {

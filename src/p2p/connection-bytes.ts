@@ -1,4 +1,5 @@
 import type { Connection, Libp2p } from '@libp2p/interface'
+import type { Startable } from '../util/startable.ts'
 
 export interface ByteCounts { in: number, out: number }
 
@@ -27,24 +28,28 @@ const isCountable = (x: unknown): x is CountableStream =>
  * stream: its counts are its peer connection's transport statistics (the
  * standard getStats()), read by update().
  */
-export class ConnectionBytes {
+export class ConnectionBytes implements Startable {
   readonly #counts = new WeakMap<Connection, ByteCounts>()
   readonly #webrtc = new WeakMap<Connection, PeerConnectionStats>()
   readonly #libp2p: Libp2p
   /** Of connections that closed. */
   readonly #closed: TrafficTotals = { relayed: 0, direct: 0 }
+  #started = false
 
   constructor (libp2p: Libp2p) {
     this.#libp2p = libp2p
   }
 
-  start (): void {
+  async start (): Promise<void> {
+    if (this.#started) return
+    this.#started = true
     this.#libp2p.addEventListener('connection:open', this.#onOpen)
     this.#libp2p.addEventListener('connection:close', this.#onClose)
     for (const conn of this.#libp2p.getConnections()) this.#track(conn)
   }
 
-  stop (): void {
+  async stop (): Promise<void> {
+    this.#started = false
     this.#libp2p.removeEventListener('connection:open', this.#onOpen)
     this.#libp2p.removeEventListener('connection:close', this.#onClose)
   }

@@ -13,6 +13,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { Logger } from '../log.ts'
+import type { Startable } from '../util/startable.ts'
 
 export interface DhtRendezvousComponents {
   libp2p: Libp2p<{ dht: KadDHT }>
@@ -36,7 +37,7 @@ export async function rendezvousKey (namespace: string): Promise<CID> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`${namespace}/peers`)))
 }
 
-export class DhtRendezvous {
+export class DhtRendezvous implements Startable {
   readonly #c: DhtRendezvousComponents
   readonly #init: DhtRendezvousInit
   #key: CID | undefined
@@ -52,11 +53,12 @@ export class DhtRendezvous {
   }
 
   async start (): Promise<void> {
+    if (this.#key !== undefined) return
     this.#key = await rendezvousKey(this.#init.namespace)
     this.#timer = setInterval(() => { void this.#tick() }, this.#init.lookupIntervalMs ?? 5_000)
   }
 
-  stop (): void {
+  async stop (): Promise<void> {
     clearInterval(this.#timer)
     this.#abort.abort()
   }

@@ -58,6 +58,8 @@ export interface Libp2pInit {
   /** Where the file-system usage metric looks (the datadir's disk). */
   datadir?: string
   nat: NatInit
+  /** Start it once created (default): false creates it stopped, for its owner's start (a node's, src/node/build-network.ts). */
+  start?: boolean
 }
 
 /** A node that stays where it is: no UPnP, no relaying either way (tools and tests that drive a bare libp2p node). */
@@ -113,6 +115,7 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
     return address !== undefined && bans.isAddressBanned(address)
   }
   return await createLibp2p({
+    start: init.start,
     privateKey: init.privateKey,
     // '/webrtc' listens for WebRTC offers arriving through our relays; reservations are made by the nat service.
     addresses: { listen: [...init.listen, ...(webrtc === undefined ? [] : ['/webrtc'])], announce: nat.announce },

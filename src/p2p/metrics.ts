@@ -7,9 +7,9 @@ import { preferredConnection } from './peer-report.ts'
  * keeps anyway (connections, the gossip's verdict counts, the ban list, the
  * sync's progress): peers by direction and transport, gossip verdicts by
  * topic, bans, the best header and the sync. libp2p's own metrics come from
- * @libp2p/prometheus-metrics, given the same registry (P2PInit.metrics).
+ * @libp2p/prometheus-metrics, given the same registry (NetworkOptions.metrics, src/node/build-network.ts).
  */
-export function registerP2PMetrics (registry: Registry, p2p: Pick<P2PService, 'started' | 'connectedPeers' | 'gossip' | 'bans' | 'sync'>, height: () => number): void {
+export function registerP2PMetrics (registry: Registry, p2p: Pick<P2PService, 'connectedPeers' | 'gossip' | 'bans' | 'sync'>): void {
   const registers = [registry]
   new Gauge({
     name: 'coints_peers',
@@ -18,7 +18,6 @@ export function registerP2PMetrics (registry: Registry, p2p: Pick<P2PService, 's
     registers,
     collect () {
       this.reset()
-      if (!p2p.started) return
       for (const direction of ['inbound', 'outbound']) this.set({ direction, transport: 'tcp' }, 0)
       const counts = new Map<string, { direction: string, transport: string, n: number }>()
       for (const peer of p2p.connectedPeers()) {
@@ -39,7 +38,6 @@ export function registerP2PMetrics (registry: Registry, p2p: Pick<P2PService, 's
     collect () {
       // The counts are kept by the gossip: each scrape sets them as they are.
       this.reset()
-      if (!p2p.started) return
       for (const [topic, verdicts] of Object.entries(p2p.gossip.verdicts)) {
         for (const [verdict, n] of Object.entries(verdicts)) this.inc({ topic, verdict }, n)
       }
@@ -65,15 +63,15 @@ export function registerP2PMetrics (registry: Registry, p2p: Pick<P2PService, 's
       for (const kind of ['peer', 'address']) this.set({ kind }, bans.filter(b => b.kind === kind).length)
     }
   })
-  new Gauge({ name: 'coints_headers_height', help: 'Height of the best header known (ahead of the tip while syncing)', registers, collect () { this.set(p2p.started ? p2p.sync.headersHeight : height()) } })
-  new Gauge({ name: 'coints_sync_target_height', help: 'The height the sync under way leads to (0: none)', registers, collect () { this.set(p2p.started ? p2p.sync.progress.state?.target ?? 0 : 0) } })
+  new Gauge({ name: 'coints_headers_height', help: 'Height of the best header known (ahead of the tip while syncing)', registers, collect () { this.set(p2p.sync.headersHeight) } })
+  new Gauge({ name: 'coints_sync_target_height', help: 'The height the sync under way leads to (0: none)', registers, collect () { this.set(p2p.sync.progress.state?.target ?? 0) } })
   new Counter({
     name: 'coints_sync_blocks_total',
     help: 'Blocks connected by syncs from peers (rate() is the sync\'s blocks per second)',
     registers,
     collect () {
       this.reset()
-      if (p2p.started) this.inc(p2p.sync.progress.blocks)
+      this.inc(p2p.sync.progress.blocks)
     }
   })
 }

@@ -1,43 +1,34 @@
-import { join } from 'node:path'
+import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Block } from '../core/block.ts'
-import { genesisBlock } from '../core/params.ts'
+import { genesisBlock, type NetworkParams } from '../core/params.ts'
 import type { ChainEventSource } from '../chain/ports.ts'
 import type { SyncChain } from './sync-service.ts'
 import type { MempoolEntry, TipChange } from '../chain/types.ts'
 import { MAX_TX_BYTES } from '../core/tx.ts'
-import type { Registry } from 'prom-client'
-import { createLogger, createProgress, type Logger } from '../log.ts'
-import type { Startable } from '../util/startable.ts'
+import type { Logger } from '../log.ts'
+import { ServiceList, type Startable } from '../util/startable.ts'
 import { addressOf, transportOf } from './addresses.ts'
-import { BanFile, BANS_FILE } from './ban-file.ts'
-import { BanList } from './ban-list.ts'
-import { ChainGossip, gossipMessageId, gossipTopics, type ChainGossipComponents } from './chain-gossip.ts'
-import { GossipsubTransport } from './gossip-transport.ts'
-import { ConnectionBytes, type TrafficTotals } from './connection-bytes.ts'
-import { DhtRendezvous } from './dht-rendezvous.ts'
-import { createLibp2pNode, type CointsLibp2p, type NatInit } from './libp2p-node.ts'
+import type { BanFile } from './ban-file.ts'
+import type { BanList } from './ban-list.ts'
+import type { ChainGossip, ChainGossipComponents } from './chain-gossip.ts'
+import type { ConnectionBytes, TrafficTotals } from './connection-bytes.ts'
+import type { DhtRendezvous } from './dht-rendezvous.ts'
+import type { CointsLibp2p } from './libp2p-node.ts'
 import type { NatStatus } from './nat-service.ts'
 import { peerInfoOf, type PeerInfoView } from './peer-report.ts'
-import { loadOrCreatePeerKey } from './peer-key.ts'
-import { PeerManager } from './peer-manager.ts'
-import { StreamTransport } from './stream-transport.ts'
-import { SyncService } from './sync-service.ts'
+import type { PeerKeyFile } from './peer-key.ts'
+import type { PeerManager } from './peer-manager.ts'
+import type { StreamTransport } from './stream-transport.ts'
+import type { SyncService } from './sync-service.ts'
 import type { Subnet } from './subnet.ts'
 
 /** Most transactions pushed to a peer after one reorganisation. */
 const MAX_PUSHED_TXS = 5_000
 
-export interface P2PInit {
-  datadir: string
-  listen: string[]
-  bootstrap: string[]
-  mdns: boolean
-  maxPeers: number
-  statusIntervalMs?: number
-  /** libp2p's own metrics go here (@libp2p/prometheus-metrics); none when undefined. */
-  metrics?: Registry
-  nat: Omit<NatInit, 'dhtProtocol'>
+/** The network's protocols begin with this: /coints/<network>/<genesis id> (sync, transaction push, the DHT and its rendezvous). */
+export function protocolPrefixOf (params: NetworkParams): string {
+  return `/coints/${params.name}/${genesisBlock(params).idString}`
 }
 
 export type { PeerInfoView }
@@ -45,10 +36,28 @@ export type { PeerInfoView }
 /** What networking reads of the chain, and hands it: sync's and gossip's, and the events it relays. */
 export type P2PChain = ChainEventSource & SyncChain & ChainGossipComponents['chain']
 
+/**
+ * The parts of networking, each built by the composition root
+ * (src/node/build-network.ts) over one libp2p node created stopped.
+ */
 export interface P2PComponents {
   chain: P2PChain
-  mempool: ChainGossipComponents['mempool']
-  logger?: Logger
+  libp2p: CointsLibp2p
+  peerKey: PeerKeyFile
+  bans: BanList
+  banFile: BanFile
+  bytes: ConnectionBytes
+  peers: PeerManager
+  transport: StreamTransport
+  sync: SyncService
+  gossip: ChainGossip
+  rendezvous: DhtRendezvous
+  logger: Logger
+}
+
+export interface P2PInit {
+  /** protocolPrefixOf the network. */
+  protocolPrefix: string
 }
 
 export interface NetworkInfoView extends NatStatus {
@@ -65,140 +74,95 @@ interface PeerLink { direction: string, transport: string, addr: string, since: 
 
 /**
  * The networking service: a libp2p node carrying block and transaction gossip
- * and the sync protocol, with peer discovery, dialing and bans.
+ * and the sync protocol, with peer discovery, dialing and bans. It is handed
+ * its parts built, starts them in the order they depend on each other (the
+ * ban list before libp2p gates a connection, libp2p before what runs on it)
+ * and stops them in reverse; itself it relays the chain's transactions to
+ * gossip and logs peers coming and going.
  */
 export class P2PService implements Startable {
-  readonly #chain: P2PChain
-  readonly #mempool: P2PComponents['mempool']
-  readonly #init: P2PInit
+  readonly #c: P2PComponents
   readonly #log: Logger
-  readonly bans = new BanList()
-  readonly #banFile: BanFile
-  #libp2p: CointsLibp2p | undefined
-  #peers: PeerManager | undefined
-  #sync: SyncService | undefined
-  #gossip: ChainGossip | undefined
-  #transport: StreamTransport | undefined
-  #txPushProtocol: string | undefined
+  readonly #txPushProtocol: string
   readonly #links = new Map<string, PeerLink>()
-  #bytes: ConnectionBytes | undefined
-  #rendezvous: DhtRendezvous | undefined
-  #starting: Promise<void> | undefined
+  readonly #parts: ServiceList
 
   constructor (components: P2PComponents, init: P2PInit) {
-    this.#chain = components.chain
-    this.#mempool = components.mempool
-    this.#init = init
-    this.#log = components.logger ?? createLogger('p2p')
-    this.#banFile = new BanFile({ bans: this.bans, logger: this.#log }, { path: join(init.datadir, BANS_FILE) })
+    this.#c = components
+    this.#log = components.logger
+    this.#txPushProtocol = `${init.protocolPrefix}/tx/1.0.0`
+    const { peerKey, banFile, libp2p, bytes, sync, gossip, peers, rendezvous } = components
+    this.#parts = new ServiceList([
+      peerKey,
+      // Its bans gate libp2p's connections from the first.
+      banFile,
+      // Peers coming and going are followed (logged, told to sync) for as long as libp2p runs, its closing connections at a stop too.
+      { start: async () => { this.#followPeers(true) }, stop: async () => { this.#followPeers(false) } },
+      { start: async () => { await libp2p.start() }, stop: async () => { await libp2p.stop() } },
+      bytes,
+      { start: async () => { await this.#relay() }, stop: async () => { await this.#unrelay() } },
+      sync,
+      gossip,
+      peers,
+      rendezvous
+    ])
   }
 
-  get libp2p (): CointsLibp2p {
-    if (this.#libp2p === undefined) throw new Error('p2p is not started')
-    return this.#libp2p
-  }
-
-  get sync (): SyncService {
-    if (this.#sync === undefined) throw new Error('p2p is not started')
-    return this.#sync
-  }
-
-  get gossip (): ChainGossip {
-    if (this.#gossip === undefined) throw new Error('p2p is not started')
-    return this.#gossip
-  }
-
-  /** Whether the service is running (its parts exist). */
-  get started (): boolean { return this.#libp2p !== undefined }
-
-  get peers (): PeerManager {
-    if (this.#peers === undefined) throw new Error('p2p is not started')
-    return this.#peers
-  }
+  get libp2p (): CointsLibp2p { return this.#c.libp2p }
+  get bans (): BanList { return this.#c.bans }
+  get sync (): SyncService { return this.#c.sync }
+  get gossip (): ChainGossip { return this.#c.gossip }
+  get peers (): PeerManager { return this.#c.peers }
 
   async start (): Promise<void> {
-    this.#starting ??= this.#start()
-    await this.#starting
-  }
-
-  async #start (): Promise<void> {
-    const params = this.#chain.params
-    const topics = gossipTopics(params)
-    const protocolPrefix = `/coints/${params.name}/${genesisBlock(params).idString}`
-    await this.#banFile.load()
-    const libp2p = await createLibp2pNode({
-      privateKey: await loadOrCreatePeerKey(this.#init.datadir),
-      listen: this.#init.listen,
-      bootstrap: this.#init.bootstrap,
-      mdns: this.#init.mdns,
-      maxPeers: this.#init.maxPeers,
-      bans: this.bans,
-      topics: [topics.blocks, topics.txs],
-      messageId: (topic, data) => gossipMessageId(topics, topic, data),
-      metrics: this.#init.metrics,
-      datadir: this.#init.datadir,
-      nat: { ...this.#init.nat, dhtProtocol: protocolPrefix }
-    })
-    this.#libp2p = libp2p
-    this.#bytes = new ConnectionBytes(libp2p)
-    this.#bytes.start()
-    const peers = new PeerManager({ libp2p, bans: this.bans, logger: this.#log }, { bootstrap: this.#init.bootstrap, targetPeers: Math.min(8, this.#init.maxPeers) })
-    this.#peers = peers
-    const transport = new StreamTransport({ libp2p, peers, logger: this.#log })
-    this.#transport = transport
-    const sync = new SyncService(
-      { chain: this.#chain, transport, peers, logger: this.#log, progress: createProgress('sync') },
-      { protocolPrefix, statusIntervalMs: this.#init.statusIntervalMs }
-    )
-    this.#sync = sync
-    const gossip = new ChainGossip({
-      chain: this.#chain,
-      mempool: this.#mempool,
-      transport: new GossipsubTransport(libp2p.services.pubsub),
-      peers,
-      logger: this.#log,
-      onOrphan: peer => { sync.requestSync(peer) },
-      onConnected: (peer, height) => { sync.peerRelayed(peer, height) }
-    })
-    this.#gossip = gossip
-    // Every transaction entering the mempool is gossiped (gossip's seen-cache drops the ones
-    // peers sent us); those a reorganisation returned are pushed to peers as well.
-    this.#chain.on('tx:accepted', this.#announceTx)
-    this.#chain.on('tip', this.#pushReturned)
-    this.#txPushProtocol = `${protocolPrefix}/tx/1.0.0`
-    await transport.handle(this.#txPushProtocol, async (body, peer) => {
-      await gossip.validateTx(body, peer)
-      return new Uint8Array(0)
-    }, { maxRequestBytes: MAX_TX_BYTES })
-    libp2p.addEventListener('peer:connect', evt => {
-      this.#peerConnected(evt.detail.toString())
-      sync.peerConnected(evt.detail.toString())
-    })
-    libp2p.addEventListener('peer:disconnect', evt => {
-      this.#peerDisconnected(evt.detail.toString())
-      sync.peerDisconnected(evt.detail.toString())
-    })
-    await sync.start()
-    await gossip.start()
-    await peers.start()
-    this.#rendezvous = new DhtRendezvous({ libp2p, logger: this.#log, wantsPeers: () => peers.wantsPeers(), onPeer: info => { peers.discovered(info) } }, { namespace: protocolPrefix })
-    await this.#rendezvous.start()
+    // False: stopped meanwhile, having started nothing more.
+    if (!await this.#parts.start()) return
+    const { libp2p } = this.#c
     this.#log.info(`p2p ${libp2p.peerId.toString()} listening on ${libp2p.getMultiaddrs().map(String).join(', ') || '(nothing)'}`)
   }
 
   async stop (): Promise<void> {
-    await this.#starting?.catch(() => {})
-    this.#starting = undefined
-    this.#chain.off('tx:accepted', this.#announceTx)
-    this.#chain.off('tip', this.#pushReturned)
-    this.#rendezvous?.stop()
-    this.#bytes?.stop()
-    await this.#peers?.stop()
-    await this.#gossip?.stop()
-    await this.#sync?.stop()
-    await this.#libp2p?.stop()
-    this.#libp2p = undefined
-    await this.#banFile.flush()
+    await this.#parts.stop()
+  }
+
+  async #relay (): Promise<void> {
+    const { chain, transport, gossip } = this.#c
+    // Every transaction entering the mempool is gossiped (gossip's seen-cache drops the ones
+    // peers sent us); those a reorganisation returned are pushed to peers as well.
+    chain.on('tx:accepted', this.#announceTx)
+    chain.on('tip', this.#pushReturned)
+    await transport.handle(this.#txPushProtocol, async (body, peer) => {
+      await gossip.validateTx(body, peer)
+      return new Uint8Array(0)
+    }, { maxRequestBytes: MAX_TX_BYTES })
+  }
+
+  async #unrelay (): Promise<void> {
+    const { chain, transport } = this.#c
+    chain.off('tx:accepted', this.#announceTx)
+    chain.off('tip', this.#pushReturned)
+    await transport.unhandle(this.#txPushProtocol)
+  }
+
+  #followPeers (on: boolean): void {
+    const { libp2p } = this.#c
+    if (on) {
+      libp2p.addEventListener('peer:connect', this.#onConnect)
+      libp2p.addEventListener('peer:disconnect', this.#onDisconnect)
+    } else {
+      libp2p.removeEventListener('peer:connect', this.#onConnect)
+      libp2p.removeEventListener('peer:disconnect', this.#onDisconnect)
+    }
+  }
+
+  readonly #onConnect = (evt: CustomEvent<PeerId>): void => {
+    this.#peerConnected(evt.detail.toString())
+    this.#c.sync.peerConnected(evt.detail.toString())
+  }
+
+  readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.#peerDisconnected(evt.detail.toString())
+    this.#c.sync.peerDisconnected(evt.detail.toString())
   }
 
   #peerConnected (peer: string): void {
@@ -213,14 +177,14 @@ export class P2PService implements Startable {
   #peerDisconnected (peer: string): void {
     const link = this.#links.get(peer)
     this.#links.delete(peer)
-    const count = this.#libp2p?.getPeers().length ?? 0
+    const count = this.libp2p.getPeers().length
     const seconds = link === undefined ? undefined : (Date.now() - link.since) / 1000
     const how = link === undefined ? '' : `, ${link.direction} over ${link.transport}, after ${seconds?.toFixed(0) ?? '?'} s`
     this.#log.info(`peer disconnected: ${peer}${how}; ${count} peer${count === 1 ? '' : 's'}`, { event: 'peer-disconnected', peer, direction: link?.direction, transport: link?.transport, seconds, peers: count })
   }
 
   publishBlock (block: Block): void {
-    void this.#gossip?.publishBlock(block).catch(err => { this.#log.warn(`publishing block ${block.idString} failed: ${(err as Error).message}`) })
+    void this.#c.gossip.publishBlock(block).catch(err => { this.#log.warn(`publishing block ${block.idString} failed: ${(err as Error).message}`) })
   }
 
   /**
@@ -229,8 +193,8 @@ export class P2PService implements Startable {
    */
   readonly #pushReturned = (change: TipChange): void => {
     const protocol = this.#txPushProtocol
-    if (change.returned.length === 0 || protocol === undefined || this.#transport === undefined) return
-    const transport = this.#transport
+    if (change.returned.length === 0) return
+    const { transport } = this.#c
     for (const peer of this.libp2p.getPeers().map(String)) {
       void (async () => {
         for (const tx of change.returned.slice(0, MAX_PUSHED_TXS)) {
@@ -241,7 +205,7 @@ export class P2PService implements Startable {
   }
 
   readonly #announceTx = (entry: MempoolEntry): void => {
-    void this.#gossip?.publishTx(entry.tx).catch(err => { this.#log.warn(`publishing transaction ${entry.tx.idString} failed: ${(err as Error).message}`) })
+    void this.#c.gossip.publishTx(entry.tx).catch(err => { this.#log.warn(`publishing transaction ${entry.tx.idString} failed: ${(err as Error).message}`) })
   }
 
   /** Bans a peer id until `until` (ms) and hangs up on it: how a swarm partitions loopback nodes. */
@@ -264,22 +228,19 @@ export class P2PService implements Startable {
 
   /** getpeerinfo: each peer with its connections, their bytes counted to now. */
   async peerInfo (): Promise<PeerInfoView[]> {
-    if (this.#bytes === undefined) throw new Error('p2p is not started')
-    await this.#bytes.update()
+    await this.#c.bytes.update()
     return this.connectedPeers()
   }
 
   /** Each peer with its connections (WebRTC's bytes as last counted): the explorer's and the metrics' view, getpeerinfo's without the wait. */
   connectedPeers (): PeerInfoView[] {
-    if (this.#bytes === undefined) throw new Error('p2p is not started')
-    return peerInfoOf(this.libp2p, this.#bytes, peer => this.sync.peerHeight(peer))
+    return peerInfoOf(this.libp2p, this.#c.bytes, peer => this.sync.peerHeight(peer))
   }
 
   async networkInfo (): Promise<NetworkInfoView> {
-    const libp2p = this.libp2p
-    if (this.#bytes === undefined) throw new Error('p2p is not started')
-    await this.#bytes.update()
-    return { peerId: libp2p.peerId.toString(), addresses: libp2p.getMultiaddrs().map(String), connections: libp2p.getConnections().length, traffic: this.#bytes.totals(), ...libp2p.services.nat.status() }
+    const { libp2p, bytes } = this.#c
+    await bytes.update()
+    return { peerId: libp2p.peerId.toString(), addresses: libp2p.getMultiaddrs().map(String), connections: libp2p.getConnections().length, traffic: bytes.totals(), ...libp2p.services.nat.status() }
   }
 
   async addNode (address: string): Promise<void> {

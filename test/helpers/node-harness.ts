@@ -54,7 +54,7 @@ export async function tempDatadir (t: TestContext): Promise<string> {
 /** A regtest node on loopback in a fresh datadir (or `options.datadir`), not started; it is stopped, and a fresh datadir removed, after the test. */
 export async function testNode (t: TestContext, options: Partial<NodeOptions> = {}): Promise<CointsNode> {
   const datadir = options.datadir ?? await mkdtemp(join(tmpdir(), 'coints-node-'))
-  const node = new CointsNode(loopbackNodeOptions(datadir, { statusIntervalMs: 1_000, ...options }))
+  const node = await CointsNode.create(loopbackNodeOptions(datadir, { statusIntervalMs: 1_000, ...options }))
   nodesOn.get(datadir)?.push(node)
   t.after(async () => {
     await node.stop()

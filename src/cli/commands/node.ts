@@ -231,15 +231,17 @@ export const nodeCommand: Command = {
       throw new UsageError('BAD_FLAGS', `--log-file: cannot append to ${options.logFile ?? ''}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     }
     const { CointsNode } = await import('../../node/node.ts')
-    const node = new CointsNode(options)
+    const creating = CointsNode.create(options)
     // A closed terminal (SIGHUP) stops the node cleanly too; a second signal exits at once.
+    // A signal while the node is being built stops it once built: its start then starts nothing.
     onStopSignal((signal, count) => {
       if (count > 1) {
         process.stderr.write(`${signal} again: exiting at once\n`)
         process.exit(130)
       }
-      void node.stop()
+      void creating.then(async node => { await node.stop() }, () => {})
     })
+    const node = await creating
     try {
       await node.start()
     } catch (err) {
