@@ -60,3 +60,13 @@ test('building a node writes nothing and listens nowhere: its networking is buil
   const again = await startNode(t, { datadir })
   assert.equal(again.p2p?.libp2p.peerId.toString(), peerId)
 })
+
+test('a node whose libp2p cannot listen fails its start in one line, and its stop stops everything it started', async t => {
+  // Port 0 is not checked before the start: libp2p's own listen fails (no interface here has that address).
+  const node = await testNode(t, { listen: ['/ip4/203.0.113.1/tcp/0'] })
+  await assert.rejects(node.start(), (err: unknown) => err instanceof CointsError && err.code === 'BIND_FAILED' && /203\.0\.113\.1/.test(err.message))
+  await node.stop()
+  await node.stopped
+  assert.equal(node.p2p?.libp2p.status, 'stopped')
+  await assert.rejects(node.chain.processBlock(genesisBlock(node.params)), (err: unknown) => err instanceof ChainError && err.code === 'NOT_RUNNING')
+})

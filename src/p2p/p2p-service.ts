@@ -86,6 +86,7 @@ export class P2PService implements Startable {
   readonly #txPushProtocol: string
   readonly #links = new Map<string, PeerLink>()
   readonly #parts: ServiceList
+  #relaying = false
 
   constructor (components: P2PComponents, init: P2PInit) {
     this.#c = components
@@ -131,6 +132,7 @@ export class P2PService implements Startable {
     // peers sent us); those a reorganisation returned are pushed to peers as well.
     chain.on('tx:accepted', this.#announceTx)
     chain.on('tip', this.#pushReturned)
+    this.#relaying = true
     await transport.handle(this.#txPushProtocol, async (body, peer) => {
       await gossip.validateTx(body, peer)
       return new Uint8Array(0)
@@ -141,6 +143,9 @@ export class P2PService implements Startable {
     const { chain, transport } = this.#c
     chain.off('tx:accepted', this.#announceTx)
     chain.off('tip', this.#pushReturned)
+    // Nothing to unhandle after a start that failed before this part (libp2p's listen).
+    if (!this.#relaying) return
+    this.#relaying = false
     await transport.unhandle(this.#txPushProtocol)
   }
 
