@@ -16,6 +16,7 @@ import {
   indexKey, type IndexRecord, StoreError
 } from './records.ts'
 import { blocksSublevel, ChainBlockstore } from './chain-blockstore.ts'
+import type { LevelDbCache } from './cache-sizes.ts'
 
 export interface UtxoStats {
   txouts: number
@@ -49,6 +50,8 @@ export interface ChainStoreInit {
    * it, as Bitcoin Core's flush asks for room for the coins it writes.
    */
   reserveBytes?: () => number
+  /** LevelDB's block cache and write buffer (default LevelDB's: 8 MiB and 4 MiB; see cache-sizes.ts). */
+  leveldb?: LevelDbCache
 }
 
 export interface ChainStoreEvents {
@@ -70,8 +73,8 @@ export function withRemedy (err: unknown): unknown {
 }
 
 /** The database and its sublevels, made by open(): a Level opens itself once made, and a store must not touch the disk before open(). */
-function openDatabase (path: string, createIfMissing: boolean) {
-  const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing })
+function openDatabase (path: string, createIfMissing: boolean, cache: LevelDbCache | undefined) {
+  const db = new Level<string, Uint8Array>(path, { keyEncoding: 'utf8', valueEncoding: 'view', createIfMissing, ...cache })
   const blocks = blocksSublevel(db)
   return {
     db,
@@ -115,9 +118,19 @@ export class ChainStore extends EventEmitter<ChainStoreEvents> {
     return this.#parts.db
   }
 
+  /** Bytes LevelDB holds in memory now: its block cache's contents and write buffers (leveldb.approximate-memory-usage). */
+  get leveldbMemoryBytes (): number {
+    return Number(this.#classic.getProperty('leveldb.approximate-memory-usage'))
+  }
+
   /** The chain's blocks as an interface-blockstore Blockstore (for IPFS users), between open() and close(). */
   get blockstore (): ChainBlockstore {
     return this.#parts.blockstore
+  }
+
+  /** In Node, level's Level is classic-level's ClassicLevel, whose types add LevelDB's own calls. */
+  get #classic (): ClassicLevel<string, Uint8Array> {
+    return this.#parts.db as unknown as ClassicLevel<string, Uint8Array>
   }
 
   get #parts (): ReturnType<typeof openDatabase> {
@@ -156,7 +169,7 @@ export class ChainStore extends EventEmitter<ChainStoreEvents> {
       const what = found === undefined ? '' : `, which ${markerPath(this.path)} says holds the ${found.network} chain,`
       throw new StoreError('CORRUPT_DB', `the chain database at ${this.path}${what} is damaged: ${damage[0].file} ${damage[0].problem}${more}; ${REMEDY}`)
     }
-    const parts = openDatabase(this.path, !exists)
+    const parts = openDatabase(this.path, !exists, this.#init.leveldb)
     try {
       await parts.db.open()
     } catch (err) {
@@ -548,7 +561,7 @@ export class ChainStore extends EventEmitter<ChainStoreEvents> {
 
   /** Has LevelDB rewrite the root's old block keys away (deleted keys stay on disk, as tombstones, until compacted). */
   async compactRootBlocks (): Promise<void> {
-    const db = this.#parts.db as unknown as ClassicLevel<string, Uint8Array>
+    const db = this.#classic
     await this.#write('compacting the moved blocks away', () => db.compactRange(ROOT_BLOCKS.gte, ROOT_BLOCKS.lt))
   }
 

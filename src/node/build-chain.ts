@@ -1,3 +1,4 @@
+import { cacheSizes, DEFAULT_DBCACHE_MB } from '../chain/cache-sizes.ts'
 import { Chain, type ChainInit } from '../chain/chain.ts'
 import { Mempool } from '../chain/mempool.ts'
 import type { MempoolView } from '../chain/ports.ts'
@@ -12,6 +13,8 @@ export interface ChainOptions extends ChainInit {
   dbPath: string
   /** Signature-verification threads (default: one per core; 0: on the calling thread). */
   verifierThreads?: number
+  /** MiB for the database caches, LevelDB's and the coins' (Bitcoin Core's -dbcache; default 100); an explicit coinsCache wins over its share. */
+  dbcacheMb?: number
   mempoolMaxBytes?: number
   minFeeRate?: number
   /** Free bytes kept on the database's disk: below them the chain halts (default 50 MB). */
@@ -45,7 +48,9 @@ export interface ChainParts {
 export function buildChain (options: ChainOptions, components: BuildChainComponents = {}): ChainParts {
   const { params } = options
   const makeStore = components.store ?? ((path, init) => new ChainStore(path, init))
+  const caches = cacheSizes(options.dbcacheMb ?? DEFAULT_DBCACHE_MB)
   const store = makeStore(options.dbPath, {
+    leveldb: caches.leveldb,
     marker: { network: params.name, genesis: genesisBlock(params).idString },
     minFreeBytes: options.minFreeBytes,
     reserveBytes: options.reserveBytes,
@@ -53,6 +58,6 @@ export function buildChain (options: ChainOptions, components: BuildChainCompone
   })
   const verifier = new SignatureVerifier({ threads: options.verifierThreads })
   const mempool = new Mempool({ params, chainTag: chainTag(params), verifier }, { maxBytes: options.mempoolMaxBytes, minFeeRate: options.minFeeRate })
-  const chain = new Chain({ store, mempool, verifier, logger: components.logger }, options)
+  const chain = new Chain({ store, mempool, verifier, logger: components.logger }, { ...options, coinsCache: { ...caches.coins, ...options.coinsCache } })
   return { chain, store, mempool, verifier }
 }

@@ -134,6 +134,7 @@ export class CointsNode {
       dbPath: join(options.datadir, 'chain'),
       mempoolMaxBytes: options.mempoolMaxBytes,
       verifierThreads: options.verifierThreads,
+      dbcacheMb: options.dbcacheMb,
       now,
       reindex: options.reindex,
       checkBlocks: options.checkBlocks,

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { DEFAULT_DBCACHE_MB } from '../chain/cache-sizes.ts'
 import { getNetwork, type NetworkName } from '../core/params.ts'
 import type { LogFormat, LogLevel } from '../log.ts'
 import type { RelayClientMode } from '../p2p/nat-service.ts'
@@ -40,8 +41,10 @@ export interface NodeOptions {
   /** Reserve on relays: auto (once private), on (always) or off. */
   relayClient: RelayClientMode
   mempoolMaxBytes: number
-  /** Signature-verification threads (default: one per core). */
+  /** Signature-verification threads (default: one per core; 0: on the main thread). */
   verifierThreads?: number
+  /** MiB of memory for the database caches: LevelDB's and the coins held in front of it (--dbcache, Bitcoin Core's -dbcache). */
+  dbcacheMb: number
   /** How often peers are asked for their chain status, in ms. */
   statusIntervalMs?: number
   /** Seconds added to the system clock, for tests of nodes whose clocks disagree (Bitcoin Core's -mocktime). */
@@ -92,6 +95,7 @@ export function defaultNodeOptions (network: NetworkName): NodeOptions {
     relayService: true,
     relayClient: 'auto',
     mempoolMaxBytes: 64_000_000,
+    dbcacheMb: DEFAULT_DBCACHE_MB,
     feeRate: 2,
     logLevel: 'info',
     logFormat: 'text',
