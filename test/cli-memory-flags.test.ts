@@ -1,11 +1,17 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_DBCACHE_MB } from '../src/chain/cache-sizes.ts'
 import { helpText, parseFlags } from '../src/cli/command.ts'
 import { nodeCommand, nodeOptionsFrom } from '../src/cli/commands/node.ts'
+import { freePort } from '../src/util/free-port.ts'
+import { waitFor } from '../src/util/wait-for.ts'
+
+const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
 
 const parse = async (...argv: string[]): Promise<Awaited<ReturnType<typeof nodeOptionsFrom>>> => {
   const flags = { dbcache: { type: 'string' }, 'verifier-threads': { type: 'string' }, config: { type: 'string' } } as const
@@ -29,4 +35,21 @@ test('--dbcache MB and --verifier-threads 0: defaults, values, the config file, 
   await writeFile(config, JSON.stringify({ dbcache: '16', 'verifier-threads': '0' }))
   const fromFile = await parse('--config', config)
   assert.deepEqual([fromFile.dbcacheMb, fromFile.verifierThreads], [16, 0])
+})
+
+test('a node writes Node\'s compile cache once it has started, not only at its exit: nodes started after it (a swarm\'s) load their modules from it', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-compile-cache-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const cache = join(dir, 'cache')
+  const args = ['node', '--no-http', '--no-p2p', '--network', 'regtest', '--datadir', join(dir, 'node'), '--rpc-port', String(await freePort()), '--log-level', 'warn']
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: 'ignore', env: { ...process.env, NODE_COMPILE_CACHE: cache } })
+  const exited = once(child, 'exit')
+  t.after(() => { child.kill('SIGKILL') })
+  const files = await waitFor(async () => {
+    const found = await readdir(cache, { recursive: true, withFileTypes: true }).catch(() => [])
+    return found.filter(f => f.isFile()).length > 100 && found.length
+  }, 'the compile cache to be written', 60_000)
+  assert.equal(child.exitCode, null, `written while the node runs (${files} entries)`)
+  child.kill('SIGTERM')
+  assert.deepEqual(await exited, [0, null])
 })
