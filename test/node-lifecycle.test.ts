@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { ChainError } from '../src/chain/ports.ts'
 import { CointsError } from '../src/core/errors.ts'
 import { genesisBlock } from '../src/core/params.ts'
-import { ownDatadir, startNode, tempDatadir, testNode } from './helpers/node-harness.ts'
+import { addrOf, ownDatadir, startNode, tempDatadir, testNode, waitFor } from './helpers/node-harness.ts'
 
 test('a node stopped while starting starts nothing more, and everything it started stops', async t => {
   const node = await testNode(t)
@@ -21,6 +21,27 @@ test('a node stopped while starting starts nothing more, and everything it start
   await assert.rejects(node.chain.processBlock(genesisBlock(node.params)), (err: unknown) => err instanceof ChainError && err.code === 'NOT_RUNNING')
   // The RPC server never listened (its port would be the one it got).
   assert.equal(node.rpc.port, 0)
+})
+
+/** How many timers and TCP handles keep this process's event loop alive, by kind. */
+function liveHandles (): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const kind of process.getActiveResourcesInfo()) if (kind === 'Timeout' || kind.startsWith('TCP')) counts[kind] = (counts[kind] ?? 0) + 1
+  return counts
+}
+
+test('two connected nodes, once stopped, leave no timer or socket behind to hold the process up (libp2p\'s stop left gossipsub\'s heartbeat and two 1 s debounces armed)', async t => {
+  const before = liveHandles()
+  const a = await startNode(t)
+  const b = await startNode(t, { bootstrap: [addrOf(a)] })
+  // Connected, and each has the other's gossip subscriptions: each side's timers are all under way.
+  const subscribed = (node: typeof a, to: typeof a): boolean => node.p2p?.libp2p.services.pubsub.getSubscribers(node.p2p.gossip.topics.blocks).some(p => p.equals(to.p2p?.libp2p.peerId)) ?? false
+  await waitFor(() => subscribed(a, b) && subscribed(b, a), 'the two nodes to see each other\'s subscriptions', 30_000)
+  await b.stop()
+  await a.stop()
+  // Sockets finish closing in the loop's next turn; a timer left behind is still pending then (the leaks ran 1 s).
+  await new Promise(resolve => setImmediate(resolve))
+  assert.deepEqual(liveHandles(), before)
 })
 
 test('a start removes the temporary files that writes killed mid-way left in the datadir (a wallet seed each), also those named after its own process id (a container\'s node has the same one at every start)', async t => {

@@ -20,6 +20,7 @@ import { MAX_BLOCK_WIRE_BYTES } from '../core/block.ts'
 import { addressOf } from './addresses.ts'
 import type { BanList } from './ban-list.ts'
 import { directUpgrade } from './direct-upgrade.ts'
+import { clearDebouncesAfterStop, clearingHeartbeatOnStop } from './libp2p-stop-timers.ts'
 import { natService, type NatService, type RelayClientMode } from './nat-service.ts'
 
 export type CointsLibp2p = Libp2p<{ pubsub: GossipSub, identify: unknown, ping: unknown, dht: KadDHT, nat: NatService }>
@@ -114,7 +115,7 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
     const address = addressOf(ma)
     return address !== undefined && bans.isAddressBanned(address)
   }
-  return await createLibp2p({
+  const node = await createLibp2p({
     start: init.start,
     privateKey: init.privateKey,
     // '/webrtc' listens for WebRTC offers arriving through our relays; reservations are made by the nat service.
@@ -167,7 +168,7 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
         }
       }),
       directUpgrade: directUpgrade(),
-      pubsub: gossipsub({
+      pubsub: components => clearingHeartbeatOnStop(gossipsub({
         allowPublishToZeroTopicPeers: true,
         // A private peer may be reachable only through a relay until the pair goes direct.
         runOnLimitedConnection: true,
@@ -181,7 +182,14 @@ export async function createLibp2pNode (init: Libp2pInit): Promise<CointsLibp2p>
         // No topic scores (P1–P4): the app-specific score (P5) is the ban list's; P6 off for loopback and LAN nodes sharing an IP.
         scoreParams: createPeerScoreParams({ IPColocationFactorWeight: 0, appSpecificWeight: 1, appSpecificScore: peer => gossipScore(bans, peer) }),
         scoreThresholds: SCORE_THRESHOLDS
-      })
+      })(components))
     }
   }) as CointsLibp2p
+  // What the libraries' own stops leave running would hold the process up after ours (libp2p-stop-timers.ts).
+  const stop = node.stop.bind(node)
+  node.stop = async () => {
+    await stop()
+    clearDebouncesAfterStop(node)
+  }
+  return node
 }
