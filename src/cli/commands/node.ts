@@ -257,7 +257,8 @@ export const nodeCommand: Command = {
     }
     // Node writes its compile cache (NODE_COMPILE_CACHE, which a swarm sets) only at exit: written once the
     // modules are loaded, the nodes started after this one load them from it and never load type stripping's
-    // transpiler, which a cache miss costs in memory (some 18 MB resident) as in time.
+    // transpiler, which a cache miss costs in memory (some 18 MB resident) as in time; and the exit has little left to
+    // write (a 16-node swarm's nodes writing theirs at once at its end outlasted its 15 s deadline and were killed).
     flushCompileCache()
     await node.stopped
     // Shut down by itself (a full disk): the reason is the exit's.
