@@ -18,6 +18,37 @@ export async function directoryBytes (path: string): Promise<number> {
   return total
 }
 
+/**
+ * A directory's bytes (directoryBytes), walked at most once every maxAgeMs and
+ * up to that old: a figure polled often (getblockchaininfo's size_on_disk, by
+ * every poll of a swarm) costs a walk only when stale. Calls meanwhile share
+ * the walk under way.
+ */
+export class CachedDirectoryBytes {
+  readonly #path: string
+  readonly #maxAgeMs: number
+  readonly #now: () => number
+  #measuredAt = -Infinity
+  #bytes = 0
+  #walk: Promise<number> | undefined
+
+  constructor (path: string, maxAgeMs: number, now: () => number = Date.now) {
+    this.#path = path
+    this.#maxAgeMs = maxAgeMs
+    this.#now = now
+  }
+
+  async bytes (): Promise<number> {
+    if (this.#now() - this.#measuredAt < this.#maxAgeMs) return this.#bytes
+    this.#walk ??= directoryBytes(this.#path).then(bytes => {
+      this.#bytes = bytes
+      this.#measuredAt = this.#now()
+      return bytes
+    }).finally(() => { this.#walk = undefined })
+    return await this.#walk
+  }
+}
+
 /** Whether a write failed for want of space: Node's ENOSPC, or LevelDB's "IO error: …: No space left on device". */
 export function isNoSpace (err: unknown): boolean {
   const cause = (err as { cause?: unknown })?.cause

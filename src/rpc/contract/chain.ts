@@ -146,7 +146,7 @@ export interface ChainResults {
 /** Blockchain, mempool and mining methods: what `help` says of each and the params the server validates. */
 export const CHAIN_METHODS = {
   getblockchaininfo: {
-    description: 'State of the chain, as Bitcoin Core\'s: chain (the network), blocks (best height), headers (best header known, ahead while syncing), bestblockhash, difficulty, time and mediantime of the tip, verificationprogress (blocks / headers), initialblockdownload, chainwork, size_on_disk (bytes of the chain database), pruned (always false), warnings. Also network, height and tip (the same as chain, blocks and bestblockhash).',
+    description: 'State of the chain, as Bitcoin Core\'s: chain (the network), blocks (best height), headers (best header known, ahead while syncing), bestblockhash, difficulty, time and mediantime of the tip, verificationprogress (blocks / headers), initialblockdownload, chainwork, size_on_disk (bytes of the chain database files, measured at most every 5 s), pruned (always false), warnings. Also network, height and tip (the same as chain, blocks and bestblockhash).',
     params: []
   },
   getblockcount: {

@@ -11,7 +11,6 @@ import { nonceOffset } from '../../miner/header-template.ts'
 import type { ChainReader, ChainWriter, MempoolView } from '../../chain/ports.ts'
 import type { MempoolFile } from '../../chain/mempool-file.ts'
 import type { BlockEntry } from '../../chain/types.ts'
-import { directoryBytes } from '../../util/disk-usage.ts'
 import type { ChainResults, HeaderView, RawBlockView, SubmittedBlock } from '../contract/chain.ts'
 import { ParamsError } from '../params.ts'
 import type { Handlers } from './types.ts'
@@ -20,8 +19,8 @@ export interface ChainMethodsContext {
   /** Read, and changed by blocks and transactions submitted (and verifychain's flush). */
   chain: ChainReader & ChainWriter
   mempool: MempoolView
-  /** The chain database's directory (size_on_disk). */
-  chainDir: string
+  /** Bytes of the chain database's files (size_on_disk), measured up to a few seconds ago. */
+  sizeOnDisk: () => Promise<number>
   /** Mines n blocks now to the address (or the configured one); returns their ids. */
   generate: (n: number, address?: string) => Promise<string[]>
   templates: Pick<TemplateGenerator, 'newTemplate'>
@@ -170,7 +169,7 @@ export function chainMethods (ctx: ChainMethodsContext): Handlers<keyof ChainRes
         verificationprogress: headers === 0 ? 1 : tip.height / headers,
         initialblockdownload: initialBlockDownload(),
         chainwork: chainworkHex(tip),
-        size_on_disk: await directoryBytes(ctx.chainDir),
+        size_on_disk: await ctx.sizeOnDisk(),
         pruned: false,
         warnings: '',
         network: chain.params.name,
