@@ -12,7 +12,7 @@
  * address is verified (or announced by the user); private once AutoNAT servers
  * have had the time to dial us back and none could; unknown before.
  */
-import { serviceCapabilities, serviceDependencies, start, stop, type ComponentLogger, type Logger, type PeerId, type Startable } from '@libp2p/interface'
+import { serviceCapabilities, serviceDependencies, start, stop, type ComponentLogger, type Libp2pEvents, type Logger, type PeerId, type Startable, type TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 import { circuitRelayServer, type CircuitRelayServerComponents, type CircuitRelayServerInit, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { isPrivate } from '@libp2p/utils'
@@ -29,6 +29,13 @@ export type RelayClientMode = typeof RELAY_CLIENT_MODES[number]
 const AUTONAT_PROTOCOL = '/libp2p/autonat/2/dial-request'
 /** Relays a private node keeps reservations on: one more than needed, so losing one leaves it reachable. */
 const RESERVATIONS = 2
+/**
+ * The verdict is taken again at each change of our addresses (self:peer:update:
+ * AutoNAT or UPnP verifying one, a listener opening or closing, --announce) and
+ * when an AutoNAT server's time to dial us back ends; this poll only catches an
+ * address whose verification lapsed (its TTL, an hour by default, ends with no event).
+ */
+const LAPSE_CHECK_MS = 30_000
 
 export interface NatServiceInit {
   relayService: boolean
@@ -45,6 +52,7 @@ export type NatServiceComponents = CircuitRelayServerComponents & {
   transportManager: TransportManager
   connectionManager: ConnectionManager
   registrar: Registrar
+  events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
 }
 
@@ -79,6 +87,9 @@ export class NatService implements Startable {
   #reserving = false
   #topology: string | undefined
   #timer: NodeJS.Timeout | undefined
+  /** One a server met: its time to dial us back ends (then it counts towards 'private'). */
+  readonly #serverTimers = new Set<NodeJS.Timeout>()
+  readonly #onAddresses = (): void => { void this.#update() }
   /** When each AutoNAT server we met was first connected (ms). */
   readonly #servers = new Map<string, number>()
   #reachability: Reachability = 'unknown'
@@ -97,14 +108,19 @@ export class NatService implements Startable {
   async start (): Promise<void> {
     this.#topology = await this.#c.registrar.register(AUTONAT_PROTOCOL, {
       notifyOnLimitedConnection: false,
-      onConnect: (peer: PeerId) => { if (!this.#servers.has(peer.toString())) this.#servers.set(peer.toString(), Date.now()) }
+      onConnect: (peer: PeerId) => { this.#serverMet(peer) }
     })
     if (this.#init.relayClient === 'on') await this.#reserve()
-    this.#timer = setInterval(() => { void this.#update() }, 1_000)
+    this.#c.events.addEventListener('self:peer:update', this.#onAddresses)
+    this.#timer = setInterval(() => { void this.#update() }, LAPSE_CHECK_MS)
+    void this.#update()
   }
 
   async stop (): Promise<void> {
     clearInterval(this.#timer)
+    for (const timer of this.#serverTimers) clearTimeout(timer)
+    this.#serverTimers.clear()
+    this.#c.events.removeEventListener('self:peer:update', this.#onAddresses)
     if (this.#topology !== undefined) this.#c.registrar.unregister(this.#topology)
     if (this.#relayRunning) await stop(this.#relay)
     this.#relayRunning = false
@@ -112,11 +128,23 @@ export class NatService implements Startable {
 
   get reachability (): Reachability { return this.#reachability }
 
+  #serverMet (peer: PeerId): void {
+    if (this.#servers.has(peer.toString())) return
+    this.#servers.set(peer.toString(), Date.now())
+    const timer = setTimeout(() => {
+      this.#serverTimers.delete(timer)
+      void this.#update()
+      // A little after: libuv's timer clock may run behind Date.now, which the verdict reads.
+    }, this.#verdictAfterMs + 50)
+    this.#serverTimers.add(timer)
+  }
+
+  get #verdictAfterMs (): number { return this.#init.verdictAfterMs ?? 15_000 }
+
   #verdict (): Reachability {
     // Verified: dialled back by AutoNAT, confirmed by UPnP and AutoNAT, or announced by the user (--announce).
     if (this.#c.addressManager.getAddressesWithMetadata().some(a => a.verified && isPublicAddress(a.multiaddr))) return 'public'
-    const after = this.#init.verdictAfterMs ?? 15_000
-    const ready = [...this.#servers.values()].filter(at => Date.now() - at >= after).length
+    const ready = [...this.#servers.values()].filter(at => Date.now() - at >= this.#verdictAfterMs).length
     return ready >= (this.#init.verdictServers ?? 2) ? 'private' : 'unknown'
   }
 
