@@ -1,8 +1,9 @@
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -14,6 +15,10 @@ import { newKey, rpc, startNode, tempDatadir, waitFor } from './helpers/node-har
 const run = promisify(execFile)
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname
 const BIN = new URL('../bin/coints.js', import.meta.url).pathname
+// The launcher keeps V8's compile cache in the user's cache dir (bin/compile-cache.js): this file's launchers use a temp one.
+const CACHE_HOME = await mkdtemp(join(tmpdir(), 'coints-cli-cache-'))
+after(async () => { await rm(CACHE_HOME, { recursive: true, force: true }) })
+const LAUNCHER_ENV = { ...process.env, XDG_CACHE_HOME: CACHE_HOME }
 
 async function coints (args: string[], env: Record<string, string> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
   try {
@@ -28,7 +33,7 @@ async function coints (args: string[], env: Record<string, string> = {}): Promis
 test('the launcher runs on the system Node (v20) by re-executing on the bundled Node 24', async t => {
   const systemNode = ['/usr/bin/node', '/usr/local/bin/node'].find(p => existsSync(p))
   if (systemNode === undefined) return t.skip('no system node')
-  const { stdout } = await run(systemNode, [BIN, '--help'])
+  const { stdout } = await run(systemNode, [BIN, '--help'], { env: LAUNCHER_ENV })
   assert.match(stdout, /usage: coints <command>/)
 })
 
@@ -239,11 +244,28 @@ function running (pid: number): boolean {
   }
 }
 
+test('the launcher\'s node keeps V8\'s compile cache in the user\'s cache dir, written once it runs, for the next start to load its modules from', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'coints-launcher-cache-'))
+  t.after(async () => { await rm(dir, { recursive: true, force: true }) })
+  const { NODE_COMPILE_CACHE: _, ...env } = process.env
+  const cache = join(dir, 'coints', 'compile-cache')
+  const args = ['node', '--no-http', '--no-p2p', '--network', 'regtest', '--datadir', join(dir, 'node'), '--rpc-port', String(await freePort()), '--log-level', 'warn']
+  const launcher = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore', env: { ...env, XDG_CACHE_HOME: dir } })
+  t.after(() => { launcher.kill('SIGKILL') })
+  const exited = once(launcher, 'exit')
+  await waitFor(async () => {
+    const found = await readdir(cache, { recursive: true, withFileTypes: true }).catch(() => [])
+    return found.filter(f => f.isFile()).length > 100
+  }, 'the compile cache to be written under XDG_CACHE_HOME/coints/compile-cache', 60_000)
+  launcher.kill('SIGTERM')
+  assert.deepEqual(await exited, [0, null])
+})
+
 test('SIGKILL of the launcher (bin/coints.js) stops the node it started: no node process remains, the datadir is free', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'coints-launcher-'))
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const target = ['--network', 'regtest', '--datadir', dir, '--rpc-port', String(await freePort())]
-  const launcher = spawn(process.execPath, [BIN, 'node', '--no-http', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore' })
+  const launcher = spawn(process.execPath, [BIN, 'node', '--no-http', ...target, '--no-p2p', '--log-level', 'warn'], { stdio: 'ignore', env: LAUNCHER_ENV })
   const launcherPid = launcher.pid as number
   await waitFor(async () => (await coints(['rpc', ...target, 'getblockcount'])).code === 0, 'the node to answer RPC')
   const children = readFileSync(`/proc/${launcherPid}/task/${launcherPid}/children`, 'utf8').trim().split(/\s+/).map(Number)
@@ -265,7 +287,7 @@ test('Ctrl-C at a terminal under the launcher reaches the node twice (from the t
   const dir = await mkdtemp(join(tmpdir(), 'coints-launcher-'))
   t.after(async () => { await rm(dir, { recursive: true, force: true }) })
   const target = ['--network', 'regtest', '--datadir', dir, '--rpc-port', String(await freePort())]
-  const launcher = spawn(process.execPath, [BIN, 'node', '--no-http', ...target, '--no-p2p'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const launcher = spawn(process.execPath, [BIN, 'node', '--no-http', ...target, '--no-p2p'], { stdio: ['ignore', 'ignore', 'pipe'], env: LAUNCHER_ENV })
   const launcherPid = launcher.pid as number
   t.after(() => { launcher.kill('SIGKILL') })
   let stderr = ''
