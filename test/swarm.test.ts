@@ -156,3 +156,36 @@ test('a timeline with a skewed clock, a partition, a crash and a late join conve
     await rm(dir, { recursive: true, force: true })
   }
 })
+
+test('a loopback swarm of nodes sharing processes (2 a process) survives the crash and restart of a node that shares one, converges, says how it hosted them, and repeats its choices with the same seed', async () => {
+  const args = ['--mode', 'loopback', '--nodes', '4', '--miners', '1', '--nodes-per-process', '2', '--scenario', 'steady,crash', '--phase-seconds', '3', '--seed', '777']
+  const first = await swarm(args)
+  assert.equal(first.code, 0, first.stdout + first.stderr)
+  assert.equal(first.report.converged, true)
+  assert.equal(first.report.running, 4)
+  assert.equal(first.report.nodesPerProcess, 2)
+  assert.equal(first.report.processes, 2)
+  assert.deepEqual(first.report.errors, [])
+  assert.match(first.stdout, /^ {2}node settings +.*; up to 2 nodes a process \(2 processes\)$/m)
+  // The victim is a node that does not mine: each of them shares a process with another node.
+  const choices = first.report.choices as { faults: string[], miners: number[] }
+  assert.match(choices.faults[0], /^crash [1-3]$/)
+  assert.match(first.stderr, /^swarm: crash: restarted node [1-3]$/m)
+  assert.ok((first.report.rssPerNodeMb as number) > 0)
+  assert.ok((first.report.cpuSecondsPerNodeMinute as number) > 0)
+
+  const second = await swarm(args)
+  assert.equal(second.code, 0, second.stdout + second.stderr)
+  const again = second.report.choices as { faults: string[], miners: number[] }
+  assert.deepEqual(again.faults, choices.faults)
+  const n = Math.min(again.miners.length, choices.miners.length)
+  assert.deepEqual(again.miners.slice(0, n), choices.miners.slice(0, n))
+})
+
+test('--nodes-per-process is refused outside loopback mode', async () => {
+  await assert.rejects(run(process.execPath, [MAIN, 'swarm', '--mode', 'lan', '--nodes-per-process', '2']), (err: { code: number, stderr: string }) => {
+    assert.equal(err.code, 2)
+    assert.match(err.stderr, /--nodes-per-process is for --mode loopback/)
+    return true
+  })
+})

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
+import { fork, spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { NODE_RUNTIME_FLAGS } from '../node/runtime-flags.ts'
@@ -9,9 +9,11 @@ import type { RpcCall } from '../rpc/contract.ts'
 import { freePort } from '../util/free-port.ts'
 import { waitFor } from '../util/wait-for.ts'
 import type { HostNetwork } from './netns.ts'
+import type { GroupNotice, GroupOrder } from './node-group.ts'
 
 const MAIN = new URL('../cli/main.ts', import.meta.url).pathname
 const AGENT = new URL('./agent.ts', import.meta.url).pathname
+const GROUP = new URL('../cli/node-group.ts', import.meta.url).pathname
 const regtest = getNetwork('regtest')
 
 /** One node process on this machine (of a swarm, or a benchmark's), and RPC to it. */
@@ -27,23 +29,31 @@ export interface NodeHost {
   /** Calls of the node's RPC, typed by the contract. */
   readonly rpc: RpcCall
   readonly alive: boolean
-  /** The node process's pid while it runs (for memory figures). */
+  /** The pid of the process the node runs in while it runs (for memory and CPU figures; nodes sharing a process share it). */
   readonly pid: number | undefined
 }
 
-function nodeArgs (datadir: string, rpcPort: number, extra: string[]): string[] {
-  return [...NODE_RUNTIME_FLAGS, MAIN, 'node', '--network', 'regtest', '--datadir', datadir, '--rpc-port', String(rpcPort), '--log-level', 'warn', ...extra]
+/** A swarm node's `coints node` flags. */
+function nodeFlags (datadir: string, rpcPort: number, extra: string[]): string[] {
+  return ['--network', 'regtest', '--datadir', datadir, '--rpc-port', String(rpcPort), '--log-level', 'warn', ...extra]
+}
+
+/** A node process's arguments. */
+function nodeArgs (flags: string[]): string[] {
+  return [...NODE_RUNTIME_FLAGS, MAIN, 'node', ...flags]
 }
 
 /**
  * A node's output is dropped, unless COINTS_SWARM_LOGS is set: then its stderr
- * (its log, and libp2p's debug log with DEBUG=libp2p:*) goes to <datadir>.log.
+ * (its log, and libp2p's debug log with DEBUG=libp2p:*) goes to <name>.log
+ * (<datadir>.log; a node group's, group<N>.log, holds its nodes' logs).
  */
-function spawnNode (start: (stdio: StdioOptions) => ChildProcess, datadir: string): ChildProcess {
-  if (process.env.COINTS_SWARM_LOGS === undefined) return start('ignore')
-  const log = openSync(`${datadir}.log`, 'a')
+function spawnNode (start: (stdio: StdioOptions) => ChildProcess, name: string, ipc = false): ChildProcess {
+  const channel: Array<'ipc'> = ipc ? ['ipc'] : []
+  if (process.env.COINTS_SWARM_LOGS === undefined) return start(['ignore', 'ignore', 'ignore', ...channel])
+  const log = openSync(`${name}.log`, 'a')
   try {
-    return start(['ignore', 'ignore', log])
+    return start(['ignore', 'ignore', log, ...channel])
   } finally {
     closeSync(log)
   }
@@ -72,13 +82,32 @@ export async function waitForRpc (host: NodeHost, timeoutMs: number, intervalMs:
   await waitFor(async () => await host.rpc('getblockchaininfo').then(() => true, () => false), `node ${host.index} to answer RPC`, timeoutMs, intervalMs)
 }
 
-/** A node on this machine's loopback, found through bootstrap lists. */
+/** A loopback node's ports, picked at its first start and kept through restarts (its peers know its address), and RPC to it. */
+class LoopbackPorts {
+  readonly #datadir: string
+  #rpc = 0
+  #p2p = 0
+
+  constructor (datadir: string) { this.#datadir = datadir }
+
+  /** The node's flags: these ports, no mDNS, an HTTP server (its metrics) on a port the system picks. */
+  async flags (extraArgs: string[]): Promise<string[]> {
+    if (this.#rpc === 0) {
+      this.#rpc = await freePort()
+      this.#p2p = await freePort()
+    }
+    return nodeFlags(this.#datadir, this.#rpc, ['--listen', `/ip4/127.0.0.1/tcp/${this.#p2p}`, '--no-mdns', '--http', '127.0.0.1:0', ...extraArgs])
+  }
+
+  readonly rpc = typedRpc(async (method, params) => await callRpcRaw({ datadir: this.#datadir, port: this.#rpc, timeoutMs: RPC_TIMEOUT_MS }, method, params))
+}
+
+/** A node on this machine's loopback, found through bootstrap lists, in a process of its own. */
 export class LoopbackHost implements NodeHost {
   readonly index: number
   readonly datadir: string
   readonly #env: NodeJS.ProcessEnv | undefined
-  #rpcPort = 0
-  #p2pPort = 0
+  readonly #ports: LoopbackPorts
   #child: ChildProcess | undefined
 
   /** `env`: the node process's environment (default this process's). */
@@ -86,25 +115,129 @@ export class LoopbackHost implements NodeHost {
     this.index = index
     this.datadir = datadir
     this.#env = env
+    this.#ports = new LoopbackPorts(datadir)
+    this.rpc = this.#ports.rpc
   }
 
-  get alive (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
+  get alive (): boolean { return isRunning(this.#child) }
   get pid (): number | undefined { return this.alive ? this.#child?.pid : undefined }
 
   async start (extraArgs: string[], signal?: AbortSignal): Promise<void> {
-    if (this.#rpcPort === 0) {
-      this.#rpcPort = await freePort()
-      this.#p2pPort = await freePort()
-    }
+    const flags = await this.#ports.flags(extraArgs)
     // After the last await: a stop that came meanwhile has already passed this host by.
     signal?.throwIfAborted()
-    this.#child = spawnNode(stdio => spawn(process.execPath, nodeArgs(this.datadir, this.#rpcPort, ['--listen', `/ip4/127.0.0.1/tcp/${this.#p2pPort}`, '--no-mdns', '--http', '127.0.0.1:0', ...extraArgs]), { stdio, env: this.#env }), this.datadir)
+    this.#child = spawnNode(stdio => spawn(process.execPath, nodeArgs(flags), { stdio, env: this.#env }), this.datadir)
   }
 
   async kill (): Promise<void> { await exitOf(this.#child, 'SIGKILL') }
   async stop (): Promise<void> { await exitOf(this.#child, 'SIGTERM') }
 
-  readonly rpc = typedRpc(async (method, params) => await callRpcRaw({ datadir: this.datadir, port: this.#rpcPort, timeoutMs: RPC_TIMEOUT_MS }, method, params))
+  readonly rpc: RpcCall
+}
+
+function isRunning (child: ChildProcess | undefined): boolean {
+  return child !== undefined && child.exitCode === null && child.signalCode === null
+}
+
+/**
+ * A process hosting several loopback nodes (src/cli/node-group.ts), forked at
+ * its first member's start and ended once none runs (forked again if one
+ * restarts then).
+ */
+export class NodeGroupProcess {
+  readonly #name: string
+  readonly #env: NodeJS.ProcessEnv | undefined
+  #child: ChildProcess | undefined
+  /** Each running member's end, by node index. */
+  readonly #ends = new Map<number, { ended: Promise<void>, end: () => void }>()
+  /** Why members failed (to start, or while running), for the swarm's report. */
+  readonly errors: string[] = []
+
+  /** `name`: where its log goes with COINTS_SWARM_LOGS (<name>.log). */
+  constructor (name: string, env?: NodeJS.ProcessEnv) {
+    this.#name = name
+    this.#env = env
+  }
+
+  get pid (): number | undefined { return isRunning(this.#child) ? this.#child?.pid : undefined }
+
+  running (index: number): boolean { return this.#ends.has(index) }
+
+  start (index: number, args: string[]): void {
+    let end = (): void => {}
+    const ended = new Promise<void>(resolve => { end = resolve })
+    this.#ends.set(index, { ended, end })
+    this.#order({ do: 'start', index, args })
+  }
+
+  /** Orders member `index` to stop (or crash) and waits for its end; the process ends with its last member. */
+  async end (index: number, how: 'stop' | 'crash'): Promise<void> {
+    const member = this.#ends.get(index)
+    if (member === undefined) return
+    this.#order({ do: how, index })
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<false>(resolve => { timer = setTimeout(resolve, EXIT_DEADLINE_MS, false) })
+    const inTime = await Promise.race([member.ended.then(() => true), late])
+    clearTimeout(timer)
+    // A member that would not stop is dropped with its whole process (the others go down with it).
+    if (!inTime) await exitOf(this.#child, 'SIGKILL')
+    if (this.#ends.size === 0) {
+      this.#child?.disconnect()
+      await exitOf(this.#child, 'SIGTERM')
+    }
+  }
+
+  #order (order: GroupOrder): void {
+    if (!isRunning(this.#child) || this.#child?.connected !== true) this.#child = this.#fork()
+    this.#child.send(order)
+  }
+
+  #fork (): ChildProcess {
+    const child = spawnNode(stdio => fork(GROUP, [], { execArgv: [...NODE_RUNTIME_FLAGS], stdio, env: this.#env }), this.#name, true)
+    child.on('message', (notice: GroupNotice) => {
+      if (notice.error !== undefined) this.errors.push(`node ${notice.index}: ${notice.error}`)
+      this.#ended(notice.index)
+    })
+    // Its members end with it (not those of a process forked since, after this one's last member stopped).
+    child.once('exit', () => { if (this.#child === child) for (const index of [...this.#ends.keys()]) this.#ended(index) })
+    return child
+  }
+
+  #ended (index: number): void {
+    this.#ends.get(index)?.end()
+    this.#ends.delete(index)
+  }
+}
+
+/** A loopback node in a process it shares with others (a NodeGroupProcess): same flags, ports and RPC as a LoopbackHost's. */
+export class SharedHost implements NodeHost {
+  readonly index: number
+  readonly datadir: string
+  readonly group: NodeGroupProcess
+  readonly #ports: LoopbackPorts
+
+  constructor (index: number, datadir: string, group: NodeGroupProcess) {
+    this.index = index
+    this.datadir = datadir
+    this.group = group
+    this.#ports = new LoopbackPorts(datadir)
+    this.rpc = this.#ports.rpc
+  }
+
+  get alive (): boolean { return this.group.running(this.index) }
+  get pid (): number | undefined { return this.alive ? this.group.pid : undefined }
+
+  async start (extraArgs: string[], signal?: AbortSignal): Promise<void> {
+    const flags = await this.#ports.flags(extraArgs)
+    signal?.throwIfAborted()
+    this.group.start(this.index, flags)
+  }
+
+  /** Connections reset and no stop-time writes skipped: see NodeGroup's crash. */
+  async kill (): Promise<void> { await this.group.end(this.index, 'crash') }
+  async stop (): Promise<void> { await this.group.end(this.index, 'stop') }
+
+  readonly rpc: RpcCall
 }
 
 /**
@@ -137,7 +270,7 @@ export class LanHost implements NodeHost {
 
   async start (extraArgs: string[], signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted()
-    this.#child = spawnNode(stdio => this.#lan.spawn(this.index, process.execPath, nodeArgs(this.datadir, regtest.defaultRpcPort, ['--listen', `/ip4/0.0.0.0/tcp/${regtest.defaultPort}`, this.#mdns ? '--mdns' : '--no-mdns', ...extraArgs]), { stdio, env: this.#env }), this.datadir)
+    this.#child = spawnNode(stdio => this.#lan.spawn(this.index, process.execPath, nodeArgs(nodeFlags(this.datadir, regtest.defaultRpcPort, ['--listen', `/ip4/0.0.0.0/tcp/${regtest.defaultPort}`, this.#mdns ? '--mdns' : '--no-mdns', ...extraArgs])), { stdio, env: this.#env }), this.datadir)
     if (this.#agent === undefined) {
       const agent = this.#lan.spawn(this.index, process.execPath, [AGENT, this.datadir, String(regtest.defaultRpcPort), String(RPC_TIMEOUT_MS)], { stdio: ['pipe', 'pipe', 'ignore'] })
       createInterface({ input: agent.stdout as NodeJS.ReadableStream }).on('line', line => {

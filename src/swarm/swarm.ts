@@ -12,7 +12,7 @@ import { waitFor } from '../util/wait-for.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { getNetwork } from '../core/params.ts'
-import { LanHost, LoopbackHost, waitForRpc, type NodeHost } from './hosts.ts'
+import { LanHost, LoopbackHost, NodeGroupProcess, SharedHost, waitForRpc, type NodeHost } from './hosts.ts'
 import { isLanSupported, Lan, sweepStaleLans } from './netns.ts'
 import { NAT_KINDS, NatZoo, STUN_IPS, type NatKind, type ZooSpec } from './nat-zoo.ts'
 import { processCpuSeconds } from './process-cpu.ts'
@@ -39,6 +39,8 @@ export interface SwarmOptions {
   lateNodes: number
   /** Flags every node runs with (default SWARM_NODE_SETTINGS; a benchmark passes [] for the defaults). */
   nodeSettings?: readonly string[]
+  /** Loopback nodes sharing a process (default defaultNodesPerProcess); lan and nat nodes each have their own. */
+  nodesPerProcess?: number
   /** Makes every choice (who mines, who is paid, who crashes, which groups) the same from run to run. */
   seed: number
   /** Progress: `lasting` lines (a scenario starting or done) stay; the others replace each other. */
@@ -74,6 +76,10 @@ export interface SwarmReport {
   choices: { faults: string[], miners: number[] }
   /** The node flags the swarm chose so that many nodes fit on one machine. */
   nodeSettings: string[]
+  /** At most this many nodes shared a process (1: a process each). */
+  nodesPerProcess: number
+  /** Node processes the nodes were placed in (a restarted node's own process counted once). */
+  processes: number
   timeToPeersMs: number | null
   /** The slowest node's time from its own start to its first peer (late nodes too); null if one never had one. */
   slowestPeerAfterStartMs: number | null
@@ -90,13 +96,16 @@ export interface SwarmReport {
   height: number
   utxoSummaries: number
   converged: boolean
-  /** Mean resident memory of the node processes at the end, MB (Linux). */
+  /** Resident memory of the node processes at the end, summed and divided by the nodes they hosted then, MB (Linux). */
   rssPerNodeMb: number | null
   /** --mode nat only. */
   nat?: NatReport
-  /** CPU seconds (every thread) a node used a minute once mining began, mean of the nodes that ran throughout (Linux). */
+  /**
+   * CPU seconds (every thread) a node used a minute once mining began: the node processes that ran
+   * throughout, summed and divided by the nodes they hosted at the end (Linux).
+   */
   cpuSecondsPerNodeMinute: number | null
-  /** CPU seconds a node used from its start until mining began (start-up, peering, the first blocks), mean. */
+  /** CPU seconds a node used from its start until mining began (start-up, peering, the first blocks): the processes' sum over their nodes. */
   startCpuSecondsPerNode: number | null
   /** CPU seconds the swarm process itself used (its RPC polling), per minute. */
   swarmCpuSecondsPerMinute: number
@@ -135,6 +144,29 @@ const regtest = getNetwork('regtest')
  */
 export const SWARM_NODE_SETTINGS: readonly string[] = ['--verifier-threads', '0', '--dbcache', '4', '--mempool-max-bytes', '4000000']
 
+/**
+ * Loopback nodes a process for a swarm of `total`: up to 8, a process each (a
+ * SIGKILL is a real crash); beyond, 8 a process, as Node, V8 and the modules,
+ * loaded once a process, cost a node as much as its chain does.
+ */
+export function defaultNodesPerProcess (total: number): number {
+  return total <= 8 ? 1 : 8
+}
+
+/**
+ * Which process each of `total` loopback nodes runs in (-1: its own): `alone`
+ * (the timeline's crash victims: their crash is a SIGKILL) on their own, the
+ * others in ⌈n / perProcess⌉ groups, in turn, so that nodes started one after
+ * the other (two at a time) start in different processes.
+ */
+export function placeNodes (total: number, perProcess: number, alone: ReadonlySet<number>): number[] {
+  const shared = Array.from({ length: total }, (_, i) => i).filter(i => !alone.has(i))
+  const groups = perProcess <= 1 ? 0 : Math.ceil(shared.length / perProcess)
+  const place = new Array<number>(total).fill(-1)
+  if (groups > 0) for (const [n, i] of shared.entries()) place[i] = n % groups
+  return place
+}
+
 interface Sent { id: string, origin: number, hosts: Set<number> }
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -157,12 +189,13 @@ async function until (nodes: number, check: () => Promise<boolean>, timeoutMs: n
 export class Swarm {
   readonly #o: SwarmOptions
   readonly #hosts: NodeHost[] = []
+  readonly #groups: NodeGroupProcess[] = []
   #lan: Lan | undefined
   #zoo: NatZoo | undefined
   #dir = ''
   #mining = false
   /** The groups of the partition under way. */
-  #groups: NodeHost[][] | undefined
+  #sides: NodeHost[][] | undefined
   /** Crashed nodes not restarted yet, oldest first. */
   readonly #down: NodeHost[] = []
   /** Restarts whose node is still catching up. */
@@ -196,8 +229,8 @@ export class Swarm {
   #t0 = 0
   readonly #samples: SwarmSample[] = []
   readonly #events: SwarmRecord['events'] = []
-  /** Each node's process and CPU seconds when mining began. */
-  readonly #cpuAtMining = new Map<NodeHost, { pid: number, seconds: number }>()
+  /** Each node process's CPU seconds when mining began, by pid, and the nodes it hosted then. */
+  readonly #cpuAtMining = new Map<number, { seconds: number, nodes: number }>()
   #miningSince = 0
   #record: SwarmRecord | undefined
 
@@ -212,7 +245,9 @@ export class Swarm {
 
   get #settings (): readonly string[] { return this.#o.nodeSettings ?? SWARM_NODE_SETTINGS }
 
-  get #cut (): boolean { return this.#groups !== undefined || this.#down.length > 0 || this.#catchingUp > 0 }
+  #perProcess (total: number): number { return this.#o.mode === 'loopback' ? this.#o.nodesPerProcess ?? defaultNodesPerProcess(total) : 1 }
+
+  get #cut (): boolean { return this.#sides !== undefined || this.#down.length > 0 || this.#catchingUp > 0 }
 
   #progress (line: string, lasting = false): void {
     this.#o.onProgress?.(line, lasting)
@@ -279,9 +314,16 @@ export class Swarm {
     const net = this.#lan ?? this.#zoo
     // V8's code cache on disk, filled by the first node: each further start compiles less (0.85 to 0.55 CPU s of module loading).
     const env = { ...process.env, NODE_COMPILE_CACHE: join(this.#dir, 'compile-cache') }
+    const alone = new Set((o.timeline ?? []).flatMap(e => e.do === 'crash' && e.node !== undefined ? [e.node] : []))
+    const place = placeNodes(total, net === undefined ? this.#perProcess(total) : 1, alone)
     for (let i = 0; i < total; i++) {
       const datadir = join(this.#dir, `node${i}`)
-      this.#hosts.push(net === undefined ? new LoopbackHost(i, datadir, env) : new LanHost(i, datadir, net, { mdns: o.mode === 'lan', env }))
+      if (net !== undefined) this.#hosts.push(new LanHost(i, datadir, net, { mdns: o.mode === 'lan', env }))
+      else if (place[i] < 0) this.#hosts.push(new LoopbackHost(i, datadir, env))
+      else {
+        this.#groups[place[i]] ??= new NodeGroupProcess(join(this.#dir, `group${place[i]}`), env)
+        this.#hosts.push(new SharedHost(i, datadir, this.#groups[place[i]]))
+      }
     }
     // A skew at 0 is how the node starts.
     for (const e of o.timeline ?? []) if (e.do === 'skew' && e.at === 0 && e.node !== undefined) this.#skews.set(e.node, e.seconds)
@@ -506,19 +548,19 @@ export class Swarm {
     if (this.#lan !== undefined && sides.length > 2) throw new Error('a LAN swarm is split into two groups at most')
     const names = sides.map(s => s.map(h => h.index).sort((a, b) => a - b).join(','))
     this.#fault(`partition ${names.join(' | ')}`)
-    this.#groups = sides
+    this.#sides = sides
     await this.#split(sides, true)
     this.#event('partition', `partition: split ${sides.map(s => s.length).join(' | ')} (${names.join(' | ')})`)
   }
 
   /** Heals the partition and times the agreement. */
   async #heal (): Promise<number | null> {
-    const sides = this.#groups
+    const sides = this.#sides
     if (sides === undefined) return null
     await this.#split(sides, false)
     this.#event('heal', 'partition: healed')
     const ms = await this.#waitConverged(this.#hosts.filter(h => h.alive), 60_000)
-    this.#groups = undefined
+    this.#sides = undefined
     if (ms === null) this.#errors.push('no agreement within 60 s of the heal')
     return ms
   }
@@ -635,6 +677,8 @@ export class Swarm {
       seed: this.#o.seed,
       choices: this.#choices,
       nodeSettings: [...this.#settings],
+      nodesPerProcess: this.#perProcess(this.#hosts.length),
+      processes: this.#groups.length + this.#hosts.filter(h => !(h instanceof SharedHost)).length,
       timeToPeersMs,
       slowestPeerAfterStartMs: await Promise.all(this.#firstPeer).then(ms => ms.includes(null) ? null : Math.max(...ms as number[])),
       blocks: this.#mined,
@@ -649,11 +693,11 @@ export class Swarm {
       height: Math.max(...infos.map(i => i.height)),
       utxoSummaries,
       converged: converged && tips === 1 && utxoSummaries === 1 && hosts.length === this.#hosts.length,
-      rssPerNodeMb: await meanRssMb(hosts),
+      rssPerNodeMb: await rssPerNodeMb(hosts),
       ...(this.#zoo === undefined ? {} : { nat: await this.#natReport(hosts, this.#zoo) }),
       ...await this.#cpuFigures(hosts),
       swarmCpuSecondsPerMinute: 0,
-      errors: this.#errors.slice(0, 20)
+      errors: [...this.#errors, ...this.#groups.flatMap(g => g.errors)].slice(0, 20)
     }
     this.#record = { report, samples: this.#samples, events: this.#events, blockDelaysMs, txDelaysMs }
     return report
@@ -661,24 +705,32 @@ export class Swarm {
 
   async #readCpu (): Promise<void> {
     this.#miningSince = Date.now()
-    for (const h of this.#hosts) {
-      const seconds = h.pid === undefined ? undefined : await processCpuSeconds(h.pid)
-      if (seconds !== undefined && h.pid !== undefined) this.#cpuAtMining.set(h, { pid: h.pid, seconds })
+    for (const [pid, nodes] of nodesByPid(this.#hosts)) {
+      const seconds = await processCpuSeconds(pid)
+      if (seconds !== undefined) this.#cpuAtMining.set(pid, { seconds, nodes })
     }
   }
 
-  /** Start-up CPU, and CPU a minute since mining began of the nodes whose process ran throughout (a restarted one started afresh). */
+  /**
+   * Start-up CPU, and CPU a minute since mining began of the processes that ran throughout (a restarted
+   * node's own process started afresh), each process's divided among the nodes it hosted.
+   */
   async #cpuFigures (hosts: NodeHost[]): Promise<Pick<SwarmReport, 'cpuSecondsPerNodeMinute' | 'startCpuSecondsPerNode'>> {
-    const starts = [...this.#cpuAtMining.values()].map(c => c.seconds)
-    const rates: number[] = []
-    const minutes = (Date.now() - this.#miningSince) / 60_000
-    for (const h of hosts) {
-      const before = this.#cpuAtMining.get(h)
-      const now = h.pid === undefined ? undefined : await processCpuSeconds(h.pid)
-      if (before !== undefined && before.pid === h.pid && now !== undefined) rates.push((now - before.seconds) / minutes)
+    const atMining = [...this.#cpuAtMining.values()]
+    let used = 0
+    let nodes = 0
+    for (const [pid, count] of nodesByPid(hosts)) {
+      const before = this.#cpuAtMining.get(pid)
+      const now = await processCpuSeconds(pid)
+      if (before === undefined || now === undefined) continue
+      used += now - before.seconds
+      nodes += count
     }
-    const mean = (xs: number[]): number | null => xs.length === 0 ? null : round2(xs.reduce((a, b) => a + b, 0) / xs.length)
-    return { cpuSecondsPerNodeMinute: mean(rates), startCpuSecondsPerNode: mean(starts) }
+    const per = (seconds: number, n: number): number | null => n === 0 ? null : round2(seconds / n)
+    return {
+      cpuSecondsPerNodeMinute: per(used / ((Date.now() - this.#miningSince) / 60_000), nodes),
+      startCpuSecondsPerNode: per(atMining.reduce((a, c) => a + c.seconds, 0), atMining.reduce((a, c) => a + c.nodes, 0))
+    }
   }
 
   async #natReport (hosts: NodeHost[], zoo: NatZoo): Promise<NatReport> {
@@ -707,13 +759,24 @@ export class Swarm {
 
 const round2 = (x: number): number => Math.round(x * 100) / 100
 
-async function meanRssMb (hosts: NodeHost[]): Promise<number | null> {
-  const values: number[] = []
-  for (const h of hosts) {
-    const mb = h.pid === undefined ? undefined : await residentMemoryMb(h.pid)
-    if (mb !== undefined) values.push(mb)
+/** The running nodes of each process, by its pid (nodes sharing a process share its pid). */
+function nodesByPid (hosts: NodeHost[]): Map<number, number> {
+  const counts = new Map<number, number>()
+  for (const h of hosts) if (h.pid !== undefined) counts.set(h.pid, (counts.get(h.pid) ?? 0) + 1)
+  return counts
+}
+
+/** The node processes' resident memory, summed and divided by the nodes they host. */
+async function rssPerNodeMb (hosts: NodeHost[]): Promise<number | null> {
+  let mb = 0
+  let nodes = 0
+  for (const [pid, count] of nodesByPid(hosts)) {
+    const rss = await residentMemoryMb(pid)
+    if (rss === undefined) continue
+    mb += rss
+    nodes += count
   }
-  return values.length === 0 ? null : Math.round(values.reduce((a, b) => a + b, 0) / values.length)
+  return nodes === 0 ? null : Math.round(mb / nodes)
 }
 
 function natLines (nat: NatReport): string[] {
@@ -739,7 +802,7 @@ export function formatReport (r: SwarmReport): string {
     `  resident memory per node     ${r.rssPerNodeMb ?? '?'} MB`,
     ...(r.nat === undefined ? [] : natLines(r.nat)),
     `  CPU per node                 ${r.cpuSecondsPerNodeMinute ?? '?'} s a minute once mining began, ${r.startCpuSecondsPerNode ?? '?'} s before (the swarm's own ${r.swarmCpuSecondsPerMinute} s a minute)`,
-    `  node settings                ${r.nodeSettings.length === 0 ? 'the defaults' : r.nodeSettings.join(' ')}`,
+    `  node settings                ${r.nodeSettings.length === 0 ? 'the defaults' : r.nodeSettings.join(' ')}; ${r.nodesPerProcess === 1 ? 'a process each' : `up to ${r.nodesPerProcess} nodes a process`} (${r.processes} processes)`,
     `  seed                         ${r.seed} (--seed ${r.seed} makes the same choices)`,
     `  tips ${r.tips}, UTXO set summaries ${r.utxoSummaries}: ${r.converged ? 'CONVERGED' : 'NOT CONVERGED'}`,
     ...r.errors.map(e => `  ! ${e}`)

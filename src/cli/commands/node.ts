@@ -183,6 +183,11 @@ export async function nodeOptionsFrom (values: Record<string, unknown>): Promise
   }
 }
 
+/** NodeOptions from a `coints node` command line (also a node group's start order: the same flags mean the same). */
+export async function nodeOptionsOfArgs (argv: string[]): Promise<NodeOptions> {
+  return await nodeOptionsFrom(parseFlags(nodeCommand, argv, flags).values)
+}
+
 export const nodeCommand: Command = {
   name: 'node',
   summary: 'Runs a coints node: chain, mempool, miner, peer-to-peer networking and JSON-RPC. Logs go to stderr; Ctrl-C (SIGINT), SIGTERM or SIGHUP stops it cleanly, and so does the end of bin/coints.js that started it.',

@@ -18,6 +18,7 @@ const flags = {
   'block-interval-ms': { type: 'string' },
   'tx-rate': { type: 'string' },
   'late-nodes': { type: 'string' },
+  'nodes-per-process': { type: 'string' },
   seed: { type: 'string' },
   report: { type: 'string' },
   json: { type: 'boolean' },
@@ -63,15 +64,16 @@ export const swarmCommand: Command = {
   summary: 'Runs a swarm of regtest nodes on this machine, mines and sends transactions among them, applies faults and reports propagation and convergence (exit status 1 when they did not converge).',
   usage: 'coints swarm [--nodes N] [--miners M] [--mode loopback|lan|nat] [--scenario steady,partition,crash,late|all | --scenario-file FILE] [--seed N] [--report FILE.html] [--json]',
   flags: [
-    ['--nodes N', 'node processes (default 8)'],
+    ['--nodes N', 'nodes (default 8)'],
     ['--miners M', 'of which mining, in turn (default 2)'],
     ['--mode loopback|lan|nat', 'loopback: bootstrap lists on 127.0.0.1 (anywhere); lan: each node in its own network namespace on a bridge, found by mDNS (root and iproute2); nat: two public nodes and the others each behind a home router (port-restricted, UPnP or symmetric NAT) on a simulated internet with a STUN server, found through the DHT (root, iproute2, iptables, nftables, miniupnpd, stund)'],
-    ['--scenario LIST', 'steady, partition (split, both sides mine, heal), crash (SIGKILL and restart), late (add nodes that must sync), or all (default steady)'],
+    ['--scenario LIST', 'steady, partition (split, both sides mine, heal), crash (SIGKILL and restart; a node sharing a process has its connections reset and stops, its stop-time writes made), late (add nodes that must sync), or all (default steady)'],
     ['--scenario-file FILE', 'JSON with these flags\' names, and a "timeline" of events instead of --scenario (see config/swarm-timeline.example.json)'],
     ['--phase-seconds S', 'length of each scenario phase (default 10)'],
     ['--block-interval-ms N', 'time between blocks (default 1000)'],
     ['--tx-rate R', 'wallet-to-wallet sends per second (default 2; 0 for none)'],
     ['--late-nodes N', 'nodes added by the late scenario (default 2)'],
+    ['--nodes-per-process N', 'loopback nodes hosted by one process, each with its own datadir, database, libp2p and ports (default 1 up to 8 nodes, else 8; a timeline\'s "crash" of a named node gives that node a process of its own, for a real SIGKILL)'],
     ['--seed N', 'makes every choice (who mines each block, who is paid, which node crashes, which groups a partition makes) the same from run to run (default: a random one, shown in the report)'],
     ['--report FILE.html', 'also write the report as one self-contained HTML page with plots: heights with the faults marked, propagation CDFs, peers, reorganisations'],
     ['--json', 'end with the report as one JSON object on the last line of stdout']
@@ -87,6 +89,7 @@ export const swarmCommand: Command = {
     const nodes = intFlag('nodes', v.nodes, 2, 200) ?? 8
     const mode = v.mode ?? 'loopback'
     if (mode !== 'loopback' && mode !== 'lan' && mode !== 'nat') throw new UsageError('BAD_FLAGS', '--mode must be loopback, lan or nat')
+    if (mode !== 'loopback' && v['nodes-per-process'] !== undefined) throw new UsageError('BAD_FLAGS', '--nodes-per-process is for --mode loopback: lan and nat nodes each run in their own namespace')
     const options: SwarmOptions = {
       nodes,
       miners: intFlag('miners', v.miners, 1, 200) ?? 2,
@@ -96,6 +99,7 @@ export const swarmCommand: Command = {
       blockIntervalMs: intFlag('block-interval-ms', v['block-interval-ms'], 50, 600_000) ?? 1_000,
       txRate: intFlag('tx-rate', v['tx-rate'], 0, 1_000) ?? 2,
       lateNodes: intFlag('late-nodes', v['late-nodes'], 1, 100) ?? 2,
+      nodesPerProcess: intFlag('nodes-per-process', v['nodes-per-process'], 1, 200),
       timeline: file?.timeline === undefined ? undefined : timelineOf(parsed['scenario-file'] as string, file.timeline, nodes),
       seed: intFlag('seed', v.seed, 0, 4_294_967_295) ?? randomInt(2 ** 32 - 1),
       onProgress: (line, lasting) => {
