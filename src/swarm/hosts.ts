@@ -16,15 +16,15 @@ const AGENT = new URL('./agent.ts', import.meta.url).pathname
 const GROUP = new URL('../cli/node-group.ts', import.meta.url).pathname
 const regtest = getNetwork('regtest')
 
-/** One node process on this machine (of a swarm, or a benchmark's), and RPC to it. */
+/** One node on this machine (of a swarm, or a benchmark's), in a process of its own or shared, and RPC to it. */
 export interface NodeHost {
   readonly index: number
   readonly datadir: string
-  /** Starts (or restarts, on the same datadir) the node process; never once `signal` has aborted (the swarm is stopping). */
+  /** Starts (or restarts, on the same datadir) the node; never once `signal` has aborted (the swarm is stopping). */
   start: (extraArgs: string[], signal?: AbortSignal) => Promise<void>
-  /** SIGKILL: a crash. */
+  /** A crash: SIGKILL of a process of its own (a node sharing one: SharedHost.kill). */
   kill: () => Promise<void>
-  /** SIGTERM, then wait for the exit. */
+  /** A clean stop (SIGTERM, or an order to a shared process), then wait for the end. */
   stop: () => Promise<void>
   /** Calls of the node's RPC, typed by the contract. */
   readonly rpc: RpcCall
@@ -182,7 +182,8 @@ export class NodeGroupProcess {
     // A member that would not stop is dropped with its whole process (the others go down with it).
     if (!inTime) await exitOf(this.#child, 'SIGKILL')
     if (this.#ends.size === 0) {
-      this.#child?.disconnect()
+      // Its channel closing is its order to exit (another member's end may have closed it already).
+      if (this.#child?.connected === true) this.#child.disconnect()
       await exitOf(this.#child, 'SIGTERM')
     }
   }

@@ -593,7 +593,7 @@ export class Swarm {
     }
   }
 
-  /** SIGKILLs node `index` (absent: a running node that does not mine, the seed's choice). */
+  /** Crashes node `index` (absent: a running node that does not mine, the seed's choice): a SIGKILL, or the drop of a node sharing a process (SharedHost.kill). */
   async #crash (miners: NodeHost[], index?: number): Promise<NodeHost> {
     const running = this.#hosts.filter(h => h.alive)
     const idle = running.filter(h => !miners.includes(h))
@@ -605,7 +605,7 @@ export class Swarm {
     const arrivals = await victim.rpc('getarrivals', [ids])
     this.#arrivalsBeforeCrash.set(victim.index, new Map(ids.flatMap((id, n) => arrivals[n] === null ? [] : [[id, arrivals[n] as number]])))
     await victim.kill()
-    this.#event('crash', `crash: killed node ${victim.index}`)
+    this.#event('crash', victim instanceof SharedHost ? `crash: dropped node ${victim.index} (it shares a process: connections reset, then stopped)` : `crash: killed node ${victim.index}`)
     return victim
   }
 
