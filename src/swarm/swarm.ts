@@ -443,7 +443,8 @@ export class Swarm {
     await host.start(extra, this.#abort.signal)
     const spawned = Date.now()
     this.#started = Math.max(this.#started, host.index + 1)
-    await waitForRpc(host, 60_000, 100)
+    // Every 20 ms: a node sharing a process starts in some 50-100 ms of CPU, so a coarser poll would be most of its start (a refused call costs nothing).
+    await waitForRpc(host, 60_000, 20)
     // Watched in the background: the next node starts meanwhile.
     if (first) this.#firstPeer.push(until(1, async () => await host.rpc('getconnectioncount') > 0, 60_000).then(ms => ms === null ? null : Date.now() - spawned))
   }
