@@ -803,7 +803,7 @@ export function formatReport (r: SwarmReport): string {
     `  resident memory per node     ${r.rssPerNodeMb ?? '?'} MB`,
     ...(r.nat === undefined ? [] : natLines(r.nat)),
     `  CPU per node                 ${r.cpuSecondsPerNodeMinute ?? '?'} s a minute once mining began, ${r.startCpuSecondsPerNode ?? '?'} s before (the swarm's own ${r.swarmCpuSecondsPerMinute} s a minute)`,
-    `  node settings                ${r.nodeSettings.length === 0 ? 'the defaults' : r.nodeSettings.join(' ')}; ${r.nodesPerProcess === 1 ? 'a process each' : `up to ${r.nodesPerProcess} nodes a process`} (${r.processes} process${r.processes === 1 ? "" : "es"})`,
+    `  node settings                ${r.nodeSettings.length === 0 ? 'the defaults' : r.nodeSettings.join(' ')}; ${r.nodesPerProcess === 1 ? 'a process each' : `up to ${r.nodesPerProcess} nodes a process`} (${r.processes} process${r.processes === 1 ? '' : 'es'})`,
     `  seed                         ${r.seed} (--seed ${r.seed} makes the same choices)`,
     `  tips ${r.tips}, UTXO set summaries ${r.utxoSummaries}: ${r.converged ? 'CONVERGED' : 'NOT CONVERGED'}`,
     ...r.errors.map(e => `  ! ${e}`)
