@@ -64,10 +64,11 @@ const RPC_TIMEOUT_MS = 120_000
 /** A process that has not exited this long after SIGTERM gets SIGKILL. */
 const EXIT_DEADLINE_MS = 15_000
 
-async function exitOf (child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+/** Sends `signal` (null: none, the process was told otherwise) and waits for the exit; SIGKILL after EXIT_DEADLINE_MS. */
+async function exitOf (child: ChildProcess | undefined, signal: NodeJS.Signals | null): Promise<void> {
   if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<true>(resolve => child.once('exit', () => { resolve(true) }))
-  child.kill(signal)
+  if (signal !== null) child.kill(signal)
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<false>(resolve => { timer = setTimeout(resolve, EXIT_DEADLINE_MS, false) })
   const inTime = await Promise.race([exited, late])
@@ -182,9 +183,10 @@ export class NodeGroupProcess {
     // A member that would not stop is dropped with its whole process (the others go down with it).
     if (!inTime) await exitOf(this.#child, 'SIGKILL')
     if (this.#ends.size === 0) {
-      // Its channel closing is its order to exit (another member's end may have closed it already).
+      // Its channel closing is its order to exit (another member's end may have closed it already): it exits
+      // by itself, as a node process does at SIGTERM (so that --cpu-prof, say, writes its profile).
       if (this.#child?.connected === true) this.#child.disconnect()
-      await exitOf(this.#child, 'SIGTERM')
+      await exitOf(this.#child, null)
     }
   }
 
