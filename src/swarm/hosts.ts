@@ -202,7 +202,11 @@ export class NodeGroupProcess {
       this.#ended(notice.index)
     })
     // Its members end with it (not those of a process forked since, after this one's last member stopped).
-    child.once('exit', () => { if (this.#child === child) for (const index of [...this.#ends.keys()]) this.#ended(index) })
+    child.once('exit', (code, signal) => {
+      if (this.#child !== child || this.#ends.size === 0) return
+      this.errors.push(`a node group process exited (${signal ?? `code ${code}`}) while nodes ${[...this.#ends.keys()].join(', ')} ran in it`)
+      for (const index of [...this.#ends.keys()]) this.#ended(index)
+    })
     return child
   }
 
@@ -216,29 +220,29 @@ export class NodeGroupProcess {
 export class SharedHost implements NodeHost {
   readonly index: number
   readonly datadir: string
-  readonly group: NodeGroupProcess
+  readonly #group: NodeGroupProcess
   readonly #ports: LoopbackPorts
 
   constructor (index: number, datadir: string, group: NodeGroupProcess) {
     this.index = index
     this.datadir = datadir
-    this.group = group
+    this.#group = group
     this.#ports = new LoopbackPorts(datadir)
     this.rpc = this.#ports.rpc
   }
 
-  get alive (): boolean { return this.group.running(this.index) }
-  get pid (): number | undefined { return this.alive ? this.group.pid : undefined }
+  get alive (): boolean { return this.#group.running(this.index) }
+  get pid (): number | undefined { return this.alive ? this.#group.pid : undefined }
 
   async start (extraArgs: string[], signal?: AbortSignal): Promise<void> {
     const flags = await this.#ports.flags(extraArgs)
     signal?.throwIfAborted()
-    this.group.start(this.index, flags)
+    this.#group.start(this.index, flags)
   }
 
   /** Connections reset and no stop-time writes skipped: see NodeGroup's crash. */
-  async kill (): Promise<void> { await this.group.end(this.index, 'crash') }
-  async stop (): Promise<void> { await this.group.end(this.index, 'stop') }
+  async kill (): Promise<void> { await this.#group.end(this.index, 'crash') }
+  async stop (): Promise<void> { await this.#group.end(this.index, 'stop') }
 
   readonly rpc: RpcCall
 }
