@@ -5,6 +5,7 @@
  * channel of `child_process.fork`. Modules, Node and V8 are loaded once for
  * the group instead of once a node.
  */
+import { CointsError } from '../core/errors.ts'
 import { configureLogging } from '../log.ts'
 import { CointsNode } from '../node/node.ts'
 import type { NodeOptions } from '../node/options.ts'
@@ -59,7 +60,8 @@ export class NodeGroup {
       notify({ index, ended: true, ...(error === undefined ? {} : { error }) })
     })
     await node.start().catch(async (err: unknown) => {
-      error = (err as Error).message
+      // Stopped by an order while starting: a clean stop, not a failure (as `coints node` at a signal).
+      if (!(err instanceof CointsError && err.code === 'STOPPED_WHILE_STARTING')) error = (err as Error).message
       await node.stop().catch(() => {})
     })
   }
