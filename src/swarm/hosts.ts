@@ -164,6 +164,18 @@ export class NodeGroupProcess {
 
   running (index: number): boolean { return this.#ends.has(index) }
 
+  /** Forks the process ahead of its first order, so that it loads its modules meanwhile. */
+  open (): void {
+    if (!isRunning(this.#child) || this.#child?.connected !== true) this.#child = this.#fork()
+  }
+
+  /** Ends the process, if no member runs in it (a swarm that stops: one opened but never given a node). */
+  async close (): Promise<void> {
+    if (this.#ends.size > 0) return
+    if (this.#child?.connected === true) this.#child.disconnect()
+    await exitOf(this.#child, null)
+  }
+
   start (index: number, args: string[]): void {
     let end = (): void => {}
     const ended = new Promise<void>(resolve => { end = resolve })
@@ -182,17 +194,14 @@ export class NodeGroupProcess {
     clearTimeout(timer)
     // A member that would not stop is dropped with its whole process (the others go down with it).
     if (!inTime) await exitOf(this.#child, 'SIGKILL')
-    if (this.#ends.size === 0) {
-      // Its channel closing is its order to exit (another member's end may have closed it already): it exits
-      // by itself, as a node process does at SIGTERM (so that --cpu-prof, say, writes its profile).
-      if (this.#child?.connected === true) this.#child.disconnect()
-      await exitOf(this.#child, null)
-    }
+    // Its channel closing is its order to exit (another member's end may have closed it already): it exits
+    // by itself, as a node process does at SIGTERM (so that --cpu-prof, say, writes its profile).
+    await this.close()
   }
 
   #order (order: GroupOrder): void {
-    if (!isRunning(this.#child) || this.#child?.connected !== true) this.#child = this.#fork()
-    this.#child.send(order)
+    this.open()
+    this.#child?.send(order)
   }
 
   #fork (): ChildProcess {

@@ -285,6 +285,7 @@ export class Swarm {
     this.#mining = false
     this.#abort.abort()
     await Promise.all(this.#hosts.map(async h => { await h.stop().catch(async () => { await h.kill() }) }))
+    await Promise.all(this.#groups.map(async g => { await g.close() }))
     // A LAN still being built removes itself on the abort; a finished one is removed here.
     const net = this.#lan ?? this.#zoo ?? await this.#creating?.catch(() => undefined)
     await net?.destroy()
@@ -332,6 +333,8 @@ export class Swarm {
     this.#progress(`starting ${o.nodes} nodes (${o.mode}, seed ${o.seed})`, true)
     this.#t0 = Date.now()
     const cpuAtStart = process.cpuUsage()
+    // The initial nodes' shared processes load their modules while the seed starts, instead of each at its first node's start.
+    for (const g of new Set(place.slice(0, o.nodes))) if (g >= 0) this.#groups[g].open()
     // Two at a time (the cores here): each bootstraps from the seed and from the node two before, started already.
     await this.#startHost(initial[0])
     for (let i = 1; i < initial.length; i += 2) await Promise.all(initial.slice(i, i + 2).map(async h => { await this.#startHost(h) }))
