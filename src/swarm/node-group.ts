@@ -48,7 +48,7 @@ export class NodeGroup {
       // The logger is the process's: every node of the group logs at the first one's level, to the group's stderr.
       if (!this.#logging) configureLogging({ level: options.logLevel, format: options.logFormat })
       this.#logging = true
-      node = new CointsNode(options)
+      node = await CointsNode.create(options)
     } catch (err) {
       notify({ index, ended: true, error: (err as Error).message })
       return
@@ -84,8 +84,7 @@ function notify (notice: GroupNotice): void {
  * SIGKILLs.
  */
 async function crash (node: CointsNode): Promise<void> {
-  const libp2p = node.p2p?.started === true ? node.p2p.libp2p : undefined
   const stopping = node.stop()
-  for (const connection of libp2p?.getConnections() ?? []) connection.abort(new Error('crashed'))
+  for (const connection of node.p2p?.libp2p.getConnections() ?? []) connection.abort(new Error('crashed'))
   await stopping
 }
