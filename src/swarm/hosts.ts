@@ -29,6 +29,8 @@ export interface NodeHost {
   /** Calls of the node's RPC, typed by the contract. */
   readonly rpc: RpcCall
   readonly alive: boolean
+  /** Why the node last ended by itself (a failed start, an exit), if it did: named at once by waitForRpc. */
+  readonly endedBecause: string | undefined
   /** The pid of the process the node runs in while it runs (for memory and CPU figures; nodes sharing a process share it). */
   readonly pid: number | undefined
 }
@@ -78,9 +80,21 @@ async function exitOf (child: ChildProcess | undefined, signal: NodeJS.Signals |
   await exited
 }
 
-/** Resolves once the host's node answers RPC, polling every `intervalMs`; fails after `timeoutMs`. */
+/**
+ * Resolves once the host's node answers RPC, polling every `intervalMs`; fails after `timeoutMs`, or at once,
+ * saying why, once the node has ended (its process exited, or its group reported it failed to start).
+ */
 export async function waitForRpc (host: NodeHost, timeoutMs: number, intervalMs: number): Promise<void> {
-  await waitFor(async () => await host.rpc('getblockchaininfo').then(() => true, () => false), `node ${host.index} to answer RPC`, timeoutMs, intervalMs)
+  await waitFor(async () => {
+    if (!host.alive) throw new CointsError('NODE_ENDED', `node ${host.index} ended before it answered RPC: ${host.endedBecause ?? 'it was stopped'}`)
+    return await host.rpc('getblockchaininfo').then(() => true, () => false)
+  }, `node ${host.index} to answer RPC`, timeoutMs, intervalMs)
+}
+
+/** How a node's own process ended, for endedBecause. */
+function exitCause (child: ChildProcess | undefined): string | undefined {
+  if (child === undefined || isRunning(child)) return undefined
+  return `its process exited (${child.signalCode ?? `code ${child.exitCode}`})`
 }
 
 /** A loopback node's ports, picked at its first start and kept through restarts (its peers know its address), and RPC to it. */
@@ -121,6 +135,7 @@ export class LoopbackHost implements NodeHost {
   }
 
   get alive (): boolean { return isRunning(this.#child) }
+  get endedBecause (): string | undefined { return exitCause(this.#child) }
   get pid (): number | undefined { return this.alive ? this.#child?.pid : undefined }
 
   async start (extraArgs: string[], signal?: AbortSignal): Promise<void> {
@@ -153,6 +168,8 @@ export class NodeGroupProcess {
   readonly #ends = new Map<number, { ended: Promise<void>, end: () => void }>()
   /** Why members failed (to start, or while running), for the swarm's report. */
   readonly errors: string[] = []
+  /** Why each member last ended, if it failed (a clean stop clears it). */
+  readonly #failures = new Map<number, string>()
 
   /** `name`: where its log goes with COINTS_SWARM_LOGS (<name>.log). */
   constructor (name: string, env?: NodeJS.ProcessEnv) {
@@ -163,6 +180,9 @@ export class NodeGroupProcess {
   get pid (): number | undefined { return isRunning(this.#child) ? this.#child?.pid : undefined }
 
   running (index: number): boolean { return this.#ends.has(index) }
+
+  /** Why member `index` last ended, if it failed. */
+  failure (index: number): string | undefined { return this.#failures.get(index) }
 
   /** Forks the process ahead of its first order, so that it loads its modules meanwhile. */
   open (): void {
@@ -180,6 +200,7 @@ export class NodeGroupProcess {
     let end = (): void => {}
     const ended = new Promise<void>(resolve => { end = resolve })
     this.#ends.set(index, { ended, end })
+    this.#failures.delete(index)
     this.#order({ do: 'start', index, args })
   }
 
@@ -207,16 +228,25 @@ export class NodeGroupProcess {
   #fork (): ChildProcess {
     const child = spawnNode(stdio => fork(GROUP, [], { execArgv: [...NODE_RUNTIME_FLAGS], stdio, env: this.#env }), this.#name, true)
     child.on('message', (notice: GroupNotice) => {
-      if (notice.error !== undefined) this.errors.push(`node ${notice.index}: ${notice.error}`)
+      if (notice.error !== undefined) this.#failed(notice.index, notice.error)
       this.#ended(notice.index)
     })
     // Its members end with it (not those of a process forked since, after this one's last member stopped).
     child.once('exit', (code, signal) => {
       if (this.#child !== child || this.#ends.size === 0) return
-      this.errors.push(`a node group process exited (${signal ?? `code ${code}`}) while nodes ${[...this.#ends.keys()].join(', ')} ran in it`)
-      for (const index of [...this.#ends.keys()]) this.#ended(index)
+      const exit = signal ?? `code ${code}`
+      this.errors.push(`a node group process exited (${exit}) while nodes ${[...this.#ends.keys()].join(', ')} ran in it`)
+      for (const index of [...this.#ends.keys()]) {
+        this.#failures.set(index, `its node group process exited (${exit})`)
+        this.#ended(index)
+      }
     })
     return child
+  }
+
+  #failed (index: number, error: string): void {
+    this.errors.push(`node ${index}: ${error}`)
+    this.#failures.set(index, error)
   }
 
   #ended (index: number): void {
@@ -241,6 +271,7 @@ export class SharedHost implements NodeHost {
   }
 
   get alive (): boolean { return this.#group.running(this.index) }
+  get endedBecause (): string | undefined { return this.#group.failure(this.index) }
   get pid (): number | undefined { return this.alive ? this.#group.pid : undefined }
 
   async start (extraArgs: string[], signal?: AbortSignal): Promise<void> {
@@ -280,7 +311,8 @@ export class LanHost implements NodeHost {
     this.#env = options.env
   }
 
-  get alive (): boolean { return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null }
+  get alive (): boolean { return isRunning(this.#child) }
+  get endedBecause (): string | undefined { return exitCause(this.#child) }
   /** `ip netns exec` execs the node, so the spawned pid is the node's. */
   get pid (): number | undefined { return this.alive ? this.#child?.pid : undefined }
 
