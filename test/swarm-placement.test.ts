@@ -10,9 +10,9 @@ test('nodes share processes in turn, so that nodes started one after the other a
   assert.deepEqual(placeNodes(5, 2, new Set([0, 4])), [-1, 0, 1, 0, -1])
 })
 
-test('a process each up to 8 nodes, then 8 a process', () => {
+test('a process each up to 8 nodes, then 16 a process', () => {
   assert.equal(defaultNodesPerProcess(2), 1)
   assert.equal(defaultNodesPerProcess(8), 1)
-  assert.equal(defaultNodesPerProcess(9), 8)
-  assert.equal(defaultNodesPerProcess(64), 8)
+  assert.equal(defaultNodesPerProcess(9), 16)
+  assert.equal(defaultNodesPerProcess(64), 16)
 })

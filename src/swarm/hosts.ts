@@ -168,6 +168,7 @@ export class NodeGroupProcess {
   readonly #ends = new Map<number, { ended: Promise<void>, end: () => void }>()
   /** Why members failed (to start, or while running), for the swarm's report. */
   readonly errors: string[] = []
+  readonly #closing = new WeakMap<ChildProcess, Promise<void>>()
   /** Why each member last ended, if it failed (a clean stop clears it). */
   readonly #failures = new Map<number, string>()
 
@@ -191,9 +192,13 @@ export class NodeGroupProcess {
 
   /** Ends the process, if no member runs in it (a swarm that stops: one opened but never given a node). */
   async close (): Promise<void> {
-    if (this.#ends.size > 0) return
-    if (this.#child?.connected === true) this.#child.disconnect()
-    await exitOf(this.#child, null)
+    const child = this.#child
+    if (this.#ends.size > 0 || child === undefined) return
+    if (child.connected) child.disconnect()
+    // One wait a process: its members' ends all close it at once (16 listeners on its 'exit' otherwise).
+    let closing = this.#closing.get(child)
+    if (closing === undefined) this.#closing.set(child, closing = exitOf(child, null))
+    await closing
   }
 
   start (index: number, args: string[]): void {

@@ -146,11 +146,13 @@ export const SWARM_NODE_SETTINGS: readonly string[] = ['--verifier-threads', '0'
 
 /**
  * Loopback nodes a process for a swarm of `total`: up to 8, a process each (a
- * SIGKILL is a real crash); beyond, 8 a process, as Node, V8 and the modules,
- * loaded once a process, cost a node as much as its chain does.
+ * SIGKILL is a real crash); beyond, 16 a process, as Node, V8 and the modules,
+ * loaded once a process, cost a node as much as its chain does (32 nodes: 16 a
+ * process had every node peered 4.0 s after the start against 5.2-6.4 s at 8,
+ * p99 294 against 203-277 ms, docs/performance.md).
  */
 export function defaultNodesPerProcess (total: number): number {
-  return total <= 8 ? 1 : 8
+  return total <= 8 ? 1 : 16
 }
 
 /**

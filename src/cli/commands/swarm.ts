@@ -73,7 +73,7 @@ export const swarmCommand: Command = {
     ['--block-interval-ms N', 'time between blocks (default 1000)'],
     ['--tx-rate R', 'wallet-to-wallet sends per second (default 2; 0 for none)'],
     ['--late-nodes N', 'nodes added by the late scenario (default 2)'],
-    ['--nodes-per-process N', 'loopback nodes hosted by one process, each with its own datadir, database, libp2p and ports (default 1 up to 8 nodes, else 8; a timeline\'s "crash" of a named node gives that node a process of its own, for a real SIGKILL)'],
+    ['--nodes-per-process N', 'loopback nodes hosted by one process, each with its own datadir, database, libp2p and ports (default 1 up to 8 nodes, else 16; a timeline\'s "crash" of a named node gives that node a process of its own, for a real SIGKILL)'],
     ['--seed N', 'makes every choice (who mines each block, who is paid, which node crashes, which groups a partition makes) the same from run to run (default: a random one, shown in the report)'],
     ['--report FILE.html', 'also write the report as one self-contained HTML page with plots: heights with the faults marked, propagation CDFs, peers, reorganisations'],
     ['--json', 'end with the report as one JSON object on the last line of stdout']
