@@ -314,12 +314,14 @@ test('a flipped byte in a table of the wallet history (an address\'s hash) is fo
   await node.stop()
 
   const history = join(datadir, HISTORY_DIR)
-  const hash = Buffer.from(decodeAddress(regtest.addressPrefix, next))
+  // Its last 12 bytes: a table stores a key as what it does not share with the key before (prefix compression),
+  // and the address before may begin with the same byte or two.
+  const tail = Buffer.from(decodeAddress(regtest.addressPrefix, next)).subarray(8)
   const tables = (await readdir(history)).filter(n => n.endsWith('.ldb'))
   const held = await Promise.all(tables.map(async n => await readFile(join(history, n))))
-  const at = held.findIndex(bytes => bytes.includes(hash))
+  const at = held.findIndex(bytes => bytes.includes(tail))
   assert.ok(at >= 0, `the address's hash is in a table (${tables.join(', ')})`)
-  held[at][held[at].indexOf(hash) + 7] ^= 0x04
+  held[at][held[at].indexOf(tail) + 3] ^= 0x04
   await writeFile(join(history, tables[at]), held[at])
 
   // Read as data, the flipped hash would be watched instead of the address's: its payment missed.
