@@ -69,15 +69,20 @@ const EXIT_DEADLINE_MS = 15_000
 /** Sends `signal` (null: none, the process was told otherwise) and waits for the exit; SIGKILL after EXIT_DEADLINE_MS. */
 async function exitOf (child: ChildProcess | undefined, signal: NodeJS.Signals | null): Promise<void> {
   if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<true>(resolve => child.once('exit', () => { resolve(true) }))
+  const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
   if (signal !== null) child.kill(signal)
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<false>(resolve => { timer = setTimeout(resolve, EXIT_DEADLINE_MS, false) })
-  const inTime = await Promise.race([exited, late])
-  clearTimeout(timer)
-  if (inTime) return
+  if (await inTime(exited)) return
   child.kill('SIGKILL')
   await exited
+}
+
+/** Whether `ending` settles within EXIT_DEADLINE_MS. */
+async function inTime (ending: Promise<void>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>(resolve => { timer = setTimeout(resolve, EXIT_DEADLINE_MS, false) })
+  const settled = await Promise.race([ending.then(() => true), late])
+  clearTimeout(timer)
+  return settled
 }
 
 /**
@@ -214,12 +219,8 @@ export class NodeGroupProcess {
     const member = this.#ends.get(index)
     if (member === undefined) return
     this.#order({ do: how, index })
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<false>(resolve => { timer = setTimeout(resolve, EXIT_DEADLINE_MS, false) })
-    const inTime = await Promise.race([member.ended.then(() => true), late])
-    clearTimeout(timer)
     // A member that would not stop is dropped with its whole process (the others go down with it).
-    if (!inTime) await exitOf(this.#child, 'SIGKILL')
+    if (!await inTime(member.ended)) await exitOf(this.#child, 'SIGKILL')
     // Its channel closing is its order to exit (another member's end may have closed it already): it exits
     // by itself, as a node process does at SIGTERM (so that --cpu-prof, say, writes its profile).
     await this.close()

@@ -723,18 +723,14 @@ export class Swarm {
    */
   async #cpuFigures (hosts: NodeHost[]): Promise<Pick<SwarmReport, 'cpuSecondsPerNodeMinute' | 'startCpuSecondsPerNode'>> {
     const atMining = [...this.#cpuAtMining.values()]
-    let used = 0
-    let nodes = 0
-    for (const [pid, count] of nodesByPid(hosts)) {
+    const used = await sumOverProcesses(hosts, async pid => {
       const before = this.#cpuAtMining.get(pid)
       const now = await processCpuSeconds(pid)
-      if (before === undefined || now === undefined) continue
-      used += now - before.seconds
-      nodes += count
-    }
+      return before === undefined || now === undefined ? undefined : now - before.seconds
+    })
     const per = (seconds: number, n: number): number | null => n === 0 ? null : round2(seconds / n)
     return {
-      cpuSecondsPerNodeMinute: per(used / ((Date.now() - this.#miningSince) / 60_000), nodes),
+      cpuSecondsPerNodeMinute: per(used.sum / ((Date.now() - this.#miningSince) / 60_000), used.nodes),
       startCpuSecondsPerNode: per(atMining.reduce((a, c) => a + c.seconds, 0), atMining.reduce((a, c) => a + c.nodes, 0))
     }
   }
@@ -772,17 +768,23 @@ function nodesByPid (hosts: NodeHost[]): Map<number, number> {
   return counts
 }
 
-/** The node processes' resident memory, summed and divided by the nodes they host. */
-async function rssPerNodeMb (hosts: NodeHost[]): Promise<number | null> {
-  let mb = 0
+/** A figure of each node process (undefined: none could be read), summed, and the nodes those processes host. */
+async function sumOverProcesses (hosts: NodeHost[], figure: (pid: number) => Promise<number | undefined>): Promise<{ sum: number, nodes: number }> {
+  let sum = 0
   let nodes = 0
   for (const [pid, count] of nodesByPid(hosts)) {
-    const rss = await residentMemoryMb(pid)
-    if (rss === undefined) continue
-    mb += rss
+    const value = await figure(pid)
+    if (value === undefined) continue
+    sum += value
     nodes += count
   }
-  return nodes === 0 ? null : Math.round(mb / nodes)
+  return { sum, nodes }
+}
+
+/** The node processes' resident memory, summed and divided by the nodes they host. */
+async function rssPerNodeMb (hosts: NodeHost[]): Promise<number | null> {
+  const { sum, nodes } = await sumOverProcesses(hosts, residentMemoryMb)
+  return nodes === 0 ? null : Math.round(sum / nodes)
 }
 
 function natLines (nat: NatReport): string[] {
